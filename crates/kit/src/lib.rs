@@ -1,0 +1,30 @@
+//! The edge every component shares.
+//!
+//! A component turns a Spin request into an [`ApiRequest`], calls its handler,
+//! and turns the handler's `Result<ApiResponse, ApiError>` back into a Spin
+//! response. Everything between — problem+json errors ([`problem`]), JSON
+//! bodies that name the bad field ([`json`]), query strings and cursor
+//! pagination ([`query`]), `ETag`/`If-Match` ([`etag`]), `Idempotency-Key`
+//! ([`idempotency`]) and bearer-key authentication ([`auth`]) — lives here so
+//! every component answers the same way.
+//!
+//! What it deliberately does not do: business rules (those are in
+//! `sales-domain`) or SQL (that is `sales-store`). The only Spin SDK calls of
+//! the project live in [`spin`] (behind the `spin` feature), so a move to a
+//! later SDK or WASI 0.3 touches this crate alone.
+
+pub mod auth;
+pub mod etag;
+pub mod http;
+pub mod idempotency;
+pub mod json;
+pub mod problem;
+pub mod query;
+#[cfg(feature = "spin")]
+pub mod spin;
+
+pub use http::{ApiRequest, ApiResponse, Method};
+pub use problem::ApiError;
+
+/// What a handler returns.
+pub type ApiResult = Result<ApiResponse, ApiError>;

@@ -1,0 +1,100 @@
+//! The Spin SDK seam: the only module of the project that calls `spin_sdk`
+//! for storage, variables and HTTP conversion.
+
+use sales_store::db::{Db, DbError, Rows, Value};
+use spin_sdk::http::{Request, Response};
+use spin_sdk::sqlite;
+
+use crate::http::{ApiRequest, ApiResponse, Method};
+use crate::problem::ApiError;
+
+/// `sales_store::Db` over a Spin SQLite connection. One connection per
+/// request; `BEGIN IMMEDIATE … COMMIT` through it is a real transaction.
+pub struct SpinDb {
+    conn: sqlite::Connection,
+}
+
+impl SpinDb {
+    /// Opens the `default` database, the system of record.
+    pub fn open_default() -> Result<SpinDb, ApiError> {
+        let conn = sqlite::Connection::open_default()
+            .map_err(|e| ApiError::unavailable(format!("failed to open the database: {e}")))?;
+        Ok(SpinDb { conn })
+    }
+}
+
+impl Db for SpinDb {
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        let params: Vec<sqlite::Value> = params.iter().map(to_spin).collect();
+        let result = self.conn.execute(sql, &params).map_err(|e| {
+            let msg = match e {
+                sqlite::Error::Io(m) => m,
+                other => other.to_string(),
+            };
+            DbError::from_sqlite_message(msg)
+        })?;
+        Ok(Rows {
+            columns: result.columns,
+            rows: result
+                .rows
+                .into_iter()
+                .map(|r| r.values.into_iter().map(from_spin).collect())
+                .collect(),
+        })
+    }
+}
+
+fn to_spin(v: &Value) -> sqlite::Value {
+    match v {
+        Value::Null => sqlite::Value::Null,
+        Value::Integer(i) => sqlite::Value::Integer(*i),
+        Value::Real(f) => sqlite::Value::Real(*f),
+        Value::Text(s) => sqlite::Value::Text(s.clone()),
+        Value::Blob(b) => sqlite::Value::Blob(b.clone()),
+    }
+}
+
+fn from_spin(v: sqlite::Value) -> Value {
+    match v {
+        sqlite::Value::Null => Value::Null,
+        sqlite::Value::Integer(i) => Value::Integer(i),
+        sqlite::Value::Real(f) => Value::Real(f),
+        sqlite::Value::Text(s) => Value::Text(s),
+        sqlite::Value::Blob(b) => Value::Blob(b),
+    }
+}
+
+/// A Spin variable; `None` when undefined or empty.
+pub fn variable(name: &str) -> Option<String> {
+    spin_sdk::variables::get(name).ok().filter(|v| !v.is_empty())
+}
+
+impl From<Request> for ApiRequest {
+    fn from(req: Request) -> ApiRequest {
+        let method = Method::parse(&req.method().to_string());
+        let path = req.path().to_string();
+        let query = req.query().to_string();
+        let headers = req
+            .headers()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.as_str().unwrap_or("").to_string()))
+            .collect();
+        ApiRequest {
+            method,
+            path,
+            query,
+            headers,
+            body: req.into_body(),
+        }
+    }
+}
+
+impl From<ApiResponse> for Response {
+    fn from(resp: ApiResponse) -> Response {
+        let mut builder = Response::builder();
+        builder.status(resp.status);
+        for (name, value) in resp.headers {
+            builder.header(name, value);
+        }
+        builder.body(resp.body).build()
+    }
+}

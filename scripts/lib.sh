@@ -1,0 +1,36 @@
+# Shared by the scripts: run from the repository root, install what is missing.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# Installs the Rust wasm target and the Debian packages the suite needs, each
+# only when missing, so a second run costs nothing.
+ensure_tools() {
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo is required (rustup: https://rustup.rs)" >&2
+    exit 1
+  fi
+  if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+    log "installing the wasm32-wasip2 target"
+    rustup target add wasm32-wasip2
+  fi
+  local missing=()
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]}"
+    if [ ! -d /var/lib/apt/lists ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ]; then
+      apt-get update -qq
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }
+  fi
+}
+
+# The component packages: every crate under components/.
+component_packages() {
+  for manifest in components/*/Cargo.toml; do
+    sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -n 1
+  done
+}

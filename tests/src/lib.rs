@@ -1,0 +1,259 @@
+//! The end-to-end test harness.
+//!
+//! [`TestApp::spawn`] starts the runner in-process on `127.0.0.1:0` with the
+//! project's real `spin.toml`, the real `.wasm` components (built by
+//! `scripts/build-wasm`) and a fresh state directory, and hands back a client
+//! with readable calls (`app.create_customer(..)`).
+//!
+//! Set `SALES_BASE_URL` and `SALES_API_KEY` to point the same suite at an
+//! already-running instance instead: real Spin, or a deployed cluster. Tests
+//! then create their own uniquely named records and never assume an empty
+//! database.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+pub use serde_json::json;
+
+/// The workspace root (where `spin.toml` lives).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// A running app and a client for it.
+pub struct TestApp {
+    pub base_url: String,
+    pub admin_key: String,
+    client: reqwest::Client,
+    /// Kept so the state directory lives as long as the app.
+    _state: Option<tempfile::TempDir>,
+    running: Option<sales_runner::RunningApp>,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The problem `code` of an error reply.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    /// Asserts a problem+json reply with this status and code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "not a problem+json reply: {}",
+            self.text
+        );
+        assert_eq!(self.code(), code, "unexpected problem code; body: {}", self.text);
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        &self.body
+    }
+}
+
+impl TestApp {
+    /// Starts a fresh app, or connects to `SALES_BASE_URL`.
+    pub async fn spawn() -> Result<TestApp> {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .context("failed to build the HTTP client")?;
+        if let Ok(base_url) = std::env::var("SALES_BASE_URL") {
+            let admin_key = std::env::var("SALES_API_KEY")
+                .context("SALES_API_KEY must be set with SALES_BASE_URL")?;
+            return Ok(TestApp {
+                base_url: base_url.trim_end_matches('/').to_string(),
+                admin_key,
+                client,
+                _state: None,
+                running: None,
+            });
+        }
+        let root = workspace_root();
+        let manifest = root.join("spin.toml");
+        check_components_built(&root)?;
+        let state = tempfile::tempdir().context("failed to create a state directory")?;
+        let admin_key = format!("sk_test_{}", uuid::Uuid::now_v7().simple());
+        let mut opts = sales_runner::UpOptions::new(manifest);
+        opts.listen = "127.0.0.1:0".parse().context("failed to parse the listen address")?;
+        opts.state_dir = state.path().to_path_buf();
+        opts.variables
+            .push(("admin_api_key".to_string(), admin_key.clone()));
+        let running = sales_runner::start(opts)
+            .await
+            .context("failed to start the runner")?;
+        let base_url = format!("http://{}", running.local_addr());
+        Ok(TestApp {
+            base_url,
+            admin_key,
+            client,
+            _state: Some(state),
+            running: Some(running),
+        })
+    }
+
+    /// Stops the in-process runner, letting in-flight requests finish.
+    pub async fn stop(mut self) -> Result<()> {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await?;
+        }
+        Ok(())
+    }
+
+    /// A request with the admin key.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Reply> {
+        self.call_as(&self.admin_key.clone(), method, path, body, &[]).await
+    }
+
+    /// A request with a given key (`""` sends no Authorization header) and
+    /// extra headers.
+    pub async fn call_as(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply> {
+        let mut req = self.client.request(method, format!("{}{}", self.base_url, path));
+        if !key.is_empty() {
+            req = req.bearer_auth(key);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        read(req.send().await.with_context(|| format!("failed to call {path}"))?).await
+    }
+
+    /// A request with a raw body and content type, for malformed-input tests.
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply> {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base_url, path))
+            .bearer_auth(&self.admin_key)
+            .header("content-type", content_type)
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        read(req.send().await.with_context(|| format!("failed to call {path}"))?).await
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Reply> {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Result<Reply> {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    /// PUT with `If-Match` set to `version`.
+    pub async fn put(&self, path: &str, version: i64, body: Value) -> Result<Reply> {
+        let etag = format!("\"{version}\"");
+        let key = self.admin_key.clone();
+        self.call_as(&key, Method::PUT, path, Some(body), &[("if-match", &etag)])
+            .await
+    }
+
+    /// PATCH with `If-Match` set to `version`.
+    pub async fn patch(&self, path: &str, version: i64, body: Value) -> Result<Reply> {
+        let etag = format!("\"{version}\"");
+        let key = self.admin_key.clone();
+        self.call_as(&key, Method::PATCH, path, Some(body), &[("if-match", &etag)])
+            .await
+    }
+
+    /// POST that must succeed with 201; returns the created resource.
+    pub async fn create(&self, path: &str, body: Value) -> Result<Value> {
+        let reply = self.post(path, body).await?;
+        if reply.status != StatusCode::CREATED {
+            bail!("POST {path} answered {}: {}", reply.status, reply.text);
+        }
+        Ok(reply.body)
+    }
+
+    pub async fn create_customer(&self, body: Value) -> Result<Value> {
+        self.create("/api/v1/customers", body).await
+    }
+
+    pub async fn create_product(&self, body: Value) -> Result<Value> {
+        self.create("/api/v1/products", body).await
+    }
+
+    /// Creates an API key with these roles and returns the secret.
+    pub async fn create_key(&self, name: &str, roles: &[&str]) -> Result<String> {
+        let body = self
+            .create("/api/v1/api-keys", json!({ "name": name, "roles": roles }))
+            .await?;
+        body["key"]
+            .as_str()
+            .map(str::to_string)
+            .context("the created key has no `key`")
+    }
+
+    /// A name unique to this run, for records in a shared database.
+    pub fn unique(&self, prefix: &str) -> String {
+        format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
+    }
+}
+
+async fn read(resp: reqwest::Response) -> Result<Reply> {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.context("failed to read the response body")?;
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Ok(Reply {
+        status,
+        headers,
+        body,
+        text,
+    })
+}
+
+fn check_components_built(root: &std::path::Path) -> Result<()> {
+    let manifest = std::fs::read_to_string(root.join("spin.toml")).context("failed to read spin.toml")?;
+    for line in manifest.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("source = \"") {
+            let path = rest.trim_end_matches('"');
+            if !root.join(path).exists() {
+                bail!("{path} is missing: run scripts/build-wasm (scripts/test does) before the end-to-end tests");
+            }
+        }
+    }
+    Ok(())
+}
