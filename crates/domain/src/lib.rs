@@ -16,6 +16,7 @@
 
 pub mod ids;
 pub mod money;
+pub mod pricing;
 pub mod series;
 
 pub use ids::*;
