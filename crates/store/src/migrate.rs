@@ -1,0 +1,318 @@
+//! Versioned schema migrations, applied idempotently on first use.
+//!
+//! [`MIGRATIONS`] is an append-only list: migration *n* (1-based) moves the
+//! database from `PRAGMA user_version = n-1` to `n`. Each migration is a list
+//! of single SQL statements, because Spin's `execute` runs exactly one
+//! statement per call. Never edit a migration that has shipped; append a new
+//! one.
+//!
+//! [`migrate`] reads `user_version` once and returns when it is current, so
+//! calling it on every request costs one PRAGMA. Otherwise it takes the write
+//! lock (`BEGIN IMMEDIATE`), reads the version *again* — another process may
+//! have migrated while this one waited for the lock — and applies the missing
+//! migrations and the new version number in that one transaction. Two
+//! processes starting at once therefore migrate exactly once, and a failed
+//! migration leaves the schema as it was.
+//!
+//! Conventions of the schema: ids are UUID v7 text; money is a TEXT decimal
+//! column beside a TEXT currency column; timestamps are RFC 3339 UTC text of
+//! fixed width (so they sort as text); booleans are 0/1 integers; every
+//! mutable row has `version` (optimistic concurrency, starts at 1),
+//! `created_at` and `updated_at`, written by the caller (never SQLite's
+//! clock). Foreign keys are documented with `REFERENCES` but checked by the
+//! repositories, since SQLite enforces them only per connection on request.
+
+use crate::db::{Db, DbError};
+use crate::StoreError;
+
+/// Migration 1: the catalog, access, idempotency and document series.
+const V1_CATALOG: &[&str] = &[
+    // Trees: customer groups, item groups, territories share one shape.
+    "CREATE TABLE customer_groups (
+        id TEXT PRIMARY KEY NOT NULL,
+        code TEXT NOT NULL,
+        name TEXT NOT NULL,
+        parent_id TEXT REFERENCES customer_groups(id),
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX customer_groups_code ON customer_groups (code)",
+    "CREATE INDEX customer_groups_parent ON customer_groups (parent_id, id)",
+    "CREATE TABLE item_groups (
+        id TEXT PRIMARY KEY NOT NULL,
+        code TEXT NOT NULL,
+        name TEXT NOT NULL,
+        parent_id TEXT REFERENCES item_groups(id),
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX item_groups_code ON item_groups (code)",
+    "CREATE INDEX item_groups_parent ON item_groups (parent_id, id)",
+    "CREATE TABLE territories (
+        id TEXT PRIMARY KEY NOT NULL,
+        code TEXT NOT NULL,
+        name TEXT NOT NULL,
+        parent_id TEXT REFERENCES territories(id),
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX territories_code ON territories (code)",
+    "CREATE INDEX territories_parent ON territories (parent_id, id)",
+    "CREATE TABLE customers (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        email TEXT,
+        customer_group_id TEXT REFERENCES customer_groups(id),
+        territory_id TEXT REFERENCES territories(id),
+        credit_limit_amount TEXT,
+        credit_limit_currency TEXT,
+        payment_terms_name TEXT,
+        payment_terms_days INTEGER,
+        tax_id TEXT,
+        billing_address TEXT,
+        shipping_address TEXT,
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE INDEX customers_group ON customers (customer_group_id, id)",
+    "CREATE INDEX customers_territory ON customers (territory_id, id)",
+    "CREATE INDEX customers_active ON customers (active, id)",
+    "CREATE TABLE customer_external_ids (
+        source TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        customer_id TEXT NOT NULL REFERENCES customers(id),
+        PRIMARY KEY (source, external_id)
+    )",
+    "CREATE UNIQUE INDEX customer_external_ids_owner ON customer_external_ids (customer_id, source)",
+    "CREATE TABLE products (
+        id TEXT PRIMARY KEY NOT NULL,
+        sku TEXT NOT NULL,
+        name TEXT NOT NULL,
+        description TEXT,
+        item_group_id TEXT REFERENCES item_groups(id),
+        uom TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        standard_cost_amount TEXT NOT NULL,
+        standard_cost_currency TEXT NOT NULL,
+        lead_time_days INTEGER NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX products_sku ON products (sku)",
+    "CREATE INDEX products_item_group ON products (item_group_id, id)",
+    "CREATE INDEX products_kind ON products (kind, id)",
+    "CREATE INDEX products_active ON products (active, id)",
+    "CREATE TABLE product_external_ids (
+        source TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        product_id TEXT NOT NULL REFERENCES products(id),
+        PRIMARY KEY (source, external_id)
+    )",
+    "CREATE UNIQUE INDEX product_external_ids_owner ON product_external_ids (product_id, source)",
+    "CREATE TABLE channels (
+        id TEXT PRIMARY KEY NOT NULL,
+        code TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        default_price_list_id TEXT,
+        tax_mode TEXT NOT NULL,
+        warehouses TEXT NOT NULL,
+        quotation_required INTEGER NOT NULL,
+        approval_policy_id TEXT,
+        payment_terms_name TEXT,
+        payment_terms_days INTEGER,
+        credit_check TEXT,
+        paid_on_order INTEGER NOT NULL,
+        fulfil_on_order INTEGER NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX channels_code ON channels (code)",
+    // The one settings row. Its column defaults are `Settings::default()`
+    // (a test keeps the two equal); the row exists from the start so reads
+    // never have to invent one.
+    "CREATE TABLE settings (
+        id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+        default_channel TEXT,
+        quotation_validity_days INTEGER NOT NULL DEFAULT 30,
+        rounding TEXT NOT NULL DEFAULT 'half_up',
+        credit_check TEXT NOT NULL DEFAULT 'block',
+        allow_order_from_expired_quotation INTEGER NOT NULL DEFAULT 0,
+        keep_quoted_rate INTEGER NOT NULL DEFAULT 1,
+        channel_defaults TEXT NOT NULL DEFAULT '{}',
+        version INTEGER NOT NULL DEFAULT 1,
+        updated_at TEXT NOT NULL
+    )",
+    "INSERT INTO settings (id, updated_at) VALUES (1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+    "CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        key_hash TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        principal_id TEXT NOT NULL,
+        principal_name TEXT NOT NULL,
+        sales_person_id TEXT,
+        territory_id TEXT,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    )",
+    "CREATE UNIQUE INDEX api_keys_hash ON api_keys (key_hash)",
+    "CREATE INDEX api_keys_principal ON api_keys (principal_id)",
+    "CREATE TABLE idempotency_keys (
+        principal TEXT NOT NULL,
+        key TEXT NOT NULL,
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        response_headers TEXT NOT NULL,
+        response_body BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (principal, key)
+    )",
+    "CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)",
+    "CREATE TABLE document_series (
+        prefix TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        last_value INTEGER NOT NULL,
+        PRIMARY KEY (prefix, year)
+    )",
+];
+
+/// Every migration, oldest first. Append only.
+pub const MIGRATIONS: &[&[&str]] = &[V1_CATALOG];
+
+/// The schema version this build writes and expects.
+pub fn latest_version() -> i64 {
+    // A handful of migrations; the cast cannot truncate.
+    MIGRATIONS.len() as i64
+}
+
+/// The database's `PRAGMA user_version`.
+pub fn schema_version(db: &impl Db) -> Result<i64, DbError> {
+    let rows = db.execute("PRAGMA user_version", &[])?;
+    rows.first()
+        .ok_or_else(|| DbError::Decode("PRAGMA user_version returned no row".into()))?
+        .int("user_version")
+}
+
+/// Brings the schema up to [`latest_version`]; see the module docs.
+/// A database written by a newer build is [`StoreError::SchemaTooNew`].
+pub fn migrate(db: &impl Db) -> Result<(), StoreError> {
+    migrate_to(db, MIGRATIONS)
+}
+
+/// [`migrate`] with an explicit migration list (tests use it).
+pub fn migrate_to(db: &impl Db, migrations: &[&[&str]]) -> Result<(), StoreError> {
+    let latest = migrations.len() as i64;
+    let current = schema_version(db)?;
+    if current == latest {
+        return Ok(());
+    }
+    if current > latest {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported: latest,
+        });
+    }
+    db.transaction(|db| {
+        // Re-read under the write lock: another connection may have migrated
+        // while this one waited.
+        let current = schema_version(db)?;
+        if current > latest {
+            return Err(StoreError::SchemaTooNew {
+                found: current,
+                supported: latest,
+            });
+        }
+        let start = usize::try_from(current).unwrap_or(0);
+        for statements in migrations.iter().skip(start) {
+            for sql in statements.iter() {
+                db.execute(sql, &[])?;
+            }
+        }
+        // PRAGMA takes no bound parameters; `latest` is our own integer.
+        db.execute(&format!("PRAGMA user_version = {latest}"), &[])?;
+        Ok(())
+    })
+}
+
+#[cfg(all(test, feature = "rusqlite"))]
+mod tests {
+    use super::*;
+    use crate::rusqlite_db::RusqliteDb;
+
+    #[test]
+    fn a_fresh_database_migrates_to_the_latest_version() {
+        let db = RusqliteDb::open_in_memory().unwrap();
+        assert_eq!(schema_version(&db).unwrap(), 0);
+        migrate(&db).unwrap();
+        assert_eq!(schema_version(&db).unwrap(), latest_version());
+    }
+
+    #[test]
+    fn migrating_twice_changes_nothing() {
+        let db = RusqliteDb::open_in_memory().unwrap();
+        migrate(&db).unwrap();
+        migrate(&db).unwrap();
+        let rows = db
+            .execute("SELECT count(*) AS n FROM settings", &[])
+            .unwrap();
+        assert_eq!(rows.first().unwrap().int("n").unwrap(), 1);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let db = RusqliteDb::open_in_memory().unwrap();
+        db.execute("PRAGMA user_version = 999", &[]).unwrap();
+        assert!(matches!(
+            migrate(&db),
+            Err(StoreError::SchemaTooNew { found: 999, .. })
+        ));
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_the_schema_untouched() {
+        let db = RusqliteDb::open_in_memory().unwrap();
+        let bad: &[&[&str]] = &[&["CREATE TABLE a (x INTEGER)", "CREATE TABLE oops ("]];
+        assert!(migrate_to(&db, bad).is_err());
+        assert_eq!(schema_version(&db).unwrap(), 0);
+        let rows = db
+            .execute(
+                "SELECT count(*) AS n FROM sqlite_master WHERE name = 'a'",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(rows.first().unwrap().int("n").unwrap(), 0);
+    }
+
+    #[test]
+    fn later_migrations_apply_on_top_of_earlier_ones() {
+        let db = RusqliteDb::open_in_memory().unwrap();
+        let v1: &[&[&str]] = &[&["CREATE TABLE a (x INTEGER)"]];
+        let v2: &[&[&str]] = &[
+            &["CREATE TABLE a (x INTEGER)"],
+            &["ALTER TABLE a ADD COLUMN y TEXT"],
+        ];
+        migrate_to(&db, v1).unwrap();
+        migrate_to(&db, v2).unwrap();
+        assert_eq!(schema_version(&db).unwrap(), 2);
+        db.execute("INSERT INTO a (x, y) VALUES (1, 'y')", &[])
+            .unwrap();
+    }
+}

@@ -1,0 +1,8 @@
+//! Store tests on real SQLite (rusqlite): one test binary, a module per area.
+// Helpers outside `#[test]` functions unwrap too; a panic is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod concurrency;
+mod idempotency;
+mod series;
