@@ -1,0 +1,566 @@
+//! The running application: components ready to instantiate, the stores, the
+//! per-instance host state, and invocation of guests for HTTP requests and
+//! Redis messages.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use wasmtime::component::{InstancePre, ResourceTable};
+use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+use crate::allowed_hosts::AllowedHosts;
+use crate::bindings::RunnerPre;
+use crate::broker::Broker;
+use crate::kv::KvBackend;
+use crate::routes::{RouteMatch, Router};
+use crate::sqlite::SqliteDb;
+
+/// Most handles of one kind a single instance may hold open (Spin's limit).
+pub const MAX_HANDLES: usize = 256;
+
+/// A component ready to be instantiated, with what it was granted.
+pub struct ComponentRuntime {
+    /// Component id from the manifest.
+    pub id: String,
+    /// Pre-instantiated for the HTTP trigger (exports `wasi:http/incoming-handler`).
+    pub http: Option<ProxyPre<HostState>>,
+    /// Pre-instantiated for the Redis trigger (exports `fermyon:spin/inbound-redis`).
+    pub redis: Option<RunnerPre<HostState>>,
+    /// Guest environment.
+    pub env: Vec<(String, String)>,
+    /// Read-only preopens `(host dir, guest path)`.
+    pub preopens: Vec<(PathBuf, String)>,
+    /// Outbound allow list.
+    pub allowed_hosts: AllowedHosts,
+    /// Granted SQLite labels.
+    pub sqlite_databases: HashSet<String>,
+    /// Granted key-value labels.
+    pub key_value_stores: HashSet<String>,
+    /// Resolved component variables.
+    pub variables: HashMap<String, String>,
+}
+
+/// Counts in-flight guest invocations so shutdown can wait for them.
+#[derive(Default)]
+pub struct Tracker {
+    count: AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// Decrements the tracker when dropped.
+pub struct TrackerToken(Arc<AppState>);
+
+impl Drop for TrackerToken {
+    fn drop(&mut self) {
+        if self.0.tracker.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.tracker.idle.notify_waiters();
+        }
+    }
+}
+
+/// Everything shared by all requests of one running app.
+pub struct AppState {
+    /// `[application] name`.
+    pub name: String,
+    /// `[application] version`.
+    pub version: Option<String>,
+    /// Components by id.
+    pub components: HashMap<String, Arc<ComponentRuntime>>,
+    /// Public HTTP routes.
+    pub router: Router,
+    /// SQLite databases by label.
+    pub sqlite: HashMap<String, Arc<SqliteDb>>,
+    /// Key-value stores by label.
+    pub kv: HashMap<String, Arc<KvBackend>>,
+    /// The embedded broker and the channel table.
+    pub broker: Broker,
+    /// Per-request / per-message deadline.
+    pub request_timeout: Duration,
+    /// Per-instance linear memory limit in bytes.
+    pub memory_limit: usize,
+    /// In-flight guest invocations.
+    pub tracker: Tracker,
+    /// Source of request ids.
+    pub next_id: AtomicU64,
+    /// Outbound Redis connections by address.
+    pub redis_conns: tokio::sync::Mutex<HashMap<String, redis::aio::MultiplexedConnection>>,
+    /// Values the embedded broker stores for `get`/`set`/... without a Redis.
+    pub embedded_redis: Mutex<HashMap<String, crate::broker::EmbeddedValue>>,
+}
+
+impl AppState {
+    /// Marks one guest invocation as in flight until the token is dropped.
+    pub fn track(self: &Arc<Self>) -> TrackerToken {
+        self.tracker.count.fetch_add(1, Ordering::AcqRel);
+        TrackerToken(self.clone())
+    }
+
+    /// Waits until no guest invocation is in flight.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.tracker.idle.notified();
+            if self.tracker.count.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// A fresh request id.
+    pub fn request_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Handles held by an instance: a small slab with Spin's capacity.
+pub struct Handles<T> {
+    items: HashMap<u32, T>,
+    next: u32,
+}
+
+impl<T> Default for Handles<T> {
+    fn default() -> Self {
+        Self {
+            items: HashMap::new(),
+            next: 1,
+        }
+    }
+}
+
+impl<T> Handles<T> {
+    /// Stores `item`; `None` when the table is full.
+    pub fn push(&mut self, item: T) -> Option<u32> {
+        if self.items.len() >= MAX_HANDLES {
+            return None;
+        }
+        let id = self.next;
+        self.next = self.next.wrapping_add(1).max(1);
+        self.items.insert(id, item);
+        Some(id)
+    }
+    /// The item behind `id`.
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut T> {
+        self.items.get_mut(&id)
+    }
+    /// Removes and returns the item behind `id`.
+    pub fn remove(&mut self, id: u32) -> Option<T> {
+        self.items.remove(&id)
+    }
+    /// Removes everything.
+    pub fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
+        self.items.drain().map(|(_, v)| v)
+    }
+}
+
+/// An open SQLite handle of a guest.
+pub struct SqliteHandle {
+    /// The database.
+    pub db: Arc<SqliteDb>,
+    /// The connection; `None` only while a statement runs on a blocking thread.
+    pub conn: Option<rusqlite::Connection>,
+}
+
+/// An open outbound Redis handle of a guest.
+pub struct RedisHandle {
+    /// The address given to `open` (may be empty in embedded mode).
+    pub address: String,
+    /// Whether the address is a usable Redis URL.
+    pub real: bool,
+}
+
+/// Decides the fate of outgoing HTTP requests of one instance.
+pub struct Hooks {
+    app: Arc<AppState>,
+    component: Arc<ComponentRuntime>,
+    /// While the incoming request is converted only `Connection` is dropped
+    /// from the client's headers (as Spin does); afterwards the default
+    /// forbidden headers apply to what the guest sends.
+    incoming: bool,
+}
+
+impl WasiHttpHooks for Hooks {
+    fn forbidden_header_filter(&mut self) -> wasmtime_wasi_http::ForbiddenHeaderFilter {
+        if self.incoming {
+            Arc::new(|name| *name == http::header::CONNECTION)
+        } else {
+            Arc::new(|name| wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS.contains(name))
+        }
+    }
+
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        http::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        use wasmtime_wasi_http::Error as E;
+        let app = self.app.clone();
+        let component = self.component.clone();
+        Box::new(async move {
+            let uri = request.uri().clone();
+            let scheme = uri.scheme_str().unwrap_or("http").to_string();
+            let host = uri.host().unwrap_or("").to_string();
+            let port = uri.port_u16();
+            if !component.allowed_hosts.allows(&scheme, &host, port) {
+                tracing::warn!(
+                    component = %component.id,
+                    url = %uri,
+                    "outbound request denied: not in allowed_outbound_hosts"
+                );
+                return Err(E::HttpRequestDenied);
+            }
+            if let Some(target) = host.strip_suffix(".spin.internal") {
+                let Some(target) = app.components.get(target).cloned() else {
+                    return Err(E::DestinationNotFound);
+                };
+                if target.http.is_none() {
+                    return Err(E::DestinationNotFound);
+                }
+                let path = uri.path().to_string();
+                let route = RouteMatch::synthetic(&target.id, &path);
+                let client: SocketAddr = ([0, 0, 0, 0], 0).into();
+                let resp = invoke_http(&app, &target, request, &route, client)
+                    .await
+                    .map_err(|e| E::InternalError(Some(format!("{e:#}"))))?;
+                let resp = resp.map(|b| b.boxed_unsync());
+                let done: Box<dyn Future<Output = Result<(), E>> + Send> =
+                    Box::new(async { Ok(()) });
+                return Ok((resp, done));
+            }
+            let (resp, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            let done: Box<dyn Future<Output = Result<(), E>> + Send> = Box::new(io);
+            Ok((resp.map(|b| b.boxed_unsync()), done))
+        })
+    }
+}
+
+/// The `T` of every `Store<T>`.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    http: WasiHttpCtx,
+    hooks: Hooks,
+    limits: StoreLimits,
+    /// The app.
+    pub app: Arc<AppState>,
+    /// The component this instance runs.
+    pub component: Arc<ComponentRuntime>,
+    /// Open SQLite connections.
+    pub sqlite: Handles<SqliteHandle>,
+    /// Open key-value stores.
+    pub kv: Handles<Arc<KvBackend>>,
+    /// Open outbound Redis connections.
+    pub redis: Handles<RedisHandle>,
+}
+
+impl Drop for HostState {
+    fn drop(&mut self) {
+        // Connections the guest never closed go back to their pool after a
+        // rollback (or are closed, which also rolls back).
+        let open: Vec<SqliteHandle> = self.sqlite.drain().collect();
+        if open.is_empty() {
+            return;
+        }
+        let release = move || {
+            for h in open {
+                if let Some(conn) = h.conn {
+                    h.db.release(conn);
+                }
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn_blocking(release);
+            }
+            Err(_) => release(),
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// A store for one invocation, with the memory limit and deadline set.
+pub fn new_store(
+    app: &Arc<AppState>,
+    component: &Arc<ComponentRuntime>,
+) -> anyhow::Result<Store<HostState>> {
+    let mut wasi = WasiCtx::builder();
+    wasi.envs(&component.env)
+        .stdout(wasmtime_wasi::cli::stderr())
+        .stderr(wasmtime_wasi::cli::stderr())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    for (host, guest) in &component.preopens {
+        wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
+            .map_err(|e| anyhow::anyhow!("failed to preopen {}: {e}", host.display()))?;
+    }
+    let state = HostState {
+        wasi: wasi.build(),
+        table: ResourceTable::new(),
+        http: WasiHttpCtx::new(),
+        hooks: Hooks {
+            app: app.clone(),
+            component: component.clone(),
+            incoming: false,
+        },
+        limits: StoreLimitsBuilder::new()
+            .memory_size(app.memory_limit)
+            .build(),
+        app: app.clone(),
+        component: component.clone(),
+        sqlite: Handles::default(),
+        kv: Handles::default(),
+        redis: Handles::default(),
+    };
+    let mut store = Store::new(crate::engine::engine()?, state);
+    store.limiter(|s| &mut s.limits);
+    let ticks = (app.request_timeout.as_millis() / crate::engine::EPOCH_TICK.as_millis()).max(1);
+    store.set_epoch_deadline(ticks as u64);
+    store.epoch_deadline_trap();
+    Ok(store)
+}
+
+fn is_deadline(e: &wasmtime::Error) -> bool {
+    matches!(
+        e.downcast_ref::<wasmtime::Trap>(),
+        Some(wasmtime::Trap::Interrupt)
+    )
+}
+
+/// Runs `component` for one HTTP request whose route already matched.
+///
+/// Adds the `spin-*` headers, instantiates a fresh instance and returns the
+/// response once the guest has set it (its body may still be streaming).
+pub async fn invoke_http<B>(
+    app: &Arc<AppState>,
+    component: &Arc<ComponentRuntime>,
+    request: http::Request<B>,
+    route: &RouteMatch,
+    client_addr: SocketAddr,
+) -> anyhow::Result<http::Response<HyperOutgoingBody>>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<wasmtime_wasi_http::Error>,
+{
+    let Some(pre) = component.http.clone() else {
+        anyhow::bail!(
+            "component {:?} does not export wasi:http/incoming-handler",
+            component.id
+        );
+    };
+    let (mut parts, body) = request.into_parts();
+
+    // Spin drops a `Host` naming a service-chaining target.
+    if parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| {
+            h.split(':')
+                .next()
+                .unwrap_or("")
+                .ends_with(".spin.internal")
+        })
+    {
+        parts.headers.remove(http::header::HOST);
+    }
+    let scheme = parts.uri.scheme_str().unwrap_or("http").to_string();
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".to_string());
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".to_string());
+    let full_url = format!("{scheme}://{host}{path_and_query}");
+    parts.uri = full_url
+        .parse()
+        .map_err(|e| anyhow::anyhow!("invalid request URL {full_url:?}: {e}"))?;
+
+    let mut spin_headers: Vec<(String, String)> = vec![
+        ("spin-path-info".into(), route.path_info.clone()),
+        ("spin-full-url".into(), full_url.clone()),
+        ("spin-matched-route".into(), route.based_route.clone()),
+        ("spin-base-path".into(), "/".into()),
+        ("spin-raw-component-route".into(), route.raw_route.clone()),
+        (
+            "spin-component-route".into(),
+            route.component_route().to_string(),
+        ),
+        ("spin-client-addr".into(), client_addr.to_string()),
+    ];
+    for (name, value) in &route.captures {
+        spin_headers.push((
+            format!(
+                "spin-path-match-{}",
+                name.to_ascii_lowercase().replace('_', "-")
+            ),
+            value.clone(),
+        ));
+    }
+    for (k, v) in spin_headers {
+        let name = http::HeaderName::from_bytes(k.as_bytes())?;
+        let value = http::HeaderValue::from_str(&v)?;
+        parts.headers.insert(name, value);
+    }
+    let request = http::Request::from_parts(parts, body);
+
+    let mut store = new_store(app, component)?;
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let data = store.data_mut();
+    data.hooks.incoming = true;
+    let req = data.http().new_incoming_request(
+        wasmtime_wasi_http::p2::bindings::http::types::Scheme::Http,
+        request,
+    )?;
+    data.hooks.incoming = false;
+    let out = data.http().new_response_outparam(sender)?;
+
+    let token = app.track();
+    let component_id = component.id.clone();
+    let timeout = app.request_timeout;
+    let task = tokio::spawn(async move {
+        let _token = token;
+        let proxy = pre.instantiate_async(&mut store).await?;
+        proxy
+            .wasi_http_incoming_handler()
+            .call_handle(&mut store, req, out)
+            .await
+    });
+
+    match receiver.await {
+        Ok(Ok(resp)) => {
+            // The guest may keep writing the body; report a later trap.
+            tokio::spawn(async move {
+                match task.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) if is_deadline(&e) => tracing::error!(
+                        component = %component_id,
+                        "guest exceeded the {timeout:?} deadline while streaming its response"
+                    ),
+                    Ok(Err(e)) => {
+                        tracing::error!(component = %component_id, "guest failed after responding: {e:?}")
+                    }
+                    Err(e) => tracing::error!(component = %component_id, "guest task failed: {e}"),
+                }
+            });
+            Ok(resp)
+        }
+        Ok(Err(code)) => anyhow::bail!("guest returned an error response: {code:?}"),
+        Err(_) => match task.await {
+            Ok(Ok(())) => anyhow::bail!("guest never set a response"),
+            Ok(Err(e)) if is_deadline(&e) => {
+                anyhow::bail!("guest exceeded the {timeout:?} deadline")
+            }
+            Ok(Err(e)) => Err(anyhow::anyhow!("{e:?}").context("guest trapped")),
+            Err(e) => Err(anyhow::anyhow!("guest task failed: {e}")),
+        },
+    }
+}
+
+/// Runs every component subscribed to nothing in particular: one Redis
+/// message for one component, in a fresh instance. Errors are logged, not
+/// retried (as in Spin).
+pub async fn invoke_redis(
+    app: Arc<AppState>,
+    component: Arc<ComponentRuntime>,
+    channel: String,
+    payload: Vec<u8>,
+) {
+    let _token = app.track();
+    let id = app.request_id();
+    let started = Instant::now();
+    let result: anyhow::Result<Result<(), String>> = async {
+        let pre = component.redis.clone().ok_or_else(|| {
+            anyhow::anyhow!("component does not export fermyon:spin/inbound-redis")
+        })?;
+        let mut store = new_store(&app, &component)?;
+        let instance = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let r = instance
+            .fermyon_spin_inbound_redis()
+            .call_handle_message(&mut store, &payload)
+            .await;
+        match r {
+            Ok(Ok(())) => Ok(Ok(())),
+            Ok(Err(e)) => Ok(Err(format!("{e:?}"))),
+            Err(e) if is_deadline(&e) => Err(anyhow::anyhow!(
+                "guest exceeded the {:?} deadline",
+                app.request_timeout
+            )),
+            Err(e) => Err(anyhow::anyhow!("{e:?}").context("guest trapped")),
+        }
+    }
+    .await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    match result {
+        Ok(Ok(())) => tracing::info!(
+            request_id = id, component = %component.id, channel = %channel,
+            duration_ms = format!("{ms:.2}"), "redis message handled"
+        ),
+        Ok(Err(e)) => tracing::warn!(
+            request_id = id, component = %component.id, channel = %channel,
+            duration_ms = format!("{ms:.2}"), "redis handler returned an error: {e}"
+        ),
+        Err(e) => tracing::error!(
+            request_id = id, component = %component.id, channel = %channel,
+            duration_ms = format!("{ms:.2}"), "redis handler failed: {e:#}"
+        ),
+    }
+}
+
+/// Pre-instantiates `component` with the shared linker.
+pub fn instance_pre(
+    linker: &wasmtime::component::Linker<HostState>,
+    component: &wasmtime::component::Component,
+) -> anyhow::Result<InstancePre<HostState>> {
+    linker
+        .instantiate_pre(component)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+}

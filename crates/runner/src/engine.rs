@@ -1,0 +1,215 @@
+//! The process-wide wasmtime `Engine` and the compiled-component caches.
+//!
+//! One `Engine` per process: every app started in the process (the e2e tests
+//! start many) shares it, so a component compiled once stays valid for all of
+//! them. Compiled components are cached twice:
+//!
+//! * in memory, keyed by the SHA-256 of the `.wasm` bytes;
+//! * on disk under `$SALES_RUNNER_CACHE` (or `~/.cache/sales-runner`), as the
+//!   output of `Component::serialize`, keyed by the wasm hash plus a hash of
+//!   the wasmtime version and the engine's compilation settings, so a cache
+//!   written by another wasmtime or another configuration is never loaded.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// Epoch tick: deadlines are counted in these.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Upper bound the pooling allocator reserves per linear memory; the
+/// configurable per-instance limit (`UpOptions::memory_limit`) is enforced
+/// per store below this.
+const POOL_MAX_MEMORY: usize = 1 << 30;
+
+struct Shared {
+    engine: Engine,
+    pooling: bool,
+    cache_key: String,
+}
+
+static SHARED: OnceLock<std::result::Result<Shared, String>> = OnceLock::new();
+static COMPILED: OnceLock<Mutex<HashMap<[u8; 32], Component>>> = OnceLock::new();
+
+fn base_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config
+}
+
+/// Spin's probe: the pooling allocator needs a large address space; try to
+/// reserve a 42-bit memory and fall back to on-demand allocation if it fails.
+fn pooling_supported() -> bool {
+    const BITS_TO_TEST: u32 = 42;
+    let mut config = Config::new();
+    config.wasm_memory64(true);
+    config.memory_reservation(1 << BITS_TO_TEST);
+    let Ok(engine) = Engine::new(&config) else {
+        return false;
+    };
+    let mut store = wasmtime::Store::new(&engine, ());
+    let ty = wasmtime::MemoryType::new64(0, None);
+    wasmtime::Memory::new(&mut store, ty).is_ok()
+}
+
+fn pooling_config() -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(1_000)
+        .total_core_instances(2_000)
+        .total_memories(1_000)
+        .total_tables(2_000)
+        .total_stacks(1_000)
+        .max_core_instances_per_component(200)
+        .max_memories_per_component(32)
+        .max_tables_per_component(32)
+        .max_component_instance_size(10 << 20)
+        .table_elements(100_000)
+        .max_memory_size(POOL_MAX_MEMORY)
+        .linear_memory_keep_resident(2 << 20)
+        .table_keep_resident(1 << 19);
+    pool
+}
+
+fn build_shared() -> std::result::Result<Shared, String> {
+    let mut pooling = false;
+    let engine = if std::env::var_os("SALES_RUNNER_NO_POOLING").is_none() && pooling_supported() {
+        let mut config = base_config();
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config()));
+        match Engine::new(&config) {
+            Ok(e) => {
+                pooling = true;
+                Some(e)
+            }
+            Err(e) => {
+                tracing::warn!("pooling allocator unavailable ({e}); using on-demand allocation");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let engine = match engine {
+        Some(e) => e,
+        None => Engine::new(&base_config()).map_err(|e| format!("failed to create engine: {e}"))?,
+    };
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    env!("CARGO_PKG_VERSION").hash(&mut hasher);
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    let cache_key = format!("wasmtime48-{:016x}", hasher.finish());
+
+    // The epoch ticker: one thread per process, like Spin's.
+    let ticker = engine.clone();
+    std::thread::Builder::new()
+        .name("sales-runner-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(EPOCH_TICK);
+            ticker.increment_epoch();
+        })
+        .map_err(|e| format!("failed to start the epoch thread: {e}"))?;
+    Ok(Shared {
+        engine,
+        pooling,
+        cache_key,
+    })
+}
+
+fn shared() -> Result<&'static Shared> {
+    SHARED
+        .get_or_init(build_shared)
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The process-wide engine.
+pub fn engine() -> Result<&'static Engine> {
+    Ok(&shared()?.engine)
+}
+
+/// Whether the pooling allocator is in use.
+pub fn uses_pooling() -> bool {
+    shared().map(|s| s.pooling).unwrap_or(false)
+}
+
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("SALES_RUNNER_CACHE") {
+        return Some(PathBuf::from(dir));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache").join("sales-runner"))
+}
+
+/// Loads (compiling at most once per process and once per machine) the
+/// component at `path`.
+pub fn load_component(path: &Path) -> Result<Component> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("failed to read component {}", path.display()))?;
+    let digest: [u8; 32] = Sha256::digest(&bytes).into();
+    let memory = COMPILED.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(c) = memory.lock().ok().and_then(|m| m.get(&digest).cloned()) {
+        return Ok(c);
+    }
+    let shared = shared()?;
+    let file_name = format!("{}-{}.cwasm", hex::encode(digest), shared.cache_key);
+    let cached = cache_dir().map(|d| d.join(file_name));
+    let mut component = None;
+    if let Some(file) = cached.as_ref().filter(|f| f.exists()) {
+        // SAFETY: the file was written by `Component::serialize` of this very
+        // wasmtime version and engine configuration (both are in its name) into
+        // the user's own cache directory; wasmtime still checks the header and
+        // rejects incompatible artifacts, in which case we recompile.
+        match unsafe { Component::deserialize_file(&shared.engine, file) } {
+            Ok(c) => component = Some(c),
+            Err(e) => tracing::warn!("ignoring unusable cached component {}: {e}", file.display()),
+        }
+    }
+    let component = match component {
+        Some(c) => c,
+        None => {
+            let started = std::time::Instant::now();
+            let c = Component::new(&shared.engine, &bytes)
+                .map_err(|e| anyhow::anyhow!("{e:?}"))
+                .with_context(|| format!("failed to compile component {}", path.display()))?;
+            tracing::info!(
+                component = %path.display(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "compiled component"
+            );
+            if let Some(file) = &cached {
+                if let Err(e) = write_cache(file, &c) {
+                    tracing::warn!("failed to write component cache {}: {e:#}", file.display());
+                }
+            }
+            c
+        }
+    };
+    if let Ok(mut m) = memory.lock() {
+        m.insert(digest, component.clone());
+    }
+    Ok(component)
+}
+
+fn write_cache(file: &Path, component: &Component) -> Result<()> {
+    let dir = file.parent().context("cache file has no parent")?;
+    std::fs::create_dir_all(dir).context("failed to create the cache directory")?;
+    let bytes = component
+        .serialize()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("failed to serialize component")?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        file.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("component"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).context("failed to write the cache file")?;
+    std::fs::rename(&tmp, file).context("failed to move the cache file into place")?;
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! SQLite databases (`fermyon:spin/sqlite@2.0.0`) and the SQLite-backed
+//! key-value store.
+//!
+//! Every guest `open` gets a connection of its own, so `BEGIN IMMEDIATE` …
+//! `COMMIT` issued through `execute` is a real transaction. Connections are
+//! pooled per database: a connection returns to the pool only when its guest
+//! handle is dropped, after any open transaction has been rolled back, so a
+//! connection is never shared by two live handles. All SQLite calls run on
+//! tokio's blocking pool so a `busy_timeout` wait never stalls the runtime.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::{Connection, OpenFlags};
+
+/// How long a connection waits for another writer (another connection or
+/// another runner process on the same file) before failing with SQLITE_BUSY.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Spin caps query results at 128 MiB.
+const MAX_RESULT_BYTES: usize = 128 << 20;
+
+/// Idle connections kept per database.
+const MAX_POOLED: usize = 32;
+
+/// One configured database (a file, or a private in-memory database).
+#[derive(Debug)]
+pub struct SqliteDb {
+    label: String,
+    target: Target,
+    pool: Mutex<Vec<Connection>>,
+}
+
+#[derive(Debug)]
+enum Target {
+    File(PathBuf),
+    Memory(String),
+}
+
+impl SqliteDb {
+    /// A database stored in `path` (created if missing, parent directories too).
+    pub fn file(label: &str, path: &Path) -> Result<Self, String> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("failed to create {}: {e}", dir.display()))?;
+        }
+        let db = Self {
+            label: label.to_string(),
+            target: Target::File(path.to_path_buf()),
+            pool: Mutex::new(Vec::new()),
+        };
+        // Open once now so a bad path fails the start, and switch to WAL.
+        let conn = db.connect()?;
+        db.release(conn);
+        Ok(db)
+    }
+
+    /// A private in-memory database shared by all connections of this app.
+    pub fn memory(label: &str) -> Result<Self, String> {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let uri = format!(
+            "file:sales-runner-{}-{label}-{n}?mode=memory&cache=shared",
+            std::process::id()
+        );
+        let db = Self {
+            label: label.to_string(),
+            target: Target::Memory(uri),
+            pool: Mutex::new(Vec::new()),
+        };
+        // Keep one connection pooled so the shared in-memory database lives
+        // as long as the app.
+        let conn = db.connect()?;
+        db.release(conn);
+        Ok(db)
+    }
+
+    /// The label this database is configured under.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn connect(&self) -> Result<Connection, String> {
+        let conn = match &self.target {
+            Target::File(path) => Connection::open(path),
+            Target::Memory(uri) => Connection::open_with_flags(
+                uri,
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            ),
+        }
+        .map_err(|e| format!("failed to open sqlite database {:?}: {e}", self.label))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| format!("failed to set busy_timeout: {e}"))?;
+        if matches!(self.target, Target::File(_)) {
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(|e| format!("failed to enable WAL: {e}"))?;
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(|e| format!("failed to set synchronous: {e}"))?;
+        }
+        // Spin denies ATTACH of other files.
+        conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)
+            .map_err(|e| format!("failed to limit ATTACH: {e}"))?;
+        Ok(conn)
+    }
+
+    /// A connection for one guest handle: pooled if available, else new.
+    /// Blocking; call from a blocking thread.
+    pub fn acquire(&self) -> Result<Connection, String> {
+        let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
+        match pooled {
+            Some(c) => Ok(c),
+            None => self.connect(),
+        }
+    }
+
+    /// Returns a connection to the pool, rolling back any transaction the
+    /// guest left open. Blocking; call from a blocking thread.
+    pub fn release(&self, conn: Connection) {
+        if !conn.is_autocommit() {
+            if let Err(e) = conn.execute_batch("ROLLBACK") {
+                tracing::warn!(db = %self.label, "dropping connection after failed rollback: {e}");
+                return;
+            }
+        }
+        if let Ok(mut pool) = self.pool.lock() {
+            if pool.len() < MAX_POOLED {
+                pool.push(conn);
+            }
+        }
+    }
+
+    /// Runs a batch of statements (used by `--sqlite`). Blocking.
+    pub fn execute_batch(&self, sql: &str) -> Result<(), String> {
+        let conn = self.acquire()?;
+        let result = conn.execute_batch(sql).map_err(|e| e.to_string());
+        self.release(conn);
+        result
+    }
+}
+
+/// A guest-visible value, independent of the generated bindings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    /// `integer(s64)`.
+    Integer(i64),
+    /// `real(f64)`.
+    Real(f64),
+    /// `text(string)`.
+    Text(String),
+    /// `blob(list<u8>)`.
+    Blob(Vec<u8>),
+    /// `null`.
+    Null,
+}
+
+/// Result of one statement.
+#[derive(Debug, Clone, Default)]
+pub struct SqlResult {
+    /// Column names from the prepared statement.
+    pub columns: Vec<String>,
+    /// Rows, values in column order.
+    pub rows: Vec<Vec<SqlValue>>,
+}
+
+/// Executes one statement with positional parameters. Blocking.
+pub fn execute(
+    conn: &Connection,
+    statement: &str,
+    params: Vec<SqlValue>,
+) -> Result<SqlResult, String> {
+    let mut stmt = conn.prepare_cached(statement).map_err(|e| e.to_string())?;
+    let columns: Vec<String> = stmt
+        .column_names()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let params = params.into_iter().map(|p| match p {
+        SqlValue::Integer(i) => Value::Integer(i),
+        SqlValue::Real(f) => Value::Real(f),
+        SqlValue::Text(s) => Value::Text(s),
+        SqlValue::Blob(b) => Value::Blob(b),
+        SqlValue::Null => Value::Null,
+    });
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params))
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let mut size = 0usize;
+    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+        let mut values = Vec::with_capacity(columns.len());
+        for i in 0..columns.len() {
+            let v = match row.get_ref(i).map_err(|e| e.to_string())? {
+                ValueRef::Null => SqlValue::Null,
+                ValueRef::Integer(i) => SqlValue::Integer(i),
+                ValueRef::Real(f) => SqlValue::Real(f),
+                ValueRef::Text(t) => {
+                    size += t.len();
+                    SqlValue::Text(String::from_utf8_lossy(t).into_owned())
+                }
+                ValueRef::Blob(b) => {
+                    size += b.len();
+                    SqlValue::Blob(b.to_vec())
+                }
+            };
+            size += 16;
+            values.push(v);
+        }
+        if size > MAX_RESULT_BYTES {
+            return Err(format!(
+                "query result exceeds the {} MiB limit",
+                MAX_RESULT_BYTES >> 20
+            ));
+        }
+        out.push(values);
+    }
+    Ok(SqlResult { columns, rows: out })
+}
+
+/// The key-value table Spin keeps in SQLite.
+pub const KV_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS spin_key_value (
+    store TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (store, key)
+)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_transaction_is_rolled_back_before_reuse() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::file("default", &dir.path().join("db.sqlite")).unwrap();
+        db.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+        let conn = db.acquire().unwrap();
+        execute(&conn, "BEGIN IMMEDIATE", vec![]).unwrap();
+        execute(
+            &conn,
+            "INSERT INTO t VALUES (?)",
+            vec![SqlValue::Integer(1)],
+        )
+        .unwrap();
+        db.release(conn);
+        let conn = db.acquire().unwrap();
+        assert!(conn.is_autocommit());
+        let r = execute(&conn, "SELECT count(*) AS n FROM t", vec![]).unwrap();
+        assert_eq!(r.columns, vec!["n"]);
+        assert_eq!(r.rows, vec![vec![SqlValue::Integer(0)]]);
+    }
+
+    #[test]
+    fn attach_is_denied() {
+        let db = SqliteDb::memory("x").unwrap();
+        let conn = db.acquire().unwrap();
+        assert!(execute(&conn, "ATTACH DATABASE '/tmp/other.db' AS o", vec![]).is_err());
+    }
+
+    #[test]
+    fn several_statements_in_one_call_are_rejected() {
+        let db = SqliteDb::memory("y").unwrap();
+        let conn = db.acquire().unwrap();
+        assert!(execute(&conn, "SELECT 1; SELECT 2", vec![]).is_err());
+    }
+}
