@@ -2,7 +2,11 @@
 //!
 //! What lives here: [`money`] (exact decimal amounts in ISO 4217 currencies
 //! and the one rounding function), [`ids`] (a UUID v7 newtype per record
-//! kind), [`series`] (human document numbers such as `QTN-2026-00042`).
+//! kind), [`series`] (human document numbers such as `QTN-2026-00042`),
+//! [`catalog`] (customers, products, the group and territory trees,
+//! channels, settings — each with validating constructors and patches whose
+//! errors name the field), [`auth`] (roles, principals, the permission
+//! table, API key hashing).
 //!
 //! What deliberately does not: any I/O. No database, no HTTP, no Spin, no
 //! clock and no randomness inside rules — callers pass `today`/`now` and
@@ -14,6 +18,8 @@
 //! Every type validates on construction: fields are private, constructors
 //! return `Result`, and each module has one `thiserror` error enum.
 
+pub mod auth;
+pub mod catalog;
 pub mod ids;
 pub mod money;
 pub mod pricing;
