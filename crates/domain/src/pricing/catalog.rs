@@ -366,7 +366,8 @@ impl PricingCatalog {
     }
 
     /// The unit price of `product` per `uom` from the first of `lists` that
-    /// has one (directly or by derivation), with where it came from.
+    /// has one (directly or by derivation), with where it came from. A
+    /// derived price too large to compute counts as no price in that list.
     pub(crate) fn list_price(
         &self,
         lists: &[u32],
@@ -394,7 +395,7 @@ impl PricingCatalog {
                 let price = if via.is_empty() {
                     *rate
                 } else {
-                    round_dp(*rate * factor, dp, self.settings.rounding_mode)
+                    round_dp(rate.checked_mul(factor)?, dp, self.settings.rounding_mode)
                 };
                 return Some(FoundPrice {
                     list: header.id,
@@ -405,7 +406,7 @@ impl PricingCatalog {
             }
             let base = self.bases[at as usize]?;
             let derivation = self.lists[at as usize].derivation.as_ref()?;
-            factor *= Decimal::ONE + pct(derivation.adjustment_percent);
+            factor = factor.checked_mul(Decimal::ONE + pct(derivation.adjustment_percent))?;
             via.push(self.lists[base as usize].id);
             at = base;
         }
@@ -537,6 +538,21 @@ mod tests {
         assert_eq!(found.derived_via, vec![list_id(2)]);
         assert!(c.list_price(&[pos3], product_id(3), &uom("pcs")).is_none());
         assert!(c.list_price(&[pos3], product_id(1), &uom("kg")).is_none());
+    }
+
+    #[test]
+    fn a_derived_price_too_large_to_compute_is_no_price_not_a_panic() {
+        let mut lists = vec![list(
+            1,
+            None,
+            vec![item(1, "pcs", crate::money::Money::MAX_AMOUNT)],
+        )];
+        for n in 2..=12 {
+            lists.push(list(n, Some((n - 1, dec!(1_000_000_000))), vec![]));
+        }
+        let c = catalog(lists).unwrap();
+        let pos = c.list_pos[&list_id(12)];
+        assert!(c.list_price(&[pos], product_id(1), &uom("pcs")).is_none());
     }
 
     #[test]

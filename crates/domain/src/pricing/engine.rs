@@ -354,7 +354,12 @@ pub fn price(
             &mut grants,
             &free_rules,
             |ctx, _, pos, measure| ctx.evaluate_free(pos, measure, line),
-            |grant| -grant.list_price * grant.quantity,
+            |grant| {
+                grant
+                    .list_price
+                    .checked_mul(grant.quantity)
+                    .map_or(Decimal::MIN, |value| -value)
+            },
             |ctx, grants, pos, grant| {
                 ctx.applied.insert(pos);
                 if ctx.catalog.rule(pos).conditions().mixed {

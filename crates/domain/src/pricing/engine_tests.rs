@@ -1226,6 +1226,40 @@ fn a_basket_in_a_currency_no_list_has_is_an_unknown_product() {
 }
 
 #[test]
+fn amounts_beyond_the_money_range_are_typed_errors_never_panics() {
+    let world = World::new().list(list(
+        2,
+        PriceListScope {
+            customer: Some(customer_id(1)),
+            ..Default::default()
+        },
+        vec![item(1, "pcs", Money::MAX_AMOUNT)],
+    ));
+    assert_eq!(
+        world.price_err(&request(vec![line(1, 1, MAX_QUANTITY)])),
+        PricingError::Money(MoneyError::OutOfRange)
+    );
+    assert!(matches!(
+        World::new().price_err(&request(vec![line(1, 1, MAX_QUANTITY + Decimal::ONE)])),
+        PricingError::QuantityTooLarge { line_no: 1, .. }
+    ));
+    // A free-item rule giving absurd quantities ends in the same error.
+    let generous = World::new().rule(rule_spec(
+        1,
+        RuleAction::FreeItem(FreeItem {
+            product: FreeProduct::Same,
+            buy: dec!(0.0000001),
+            get: Decimal::MAX,
+            recursive: true,
+        }),
+    ));
+    assert_eq!(
+        generous.price_err(&request(vec![line(1, 1, dec!(1000))])),
+        PricingError::Money(MoneyError::OutOfRange)
+    );
+}
+
+#[test]
 fn duplicate_line_numbers_are_rejected() {
     assert_eq!(
         World::new().price_err(&request(vec![line(1, 1, dec!(1)), line(1, 2, dec!(1))])),

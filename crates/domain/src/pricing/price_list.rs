@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::ids::{ChannelId, CustomerGroupId, CustomerId, PriceListId, ProductId};
-use crate::money::Currency;
+use crate::money::{Currency, Money};
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PriceListError {
@@ -33,6 +33,11 @@ pub enum PriceListError {
         uom: Uom,
         rate: Decimal,
     },
+    #[error(
+        "price of product {product} per {uom} is above the maximum of {}",
+        Money::MAX_AMOUNT
+    )]
+    PriceTooLarge { product: ProductId, uom: Uom },
     #[error("product {product} per {uom} is listed twice")]
     DuplicateItem { product: ProductId, uom: Uom },
     #[error("derivation adjustment {0}% would make prices negative (minimum -100%)")]
@@ -98,7 +103,8 @@ impl fmt::Debug for Uom {
 pub struct PriceListItem {
     pub product: ProductId,
     pub uom: Uom,
-    /// Non-negative; may carry more decimals than the currency (`0.0125`).
+    /// Non-negative and at most [`Money::MAX_AMOUNT`]; may carry more
+    /// decimals than the currency (`0.0125`).
     pub rate: Decimal,
 }
 
@@ -191,6 +197,12 @@ impl PriceList {
                     product: item.product,
                     uom: item.uom.clone(),
                     rate: item.rate,
+                });
+            }
+            if item.rate > Money::MAX_AMOUNT {
+                return Err(PriceListError::PriceTooLarge {
+                    product: item.product,
+                    uom: item.uom.clone(),
                 });
             }
             if !seen.insert((item.product, &item.uom)) {
@@ -367,6 +379,13 @@ mod tests {
         assert!(matches!(
             PriceList::new(s),
             Err(PriceListError::DuplicateItem { .. })
+        ));
+        let mut s = spec();
+        s.items
+            .push(item(2, "pcs", Money::MAX_AMOUNT + Decimal::ONE));
+        assert!(matches!(
+            PriceList::new(s),
+            Err(PriceListError::PriceTooLarge { .. })
         ));
         // The same product in another unit is a different item.
         let mut s = spec();

@@ -153,7 +153,11 @@ impl FreeItem {
         if quantity < self.buy || self.buy <= Decimal::ZERO {
             Decimal::ZERO
         } else if self.recursive {
-            (quantity / self.buy).floor() * self.get
+            // Saturates; the engine then reports the line total as out of range.
+            (quantity / self.buy)
+                .floor()
+                .checked_mul(self.get)
+                .unwrap_or(Decimal::MAX)
         } else {
             self.get
         }

@@ -216,7 +216,14 @@ pub fn allocate(total: Decimal, weights: &[Decimal], currency: Currency) -> Vec<
     if weights.is_empty() {
         return shares;
     }
-    let sum: Decimal = weights.iter().sum();
+    let Some(sum) = weights
+        .iter()
+        .try_fold(Decimal::ZERO, |acc, w| acc.checked_add(*w))
+    else {
+        // Weights beyond Decimal's range: scale them down and retry.
+        let scaled: Vec<Decimal> = weights.iter().map(|w| *w / Decimal::ONE_THOUSAND).collect();
+        return allocate(total, &scaled, currency);
+    };
     if sum.is_zero() {
         shares[0] = total;
         return shares;
@@ -225,7 +232,8 @@ pub fn allocate(total: Decimal, weights: &[Decimal], currency: Currency) -> Vec<
     let mut remainders = Vec::with_capacity(weights.len());
     let mut given = Decimal::ZERO;
     for (i, w) in weights.iter().enumerate() {
-        let exact = magnitude * *w / sum;
+        // Divide first: the weight's share is at most 1, so this cannot overflow.
+        let exact = magnitude * (*w / sum);
         let mut floor = exact.round_dp_with_strategy(dp, RoundingStrategy::ToZero);
         floor.rescale(dp);
         given += floor;

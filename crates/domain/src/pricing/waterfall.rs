@@ -82,7 +82,11 @@ pub struct PricedLine {
     pub gross_unit_price: Option<Money>,
     /// `list_price × quantity`, rounded.
     pub list_total: Money,
-    /// `list_total − net_total` (negative when rules raised the price).
+    /// What the rules took off: `list_total` minus `net_unit_price ×
+    /// quantity` rounded (negative when rules raised the price). In
+    /// exclusive mode that is exactly `list_total − net_total`; in inclusive
+    /// mode `net_total` is extracted from the gross and may differ from it
+    /// by the tax rounding.
     pub discount_total: Money,
     pub net_total: Money,
     /// One entry per tax line of the template, in template order.
