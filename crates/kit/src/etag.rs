@@ -15,7 +15,9 @@ pub fn etag(version: i64) -> String {
 /// someone else's change); not one of our ETags → 400. Weak validators
 /// (`W/"7"`) are accepted as the same version, as browsers send them.
 pub fn if_match(req: &ApiRequest) -> Result<i64, ApiError> {
-    let raw = req.header("if-match").ok_or_else(ApiError::precondition_required)?;
+    let raw = req
+        .header("if-match")
+        .ok_or_else(ApiError::precondition_required)?;
     let tag = raw.trim();
     let tag = tag.strip_prefix("W/").unwrap_or(tag);
     tag.strip_prefix('"')
@@ -23,8 +25,13 @@ pub fn if_match(req: &ApiRequest) -> Result<i64, ApiError> {
         .and_then(|t| t.parse::<i64>().ok())
         .filter(|v| *v > 0)
         .ok_or_else(|| {
-            ApiError::new(400, "invalid_if_match", "If-Match is malformed", format!("`{raw}` is not an ETag this API issued"))
-                .with_field("If-Match")
+            ApiError::new(
+                400,
+                "invalid_if_match",
+                "If-Match is malformed",
+                format!("`{raw}` is not an ETag this API issued"),
+            )
+            .with_field("If-Match")
         })
 }
 

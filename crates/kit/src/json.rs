@@ -28,7 +28,12 @@ pub fn check_content_type(req: &ApiRequest) -> Result<(), ApiError> {
     match req.header("content-type") {
         None => Ok(()),
         Some(ct) => {
-            let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let essence = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             if essence == "application/json" || essence.ends_with("+json") {
                 Ok(())
             } else {
@@ -45,7 +50,9 @@ pub fn parse_json_bytes<T: DeserializeOwned>(body: &[u8], limit: usize) -> Resul
         return Err(ApiError::payload_too_large(limit));
     }
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::malformed_json("the body is empty; a JSON object is expected"));
+        return Err(ApiError::malformed_json(
+            "the body is empty; a JSON object is expected",
+        ));
     }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
@@ -67,9 +74,15 @@ fn classify(path: String, err: &serde_json::Error) -> ApiError {
             if let Some(name) = between_backticks(&msg, "missing field `") {
                 ApiError::missing_field(join(&parent, &name))
             } else if let Some(name) = between_backticks(&msg, "unknown field `") {
-                ApiError::unknown_field(join(&parent, &name))
+                // The path already ends at the unknown field.
+                let field = if parent.is_empty() { name } else { parent };
+                ApiError::unknown_field(field)
             } else {
-                let field = if parent.is_empty() { "body".to_string() } else { parent };
+                let field = if parent.is_empty() {
+                    "body".to_string()
+                } else {
+                    parent
+                };
                 ApiError::invalid_field(field, msg)
             }
         }
@@ -141,20 +154,38 @@ mod tests {
     #[test]
     fn wrong_type_names_the_field() {
         let e = parse_json::<NewThing>(&req(r#"{"name":"a","qty":"ten"}"#)).unwrap_err();
-        assert_eq!((e.status(), e.code(), e.field()), (422, "invalid_field", Some("qty")));
+        assert_eq!(
+            (e.status(), e.code(), e.field()),
+            (422, "invalid_field", Some("qty"))
+        );
     }
 
     #[test]
     fn missing_nested_field_names_its_path() {
         let e = parse_json::<NewThing>(&req(r#"{"name":"a","qty":1,"address":{"city":"X"}}"#))
             .unwrap_err();
-        assert_eq!((e.code(), e.field()), ("missing_field", Some("address.country")));
+        assert_eq!(
+            (e.code(), e.field()),
+            ("missing_field", Some("address.country"))
+        );
     }
 
     #[test]
     fn unknown_field_is_refused_by_name() {
         let e = parse_json::<NewThing>(&req(r#"{"name":"a","qty":1,"colour":"red"}"#)).unwrap_err();
         assert_eq!((e.code(), e.field()), ("unknown_field", Some("colour")));
+    }
+
+    #[test]
+    fn unknown_nested_field_names_its_path() {
+        let e = parse_json::<NewThing>(&req(
+            r#"{"name":"a","qty":1,"address":{"city":"X","country":"DE","zip":"1"}}"#,
+        ))
+        .unwrap_err();
+        assert_eq!(
+            (e.code(), e.field()),
+            ("unknown_field", Some("address.zip"))
+        );
     }
 
     #[test]
@@ -168,6 +199,9 @@ mod tests {
     #[test]
     fn oversize_body_is_413() {
         let big = format!(r#"{{"name":"{}","qty":1}}"#, "a".repeat(MAX_JSON_BODY));
-        assert_eq!(parse_json::<NewThing>(&req(&big)).unwrap_err().status(), 413);
+        assert_eq!(
+            parse_json::<NewThing>(&req(&big)).unwrap_err().status(),
+            413
+        );
     }
 }

@@ -22,6 +22,7 @@ pub mod problem;
 pub mod query;
 #[cfg(feature = "spin")]
 pub mod spin;
+mod store_errors;
 
 pub use http::{ApiRequest, ApiResponse, Method};
 pub use problem::ApiError;

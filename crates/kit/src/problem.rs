@@ -29,7 +29,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: u16, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: u16,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         ApiError {
             status,
             code,
@@ -80,14 +85,24 @@ impl ApiError {
 
     pub fn missing_field(field: impl Into<String>) -> Self {
         let field = field.into();
-        Self::new(422, "missing_field", "A required field is missing", format!("`{field}` is required"))
-            .with_field(field)
+        Self::new(
+            422,
+            "missing_field",
+            "A required field is missing",
+            format!("`{field}` is required"),
+        )
+        .with_field(field)
     }
 
     pub fn unknown_field(field: impl Into<String>) -> Self {
         let field = field.into();
-        Self::new(422, "unknown_field", "The body has a field this resource does not have", format!("`{field}` is not a field of this resource"))
-            .with_field(field)
+        Self::new(
+            422,
+            "unknown_field",
+            "The body has a field this resource does not have",
+            format!("`{field}` is not a field of this resource"),
+        )
+        .with_field(field)
     }
 
     pub fn invalid_query(field: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -95,8 +110,13 @@ impl ApiError {
     }
 
     pub fn invalid_cursor() -> Self {
-        Self::new(400, "invalid_cursor", "The pagination cursor is invalid", "the cursor was not issued by this list; start again without one")
-            .with_field("cursor")
+        Self::new(
+            400,
+            "invalid_cursor",
+            "The pagination cursor is invalid",
+            "the cursor was not issued by this list; start again without one",
+        )
+        .with_field("cursor")
     }
 
     pub fn invalid_id(field: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -104,12 +124,22 @@ impl ApiError {
     }
 
     pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
-        Self::new(415, "unsupported_media_type", "The body's media type is not accepted", detail)
-            .with_field("Content-Type")
+        Self::new(
+            415,
+            "unsupported_media_type",
+            "The body's media type is not accepted",
+            detail,
+        )
+        .with_field("Content-Type")
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(413, "payload_too_large", "The body is too large", format!("the body must be at most {limit} bytes"))
+        Self::new(
+            413,
+            "payload_too_large",
+            "The body is too large",
+            format!("the body must be at most {limit} bytes"),
+        )
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
@@ -126,7 +156,12 @@ impl ApiError {
     }
 
     pub fn method_not_allowed(method: &str) -> Self {
-        Self::new(405, "method_not_allowed", "Method not allowed", format!("{method} is not allowed on this resource"))
+        Self::new(
+            405,
+            "method_not_allowed",
+            "Method not allowed",
+            format!("{method} is not allowed on this resource"),
+        )
     }
 
     /// A unique value (an external id, a SKU, a code) is taken.
@@ -136,22 +171,42 @@ impl ApiError {
 
     /// The request is well-formed but conflicts with the resource's state.
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(409, code, "The resource's state does not allow this", detail)
+        Self::new(
+            409,
+            code,
+            "The resource's state does not allow this",
+            detail,
+        )
     }
 
     pub fn precondition_required() -> Self {
-        Self::new(428, "precondition_required", "If-Match is required", "send the resource's ETag in If-Match to update it")
-            .with_field("If-Match")
+        Self::new(
+            428,
+            "precondition_required",
+            "If-Match is required",
+            "send the resource's ETag in If-Match to update it",
+        )
+        .with_field("If-Match")
     }
 
     pub fn version_conflict(current: i64) -> Self {
-        Self::new(412, "version_conflict", "The resource has changed", format!("the resource is at version {current}; read it again and retry"))
-            .with_field("If-Match")
+        Self::new(
+            412,
+            "version_conflict",
+            "The resource has changed",
+            format!("the resource is at version {current}; read it again and retry"),
+        )
+        .with_field("If-Match")
     }
 
     pub fn idempotency_key_reused() -> Self {
-        Self::new(422, "idempotency_key_reused", "The Idempotency-Key was used for another request", "an Idempotency-Key may be reused only with the identical request")
-            .with_field("Idempotency-Key")
+        Self::new(
+            422,
+            "idempotency_key_reused",
+            "The Idempotency-Key was used for another request",
+            "an Idempotency-Key may be reused only with the identical request",
+        )
+        .with_field("Idempotency-Key")
     }
 
     pub fn internal(detail: impl Into<String>) -> Self {
@@ -165,7 +220,10 @@ impl ApiError {
     /// The problem document.
     pub fn to_response(&self) -> ApiResponse {
         let mut doc = serde_json::Map::new();
-        doc.insert("type".into(), format!("urn:sales-orchestration:problem:{}", self.code).into());
+        doc.insert(
+            "type".into(),
+            format!("urn:sales-orchestration:problem:{}", self.code).into(),
+        );
         doc.insert("title".into(), self.title.into());
         doc.insert("status".into(), self.status.into());
         doc.insert("detail".into(), self.detail.clone().into());
@@ -173,7 +231,10 @@ impl ApiError {
         if let Some(field) = &self.field {
             doc.insert("field".into(), field.clone().into());
         }
-        let mut headers = vec![("content-type".to_string(), "application/problem+json".to_string())];
+        let mut headers = vec![(
+            "content-type".to_string(),
+            "application/problem+json".to_string(),
+        )];
         headers.extend(self.headers.iter().cloned());
         ApiResponse {
             status: self.status,
@@ -197,9 +258,13 @@ mod tests {
 
     #[test]
     fn problem_document_carries_code_status_and_field() {
-        let resp = ApiError::invalid_field("billing_address.country", "not an ISO 3166 code").to_response();
+        let resp = ApiError::invalid_field("billing_address.country", "not an ISO 3166 code")
+            .to_response();
         assert_eq!(resp.status, 422);
-        assert_eq!(resp.header("content-type"), Some("application/problem+json"));
+        assert_eq!(
+            resp.header("content-type"),
+            Some("application/problem+json")
+        );
         let doc: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
         assert_eq!(doc["code"], "invalid_field");
         assert_eq!(doc["status"], 422);

@@ -99,6 +99,11 @@ mod tests {
         assert!(PageRequest::new(Some(0), None).is_err());
         assert!(PageRequest::new(Some(201), None).is_err());
         assert_eq!(PageRequest::new(None, None).unwrap().limit(), 50);
-        assert_eq!(PageRequest::new(Some(200), Some(String::new())).unwrap().cursor(), None);
+        assert_eq!(
+            PageRequest::new(Some(200), Some(String::new()))
+                .unwrap()
+                .cursor(),
+            None
+        );
     }
 }

@@ -66,7 +66,9 @@ fn from_spin(v: sqlite::Value) -> Value {
 
 /// A Spin variable; `None` when undefined or empty.
 pub fn variable(name: &str) -> Option<String> {
-    spin_sdk::variables::get(name).ok().filter(|v| !v.is_empty())
+    spin_sdk::variables::get(name)
+        .ok()
+        .filter(|v| !v.is_empty())
 }
 
 impl From<Request> for ApiRequest {
