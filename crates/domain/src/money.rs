@@ -122,6 +122,28 @@ pub enum RoundingMode {
 }
 
 impl RoundingMode {
+    pub const ALL: [RoundingMode; 4] = [
+        RoundingMode::HalfUp,
+        RoundingMode::HalfEven,
+        RoundingMode::Down,
+        RoundingMode::Up,
+    ];
+
+    /// The wire and storage spelling: `half_up`, `half_even`, `down`, `up`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoundingMode::HalfUp => "half_up",
+            RoundingMode::HalfEven => "half_even",
+            RoundingMode::Down => "down",
+            RoundingMode::Up => "up",
+        }
+    }
+
+    /// The mode spelled `s` (see [`RoundingMode::as_str`]).
+    pub fn parse(s: &str) -> Option<RoundingMode> {
+        RoundingMode::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
     fn strategy(self) -> RoundingStrategy {
         match self {
             RoundingMode::HalfUp => RoundingStrategy::MidpointAwayFromZero,
@@ -471,10 +493,11 @@ mod tests {
     #[test]
     fn default_rounding_mode_is_half_up() {
         assert_eq!(RoundingMode::default(), RoundingMode::HalfUp);
-        assert_eq!(
-            serde_json::to_string(&RoundingMode::HalfEven).unwrap(),
-            "\"half_even\""
-        );
+        for m in RoundingMode::ALL {
+            let json = serde_json::to_string(&m).unwrap();
+            assert_eq!(json, format!("\"{}\"", m.as_str()));
+            assert_eq!(RoundingMode::parse(m.as_str()), Some(m));
+        }
     }
 
     #[test]

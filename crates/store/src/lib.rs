@@ -21,15 +21,20 @@
 //! unless their docs say so; the caller wraps a request's writes — effect,
 //! idempotency record, document number — in one [`db::Db::transaction`].
 
+pub mod api_keys;
 pub mod db;
 pub mod error;
 pub mod idempotency;
 pub mod migrate;
+pub mod page;
+pub(crate) mod repo;
 #[cfg(feature = "rusqlite")]
 pub mod rusqlite_db;
 pub mod series;
+pub mod settings;
 pub mod time;
 
 pub use db::{Db, DbError, Row, Rows, Value};
 pub use error::StoreError;
 pub use migrate::migrate;
+pub use page::{Page, Versioned};

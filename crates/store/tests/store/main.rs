@@ -2,7 +2,9 @@
 // Helpers outside `#[test]` functions unwrap too; a panic is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_keys;
 mod common;
 mod concurrency;
 mod idempotency;
 mod series;
+mod settings;

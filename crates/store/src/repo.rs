@@ -1,0 +1,147 @@
+//! Helpers shared by the repositories: optimistic version checks, reference
+//! checks, value encodings, search patterns.
+
+#![allow(dead_code)] // FIXME: remove once the catalog repositories use every helper.
+use sales_domain::money::Money;
+
+use crate::db::{Db, DbError, Row, Value};
+use crate::StoreError;
+
+/// After an `UPDATE … WHERE id = ? AND version = ?` touched no row: tells a
+/// missing row ([`StoreError::NotFound`]) from a stale version
+/// ([`StoreError::VersionConflict`]).
+pub(crate) fn stale_or_missing(
+    db: &impl Db,
+    table: &str,
+    entity: &'static str,
+    id: &str,
+    expected: i64,
+) -> StoreError {
+    let sql = format!("SELECT version FROM {table} WHERE id = ?");
+    match db.execute(&sql, &[Value::from(id)]) {
+        Err(e) => e.into(),
+        Ok(rows) => match rows.first().map(|r| r.int("version")) {
+            None => StoreError::NotFound {
+                entity,
+                id: id.to_owned(),
+            },
+            Some(Ok(actual)) => StoreError::VersionConflict {
+                entity,
+                id: id.to_owned(),
+                expected,
+                actual,
+            },
+            Some(Err(e)) => e.into(),
+        },
+    }
+}
+
+/// Fails with [`StoreError::MissingReference`] unless `table` has row `id`.
+pub(crate) fn require_exists(
+    db: &impl Db,
+    table: &str,
+    field: &'static str,
+    id: Option<String>,
+) -> Result<(), StoreError> {
+    let Some(id) = id else {
+        return Ok(());
+    };
+    let sql = format!("SELECT 1 AS one FROM {table} WHERE id = ?");
+    if db.execute(&sql, &[Value::from(&id)])?.is_empty() {
+        return Err(StoreError::MissingReference { field, id });
+    }
+    Ok(())
+}
+
+/// A `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` escaped
+/// (use with `ESCAPE '\'`). SQLite's LIKE ignores ASCII case.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+pub(crate) fn money_amount(m: Option<&Money>) -> Value {
+    m.map_or(Value::Null, |m| Value::Text(m.amount().to_string()))
+}
+
+pub(crate) fn money_currency(m: Option<&Money>) -> Value {
+    m.map_or(Value::Null, |m| Value::from(m.currency().code()))
+}
+
+/// Reads a money pair of columns (`<prefix>_amount`, `<prefix>_currency`).
+pub(crate) fn read_money(row: &Row<'_>, prefix: &str) -> Result<Option<Money>, DbError> {
+    let amount = row.opt_text(&format!("{prefix}_amount"))?;
+    let currency = row.opt_text(&format!("{prefix}_currency"))?;
+    match (amount, currency) {
+        (None, None) => Ok(None),
+        (Some(a), Some(c)) => Money::parse(a, c)
+            .map(Some)
+            .map_err(|e| DbError::Decode(format!("{prefix}: {e}"))),
+        _ => Err(DbError::Decode(format!(
+            "{prefix}: amount without currency"
+        ))),
+    }
+}
+
+/// A JSON column into `T`.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    column: &str,
+    text: &str,
+) -> Result<T, DbError> {
+    serde_json::from_str(text).map_err(|e| DbError::Decode(format!("{column}: {e}")))
+}
+
+/// `T` as JSON text for a column.
+pub(crate) fn to_json<T: serde::Serialize>(column: &str, value: &T) -> Result<Value, DbError> {
+    serde_json::to_string(value)
+        .map(Value::Text)
+        .map_err(|e| DbError::Decode(format!("{column}: {e}")))
+}
+
+/// An optional JSON column.
+pub(crate) fn opt_to_json<T: serde::Serialize>(
+    column: &str,
+    value: Option<&T>,
+) -> Result<Value, DbError> {
+    value.map_or(Ok(Value::Null), |v| to_json(column, v))
+}
+
+/// Builds a `WHERE` clause from optional conditions.
+#[derive(Default)]
+pub(crate) struct Where {
+    clauses: Vec<String>,
+    pub(crate) params: Vec<Value>,
+}
+
+impl Where {
+    pub(crate) fn and(&mut self, clause: &str, params: impl IntoIterator<Item = Value>) {
+        self.clauses.push(clause.to_owned());
+        self.params.extend(params);
+    }
+
+    pub(crate) fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+}
