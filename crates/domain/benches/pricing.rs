@@ -335,6 +335,7 @@ fn basket(spec: &PricingCatalogSpec) -> PricingRequest {
         currency: Currency::EUR,
         date: NaiveDate::from_ymd_opt(2026, 6, 15).expect("date"),
         coupon_codes: vec![CouponCode::new("C9").expect("code")],
+        tax_mode: None,
         lines,
     }
 }

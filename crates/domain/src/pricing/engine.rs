@@ -22,8 +22,9 @@
 //!    after the highest requested line. A `mixed` free-item rule is granted
 //!    at most once per basket, on the lowest-numbered line that earns it.
 //! 5. Tax: the customer's override template, else the channel's, else the
-//!    default; none at all when the customer is exempt. Arithmetic in
-//!    [`super::tax`].
+//!    default; none at all when the customer is exempt. The mode is the
+//!    request's (the channel's) when given, else the template's. Arithmetic
+//!    in [`super::tax`].
 //! 6. Guards, margins, totals, coupon outcomes.
 
 use std::collections::BTreeSet;
@@ -137,6 +138,11 @@ pub struct PricingRequest {
     pub date: NaiveDate,
     #[serde(default)]
     pub coupon_codes: Vec<CouponCode>,
+    /// The channel's tax mode (whether its prices include tax). When set it
+    /// overrides the tax template's mode; when absent the template's mode
+    /// applies (exclusive without a template).
+    #[serde(default)]
+    pub tax_mode: Option<TaxMode>,
     pub lines: Vec<BasketLine>,
 }
 
@@ -431,7 +437,9 @@ pub fn price(
     let template = override_template
         .or_else(|| catalog.channel_tax_template(request.channel))
         .or_else(|| catalog.default_tax_template());
-    let tax_mode = template.map_or(TaxMode::Exclusive, TaxTemplate::mode);
+    let tax_mode = request
+        .tax_mode
+        .unwrap_or_else(|| template.map_or(TaxMode::Exclusive, TaxTemplate::mode));
     let exemption = customer
         .tax_exemption
         .as_ref()

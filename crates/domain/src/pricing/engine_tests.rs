@@ -155,6 +155,7 @@ fn request(lines: Vec<BasketLine>) -> PricingRequest {
         currency: Currency::EUR,
         date: day(2026, 3, 15),
         coupon_codes: vec![],
+        tax_mode: None,
         lines,
     }
 }
@@ -1117,6 +1118,18 @@ fn the_channel_template_beats_the_default_and_a_customer_override_beats_both() {
         world.price_err(&req),
         PricingError::UnknownTaxTemplate(tax_id(9))
     );
+}
+
+#[test]
+fn the_channels_tax_mode_on_the_request_overrides_the_templates() {
+    let world = World::new().tax(vat(1, TaxMode::Exclusive, &[("VAT", dec!(20))]));
+    let mut req = request(vec![line(1, 3, dec!(1))]);
+    assert_eq!(world.price(&req).tax_mode, TaxMode::Exclusive);
+    req.tax_mode = Some(TaxMode::Inclusive);
+    let basket = world.price(&req);
+    assert_eq!(basket.tax_mode, TaxMode::Inclusive);
+    assert_eq!(basket.lines[0].gross_unit_price, Some(eur(dec!(5.99))));
+    assert_eq!(basket.totals.gross_total, eur(dec!(5.99)));
 }
 
 #[test]

@@ -21,7 +21,7 @@ use crate::money::{Currency, Money};
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PriceListError {
-    #[error("invalid unit of measure {0:?}: expected 1 to 20 letters, digits, '-', '_' or '.'")]
+    #[error("invalid unit of measure {0:?}: expected 1 to 20 characters, no surrounding spaces or control characters")]
     InvalidUom(String),
     #[error("price list name must not be empty")]
     EmptyName,
@@ -46,20 +46,21 @@ pub enum PriceListError {
     DerivesFromItself,
 }
 
-/// A unit of measure code (`"pcs"`, `"kg"`, `"box-12"`), compared exactly.
+/// A unit of measure (`"pcs"`, `"kg"`, `"box of 12"`), compared exactly.
 ///
-/// The engine does not convert between units: a price per `box-12` is found
-/// only for a line sold per `box-12`.
+/// The same text as a catalog product's unit: 1 to 20 characters, no
+/// leading or trailing spaces, no control characters. The engine does not
+/// convert between units: a price per `box of 12` is found only for a line
+/// sold per `box of 12`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Uom(String);
 
 impl Uom {
     pub fn new(code: &str) -> Result<Uom, PriceListError> {
-        let ok = (1..=20).contains(&code.len())
-            && code
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        let ok = (1..=20).contains(&code.chars().count())
+            && code.trim() == code
+            && !code.chars().any(char::is_control);
         if ok {
             Ok(Uom(code.to_owned()))
         } else {
@@ -427,11 +428,13 @@ mod tests {
     #[test]
     fn uom_codes_are_short_and_plain() {
         assert!(Uom::new("box-12").is_ok());
+        assert!(Uom::new("box of 12").is_ok());
         assert!(Uom::new("").is_err());
-        assert!(Uom::new("a b").is_err());
+        assert!(Uom::new(" kg").is_err());
+        assert!(Uom::new("k\ng").is_err());
         assert!(Uom::new(&"x".repeat(21)).is_err());
         assert!(serde_json::from_str::<Uom>("\"kg\"").is_ok());
-        assert!(serde_json::from_str::<Uom>("\"k g\"").is_err());
+        assert!(serde_json::from_str::<Uom>("\"kg \"").is_err());
     }
 
     #[test]
