@@ -10,31 +10,49 @@
 //! Main pieces: [`migrate::migrate`] (versioned, idempotent, safe when two
 //! processes start at once), [`series::next_document_number`] (gap-free
 //! numbers inside the caller's transaction), [`idempotency`] records,
-//! [`api_keys`], [`settings`] and the catalog repositories.
+//! [`api_keys`], [`settings`] and the catalog repositories [`customers`],
+//! [`products`], [`channels`] and [`trees`] (customer groups, item groups,
+//! territories).
+//!
+//! Repository conventions: `create(db, &record, now)`, `get(db, id)`,
+//! `list(db, &filter, &Page) -> (items, next_cursor)` (keyset pages in id
+//! order, opaque cursors, [`StoreError::BadCursor`] for a foreign one),
+//! `update(db, &record, expected_version, now)` ([`StoreError::VersionConflict`]
+//! when stale), `deactivate(db, id, now)`. Records come back as
+//! [`Versioned`] (record + version + timestamps). Unique values that are
+//! taken are [`StoreError::Duplicate`] naming the field; references to rows
+//! that do not exist are [`StoreError::MissingReference`].
 //!
 //! What it deliberately does not do: open connections on its own (the caller
 //! passes a `Db`), read the clock (callers pass `now`), or decide business
 //! rules beyond what the schema guarantees (uniqueness, optimistic versions,
 //! references that must exist, trees without cycles).
 //!
-//! Transactions: repository functions do not begin transactions themselves
-//! unless their docs say so; the caller wraps a request's writes — effect,
-//! idempotency record, document number — in one [`db::Db::transaction`].
+//! Transactions: repositories never `BEGIN`; the caller wraps a request's
+//! writes — effect, idempotency record, document number — in one
+//! [`db::Db::transaction`]. Writes of several statements (a customer and its
+//! external ids) run in a SAVEPOINT, so they are all-or-nothing on their own
+//! too.
 
 pub mod api_keys;
+pub mod channels;
+pub mod customers;
 pub mod db;
 pub mod error;
 pub mod idempotency;
 pub mod migrate;
 pub mod page;
-pub(crate) mod repo;
+pub mod products;
+mod repo;
 #[cfg(feature = "rusqlite")]
 pub mod rusqlite_db;
 pub mod series;
 pub mod settings;
 pub mod time;
+pub mod trees;
 
 pub use db::{Db, DbError, Row, Rows, Value};
 pub use error::StoreError;
 pub use migrate::migrate;
-pub use page::{Page, Versioned};
+pub use page::{Listed, Page, Versioned};
+pub use repo::Upserted;

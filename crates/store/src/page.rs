@@ -49,6 +49,10 @@ pub struct Versioned<T> {
     pub updated_at: DateTime<Utc>,
 }
 
+/// One page of a list: the records and, unless this is the last page, the
+/// cursor of the next one.
+pub type Listed<T> = (Vec<Versioned<T>>, Option<String>);
+
 /// The cursor for rows after `key` in `list`.
 pub fn encode_cursor(list: &str, key: &str) -> String {
     hex::encode(format!("{list}:{key}"))

@@ -1,7 +1,7 @@
 //! Helpers shared by the repositories: optimistic version checks, reference
 //! checks, value encodings, search patterns.
 
-#![allow(dead_code)] // FIXME: remove once the catalog repositories use every helper.
+use sales_domain::catalog::ExternalIds;
 use sales_domain::money::Money;
 
 use crate::db::{Db, DbError, Row, Value};
@@ -144,4 +144,76 @@ mod tests {
     fn like_patterns_escape_wildcards() {
         assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
     }
+}
+
+/// Runs `f` inside a SAVEPOINT: its statements all apply or none do, both
+/// inside the caller's transaction (the normal case) and outside one.
+pub(crate) fn atomically<T>(
+    db: &impl Db,
+    f: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    db.execute("SAVEPOINT repo_write", &[])?;
+    match f() {
+        Ok(v) => {
+            db.execute("RELEASE repo_write", &[])?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = db.execute("ROLLBACK TO repo_write", &[]);
+            let _ = db.execute("RELEASE repo_write", &[]);
+            Err(e)
+        }
+    }
+}
+
+/// Replaces the external ids of one record in `table` (`customer_external_ids`,
+/// `product_external_ids`). A (source, id) pair another record holds is
+/// [`StoreError::Duplicate`] with field `external_ids` and value `source:id`.
+pub(crate) fn replace_external_ids(
+    db: &impl Db,
+    table: &str,
+    owner_column: &str,
+    owner: &str,
+    entity: &'static str,
+    ids: &ExternalIds,
+) -> Result<(), StoreError> {
+    db.execute(
+        &format!("DELETE FROM {table} WHERE {owner_column} = ?"),
+        &[Value::from(owner)],
+    )?;
+    let sql = format!("INSERT INTO {table} (source, external_id, {owner_column}) VALUES (?, ?, ?)");
+    for (source, id) in ids.iter() {
+        match db.execute(
+            &sql,
+            &[Value::from(source), Value::from(id), Value::from(owner)],
+        ) {
+            Ok(_) => {}
+            Err(DbError::Unique(_)) => {
+                return Err(StoreError::Duplicate {
+                    entity,
+                    field: "external_ids",
+                    value: format!("{source}:{id}"),
+                })
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Reads the `external_ids` JSON object column (built with `json_group_object`).
+pub(crate) fn read_external_ids(row: &Row<'_>) -> Result<ExternalIds, DbError> {
+    let map: std::collections::BTreeMap<String, String> = from_json(
+        "external_ids",
+        row.opt_text("external_ids")?.unwrap_or("{}"),
+    )?;
+    ExternalIds::new(map).map_err(|e| DbError::Decode(format!("external_ids: {e}")))
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Created,
+    Updated,
+    Unchanged,
 }

@@ -3,8 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api_keys;
+mod channels;
 mod common;
 mod concurrency;
+mod customers;
+mod fixtures;
 mod idempotency;
+mod products;
 mod series;
 mod settings;
+mod trees;

@@ -1,0 +1,102 @@
+//! Valid records to store.
+
+use rust_decimal_macros::dec;
+use sales_domain::catalog::Address;
+use sales_domain::catalog::{
+    AddressInput, Channel, ChannelKind, ChannelMode, Customer, ExternalIds, NewChannel,
+    NewCustomer, NewProduct, NewTreeNode, PaymentTerms, Product, ProductKind, TaxMode, TreeNode,
+};
+use sales_domain::ids::{ChannelId, CustomerId, ProductId};
+use sales_domain::money::{Currency, Money};
+
+pub fn node<I: Copy + Eq>(id: I, code: &str, parent: Option<I>) -> TreeNode<I> {
+    TreeNode::create(
+        id,
+        NewTreeNode {
+            code: code.into(),
+            name: format!("{code} name"),
+            parent_id: parent,
+        },
+    )
+    .unwrap()
+}
+
+pub fn new_customer(name: &str) -> NewCustomer {
+    NewCustomer {
+        name: name.into(),
+        email: Some(format!(
+            "{}@example.com",
+            name.to_lowercase().replace(' ', ".")
+        )),
+        credit_limit: Some(Money::new(dec!(5000), Currency::EUR).unwrap()),
+        payment_terms: Some(PaymentTerms::new("Net 30", 30).unwrap()),
+        tax_id: Some("DE123".into()),
+        billing_address: Some(
+            Address::new(AddressInput {
+                line1: "Main St 1".into(),
+                city: "Berlin".into(),
+                postcode: Some("10115".into()),
+                country: "DE".into(),
+                ..AddressInput::default()
+            })
+            .unwrap(),
+        ),
+        ..NewCustomer::default()
+    }
+}
+
+pub fn customer(name: &str) -> Customer {
+    Customer::create(CustomerId::new(), new_customer(name)).unwrap()
+}
+
+pub fn customer_with_crm(name: &str, crm: &str) -> Customer {
+    Customer::create(
+        CustomerId::new(),
+        NewCustomer {
+            external_ids: ExternalIds::default().with("crm", crm).unwrap(),
+            ..new_customer(name)
+        },
+    )
+    .unwrap()
+}
+
+pub fn new_product(sku: &str) -> NewProduct {
+    NewProduct {
+        sku: sku.into(),
+        name: format!("Product {sku}"),
+        description: None,
+        item_group_id: None,
+        uom: "pcs".into(),
+        kind: ProductKind::Stocked,
+        standard_cost: Money::new(dec!(1.25), Currency::EUR).unwrap(),
+        lead_time_days: 2,
+        external_ids: ExternalIds::default(),
+    }
+}
+
+pub fn product(sku: &str) -> Product {
+    Product::create(ProductId::new(), new_product(sku)).unwrap()
+}
+
+pub fn channel(code: &str) -> Channel {
+    Channel::create(
+        ChannelId::new(),
+        NewChannel {
+            code: code.into(),
+            name: format!("{code} channel"),
+            kind: ChannelKind::B2b,
+            mode: ChannelMode::Offline,
+            currency: Currency::EUR,
+            default_price_list_id: Some("standard".into()),
+            tax_mode: TaxMode::Exclusive,
+            warehouses: vec!["MAIN".into(), "EAST".into()],
+            quotation_required: true,
+            approval_policy_id: None,
+            payment_terms: Some(PaymentTerms::new("Net 14", 14).unwrap()),
+            credit_check: None,
+            paid_on_order: false,
+            fulfil_on_order: false,
+        },
+    )
+    .unwrap()
+}
