@@ -21,9 +21,9 @@ pub enum KvBackend {
     /// A Redis server.
     Redis {
         /// Client for the configured URL.
-        client: redis::Client,
+        client: Box<redis::Client>,
         /// Lazily opened multiplexed connection.
-        conn: OnceCell<redis::aio::MultiplexedConnection>,
+        conn: Box<OnceCell<redis::aio::MultiplexedConnection>>,
     },
 }
 
@@ -51,8 +51,8 @@ impl KvBackend {
         let client =
             redis::Client::open(url).map_err(|e| format!("invalid redis url {url:?}: {e}"))?;
         Ok(Self::Redis {
-            client,
-            conn: OnceCell::new(),
+            client: Box::new(client),
+            conn: Box::new(OnceCell::new()),
         })
     }
 

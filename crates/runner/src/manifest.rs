@@ -405,7 +405,7 @@ impl Manifest {
                     r.url
                 ));
             }
-            for (name, _) in &c.variables {
+            for name in c.variables.keys() {
                 crate::variables::validate_name(name)
                     .map_err(|e| format!("component.{id}.variables.{name}: {e}"))?;
             }

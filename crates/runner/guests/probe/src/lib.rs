@@ -134,9 +134,10 @@ fn kv(body: &[u8]) -> Response {
             "set" => store
                 .set(key, op[2].as_str().unwrap_or("").as_bytes())
                 .map(|_| json!("ok")),
-            "get" => store
-                .get(key)
-                .map(|v| v.map(|b| json!(String::from_utf8_lossy(&b))).unwrap_or(Json::Null)),
+            "get" => store.get(key).map(|v| {
+                v.map(|b| json!(String::from_utf8_lossy(&b)))
+                    .unwrap_or(Json::Null)
+            }),
             "delete" => store.delete(key).map(|_| json!("ok")),
             "exists" => store.exists(key).map(|b| json!(b)),
             "keys" => store.get_keys().map(|k| json!(k)),
@@ -159,17 +160,23 @@ fn redis(q: &[(String, String)]) -> Response {
     let key = param(q, "key").to_string();
     let r = match param(q, "cmd") {
         "publish" => conn
-            .publish(param(q, "channel"), &param(q, "payload").as_bytes().to_vec())
+            .publish(
+                param(q, "channel"),
+                &param(q, "payload").as_bytes().to_vec(),
+            )
             .map(|_| json!("ok")),
         "set" => conn
             .set(&key, &param(q, "value").as_bytes().to_vec())
             .map(|_| json!("ok")),
-        "get" => conn
-            .get(&key)
-            .map(|v| v.map(|b| json!(String::from_utf8_lossy(&b))).unwrap_or(Json::Null)),
+        "get" => conn.get(&key).map(|v| {
+            v.map(|b| json!(String::from_utf8_lossy(&b)))
+                .unwrap_or(Json::Null)
+        }),
         "incr" => conn.incr(&key).map(|n| json!(n)),
         "del" => conn.del(&[key.clone()]).map(|n| json!(n)),
-        "sadd" => conn.sadd(&key, &[param(q, "value").to_string()]).map(|n| json!(n)),
+        "sadd" => conn
+            .sadd(&key, &[param(q, "value").to_string()])
+            .map(|n| json!(n)),
         "smembers" => conn.smembers(&key).map(|m| json!(m)),
         other => return json_response(400, json!({"error": format!("unknown cmd {other}")})),
     };
@@ -222,6 +229,11 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
     let resp = match param(&q, "op") {
         "" => echo(&req),
         "noop" => Response::new(200, ()),
+        "counter" => {
+            static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            Response::new(200, n.to_string())
+        }
         "sqlread" => {
             let conn = spin_sdk::sqlite::Connection::open_default()?;
             let r = conn.execute("SELECT 1", &[])?;
@@ -253,14 +265,18 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             }
             Response::new(200, "slow done")
         }
-        "loop" => {
+        "loop" =>
+        {
             #[allow(clippy::empty_loop)]
             loop {}
         }
         "alloc" => {
             let mb: usize = param(&q, "mb").parse().unwrap_or(1);
             let v = vec![1u8; mb << 20];
-            Response::new(200, format!("{}", v.iter().map(|b| *b as usize).sum::<usize>()))
+            Response::new(
+                200,
+                format!("{}", v.iter().map(|b| *b as usize).sum::<usize>()),
+            )
         }
         "panic" => panic!("asked to panic"),
         "error" => anyhow::bail!("asked to fail"),

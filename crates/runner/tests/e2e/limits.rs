@@ -1,0 +1,61 @@
+//! Deadlines, memory limits and graceful shutdown.
+
+use std::time::{Duration, Instant};
+
+use crate::helpers::TestApp;
+
+const APP: &str = r#"
+spin_manifest_version = 2
+[application]
+name = "limits"
+[[trigger.http]]
+route = "/..."
+component = "probe"
+[component.probe]
+source = "{probe}"
+"#;
+
+#[tokio::test]
+async fn looping_guest_gets_500_within_the_deadline() {
+    let mut t = TestApp::new(APP);
+    t.opts.request_timeout = Duration::from_millis(500);
+    let app = t.start().await;
+    let started = Instant::now();
+    let r = app.get("/?op=loop").await;
+    assert_eq!(r.status, 500);
+    assert!(r.body.is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    // The server is still serving.
+    assert_eq!(app.get("/?op=noop").await.status, 200);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn memory_limit_is_enforced_per_instance() {
+    let mut t = TestApp::new(APP);
+    t.opts.memory_limit = 32 << 20;
+    let app = t.start().await;
+    assert_eq!(app.get("/?op=alloc&mb=4").await.status, 200);
+    assert_eq!(app.get("/?op=alloc&mb=64").await.status, 500);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish() {
+    let app = TestApp::new(APP).start().await;
+    let url = app.url("/?op=slow&ms=700");
+    let in_flight = tokio::spawn(async move { crate::helpers::send("GET", &url, &[], "").await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let addr = app.addr();
+    app.shutdown().await;
+    let r = in_flight.await.unwrap();
+    assert_eq!((r.status, r.text().as_str()), (200, "slow done"));
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "listener must be closed"
+    );
+}

@@ -1,0 +1,407 @@
+//! SQLite, key-value and variables through the guest, happy and error paths.
+
+use serde_json::json;
+
+use crate::helpers::{RedisServer, TestApp};
+
+fn manifest(extra_probe: &str) -> String {
+    format!(
+        r#"
+spin_manifest_version = 2
+[application]
+name = "stores"
+[variables]
+region = {{ default = "eu" }}
+api_key = {{ required = true, secret = true }}
+[[trigger.http]]
+route = "/probe/..."
+component = "probe"
+[[trigger.http]]
+route = "/bare/..."
+component = "bare"
+[component.probe]
+source = "{{probe}}"
+sqlite_databases = ["default"]
+key_value_stores = ["default"]
+{extra_probe}
+[component.probe.variables]
+greeting = "hello from {{{{ region }}}}"
+key = "{{{{ api_key }}}}"
+plain = "literal"
+[component.bare]
+source = "{{probe}}"
+"#
+    )
+}
+
+fn app(extra: &str) -> TestApp {
+    let mut t = TestApp::new(&manifest(extra));
+    t.opts.variables.push(("api_key".into(), "k-123".into()));
+    t
+}
+
+#[tokio::test]
+async fn sqlite_round_trips_every_value_type() {
+    let app = app("").start().await;
+    let r = app
+        .sql(
+            "default",
+            &[
+                (
+                    "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n TEXT)",
+                    json!([]),
+                ),
+                (
+                    "INSERT INTO t VALUES (?, ?, ?, ?, ?)",
+                    json!([42, 1.5, "text", [1, 2, 3], null]),
+                ),
+                ("SELECT i, r, s, b, n AS missing FROM t", json!([])),
+            ],
+        )
+        .await;
+    assert!(r.get("error").is_none(), "{r}");
+    let select = &r["results"][2];
+    assert_eq!(select["columns"], json!(["i", "r", "s", "b", "missing"]));
+    assert_eq!(
+        select["rows"][0],
+        json!([{"integer": 42}, {"real": 1.5}, {"text": "text"}, {"blob": [1, 2, 3]}, "null"])
+    );
+    // The default database is the documented file in the state dir.
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn sqlite_errors_are_io_and_ungranted_labels_are_denied() {
+    let app = app("").start().await;
+    let bad = app.sql("default", &[("SELEC nonsense", json!([]))]).await;
+    assert!(
+        bad["error"].as_str().unwrap().starts_with("Error::Io("),
+        "{bad}"
+    );
+    let two = app
+        .sql("default", &[("SELECT 1; SELECT 2", json!([]))])
+        .await;
+    assert!(
+        two["error"].as_str().unwrap().starts_with("Error::Io("),
+        "{two}"
+    );
+    let attach = app
+        .sql("default", &[("ATTACH DATABASE 'x.db' AS x", json!([]))])
+        .await;
+    assert!(
+        attach["error"].as_str().unwrap().starts_with("Error::Io("),
+        "{attach}"
+    );
+    let denied = app.sql("other", &[("SELECT 1", json!([]))]).await;
+    assert_eq!(denied["open_error"], "Error::AccessDenied");
+    let bare = app
+        .post(
+            "/bare?op=sqlite",
+            &json!({"db": "default", "statements": []}).to_string(),
+        )
+        .await
+        .json();
+    assert_eq!(bare["open_error"], "Error::AccessDenied");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn sqlite_transactions_are_real_and_abandoned_ones_roll_back() {
+    let app = app("").start().await;
+    app.sql("default", &[("CREATE TABLE acc (n INTEGER)", json!([]))])
+        .await;
+    let tx = app
+        .sql(
+            "default",
+            &[
+                ("BEGIN IMMEDIATE", json!([])),
+                ("INSERT INTO acc VALUES (1)", json!([])),
+                ("INSERT INTO acc VALUES (2)", json!([])),
+                ("COMMIT", json!([])),
+            ],
+        )
+        .await;
+    assert!(tx.get("error").is_none(), "{tx}");
+    // A transaction left open by the guest is rolled back when its
+    // connection is released, and does not block the next request.
+    let abandoned = app
+        .sql(
+            "default",
+            &[
+                ("BEGIN IMMEDIATE", json!([])),
+                ("INSERT INTO acc VALUES (99)", json!([])),
+            ],
+        )
+        .await;
+    assert!(abandoned.get("error").is_none(), "{abandoned}");
+    let count = app
+        .sql(
+            "default",
+            &[("SELECT count(*), sum(n) FROM acc", json!([]))],
+        )
+        .await;
+    assert_eq!(
+        count["results"][0]["rows"][0],
+        json!([{"integer": 2}, {"integer": 3}])
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn sqlite_flags_run_before_serving_and_the_default_db_lives_in_the_state_dir() {
+    let mut t = app("");
+    let file = t.write(
+        "seed.sql",
+        "CREATE TABLE seeded (v TEXT); INSERT INTO seeded VALUES ('from-file');",
+    );
+    t.opts.sqlite = vec![
+        format!("@{}", file.display()),
+        "INSERT INTO seeded VALUES ('inline')".into(),
+    ];
+    let state = t.opts.state_dir.clone();
+    let app = t.start().await;
+    let r = app
+        .sql("default", &[("SELECT v FROM seeded ORDER BY v", json!([]))])
+        .await;
+    assert_eq!(
+        r["results"][0]["rows"],
+        json!([[{"text": "from-file"}], [{"text": "inline"}]])
+    );
+    assert!(state.join("sqlite_db.db").exists());
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn runtime_config_places_databases_and_stores() {
+    let mut t = TestApp::new(
+        r#"
+spin_manifest_version = 2
+[application]
+name = "rc"
+[[trigger.http]]
+route = "/probe/..."
+component = "probe"
+[component.probe]
+source = "{probe}"
+sqlite_databases = ["default", "reports"]
+key_value_stores = ["default", "cache", "scratch"]
+"#,
+    );
+    let rc = t.write(
+        "runtime-config.toml",
+        "[sqlite_database.reports]\ntype = \"spin\"\npath = \"data/reports.db\"\n\
+         [key_value_store.cache]\ntype = \"spin\"\npath = \"data/cache.db\"\n\
+         [key_value_store.scratch]\ntype = \"spin\"\n",
+    );
+    t.opts.runtime_config = Some(rc);
+    let dir = t.dir.path().to_path_buf();
+    let app = t.start().await;
+    let r = app
+        .sql("reports", &[("CREATE TABLE r (x)", json!([]))])
+        .await;
+    assert!(r.get("error").is_none(), "{r}");
+    assert!(dir.join("data/reports.db").exists());
+    for store in ["cache", "scratch"] {
+        let kv = app
+            .post(
+                "/probe?op=kv",
+                &json!({"store": store, "ops": [["set", "k", store], ["get", "k"]]}).to_string(),
+            )
+            .await
+            .json();
+        assert_eq!(kv[1]["ok"], store);
+    }
+    assert!(dir.join("data/cache.db").exists());
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn key_value_semantics_match_spin() {
+    let app = app("").start().await;
+    let ops = json!({"store": "default", "ops": [
+        ["get", "missing"],
+        ["delete", "missing"],
+        ["exists", "missing"],
+        ["set", "a", "1"],
+        ["set", "a", "2"],
+        ["set", "b", "3"],
+        ["get", "a"],
+        ["exists", "a"],
+        ["keys"],
+        ["delete", "a"],
+        ["keys"]
+    ]});
+    let r = app.post("/probe?op=kv", &ops.to_string()).await.json();
+    assert_eq!(
+        r,
+        json!([
+            {"ok": null}, {"ok": "ok"}, {"ok": false}, {"ok": "ok"}, {"ok": "ok"}, {"ok": "ok"},
+            {"ok": "2"}, {"ok": true}, {"ok": ["a", "b"]}, {"ok": "ok"}, {"ok": ["b"]}
+        ])
+    );
+    let denied = app
+        .post(
+            "/probe?op=kv",
+            &json!({"store": "other", "ops": []}).to_string(),
+        )
+        .await
+        .json();
+    assert_eq!(denied["open_error"], "Error::AccessDenied");
+    let bare = app
+        .post(
+            "/bare?op=kv",
+            &json!({"store": "default", "ops": []}).to_string(),
+        )
+        .await
+        .json();
+    assert_eq!(bare["open_error"], "Error::AccessDenied");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn key_value_default_store_is_the_spin_table_in_the_state_dir() {
+    let t = app("");
+    let state = t.opts.state_dir.clone();
+    let app = t.start().await;
+    app.post(
+        "/probe?op=kv",
+        &json!({"store": "default", "ops": [["set", "k", "v"]]}).to_string(),
+    )
+    .await;
+    let _dir = app.shutdown().await;
+    let conn = rusqlite::Connection::open(state.join("sqlite_key_value.db")).unwrap();
+    let (store, value): (String, Vec<u8>) = conn
+        .query_row(
+            "SELECT store, value FROM spin_key_value WHERE key = 'k'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (store.as_str(), value.as_slice()),
+        ("default", b"v".as_slice())
+    );
+}
+
+#[tokio::test]
+async fn key_value_store_on_a_real_redis() {
+    let redis = RedisServer::start();
+    let mut t = TestApp::new(
+        r#"
+spin_manifest_version = 2
+[application]
+name = "kv-redis"
+[[trigger.http]]
+route = "/probe/..."
+component = "probe"
+[component.probe]
+source = "{probe}"
+key_value_stores = ["default"]
+"#,
+    );
+    let rc = t.write(
+        "rc.toml",
+        &format!(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
+            redis.url()
+        ),
+    );
+    t.opts.runtime_config = Some(rc);
+    let app = t.start().await;
+    let r = app
+        .post(
+            "/probe?op=kv",
+            &json!({"store": "default", "ops": [["set", "rk", "rv"], ["get", "rk"], ["exists", "rk"], ["get", "nope"], ["delete", "rk"], ["exists", "rk"]]}).to_string(),
+        )
+        .await
+        .json();
+    assert_eq!(
+        r,
+        json!([{"ok": "ok"}, {"ok": "rv"}, {"ok": true}, {"ok": null}, {"ok": "ok"}, {"ok": false}])
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn variables_resolve_templates_and_report_spin_errors() {
+    let app = app("").start().await;
+    let get = |name: &'static str| {
+        let app = &app;
+        async move { app.get(&format!("/probe?op=var&name={name}")).await.json() }
+    };
+    assert_eq!(get("greeting").await["ok"], "hello from eu");
+    assert_eq!(get("key").await["ok"], "k-123");
+    assert_eq!(get("plain").await["ok"], "literal");
+    assert!(get("region").await["err"]
+        .as_str()
+        .unwrap()
+        .starts_with("Error::Undefined("));
+    assert!(get("Bad-Name").await["err"]
+        .as_str()
+        .unwrap()
+        .starts_with("Error::InvalidName("));
+    assert!(get("a__b").await["err"]
+        .as_str()
+        .unwrap()
+        .starts_with("Error::InvalidName("));
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn command_line_variables_beat_defaults() {
+    let mut t = app("");
+    t.opts.variables.push(("region".into(), "us".into()));
+    let app = t.start().await;
+    assert_eq!(
+        app.get("/probe?op=var&name=greeting").await.json()["ok"],
+        "hello from us"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn environment_and_files_are_visible_read_only() {
+    let mut t = TestApp::new(
+        r#"
+spin_manifest_version = 2
+[application]
+name = "files"
+[[trigger.http]]
+route = "/probe/..."
+component = "probe"
+[component.probe]
+source = "{probe}"
+environment = { GREETING = "hi" }
+files = ["static/*.txt", { source = "assets", destination = "/assets" }]
+exclude_files = ["static/secret.txt"]
+"#,
+    );
+    t.write("static/a.txt", "alpha");
+    t.write("static/secret.txt", "hidden");
+    t.write("assets/b.txt", "beta");
+    t.opts.env_variables = false;
+    let app = t.start().await;
+    assert_eq!(
+        app.get("/probe?op=env&name=GREETING").await.json()["value"],
+        "hi"
+    );
+    assert_eq!(
+        app.get("/probe?op=file&path=/static/a.txt").await.json()["content"],
+        "alpha"
+    );
+    assert_eq!(
+        app.get("/probe?op=file&path=/assets/b.txt").await.json()["content"],
+        "beta"
+    );
+    assert!(app
+        .get("/probe?op=file&path=/static/secret.txt")
+        .await
+        .json()["error"]
+        .is_string());
+    assert!(app
+        .get("/probe?op=write-file&path=/assets/new.txt")
+        .await
+        .json()["error"]
+        .is_string());
+    app.shutdown().await;
+}
