@@ -6,14 +6,14 @@
 //! hash too, so no secret is compared byte by byte. No key → 401; a key
 //! whose roles do not allow the action → 403 ([`require`]).
 
-use sales_domain::auth::{hash_api_key, Action, Principal, Role};
+use sales_domain::auth::{hash_api_key, Action, Role};
 use sales_domain::ids::PrincipalId;
 use sales_store::{api_keys, Db};
 
 use crate::http::ApiRequest;
 use crate::problem::ApiError;
 
-pub use sales_domain::auth::Principal as AuthPrincipal;
+pub use sales_domain::auth::Principal;
 
 /// The fixed id of the bootstrap admin (a valid UUID v7 bit pattern), so its
 /// idempotency keys and audit entries are stable across restarts.

@@ -53,7 +53,10 @@ impl Api {
             .client
             .post(format!("{}{path}", self.base))
             .header("content-type", content_type)
-            .header("idempotency-key", format!("seed-demo{}", path.replace('/', "-")))
+            .header(
+                "idempotency-key",
+                format!("seed-demo{}", path.replace('/', "-")),
+            )
             .body(body);
         let report = self.send(req, &format!("POST {path}")).await?;
         if report["failed"].as_i64() != Some(0) {
@@ -62,21 +65,48 @@ impl Api {
         Ok(report)
     }
 
-    async fn node(&self, tree: &str, code: &str, name: &str, parent: Option<&str>) -> Result<String> {
+    async fn node(
+        &self,
+        tree: &str,
+        code: &str,
+        name: &str,
+        parent: Option<&str>,
+    ) -> Result<String> {
         let body = self
             .post(
                 &format!("/api/v1/{tree}"),
                 json!({ "code": code, "name": name, "parent_id": parent }),
             )
             .await?;
-        body["id"].as_str().map(str::to_string).context("a created node has no id")
+        body["id"]
+            .as_str()
+            .map(str::to_string)
+            .context("a created node has no id")
     }
 }
 
 const TERRITORIES: &[(&str, &str, &[(&str, &str)])] = &[
-    ("EUROPE", "Europe", &[("DE", "Germany"), ("FR", "France"), ("NL", "Netherlands"), ("GB", "United Kingdom"), ("ES", "Spain")]),
-    ("NORTH-AMERICA", "North America", &[("US", "United States"), ("CA", "Canada")]),
-    ("APAC", "Asia Pacific", &[("AU", "Australia"), ("JP", "Japan")]),
+    (
+        "EUROPE",
+        "Europe",
+        &[
+            ("DE", "Germany"),
+            ("FR", "France"),
+            ("NL", "Netherlands"),
+            ("GB", "United Kingdom"),
+            ("ES", "Spain"),
+        ],
+    ),
+    (
+        "NORTH-AMERICA",
+        "North America",
+        &[("US", "United States"), ("CA", "Canada")],
+    ),
+    (
+        "APAC",
+        "Asia Pacific",
+        &[("AU", "Australia"), ("JP", "Japan")],
+    ),
 ];
 
 const CUSTOMER_GROUPS: &[(&str, &str, Option<&str>)] = &[
@@ -90,16 +120,66 @@ const CUSTOMER_GROUPS: &[(&str, &str, Option<&str>)] = &[
 /// (code, name, parent, kind, sku prefix, uom, count, base cost)
 const ITEM_GROUPS: &[(&str, &str, Option<&str>, &str, &str, &str, usize, i64)] = &[
     ("ALL", "All products", None, "", "", "", 0, 0),
-    ("SENSORS", "Sensors", Some("ALL"), "stocked", "SEN", "unit", 50, 18),
-    ("CONTROLLERS", "Controllers", Some("ALL"), "stocked", "CTL", "unit", 40, 85),
-    ("MACHINES", "Machines", Some("ALL"), "manufactured", "MAC", "unit", 30, 2400),
-    ("PARTS", "Spare parts", Some("ALL"), "stocked", "PRT", "unit", 50, 4),
-    ("SERVICES", "Services", Some("ALL"), "service", "SVC", "hour", 30, 55),
+    (
+        "SENSORS",
+        "Sensors",
+        Some("ALL"),
+        "stocked",
+        "SEN",
+        "unit",
+        50,
+        18,
+    ),
+    (
+        "CONTROLLERS",
+        "Controllers",
+        Some("ALL"),
+        "stocked",
+        "CTL",
+        "unit",
+        40,
+        85,
+    ),
+    (
+        "MACHINES",
+        "Machines",
+        Some("ALL"),
+        "manufactured",
+        "MAC",
+        "unit",
+        30,
+        2400,
+    ),
+    (
+        "PARTS",
+        "Spare parts",
+        Some("ALL"),
+        "stocked",
+        "PRT",
+        "unit",
+        50,
+        4,
+    ),
+    (
+        "SERVICES",
+        "Services",
+        Some("ALL"),
+        "service",
+        "SVC",
+        "hour",
+        30,
+        55,
+    ),
 ];
 
-const ADJECTIVES: &[&str] = &["Northern", "Blue", "Alpine", "Harbor", "Granite", "Summit", "Silver", "Eastern", "Pioneer", "Cedar"];
+const ADJECTIVES: &[&str] = &[
+    "Northern", "Blue", "Alpine", "Harbor", "Granite", "Summit", "Silver", "Eastern", "Pioneer",
+    "Cedar",
+];
 const NOUNS: &[&str] = &["Logistics", "Foods", "Energy", "Works", "Robotics"];
-const MODELS: &[&str] = &["Pro", "Lite", "Max", "S", "X", "Plus", "Mini", "HD", "Eco", "Neo"];
+const MODELS: &[&str] = &[
+    "Pro", "Lite", "Max", "S", "X", "Plus", "Mini", "HD", "Eco", "Neo",
+];
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -109,17 +189,25 @@ async fn main() -> Result<()> {
         match arg.as_str() {
             "--base-url" => base = args.next(),
             "--api-key" => key = args.next(),
-            other => bail!("unknown argument {other}; usage: seed-demo --base-url URL --api-key KEY"),
+            other => {
+                bail!("unknown argument {other}; usage: seed-demo --base-url URL --api-key KEY")
+            }
         }
     }
     let api = Api {
-        base: base.context("--base-url is required")?.trim_end_matches('/').to_string(),
+        base: base
+            .context("--base-url is required")?
+            .trim_end_matches('/')
+            .to_string(),
         key: key.context("--api-key is required")?,
         client: reqwest::Client::new(),
     };
 
     let existing = api.get("/api/v1/channels?code=B2B").await?;
-    if existing["items"].as_array().is_some_and(|items| !items.is_empty()) {
+    if existing["items"]
+        .as_array()
+        .is_some_and(|items| !items.is_empty())
+    {
         println!("the demo company is already there");
         return Ok(());
     }
@@ -133,13 +221,17 @@ async fn main() -> Result<()> {
     let mut group_ids = std::collections::HashMap::new();
     for (code, name, parent) in CUSTOMER_GROUPS {
         let parent = parent.and_then(|p| group_ids.get(p).cloned());
-        let id = api.node("customer-groups", code, name, parent.as_deref()).await?;
+        let id = api
+            .node("customer-groups", code, name, parent.as_deref())
+            .await?;
         group_ids.insert(*code, id);
     }
     let mut item_group_ids = std::collections::HashMap::new();
     for (code, name, parent, ..) in ITEM_GROUPS {
         let parent = parent.and_then(|p| item_group_ids.get(p).cloned());
-        let id = api.node("item-groups", code, name, parent.as_deref()).await?;
+        let id = api
+            .node("item-groups", code, name, parent.as_deref())
+            .await?;
         item_group_ids.insert(*code, id);
     }
 
@@ -161,7 +253,9 @@ async fn main() -> Result<()> {
         api.post("/api/v1/channels", channel).await?;
     }
     let settings = api.get("/api/v1/settings").await?;
-    let version = settings["version"].as_i64().context("settings have no version")?;
+    let version = settings["version"]
+        .as_i64()
+        .context("settings have no version")?;
     api.patch(
         "/api/v1/settings",
         version,
@@ -171,14 +265,36 @@ async fn main() -> Result<()> {
     .await?;
 
     // 50 customers from "the CRM", as NDJSON.
-    let countries: Vec<&str> = TERRITORIES.iter().flat_map(|(_, _, cs)| cs.iter().map(|(c, _)| *c)).collect();
-    let groups = ["WHOLESALE", "INSTALLERS", "PUBLIC", "CONSUMERS", "COMMERCIAL"];
+    let countries: Vec<&str> = TERRITORIES
+        .iter()
+        .flat_map(|(_, _, cs)| cs.iter().map(|(c, _)| *c))
+        .collect();
+    let groups = [
+        "WHOLESALE",
+        "INSTALLERS",
+        "PUBLIC",
+        "CONSUMERS",
+        "COMMERCIAL",
+    ];
     let mut ndjson = String::new();
     for i in 0..50usize {
         let country = countries[i % countries.len()];
         let group = groups[i % groups.len()];
-        let name = format!("{} {} {}", ADJECTIVES[i % ADJECTIVES.len()], NOUNS[(i / ADJECTIVES.len()) % NOUNS.len()], if group == "CONSUMERS" { "Household" } else { "GmbH" });
-        let limit = if group == "CONSUMERS" { 0 } else { 10_000 * (1 + (i as i64 % 5)) };
+        let name = format!(
+            "{} {} {}",
+            ADJECTIVES[i % ADJECTIVES.len()],
+            NOUNS[(i / ADJECTIVES.len()) % NOUNS.len()],
+            if group == "CONSUMERS" {
+                "Household"
+            } else {
+                "GmbH"
+            }
+        );
+        let limit = if group == "CONSUMERS" {
+            0
+        } else {
+            10_000 * (1 + (i as i64 % 5))
+        };
         let row = json!({
             "external_source": "crm", "external_id": format!("CRM-{:04}", i + 1), "name": name,
             "email": format!("buyer{}@example.com", i + 1), "customer_group_code": group,
@@ -189,7 +305,8 @@ async fn main() -> Result<()> {
         ndjson.push_str(&row.to_string());
         ndjson.push('\n');
     }
-    api.import("/api/v1/imports/customers", "application/x-ndjson", ndjson).await?;
+    api.import("/api/v1/imports/customers", "application/x-ndjson", ndjson)
+        .await?;
 
     // 200 products from "the inventory system", as CSV.
     let mut csv = String::from("external_source,external_id,sku,name,item_group_code,uom,kind,standard_cost,currency,lead_time_days\n");
@@ -198,11 +315,20 @@ async fn main() -> Result<()> {
             let sku = format!("{prefix}-{:03}", n + 1);
             let model = MODELS[n % MODELS.len()];
             let cost = cost + (n as i64 % 7) * cost / 10;
-            let lead = match *kind { "manufactured" => 20 + n % 10, "service" => 0, _ => 2 + n % 5 };
-            csv.push_str(&format!("erp,ERP-{sku},{sku},{} {model} {},{code},{uom},{kind},{cost}.00,EUR,{lead}\n", name.trim_end_matches('s'), n + 1));
+            let lead = match *kind {
+                "manufactured" => 20 + n % 10,
+                "service" => 0,
+                _ => 2 + n % 5,
+            };
+            csv.push_str(&format!(
+                "erp,ERP-{sku},{sku},{} {model} {},{code},{uom},{kind},{cost}.00,EUR,{lead}\n",
+                name.trim_end_matches('s'),
+                n + 1
+            ));
         }
     }
-    api.import("/api/v1/imports/products", "text/csv", csv).await?;
+    api.import("/api/v1/imports/products", "text/csv", csv)
+        .await?;
 
     let territories: usize = TERRITORIES.iter().map(|(_, _, cs)| 1 + cs.len()).sum();
     let products: usize = ITEM_GROUPS.iter().map(|g| g.6).sum();

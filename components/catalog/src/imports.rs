@@ -1,0 +1,514 @@
+//! `POST /api/v1/imports/{customers|products}`: bulk upsert by external id.
+//!
+//! This is how a CRM or an inventory system syncs master data in. The body
+//! is NDJSON (one JSON object a line) or CSV (a header row, then one record
+//! a row). Each row is upserted by (`external_source`, `external_id`) in its
+//! own savepoint: a bad row is reported — row number, field, code, message —
+//! and skipped, the good rows are written, all in one transaction with the
+//! `Idempotency-Key`. Replaying an import changes nothing (`unchanged`).
+
+use rust_decimal::Decimal;
+use sales_domain::auth::Action;
+use sales_domain::catalog::{
+    Address, AddressInput, Customer, NewCustomer, NewProduct, PaymentTerms, Product, ProductKind,
+    ValidationError,
+};
+use sales_domain::ids::{CustomerGroupId, CustomerId, ItemGroupId, ProductId, TerritoryId};
+use sales_domain::money::{Currency, Money};
+use sales_kit::auth::require;
+use sales_kit::idempotency::write;
+use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult};
+use sales_store::{customers, products, Db, StoreError, Upserted};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::customers::external_ids;
+use crate::trees::id_by_code;
+use crate::Ctx;
+
+/// The largest import body (10 MiB, about 50,000 rows).
+pub const MAX_IMPORT_BODY: usize = 10 * 1024 * 1024;
+
+#[derive(Default, Serialize)]
+struct Report {
+    rows: usize,
+    created: usize,
+    updated: usize,
+    unchanged: usize,
+    failed: usize,
+    errors: Vec<RowError>,
+}
+
+#[derive(Serialize)]
+struct RowError {
+    /// 1-based data row (the CSV header is not counted).
+    row: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    code: &'static str,
+    message: String,
+}
+
+impl RowError {
+    fn new(
+        row: usize,
+        field: Option<&str>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> RowError {
+        RowError {
+            row,
+            field: field.map(str::to_string),
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn invalid(row: usize, e: ValidationError) -> RowError {
+        RowError::new(row, Some(&e.field), "invalid_field", e.message)
+    }
+}
+
+/// An amount written as a string (`"1200.50"`, as in CSV) or a JSON number.
+#[derive(Debug, Clone, Copy)]
+struct Amount(Decimal);
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Amount, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Int(i64),
+            Float(f64),
+        }
+        let text = match Raw::deserialize(d)? {
+            Raw::Text(s) => s,
+            Raw::Int(i) => i.to_string(),
+            Raw::Float(f) => f.to_string(),
+        };
+        text.trim()
+            .parse::<Decimal>()
+            .map(Amount)
+            .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a decimal amount")))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomerRow {
+    external_source: String,
+    external_id: String,
+    name: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    customer_group_code: Option<String>,
+    #[serde(default)]
+    territory_code: Option<String>,
+    #[serde(default)]
+    credit_limit: Option<Amount>,
+    #[serde(default)]
+    currency: Option<String>,
+    #[serde(default)]
+    payment_terms_days: Option<u16>,
+    #[serde(default)]
+    tax_id: Option<String>,
+    #[serde(default)]
+    address_line1: Option<String>,
+    #[serde(default)]
+    city: Option<String>,
+    #[serde(default)]
+    postcode: Option<String>,
+    #[serde(default)]
+    country: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProductRow {
+    external_source: String,
+    external_id: String,
+    sku: String,
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    item_group_code: Option<String>,
+    uom: String,
+    kind: String,
+    standard_cost: Amount,
+    currency: String,
+    #[serde(default)]
+    lead_time_days: Option<u16>,
+}
+
+const CUSTOMER_REQUIRED: &[&str] = &["external_source", "external_id", "name"];
+const PRODUCT_REQUIRED: &[&str] = &[
+    "external_source",
+    "external_id",
+    "sku",
+    "name",
+    "uom",
+    "kind",
+    "standard_cost",
+    "currency",
+];
+
+pub fn customers(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
+    require(&ctx.principal, Action::Import)?;
+    let rows = parse_rows::<CustomerRow>(req, CUSTOMER_REQUIRED)?;
+    write(
+        &ctx.db,
+        &ctx.principal.id().to_string(),
+        req,
+        ctx.now,
+        |db| {
+            let mut report = Report::default();
+            for (n, row) in rows {
+                report.rows += 1;
+                let outcome = row.and_then(|row| {
+                    let (source, candidate) = customer_candidate(db, n, row)?;
+                    store_outcome(
+                        n,
+                        customers::upsert_by_external_id(db, &source, &candidate, ctx.now),
+                    )
+                });
+                tally(&mut report, outcome)?;
+            }
+            ApiResponse::json(200, &report)
+        },
+    )
+}
+
+pub fn products(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
+    require(&ctx.principal, Action::Import)?;
+    let rows = parse_rows::<ProductRow>(req, PRODUCT_REQUIRED)?;
+    write(
+        &ctx.db,
+        &ctx.principal.id().to_string(),
+        req,
+        ctx.now,
+        |db| {
+            let mut report = Report::default();
+            for (n, row) in rows {
+                report.rows += 1;
+                let outcome = row.and_then(|row| {
+                    let (source, candidate) = product_candidate(db, n, row)?;
+                    store_outcome(
+                        n,
+                        products::upsert_by_external_id(db, &source, &candidate, ctx.now),
+                    )
+                });
+                tally(&mut report, outcome)?;
+            }
+            ApiResponse::json(200, &report)
+        },
+    )
+}
+
+/// A row's outcome: upserted, a row error, or a failure that aborts the
+/// whole import (the database itself failed).
+enum RowFailure {
+    Row(RowError),
+    Abort(ApiError),
+}
+
+impl From<RowError> for RowFailure {
+    fn from(e: RowError) -> RowFailure {
+        RowFailure::Row(e)
+    }
+}
+
+fn tally(report: &mut Report, outcome: Result<Upserted, RowFailure>) -> Result<(), ApiError> {
+    match outcome {
+        Ok(Upserted::Created) => report.created += 1,
+        Ok(Upserted::Updated) => report.updated += 1,
+        Ok(Upserted::Unchanged) => report.unchanged += 1,
+        Err(RowFailure::Row(e)) => {
+            report.failed += 1;
+            report.errors.push(e);
+        }
+        Err(RowFailure::Abort(e)) => return Err(e),
+    }
+    Ok(())
+}
+
+fn store_outcome<T>(
+    row: usize,
+    result: Result<(Upserted, T), StoreError>,
+) -> Result<Upserted, RowFailure> {
+    match result {
+        Ok((u, _)) => Ok(u),
+        Err(StoreError::Duplicate { field, value, .. }) => Err(RowError::new(
+            row,
+            Some(field),
+            "duplicate",
+            format!("{field} {value:?} belongs to another record"),
+        )
+        .into()),
+        Err(StoreError::MissingReference { field, id }) => Err(RowError::new(
+            row,
+            Some(field),
+            "unknown_reference",
+            format!("{field} {id} does not exist"),
+        )
+        .into()),
+        Err(e) => Err(RowFailure::Abort(e.into())),
+    }
+}
+
+fn lookup<I: sales_store::trees::TreeId>(
+    db: &impl Db,
+    row: usize,
+    field: &str,
+    code: Option<&str>,
+) -> Result<Option<I>, RowFailure> {
+    let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    match id_by_code::<I>(db, code) {
+        Ok(Some(id)) => Ok(Some(id)),
+        Ok(None) => Err(RowError::new(
+            row,
+            Some(field),
+            "unknown_reference",
+            format!("no record with code {code:?}"),
+        )
+        .into()),
+        Err(e) => Err(RowFailure::Abort(e)),
+    }
+}
+
+fn currency(row: usize, code: &str) -> Result<Currency, RowFailure> {
+    Currency::from_code(code.trim())
+        .map_err(|e| RowError::new(row, Some("currency"), "invalid_field", e.to_string()).into())
+}
+
+fn customer_candidate(
+    db: &impl Db,
+    n: usize,
+    r: CustomerRow,
+) -> Result<(String, Customer), RowFailure> {
+    let source = r.external_source.trim().to_string();
+    let ids = external_ids(&source, r.external_id.trim()).map_err(|e| RowError::invalid(n, e))?;
+    let group = lookup::<CustomerGroupId>(
+        db,
+        n,
+        "customer_group_code",
+        r.customer_group_code.as_deref(),
+    )?;
+    let territory = lookup::<TerritoryId>(db, n, "territory_code", r.territory_code.as_deref())?;
+    let credit_limit = match r.credit_limit {
+        None => None,
+        Some(Amount(a)) => {
+            let code = r.currency.as_deref().ok_or_else(|| {
+                RowError::new(
+                    n,
+                    Some("currency"),
+                    "missing_field",
+                    "a credit_limit needs a currency",
+                )
+            })?;
+            let money = Money::new(a, currency(n, code)?).map_err(|e| {
+                RowError::new(n, Some("credit_limit"), "invalid_field", e.to_string())
+            })?;
+            Some(money)
+        }
+    };
+    let payment_terms = r
+        .payment_terms_days
+        .map(|d| {
+            let name = if d == 0 {
+                "Due on receipt".to_string()
+            } else {
+                format!("Net {d}")
+            };
+            PaymentTerms::new(&name, d)
+                .map_err(|e| RowError::invalid(n, e.within("payment_terms_days")))
+        })
+        .transpose()?;
+    let billing_address = match (r.address_line1, r.city, r.country) {
+        (Some(line1), Some(city), Some(country)) => Some(
+            Address::new(AddressInput {
+                line1,
+                line2: None,
+                city,
+                postcode: r.postcode,
+                region: None,
+                country,
+            })
+            .map_err(|e| RowError::invalid(n, e))?,
+        ),
+        (None, None, None) => None,
+        _ => {
+            return Err(RowError::new(
+                n,
+                Some("address_line1"),
+                "invalid_field",
+                "an address needs address_line1, city and country together",
+            )
+            .into())
+        }
+    };
+    let new = NewCustomer {
+        name: r.name,
+        email: r.email,
+        customer_group_id: group,
+        territory_id: territory,
+        credit_limit,
+        payment_terms,
+        tax_id: r.tax_id,
+        billing_address,
+        shipping_address: None,
+        external_ids: ids,
+    };
+    let customer = Customer::create(CustomerId::new(), new).map_err(|e| RowError::invalid(n, e))?;
+    Ok((source, customer))
+}
+
+fn product_candidate(
+    db: &impl Db,
+    n: usize,
+    r: ProductRow,
+) -> Result<(String, Product), RowFailure> {
+    let source = r.external_source.trim().to_string();
+    let ids = external_ids(&source, r.external_id.trim()).map_err(|e| RowError::invalid(n, e))?;
+    let group = lookup::<ItemGroupId>(db, n, "item_group_code", r.item_group_code.as_deref())?;
+    let kind = ProductKind::parse(r.kind.trim()).ok_or_else(|| {
+        RowError::new(
+            n,
+            Some("kind"),
+            "invalid_field",
+            format!("{:?} is not one of {}", r.kind, ProductKind::expected()),
+        )
+    })?;
+    let cost = Money::new(r.standard_cost.0, currency(n, &r.currency)?)
+        .map_err(|e| RowError::new(n, Some("standard_cost"), "invalid_field", e.to_string()))?;
+    let new = NewProduct {
+        sku: r.sku,
+        name: r.name,
+        description: r.description,
+        item_group_id: group,
+        uom: r.uom,
+        kind,
+        standard_cost: cost,
+        lead_time_days: r.lead_time_days.unwrap_or(0),
+        external_ids: ids,
+    };
+    let product = Product::create(ProductId::new(), new).map_err(|e| RowError::invalid(n, e))?;
+    Ok((source, product))
+}
+
+/// Splits the body into numbered rows, each parsed or a row error. A body
+/// that is not NDJSON or CSV, too large, or a CSV without the required
+/// columns fails as a whole before anything is written.
+fn parse_rows<T: DeserializeOwned>(
+    req: &ApiRequest,
+    required: &[&str],
+) -> Result<Vec<(usize, Result<T, RowFailure>)>, ApiError> {
+    if req.body.len() > MAX_IMPORT_BODY {
+        return Err(ApiError::payload_too_large(MAX_IMPORT_BODY));
+    }
+    let media = req
+        .header("content-type")
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let text = std::str::from_utf8(&req.body)
+        .map_err(|_| ApiError::invalid_field("body", "the body is not UTF-8 text"))?;
+    match media.as_str() {
+        "application/x-ndjson" | "application/jsonl" | "application/ndjson" => Ok(text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+            .map(|(i, line)| (i + 1, ndjson_row(i + 1, line)))
+            .collect()),
+        "text/csv" => csv_rows(text, required),
+        other => Err(ApiError::unsupported_media_type(format!(
+            "expected application/x-ndjson or text/csv, got {other:?}"
+        ))),
+    }
+}
+
+fn ndjson_row<T: DeserializeOwned>(n: usize, line: &str) -> Result<T, RowFailure> {
+    let de = &mut serde_json::Deserializer::from_str(line);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = (path != ".").then_some(path);
+        let code = if inner.is_data() {
+            "invalid_field"
+        } else {
+            "malformed_row"
+        };
+        RowFailure::Row(RowError {
+            row: n,
+            field,
+            code,
+            message: strip_position(&inner.to_string()),
+        })
+    })
+}
+
+fn csv_rows<T: DeserializeOwned>(
+    text: &str,
+    required: &[&str],
+) -> Result<Vec<(usize, Result<T, RowFailure>)>, ApiError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| {
+            ApiError::invalid_field("body", format!("the CSV header cannot be read: {e}"))
+        })?
+        .clone();
+    for column in required {
+        if !headers.iter().any(|h| h == *column) {
+            return Err(ApiError::invalid_field(
+                *column,
+                format!("the CSV header has no `{column}` column"),
+            ));
+        }
+    }
+    Ok(reader
+        .records()
+        .enumerate()
+        .map(|(i, record)| {
+            let n = i + 1;
+            let parsed = record
+                .map_err(|e| {
+                    RowFailure::Row(RowError::new(n, None, "malformed_row", e.to_string()))
+                })
+                .and_then(|rec| {
+                    rec.deserialize::<T>(Some(&headers)).map_err(|e| {
+                        let field = match e.kind() {
+                            csv::ErrorKind::Deserialize { err, .. } => err
+                                .field()
+                                .and_then(|f| headers.get(f as usize))
+                                .map(str::to_string),
+                            _ => None,
+                        };
+                        RowFailure::Row(RowError {
+                            row: n,
+                            field,
+                            code: "invalid_field",
+                            message: e.to_string(),
+                        })
+                    })
+                });
+            (n, parsed)
+        })
+        .collect())
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
