@@ -1092,6 +1092,20 @@ fn the_rounding_mode_setting_decides_half_cent_cases() {
         .price(&req);
     assert_eq!(half_even.lines[0].net_total, eur(dec!(0.12)));
     assert_eq!(half_even.rounding_mode, RoundingMode::HalfEven);
+    // 3 × 0.125 = 0.375: down to 0.37, up to 0.38.
+    let three = request(vec![line(1, 5, dec!(3))]);
+    for (mode, expected) in [
+        (RoundingMode::Down, dec!(0.37)),
+        (RoundingMode::Up, dec!(0.38)),
+    ] {
+        let basket = World::new()
+            .settings(PricingSettings {
+                rounding_mode: mode,
+                ..Default::default()
+            })
+            .price(&three);
+        assert_eq!(basket.lines[0].net_total, eur(expected), "{mode:?}");
+    }
 }
 
 #[test]
@@ -1316,6 +1330,29 @@ fn the_waterfall_serializes_byte_for_byte_the_same_and_round_trips() {
     assert_eq!(serde_json::to_string(&back).unwrap(), a);
     // The field order is the declared one.
     assert!(a.starts_with(r#"{"currency":"EUR","date":"2026-03-15","rounding_mode":"half_up","tax_mode":"exclusive""#), "{a}");
+}
+
+/// The wire shape of a priced basket, byte for byte. A change here is a
+/// change of the contract the pricing component exposes.
+#[test]
+fn a_one_line_basket_serializes_to_exactly_this_waterfall() {
+    let world = World::new()
+        .tax(vat(1, TaxMode::Exclusive, &[("VAT", dec!(20))]))
+        .rule(rule_spec(1, percent_off(dec!(10))));
+    let basket = world.price(&request(vec![line(1, 1, dec!(3))]));
+    let expected = concat!(
+        r#"{"currency":"EUR","date":"2026-03-15","rounding_mode":"half_up","tax_mode":"exclusive","tax_rounding":"per_line","tax_template":{"id":"018bcfe5-6801-7a00-8000-000000000001","name":"tax 1"},"tax_exemption":null"#,
+        r#","lines":[{"line_no":1,"kind":{"type":"requested"},"product":"018bcfe5-6801-7100-8000-000000000001","uom":"pcs","quantity":"3","price_source":{"price_list":"018bcfe5-6801-7700-8000-000000000001","price_list_name":"list 1","derived_via":[]},"list_price":{"amount":"10.00","currency":"EUR"}"#,
+        r#","adjustments":[{"rule":"018bcfe5-6801-7800-8000-000000000001","rule_name":"rule 1","kind":{"type":"discount_percent","percent":"10"},"amount_per_unit":{"amount":"-1.00","currency":"EUR"},"unit_price_after":{"amount":"9.00","currency":"EUR"}}]"#,
+        r#","net_unit_price":{"amount":"9.00","currency":"EUR"},"gross_unit_price":null,"list_total":{"amount":"30.00","currency":"EUR"},"discount_total":{"amount":"3.00","currency":"EUR"},"net_total":{"amount":"27.00","currency":"EUR"}"#,
+        r#","taxes":[{"code":"VAT","rate_percent":"20","amount":{"amount":"5.40","currency":"EUR"}}],"tax_total":{"amount":"5.40","currency":"EUR"},"gross_total":{"amount":"32.40","currency":"EUR"},"cost_total":{"amount":"15.00","currency":"EUR"}"#,
+        r#","margin":{"amount":{"amount":"12.00","currency":"EUR"},"percent":"44.44"},"flags":[]}]"#,
+        r#","tax_breakdown":[{"code":"VAT","name":"VAT 20%","rate_percent":"20","base":{"amount":"27.00","currency":"EUR"},"amount":{"amount":"5.40","currency":"EUR"}}]"#,
+        r#","totals":{"list_total":{"amount":"30.00","currency":"EUR"},"discount_total":{"amount":"3.00","currency":"EUR"},"net_total":{"amount":"27.00","currency":"EUR"},"tax_total":{"amount":"5.40","currency":"EUR"},"gross_total":{"amount":"32.40","currency":"EUR"},"cost_total":{"amount":"15.00","currency":"EUR"}"#,
+        r#","margin":{"amount":{"amount":"12.00","currency":"EUR"},"percent":"44.44"}}"#,
+        r#","coupons":[],"requires_approval":false}"#,
+    );
+    assert_eq!(serde_json::to_string(&basket).unwrap(), expected);
 }
 
 #[test]
