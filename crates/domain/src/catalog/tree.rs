@@ -216,4 +216,21 @@ mod tests {
         // Make europe a root: fine.
         assert!(check_move(&europe, None, &[]).is_ok());
     }
+
+    proptest::proptest! {
+        /// In a chain 0 > 1 > … > n-1, a node may move under another exactly
+        /// when that other node is not the node itself or below it.
+        #[test]
+        fn a_move_is_refused_exactly_when_it_would_make_a_cycle(
+            n in 1usize..30,
+            node in 0usize..30,
+            target in 0usize..30,
+        ) {
+            let (node, target) = (node % n, target % n);
+            // Ancestors of `target`, nearest first.
+            let ancestors: Vec<usize> = (0..target).rev().collect();
+            let refused = check_move(&node, Some(&target), &ancestors).is_err();
+            proptest::prop_assert_eq!(refused, target >= node);
+        }
+    }
 }
