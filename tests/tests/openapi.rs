@@ -1,0 +1,250 @@
+//! `openapi.yaml` walked against the running app, so the document cannot
+//! drift from the code: every documented operation is called with a valid
+//! request and with a bad one; each answer's status must be documented for
+//! that operation and its body must validate against the documented schema.
+//! Every route prefix in `spin.toml` must be documented.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use sales_e2e::{json, workspace_root, Reply, TestApp};
+use serde_json::Value;
+
+fn document() -> Value {
+    let text =
+        std::fs::read_to_string(workspace_root().join("openapi.yaml")).expect("openapi.yaml");
+    serde_yaml_ng::from_str(&text).expect("openapi.yaml is valid YAML")
+}
+
+/// Follows a local `$ref` (`#/components/responses/Problem`).
+fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
+    match v.get("$ref").and_then(Value::as_str) {
+        Some(r) => {
+            let pointer = r.trim_start_matches('#');
+            doc.pointer(pointer)
+                .unwrap_or_else(|| panic!("dangling $ref {r}"))
+        }
+        None => v,
+    }
+}
+
+/// Checks a reply against the operation's documented responses.
+fn check(doc: &Value, op_name: &str, op: &Value, reply: &Reply) {
+    let status = reply.status.as_u16().to_string();
+    let responses = &op["responses"];
+    let response = responses.get(&status).unwrap_or_else(|| {
+        panic!(
+            "{op_name}: status {status} is not documented; body: {}",
+            reply.text
+        )
+    });
+    let response = resolve(doc, response);
+    let Some(content) = response.get("content").and_then(Value::as_object) else {
+        return;
+    };
+    let ct = reply.header("content-type").unwrap_or("");
+    let (media, entry) = content
+        .iter()
+        .find(|(m, _)| ct.starts_with(m.as_str()))
+        .unwrap_or_else(|| panic!("{op_name} {status}: content-type {ct:?} is not documented"));
+    let mut schema = entry["schema"].clone();
+    schema["components"] = doc["components"].clone();
+    schema["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
+    let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| {
+        panic!("{op_name} {status} {media}: the documented schema is invalid: {e}")
+    });
+    let errors: Vec<String> = validator
+        .iter_errors(&reply.body)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{op_name} {status}: the body does not match the document: {errors:?}\nbody: {}",
+        reply.text
+    );
+}
+
+/// A valid body for each create operation.
+fn create_body(op_id: &str, app: &TestApp) -> Value {
+    let code = app
+        .unique("C")
+        .to_uppercase()
+        .chars()
+        .take(30)
+        .collect::<String>();
+    match op_id {
+        "createApiKey" => json!({ "name": "walker", "roles": ["viewer"] }),
+        "createCustomer" => {
+            json!({ "name": "Walker GmbH", "external_ids": { "crm": app.unique("crm") } })
+        }
+        "createCustomerGroup" | "createItemGroup" | "createTerritory" => {
+            json!({ "code": code, "name": "Node" })
+        }
+        "createProduct" => {
+            json!({ "sku": app.unique("SKU"), "name": "Thing", "uom": "unit", "kind": "stocked",
+                                   "standard_cost": { "amount": "1.00", "currency": "EUR" } })
+        }
+        "createChannel" => {
+            json!({ "code": code, "name": "Channel", "kind": "b2b", "mode": "offline",
+                                   "currency": "EUR", "tax_mode": "exclusive" })
+        }
+        other => panic!("no valid body for {other}: add one to the walker"),
+    }
+}
+
+/// The collection path a `{id}` path belongs to: `/api/v1/customers/{id}/deactivate` → `/api/v1/customers`.
+fn collection(path: &str) -> &str {
+    path.split("/{id}").next().unwrap_or(path)
+}
+
+async fn fresh(app: &TestApp, doc: &Value, collection_path: &str) -> (String, i64) {
+    let create = &doc["paths"][collection_path]["post"];
+    let op_id = create["operationId"].as_str().expect("a create operation");
+    let reply = app
+        .post(collection_path, create_body(op_id, app))
+        .await
+        .unwrap();
+    let body = reply.assert_status(201).clone();
+    (
+        body["id"].as_str().unwrap().to_string(),
+        body["version"].as_i64().unwrap_or(1),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_operation_answers_as_documented() {
+    let doc = document();
+    let app = TestApp::spawn().await.unwrap();
+    let key = app.admin_key.clone();
+    let mut walked = 0;
+    let mut op_ids = BTreeSet::new();
+
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let m = match method.as_str() {
+                "get" => Method::GET,
+                "post" => Method::POST,
+                "patch" => Method::PATCH,
+                "put" => Method::PUT,
+                "delete" => Method::DELETE,
+                _ => continue,
+            };
+            let op_id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            walked += 1;
+            op_ids.insert(op_id.to_string());
+
+            // A valid request.
+            let (url, version) = if path.contains("{id}") {
+                let (id, version) = fresh(&app, &doc, collection(path)).await;
+                (path.replace("{id}", &id), version)
+            } else {
+                (path.clone(), 1)
+            };
+            let reply = match (m.clone(), path.as_str()) {
+                (Method::POST, p) if p.starts_with("/api/v1/imports/") => {
+                    let body = if p.ends_with("customers") {
+                        format!("{{\"external_source\":\"crm\",\"external_id\":\"{}\",\"name\":\"Imported\"}}\n", app.unique("X"))
+                    } else {
+                        format!("{{\"external_source\":\"erp\",\"external_id\":\"{0}\",\"sku\":\"{0}\",\"name\":\"P\",\"uom\":\"unit\",\"kind\":\"service\",\"standard_cost\":\"1\",\"currency\":\"EUR\"}}\n", app.unique("X"))
+                    };
+                    app.call_raw(m.clone(), &url, "application/x-ndjson", body, &[])
+                        .await
+                        .unwrap()
+                }
+                (Method::POST, p) if !p.contains("{id}") => {
+                    app.post(&url, create_body(op_id, &app)).await.unwrap()
+                }
+                (Method::PATCH, "/api/v1/settings") => {
+                    let v = app.get("/api/v1/settings").await.unwrap().body["version"]
+                        .as_i64()
+                        .unwrap();
+                    app.patch(&url, v, json!({ "quotation_validity_days": 21 }))
+                        .await
+                        .unwrap()
+                }
+                (Method::PATCH, _) => app.patch(&url, version, json!({})).await.unwrap(),
+                _ => app.call(m.clone(), &url, None).await.unwrap(),
+            };
+            assert!(
+                reply.status.is_success(),
+                "{op_id}: a valid request failed: {} {}",
+                reply.status,
+                reply.text
+            );
+            check(&doc, op_id, op, &reply);
+
+            // No key.
+            let reply = app.call_as("", m.clone(), &url, None, &[]).await.unwrap();
+            assert_eq!(reply.status.as_u16(), 401, "{op_id}");
+            check(&doc, op_id, op, &reply);
+
+            // A bad request: an unknown id, or a body that is not JSON.
+            let bad = if path.contains("{id}") {
+                let url = path.replace("{id}", "0190f5c2-7b3a-7c3e-9a1f-1d2e3f405162");
+                app.call_as(
+                    &key,
+                    m.clone(),
+                    &url,
+                    Some(json!({})),
+                    &[("if-match", "\"1\"")],
+                )
+                .await
+                .unwrap()
+            } else if m == Method::GET {
+                if !op["parameters"]
+                    .to_string()
+                    .contains("#/components/parameters/limit")
+                {
+                    continue; // nothing a client can get wrong
+                }
+                app.get(&format!("{path}?limit=0")).await.unwrap()
+            } else {
+                app.call_raw(
+                    m.clone(),
+                    path,
+                    "application/json",
+                    "{",
+                    &[("if-match", "\"1\"")],
+                )
+                .await
+                .unwrap()
+            };
+            assert!(
+                bad.status.is_client_error(),
+                "{op_id}: a bad request got {} {}",
+                bad.status,
+                bad.text
+            );
+            check(&doc, op_id, op, &bad);
+        }
+    }
+    assert_eq!(op_ids.len(), walked, "operationIds must be unique");
+    assert!(walked >= 39, "only {walked} operations walked");
+    app.stop().await.unwrap();
+}
+
+#[test]
+fn every_route_in_spin_toml_is_documented() {
+    let doc = document();
+    let documented: BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+    let manifest = std::fs::read_to_string(workspace_root().join("spin.toml")).unwrap();
+    let manifest: toml::Value = toml::from_str(&manifest).unwrap();
+    let triggers = manifest["trigger"]["http"].as_array().unwrap();
+    for t in triggers {
+        let Some(route) = t["route"].as_str() else {
+            continue;
+        };
+        if !route.starts_with("/api/") {
+            continue;
+        }
+        let prefix = route.trim_end_matches("/...");
+        assert!(
+            documented
+                .iter()
+                .any(|p| p == prefix || p.starts_with(&format!("{prefix}/"))),
+            "route {route} of spin.toml has no path in openapi.yaml"
+        );
+    }
+}
