@@ -417,12 +417,22 @@ impl PricingCatalog {
         self.list_pos.contains_key(&id)
     }
 
+    /// Positions of the rules with neither a product nor an item-group
+    /// condition, in precedence order.
+    pub(crate) fn rules_for_any_item(&self) -> &[u32] {
+        &self.rules_for_any_item
+    }
+
     /// Positions of the rules that could match a line of `product` in
-    /// `item_groups`, in precedence order, into `out` (cleared first).
+    /// `item_groups`, in precedence order, into `out` (cleared first):
+    /// those indexed by the product or one of the groups, plus `any_item`
+    /// (the basket's share of [`Self::rules_for_any_item`], filtered once
+    /// per basket by the caller).
     pub(crate) fn candidate_rules(
         &self,
         product: ProductId,
         item_groups: &[ItemGroupId],
+        any_item: &[u32],
         out: &mut Vec<u32>,
     ) {
         out.clear();
@@ -434,7 +444,7 @@ impl PricingCatalog {
                 out.extend_from_slice(r);
             }
         }
-        out.extend_from_slice(&self.rules_for_any_item);
+        out.extend_from_slice(any_item);
         out.sort_unstable();
         out.dedup();
     }
@@ -693,6 +703,7 @@ mod tests {
         c.candidate_rules(
             product_id(1),
             &[item_group_id(5), item_group_id(1)],
+            c.rules_for_any_item(),
             &mut out,
         );
         let ids: Vec<_> = out.iter().map(|p| c.rule(*p).id()).collect();

@@ -310,13 +310,26 @@ pub fn price(
         mixed_granted: BTreeSet::new(),
         applied: BTreeSet::new(),
     };
+    // Rules without item conditions depend only on the basket: check their
+    // basket conditions once rather than on every line.
+    let any_item: Vec<u32> = catalog
+        .rules_for_any_item()
+        .iter()
+        .copied()
+        .filter(|pos| ctx.matches_basket(*pos))
+        .collect();
     let mut priced = Vec::with_capacity(lines.len());
     let mut grants = Vec::new();
     let mut candidates = Vec::new();
     let mut price_rules = Vec::new();
     let mut free_rules = Vec::new();
     for line in &lines {
-        catalog.candidate_rules(line.req.product, &line.req.item_groups, &mut candidates);
+        catalog.candidate_rules(
+            line.req.product,
+            &line.req.item_groups,
+            &any_item,
+            &mut candidates,
+        );
         price_rules.clear();
         free_rules.clear();
         for &pos in &candidates {
@@ -640,19 +653,27 @@ struct PriceStep {
 }
 
 impl<'a> RuleContext<'a> {
-    /// The measure the rule sees on `line` if every condition holds.
-    fn matches(&mut self, pos: u32, line: &Line<'_>) -> Result<Option<Measure>, PricingError> {
-        let rule = self.catalog.rule(pos);
+    /// Whether the rule's basket-wide conditions hold (memoized).
+    fn matches_basket(&mut self, pos: u32) -> bool {
         let idx = pos as usize;
-        let basket_ok = match self.basket_match[idx] {
+        match self.basket_match[idx] {
             Some(ok) => ok,
             None => {
-                let ok = rule.matches_basket(&self.facts);
+                let ok = self.catalog.rule(pos).matches_basket(&self.facts);
                 self.basket_match[idx] = Some(ok);
                 ok
             }
-        };
-        if !basket_ok || !rule.matches_item(line.req.product, &line.req.item_groups) {
+        }
+    }
+
+    /// The measure the rule sees on `line` if every condition holds.
+    fn matches(&mut self, pos: u32, line: &Line<'_>) -> Result<Option<Measure>, PricingError> {
+        if !self.matches_basket(pos) {
+            return Ok(None);
+        }
+        let rule = self.catalog.rule(pos);
+        let idx = pos as usize;
+        if !rule.matches_item(line.req.product, &line.req.item_groups) {
             return Ok(None);
         }
         let measure = if rule.conditions().mixed {
