@@ -177,6 +177,8 @@ const ADJECTIVES: &[&str] = &[
     "Cedar",
 ];
 const NOUNS: &[&str] = &["Logistics", "Foods", "Energy", "Works", "Robotics"];
+/// A city per country of [`TERRITORIES`], in the same order.
+const CITIES: &[&str] = &["Berlin", "Lyon", "Utrecht", "Leeds", "Valencia", "Denver", "Toronto", "Perth", "Osaka"];
 const MODELS: &[&str] = &[
     "Pro", "Lite", "Max", "S", "X", "Plus", "Mini", "HD", "Eco", "Neo",
 ];
@@ -300,6 +302,8 @@ async fn main() -> Result<()> {
             "email": format!("buyer{}@example.com", i + 1), "customer_group_code": group,
             "territory_code": country, "credit_limit": limit.to_string(), "currency": "EUR",
             "payment_terms_days": if group == "CONSUMERS" { 0 } else { 30 },
+            "address_line1": format!("{} Street {}", NOUNS[i % NOUNS.len()], i + 1),
+            "city": CITIES[i % countries.len()],
             "country": country,
         });
         ndjson.push_str(&row.to_string());
