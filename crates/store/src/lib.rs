@@ -12,7 +12,9 @@
 //! numbers inside the caller's transaction), [`idempotency`] records,
 //! [`api_keys`], [`settings`] and the catalog repositories [`customers`],
 //! [`products`], [`channels`] and [`trees`] (customer groups, item groups,
-//! territories).
+//! territories), and the pricing capability's tables in [`pricing`] (price
+//! lists and items, rules, schedules, tax templates, guards, and the loader
+//! of one basket's slice of them).
 //!
 //! Repository conventions: `create(db, &record, now)`, `get(db, id)`,
 //! `list(db, &filter, &Page) -> (items, next_cursor)` (keyset pages in id
@@ -42,6 +44,7 @@ pub mod error;
 pub mod idempotency;
 pub mod migrate;
 pub mod page;
+pub mod pricing;
 pub mod products;
 mod repo;
 #[cfg(feature = "rusqlite")]

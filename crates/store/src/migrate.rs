@@ -194,8 +194,96 @@ const V1_CATALOG: &[&str] = &[
     )",
 ];
 
+/// Migration 2: pricing — price lists and their items, rules, discount
+/// schedules, tax templates, guards, and where tax is rounded.
+const V2_PRICING: &[&str] = &[
+    "CREATE TABLE price_lists (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        customer_id TEXT REFERENCES customers(id),
+        customer_group_id TEXT REFERENCES customer_groups(id),
+        channel_id TEXT REFERENCES channels(id),
+        valid_from TEXT,
+        valid_to TEXT,
+        base_price_list_id TEXT REFERENCES price_lists(id),
+        adjustment_percent TEXT,
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE INDEX price_lists_active ON price_lists (active, currency, id)",
+    "CREATE INDEX price_lists_base ON price_lists (base_price_list_id)",
+    // Items by (list, product, unit); the second index serves a basket's
+    // lookups (its products, in the applicable lists).
+    "CREATE TABLE price_list_items (
+        price_list_id TEXT NOT NULL REFERENCES price_lists(id),
+        product_id TEXT NOT NULL,
+        uom TEXT NOT NULL,
+        rate TEXT NOT NULL,
+        PRIMARY KEY (price_list_id, product_id, uom)
+    ) WITHOUT ROWID",
+    "CREATE INDEX price_list_items_product ON price_list_items (product_id, price_list_id)",
+    "CREATE TABLE pricing_rules (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        body TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        any_item INTEGER NOT NULL,
+        coupon TEXT,
+        schedule_id TEXT REFERENCES discount_schedules(id),
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE INDEX pricing_rules_any_item ON pricing_rules (any_item, active)",
+    "CREATE INDEX pricing_rules_coupon ON pricing_rules (coupon, active)",
+    "CREATE INDEX pricing_rules_schedule ON pricing_rules (schedule_id, active)",
+    // A rule's products, else its item groups (ids of either kind).
+    "CREATE TABLE pricing_rule_targets (
+        target_id TEXT NOT NULL,
+        rule_id TEXT NOT NULL REFERENCES pricing_rules(id),
+        PRIMARY KEY (target_id, rule_id)
+    ) WITHOUT ROWID",
+    "CREATE INDEX pricing_rule_targets_rule ON pricing_rule_targets (rule_id)",
+    "CREATE TABLE discount_schedules (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        body TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE TABLE tax_templates (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        body TEXT NOT NULL,
+        is_default INTEGER NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    // `name` holds the scope kind (`product` / `item_group`); guards have no name.
+    "CREATE TABLE price_guards (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        body TEXT NOT NULL,
+        target_id TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE INDEX price_guards_target ON price_guards (target_id, active)",
+    "ALTER TABLE settings ADD COLUMN tax_rounding TEXT NOT NULL DEFAULT 'per_line'",
+];
+
 /// Every migration, oldest first. Append only.
-pub const MIGRATIONS: &[&[&str]] = &[V1_CATALOG];
+pub const MIGRATIONS: &[&[&str]] = &[V1_CATALOG, V2_PRICING];
 
 /// The schema version this build writes and expects.
 pub fn latest_version() -> i64 {

@@ -9,6 +9,7 @@ mod concurrency;
 mod customers;
 mod fixtures;
 mod idempotency;
+mod pricing;
 mod products;
 mod series;
 mod settings;

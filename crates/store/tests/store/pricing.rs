@@ -1,0 +1,510 @@
+use std::collections::BTreeSet;
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use sales_domain::catalog::{Customer, NewCustomer, NewProduct, Product};
+use sales_domain::ids::{
+    CustomerGroupId, CustomerId, ItemGroupId, PriceListId, ProductId, TerritoryId,
+};
+use sales_domain::money::{Currency, Money};
+use sales_domain::pricing::{
+    price, BasketLine, CouponCode, CustomerContext, Derivation, DiscountSchedule,
+    DiscountScheduleId, DiscountScheduleSpec, FreeItem, FreeProduct, GuardScope, PriceGuard,
+    PriceGuardId, PriceGuardSpec, PriceList, PriceListItem, PriceListScope, PriceListSpec,
+    PricingCatalog, PricingRequest, PricingRule, PricingRuleId, PricingRuleSpec, RuleAction,
+    RuleConditions, Stacking, TaxMode, TaxRate, TaxTemplate, TaxTemplateId, TaxTemplateSpec, Tier,
+    TierBasis, TierKind, Uom,
+};
+use sales_store::pricing::load::{basket_catalog, basket_facts, BasketKeys};
+use sales_store::pricing::price_lists::{self, PriceListFilter};
+use sales_store::pricing::rules::{self, RuleFilter};
+use sales_store::pricing::{guards, schedules, tax_templates};
+use sales_store::rusqlite_db::RusqliteDb;
+use sales_store::{customers, products, trees, Db, Page, StoreError};
+
+use crate::common::{at, db};
+use crate::fixtures::{new_customer, new_product, node};
+
+fn pcs() -> Uom {
+    Uom::new("pcs").unwrap()
+}
+
+fn item(product: ProductId, rate: Decimal) -> PriceListItem {
+    PriceListItem {
+        product,
+        uom: pcs(),
+        rate,
+    }
+}
+
+fn list_spec(name: &str, items: Vec<PriceListItem>) -> PriceListSpec {
+    PriceListSpec {
+        id: PriceListId::new(),
+        name: name.into(),
+        currency: Currency::EUR,
+        scope: PriceListScope::default(),
+        valid_from: None,
+        valid_to: None,
+        derivation: None,
+        items,
+    }
+}
+
+fn rule(name: &str, conditions: RuleConditions, action: RuleAction) -> PricingRule {
+    PricingRule::new(PricingRuleSpec {
+        id: PricingRuleId::new(),
+        name: name.into(),
+        priority: 0,
+        stacking: Stacking::ApplyInOrder,
+        conditions,
+        action,
+    })
+    .unwrap()
+}
+
+fn percent_off(products: &[ProductId], percent: Decimal) -> PricingRule {
+    rule(
+        "percent off",
+        RuleConditions {
+            products: products.iter().copied().collect(),
+            ..RuleConditions::default()
+        },
+        RuleAction::DiscountPercent { percent },
+    )
+}
+
+fn stored_product(db: &RusqliteDb, sku: &str, group: Option<ItemGroupId>) -> Product {
+    let p = Product::create(
+        ProductId::new(),
+        NewProduct {
+            item_group_id: group,
+            ..new_product(sku)
+        },
+    )
+    .unwrap();
+    products::create(db, &p, at(1)).unwrap();
+    p
+}
+
+#[test]
+fn a_price_list_round_trips_as_a_header_and_its_items_page_in_product_order() {
+    let db = db();
+    let ids: Vec<ProductId> = (0..5).map(|_| ProductId::new()).collect();
+    let list = PriceList::new(list_spec(
+        "Standard",
+        ids.iter().map(|p| item(*p, dec!(10.50))).collect(),
+    ))
+    .unwrap();
+    let stored = price_lists::create(&db, &list, at(1)).unwrap();
+    assert_eq!(stored.version, 1);
+    assert!(stored.record.active);
+    assert_eq!(stored.record.value.name(), "Standard");
+    assert!(
+        stored.record.value.items().is_empty(),
+        "headers carry no items"
+    );
+
+    let (first, next) = price_lists::items(&db, list.id(), None, &Page::first(3)).unwrap();
+    assert_eq!(first.len(), 3);
+    let (rest, last) =
+        price_lists::items(&db, list.id(), None, &Page::after(3, next.unwrap())).unwrap();
+    assert_eq!(rest.len(), 2);
+    assert_eq!(last, None);
+    let mut all: Vec<ProductId> = first.iter().chain(&rest).map(|i| i.product).collect();
+    let sorted = {
+        let mut s = all.clone();
+        s.sort();
+        s
+    };
+    assert_eq!(all, sorted);
+    all.dedup();
+    assert_eq!(all.len(), 5);
+}
+
+#[test]
+fn replacing_and_upserting_items_bump_the_version_and_replace_needs_the_current_one() {
+    let db = db();
+    let a = ProductId::new();
+    let b = ProductId::new();
+    let list = PriceList::new(list_spec("L", vec![item(a, dec!(1))])).unwrap();
+    price_lists::create(&db, &list, at(1)).unwrap();
+
+    let v2 =
+        price_lists::upsert_items(&db, list.id(), &[item(a, dec!(2)), item(b, dec!(3))], at(2))
+            .unwrap();
+    assert_eq!(v2.version, 2);
+    let (items, _) = price_lists::items(&db, list.id(), Some(a), &Page::first(10)).unwrap();
+    assert_eq!(items, vec![item(a, dec!(2))]);
+
+    assert!(matches!(
+        price_lists::replace_items(&db, list.id(), &[item(b, dec!(9))], 1, at(3)),
+        Err(StoreError::VersionConflict { actual: 2, .. })
+    ));
+    let v3 = price_lists::replace_items(&db, list.id(), &[item(b, dec!(9))], 2, at(3)).unwrap();
+    assert_eq!(v3.version, 3);
+    let (items, _) = price_lists::items(&db, list.id(), None, &Page::first(10)).unwrap();
+    assert_eq!(items, vec![item(b, dec!(9))]);
+}
+
+#[test]
+fn price_lists_filter_by_currency_and_activity_and_deactivation_is_idempotent() {
+    let db = db();
+    let eur = PriceList::new(list_spec("Euro", vec![])).unwrap();
+    let usd = PriceList::new(PriceListSpec {
+        currency: Currency::USD,
+        ..list_spec("Dollar", vec![])
+    })
+    .unwrap();
+    price_lists::create(&db, &eur, at(1)).unwrap();
+    price_lists::create(&db, &usd, at(1)).unwrap();
+    let filter = PriceListFilter {
+        currency: Some(Currency::USD),
+        ..PriceListFilter::default()
+    };
+    let (found, _) = price_lists::list(&db, &filter, &Page::first(10)).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].record.value.id(), usd.id());
+
+    let d = price_lists::deactivate(&db, eur.id(), at(2)).unwrap();
+    assert!(!d.record.active);
+    assert_eq!(
+        price_lists::deactivate(&db, eur.id(), at(3))
+            .unwrap()
+            .version,
+        d.version
+    );
+    let active = PriceListFilter {
+        active: Some(true),
+        ..PriceListFilter::default()
+    };
+    let (found, _) = price_lists::list(&db, &active, &Page::first(10)).unwrap();
+    assert_eq!(found.len(), 1);
+}
+
+#[test]
+fn a_derived_list_keeps_its_base_and_the_base_knows_it_is_in_use() {
+    let db = db();
+    let base = PriceList::new(list_spec("Base", vec![])).unwrap();
+    price_lists::create(&db, &base, at(1)).unwrap();
+    let derived = PriceList::new(PriceListSpec {
+        derivation: Some(Derivation {
+            base: base.id(),
+            adjustment_percent: dec!(-10),
+        }),
+        ..list_spec("Derived", vec![])
+    })
+    .unwrap();
+    price_lists::create(&db, &derived, at(1)).unwrap();
+    let back = price_lists::get(&db, derived.id()).unwrap().record.value;
+    assert_eq!(back.derivation(), derived.derivation());
+    assert!(price_lists::has_active_derivations(&db, base.id()).unwrap());
+    assert!(!price_lists::has_active_derivations(&db, derived.id()).unwrap());
+}
+
+#[test]
+fn rules_round_trip_update_with_versions_and_filter_by_coupon() {
+    let db = db();
+    let p = ProductId::new();
+    let r = rule(
+        "Spring",
+        RuleConditions {
+            products: [p].into(),
+            coupon: Some(CouponCode::new("spring-10").unwrap()),
+            ..RuleConditions::default()
+        },
+        RuleAction::DiscountPercent { percent: dec!(10) },
+    );
+    let stored = rules::create(&db, &r, at(1)).unwrap();
+    assert_eq!(stored.record.value, r);
+    let filter = RuleFilter {
+        coupon: Some(CouponCode::new("SPRING-10").unwrap()),
+        ..RuleFilter::default()
+    };
+    assert_eq!(
+        rules::list(&db, &filter, &Page::first(10)).unwrap().0.len(),
+        1
+    );
+    assert!(matches!(
+        rules::update(&db, &r, 7, at(2)),
+        Err(StoreError::VersionConflict { .. })
+    ));
+    assert_eq!(rules::update(&db, &r, 1, at(2)).unwrap().version, 2);
+    assert!(matches!(
+        rules::get(&db, PricingRuleId::new()),
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn schedules_taxes_and_guards_round_trip() {
+    let db = db();
+    let s = DiscountSchedule::new(DiscountScheduleSpec {
+        id: DiscountScheduleId::new(),
+        name: "Volume".into(),
+        kind: TierKind::Volume,
+        basis: TierBasis::Quantity,
+        currency: None,
+        tiers: vec![Tier {
+            from: dec!(10),
+            discount_percent: dec!(5),
+        }],
+        valid_from: None,
+        valid_to: None,
+    })
+    .unwrap();
+    assert_eq!(schedules::create(&db, &s, at(1)).unwrap().record.value, s);
+    assert!(schedules::is_active(&db, s.id()).unwrap());
+    let using = rule(
+        "tiers",
+        RuleConditions::default(),
+        RuleAction::Schedule { schedule: s.id() },
+    );
+    rules::create(&db, &using, at(1)).unwrap();
+    assert!(rules::schedule_in_use(&db, s.id()).unwrap());
+
+    let t = TaxTemplate::new(TaxTemplateSpec {
+        id: TaxTemplateId::new(),
+        name: "VAT".into(),
+        mode: TaxMode::Exclusive,
+        lines: vec![TaxRate {
+            code: "VAT".into(),
+            name: "VAT 19".into(),
+            rate_percent: dec!(19),
+        }],
+        channels: BTreeSet::new(),
+        is_default: true,
+    })
+    .unwrap();
+    assert_eq!(
+        tax_templates::create(&db, &t, at(1)).unwrap().record.value,
+        t
+    );
+    assert_eq!(tax_templates::all_active(&db).unwrap(), vec![t.clone()]);
+    tax_templates::deactivate(&db, t.id(), at(2)).unwrap();
+    assert!(tax_templates::all_active(&db).unwrap().is_empty());
+
+    let g = PriceGuard::new(PriceGuardSpec {
+        id: PriceGuardId::new(),
+        scope: GuardScope::Product(ProductId::new()),
+        floor_price: Some(Money::new(dec!(5), Currency::EUR).unwrap()),
+        min_margin_percent: None,
+    })
+    .unwrap();
+    assert_eq!(guards::create(&db, &g, at(1)).unwrap().record.value, g);
+}
+
+#[test]
+fn basket_facts_resolve_ancestry_chains_nearest_first() {
+    let db = db();
+    let root = node(CustomerGroupId::new(), "ALL", None);
+    let child = node(CustomerGroupId::new(), "RETAIL", Some(root.id()));
+    trees::create(&db, &root, at(1)).unwrap();
+    trees::create(&db, &child, at(1)).unwrap();
+    let world = node(TerritoryId::new(), "WORLD", None);
+    let de = node(TerritoryId::new(), "DE", Some(world.id()));
+    trees::create(&db, &world, at(1)).unwrap();
+    trees::create(&db, &de, at(1)).unwrap();
+    let tools = node(ItemGroupId::new(), "TOOLS", None);
+    let drills = node(ItemGroupId::new(), "DRILLS", Some(tools.id()));
+    trees::create(&db, &tools, at(1)).unwrap();
+    trees::create(&db, &drills, at(1)).unwrap();
+    let c = Customer::create(
+        CustomerId::new(),
+        NewCustomer {
+            customer_group_id: Some(child.id()),
+            territory_id: Some(de.id()),
+            ..new_customer("Chain Ltd")
+        },
+    )
+    .unwrap();
+    customers::create(&db, &c, at(1)).unwrap();
+    let drill = stored_product(&db, "DRILL", Some(drills.id()));
+    let loose = stored_product(&db, "LOOSE", None);
+    let missing = ProductId::new();
+
+    let facts = basket_facts(&db, c.id(), "NOPE", &[drill.id(), loose.id(), missing]).unwrap();
+    assert_eq!(facts.customer_groups, vec![child.id(), root.id()]);
+    assert_eq!(facts.territories, vec![de.id(), world.id()]);
+    assert!(facts.channel.is_none());
+    assert_eq!(
+        facts.products[&drill.id()].item_groups,
+        vec![drills.id(), tools.id()]
+    );
+    assert!(facts.products[&loose.id()].item_groups.is_empty());
+    assert_eq!(facts.products[&loose.id()].uom, "pcs");
+    assert!(!facts.products.contains_key(&missing));
+    assert!(matches!(
+        basket_facts(&db, CustomerId::new(), "X", &[]),
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+/// Inserts `n` items for fresh products into `list`, in one transaction.
+fn bulk_items(db: &RusqliteDb, list: PriceListId, n: usize) {
+    let items: Vec<PriceListItem> = (0..n).map(|_| item(ProductId::new(), dec!(3))).collect();
+    db.transaction(|db| price_lists::upsert_items(db, list, &items, at(1)).map(|_| ()))
+        .unwrap();
+}
+
+#[test]
+fn the_basket_catalog_holds_only_what_the_basket_can_touch_and_prices_like_the_full_one() {
+    let db = db();
+    let group = node(ItemGroupId::new(), "G", None);
+    trees::create(&db, &group, at(1)).unwrap();
+    let bought = stored_product(&db, "BOUGHT", Some(group.id()));
+    let gift = ProductId::new();
+    let other = ProductId::new();
+
+    let general = PriceList::new(list_spec(
+        "General",
+        vec![
+            item(bought.id(), dec!(100)),
+            item(gift, dec!(7)),
+            item(other, dec!(1)),
+        ],
+    ))
+    .unwrap();
+    price_lists::create(&db, &general, at(1)).unwrap();
+    bulk_items(&db, general.id(), 20_000);
+    let dollars = PriceList::new(PriceListSpec {
+        currency: Currency::USD,
+        ..list_spec("Dollars", vec![item(bought.id(), dec!(120))])
+    })
+    .unwrap();
+    price_lists::create(&db, &dollars, at(1)).unwrap();
+
+    let on_product = percent_off(&[bought.id()], dec!(10));
+    let on_group = rule(
+        "group",
+        RuleConditions {
+            item_groups: [group.id()].into(),
+            ..RuleConditions::default()
+        },
+        RuleAction::DiscountAmount {
+            amount: Money::new(dec!(1), Currency::EUR).unwrap(),
+        },
+    );
+    let free = rule(
+        "gift",
+        RuleConditions {
+            products: [bought.id()].into(),
+            ..RuleConditions::default()
+        },
+        RuleAction::FreeItem(FreeItem {
+            product: FreeProduct::Other {
+                product: gift,
+                uom: pcs(),
+            },
+            buy: dec!(2),
+            get: dec!(1),
+            recursive: false,
+        }),
+    );
+    let elsewhere = percent_off(&[other], dec!(50));
+    let coupon = rule(
+        "coupon elsewhere",
+        RuleConditions {
+            products: [other].into(),
+            coupon: Some(CouponCode::new("WELCOME").unwrap()),
+            ..RuleConditions::default()
+        },
+        RuleAction::DiscountPercent { percent: dec!(5) },
+    );
+    for r in [&on_product, &on_group, &free, &elsewhere, &coupon] {
+        rules::create(&db, r, at(1)).unwrap();
+    }
+    let retired = percent_off(&[bought.id()], dec!(90));
+    rules::create(&db, &retired, at(1)).unwrap();
+    rules::deactivate(&db, retired.id(), at(2)).unwrap();
+
+    let coupons = [CouponCode::new("welcome").unwrap()];
+    let spec = basket_catalog(
+        &db,
+        &BasketKeys {
+            currency: Currency::EUR,
+            products: &[bought.id()],
+            item_groups: &[group.id()],
+            coupons: &coupons,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        spec.price_lists.len(),
+        1,
+        "only lists in the basket's currency"
+    );
+    let mut loaded: Vec<ProductId> = spec.price_lists[0]
+        .items()
+        .iter()
+        .map(|i| i.product)
+        .collect();
+    loaded.sort();
+    let mut expected = vec![bought.id(), gift];
+    expected.sort();
+    assert_eq!(
+        loaded, expected,
+        "the basket's product and the free item only"
+    );
+    let mut rule_ids: Vec<PricingRuleId> = spec.rules.iter().map(PricingRule::id).collect();
+    rule_ids.sort();
+    let mut expected = vec![on_product.id(), on_group.id(), free.id(), coupon.id()];
+    expected.sort();
+    assert_eq!(rule_ids, expected);
+
+    let catalog = PricingCatalog::new(spec).unwrap();
+    let request = PricingRequest {
+        customer: CustomerContext {
+            id: CustomerId::new(),
+            groups: vec![],
+            territories: vec![],
+            tax_exemption: None,
+            tax_template: None,
+        },
+        channel: sales_domain::ids::ChannelId::new(),
+        currency: Currency::EUR,
+        date: chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        coupon_codes: coupons.to_vec(),
+        tax_mode: None,
+        lines: vec![BasketLine {
+            line_no: 1,
+            product: bought.id(),
+            item_groups: vec![group.id()],
+            uom: pcs(),
+            quantity: dec!(2),
+            standard_cost: Money::new(dec!(50), Currency::EUR).unwrap(),
+        }],
+    };
+    let priced = price(&catalog, &request).unwrap();
+    assert_eq!(priced.lines.len(), 2, "the paid line and the free one");
+    // 100 − 10 % = 90, − 1.00 = 89.
+    assert_eq!(priced.lines[0].net_unit_price.amount(), dec!(89.00));
+}
+
+#[test]
+fn a_basket_finds_its_items_by_the_product_index() {
+    let db = db();
+    let rows = db
+        .execute(
+            "EXPLAIN QUERY PLAN SELECT price_list_id, product_id, uom, rate FROM price_list_items
+             WHERE product_id IN (?, ?) AND price_list_id IN (?)",
+            &[
+                ProductId::new().to_string().into(),
+                ProductId::new().to_string().into(),
+                PriceListId::new().to_string().into(),
+            ],
+        )
+        .unwrap();
+    let plan: Vec<String> = rows
+        .iter()
+        .map(|r| r.text("detail").unwrap().to_owned())
+        .collect();
+    assert!(
+        plan.iter()
+            .any(|d| d.contains("USING") && !d.starts_with("SCAN")),
+        "{plan:?}"
+    );
+    assert!(
+        !plan.iter().any(|d| d.starts_with("SCAN price_list_items")),
+        "{plan:?}"
+    );
+}
