@@ -1,6 +1,9 @@
 //! The catalog through the runner: CRUD, filters, pagination, versions,
 //! idempotency, and bad input that must leave nothing behind.
 
+// Test helpers panic on purpose: a failed call is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use reqwest::Method;
 use sales_e2e::{json, TestApp};
 use serde_json::Value;

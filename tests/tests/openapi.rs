@@ -4,6 +4,9 @@
 //! that operation and its body must validate against the documented schema.
 //! Every route prefix in `spin.toml` must be documented.
 
+// Test helpers panic on purpose: a failed call is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 
 use reqwest::Method;

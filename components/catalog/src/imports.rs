@@ -400,13 +400,16 @@ fn product_candidate(
     Ok((source, product))
 }
 
+/// A 1-based row number with the parsed row or its error.
+type NumberedRow<T> = (usize, Result<T, RowFailure>);
+
 /// Splits the body into numbered rows, each parsed or a row error. A body
 /// that is not NDJSON or CSV, too large, or a CSV without the required
 /// columns fails as a whole before anything is written.
 fn parse_rows<T: DeserializeOwned>(
     req: &ApiRequest,
     required: &[&str],
-) -> Result<Vec<(usize, Result<T, RowFailure>)>, ApiError> {
+) -> Result<Vec<NumberedRow<T>>, ApiError> {
     if req.body.len() > MAX_IMPORT_BODY {
         return Err(ApiError::payload_too_large(MAX_IMPORT_BODY));
     }
@@ -457,7 +460,7 @@ fn ndjson_row<T: DeserializeOwned>(n: usize, line: &str) -> Result<T, RowFailure
 fn csv_rows<T: DeserializeOwned>(
     text: &str,
     required: &[&str],
-) -> Result<Vec<(usize, Result<T, RowFailure>)>, ApiError> {
+) -> Result<Vec<NumberedRow<T>>, ApiError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());

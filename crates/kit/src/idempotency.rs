@@ -178,8 +178,8 @@ mod tests {
     fn keys_are_scoped_per_principal() {
         let db = db();
         let now = Utc::now();
-        write(&db, "p1", &post("{}", Some("k1")), now, |db| insert(db)).unwrap();
-        write(&db, "p2", &post("{}", Some("k1")), now, |db| insert(db)).unwrap();
+        write(&db, "p1", &post("{}", Some("k1")), now, insert).unwrap();
+        write(&db, "p2", &post("{}", Some("k1")), now, insert).unwrap();
         assert_eq!(effects(&db), 2);
     }
 
@@ -195,7 +195,7 @@ mod tests {
         assert_eq!(err.code(), "invalid_field");
         assert_eq!(effects(&db), 0);
         // The retry runs for real.
-        write(&db, "p1", &post("{}", Some("k1")), now, |db| insert(db)).unwrap();
+        write(&db, "p1", &post("{}", Some("k1")), now, insert).unwrap();
         assert_eq!(effects(&db), 1);
     }
 

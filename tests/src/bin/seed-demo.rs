@@ -85,7 +85,14 @@ impl Api {
     }
 }
 
-const TERRITORIES: &[(&str, &str, &[(&str, &str)])] = &[
+/// A region's code and name, and its countries' codes and names.
+type Region = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const TERRITORIES: &[Region] = &[
     (
         "EUROPE",
         "Europe",
@@ -118,7 +125,18 @@ const CUSTOMER_GROUPS: &[(&str, &str, Option<&str>)] = &[
 ];
 
 /// (code, name, parent, kind, sku prefix, uom, count, base cost)
-const ITEM_GROUPS: &[(&str, &str, Option<&str>, &str, &str, &str, usize, i64)] = &[
+type ItemGroupSeed = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    &'static str,
+    &'static str,
+    usize,
+    i64,
+);
+
+const ITEM_GROUPS: &[ItemGroupSeed] = &[
     ("ALL", "All products", None, "", "", "", 0, 0),
     (
         "SENSORS",
@@ -178,7 +196,9 @@ const ADJECTIVES: &[&str] = &[
 ];
 const NOUNS: &[&str] = &["Logistics", "Foods", "Energy", "Works", "Robotics"];
 /// A city per country of [`TERRITORIES`], in the same order.
-const CITIES: &[&str] = &["Berlin", "Lyon", "Utrecht", "Leeds", "Valencia", "Denver", "Toronto", "Perth", "Osaka"];
+const CITIES: &[&str] = &[
+    "Berlin", "Lyon", "Utrecht", "Leeds", "Valencia", "Denver", "Toronto", "Perth", "Osaka",
+];
 const MODELS: &[&str] = &[
     "Pro", "Lite", "Max", "S", "X", "Plus", "Mini", "HD", "Eco", "Neo",
 ];
