@@ -19,6 +19,7 @@
 //! return `Result`, and each module has one `thiserror` error enum.
 
 pub mod auth;
+pub mod availability;
 pub mod catalog;
 pub mod ids;
 pub mod money;
