@@ -23,17 +23,29 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn build_guest() -> PathBuf {
     let status = Command::new(env!("CARGO"))
         .current_dir(root())
-        .args(["build", "--target", "wasm32-wasip2", "--release", "-p", "runner-guest-probe"])
+        .args([
+            "build",
+            "--target",
+            "wasm32-wasip2",
+            "--release",
+            "-p",
+            "runner-guest-probe",
+        ])
         .status()
         .unwrap();
     assert!(status.success());
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
     target.join("wasm32-wasip2/release/runner_guest_probe.wasm")
 }
 
@@ -46,7 +58,10 @@ struct Stats {
 async fn client_loop(addr: SocketAddr, path: &'static str, until: Instant) -> Vec<Duration> {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream.set_nodelay(true).unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
     tokio::spawn(conn);
     let mut latencies = Vec::with_capacity(100_000);
     while Instant::now() < until {
@@ -66,13 +81,17 @@ async fn client_loop(addr: SocketAddr, path: &'static str, until: Instant) -> Ve
 async fn measure(addr: SocketAddr, path: &'static str, concurrency: usize, seconds: f64) -> Stats {
     // Warm-up: fill caches and the pooling allocator's slots.
     let warm = Instant::now() + Duration::from_millis(500);
-    let tasks: Vec<_> = (0..concurrency).map(|_| tokio::spawn(client_loop(addr, path, warm))).collect();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| tokio::spawn(client_loop(addr, path, warm)))
+        .collect();
     for t in tasks {
         t.await.unwrap();
     }
     let started = Instant::now();
     let until = started + Duration::from_secs_f64(seconds);
-    let tasks: Vec<_> = (0..concurrency).map(|_| tokio::spawn(client_loop(addr, path, until))).collect();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| tokio::spawn(client_loop(addr, path, until)))
+        .collect();
     let mut all = Vec::new();
     for t in tasks {
         all.extend(t.await.unwrap());
@@ -80,7 +99,11 @@ async fn measure(addr: SocketAddr, path: &'static str, concurrency: usize, secon
     let elapsed = started.elapsed().as_secs_f64();
     all.sort();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
-    Stats { rps: all.len() as f64 / elapsed, p50: pct(0.50), p99: pct(0.99) }
+    Stats {
+        rps: all.len() as f64 / elapsed,
+        p50: pct(0.50),
+        p99: pct(0.99),
+    }
 }
 
 async fn baseline_server() -> SocketAddr {
@@ -114,7 +137,10 @@ async fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let seconds: f64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
+    let seconds: f64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5.0);
     let wasm = build_guest();
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("spin.toml");
@@ -142,11 +168,20 @@ async fn main() {
     for (name, target, path) in [
         ("baseline: bare hyper server, no runner", base, "/"),
         ("no-op component", addr, "/?op=noop"),
-        ("one SQLite read (`SELECT 1` on `default`)", addr, "/?op=sqlread"),
+        (
+            "one SQLite read (`SELECT 1` on `default`)",
+            addr,
+            "/?op=sqlread",
+        ),
     ] {
         for c in [1usize, 16, 64] {
             let s = measure(target, path, c, seconds).await;
-            println!("| {name} | {c} | {:.0} | {} | {} |", s.rps, us(s.p50), us(s.p99));
+            println!(
+                "| {name} | {c} | {:.0} | {} | {} |",
+                s.rps,
+                us(s.p50),
+                us(s.p99)
+            );
             if c == 1 && target == base {
                 base_p50 = s.p50;
             }

@@ -466,13 +466,28 @@ where
     let task = tokio::spawn(async move {
         let _token = token;
         let proxy = pre.instantiate_async(&mut store).await?;
-        proxy
+        let result = proxy
             .wasi_http_incoming_handler()
             .call_handle(&mut store, req, out)
-            .await
+            .await;
+        // Let the connection task send the response before paying for the
+        // instance's teardown (returning its memory to the pool).
+        tokio::task::yield_now().await;
+        drop(store);
+        result
     });
 
-    match receiver.await {
+    // Epoch interruption stops a guest that computes for too long; this
+    // stops one that waits (on outbound I/O, say) for too long.
+    let hard_limit = timeout + Duration::from_secs(1);
+    let receiver = match tokio::time::timeout(hard_limit, receiver).await {
+        Ok(r) => r,
+        Err(_) => {
+            task.abort();
+            anyhow::bail!("guest did not respond within the {timeout:?} deadline");
+        }
+    };
+    match receiver {
         Ok(Ok(resp)) => {
             // The guest may keep writing the body; report a later trap.
             tokio::spawn(async move {
@@ -514,7 +529,8 @@ pub async fn invoke_redis(
     let _token = app.track();
     let id = app.request_id();
     let started = Instant::now();
-    let result: anyhow::Result<Result<(), String>> = async {
+    let hard_limit = app.request_timeout + Duration::from_secs(1);
+    let run = async {
         let pre = component.redis.clone().ok_or_else(|| {
             anyhow::anyhow!("component does not export fermyon:spin/inbound-redis")
         })?;
@@ -536,8 +552,15 @@ pub async fn invoke_redis(
             )),
             Err(e) => Err(anyhow::anyhow!("{e:?}").context("guest trapped")),
         }
-    }
-    .await;
+    };
+    let result: anyhow::Result<Result<(), String>> =
+        match tokio::time::timeout(hard_limit, run).await {
+            Ok(r) => r,
+            Err(_) => Err(anyhow::anyhow!(
+                "guest did not finish within the {:?} deadline",
+                app.request_timeout
+            )),
+        };
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
         Ok(Ok(())) => tracing::info!(

@@ -73,8 +73,8 @@ fn pooling_config() -> PoolingAllocationConfig {
         .max_component_instance_size(10 << 20)
         .table_elements(100_000)
         .max_memory_size(POOL_MAX_MEMORY)
-        .linear_memory_keep_resident(2 << 20)
-        .table_keep_resident(1 << 19);
+        .linear_memory_keep_resident(0)
+        .table_keep_resident(0);
     pool
 }
 

@@ -399,6 +399,7 @@ impl Manifest {
             }
         }
         for (id, c) in &self.component {
+            validate_id(id).map_err(|e| format!("component.{id}: {e}"))?;
             if let ComponentSource::Remote(r) = &c.source {
                 return Err(format!(
                     "component.{id}.source: remote sources ({}) are not supported; build the component locally",
@@ -414,9 +415,60 @@ impl Manifest {
     }
 }
 
+/// Spin's rule for component ids (`spin_serde::KebabId`): words joined by
+/// `-`, each all lower-case or all upper-case ASCII letters and digits (`:`
+/// allowed inside a word); the first word starts with a letter, later ones
+/// with a letter or digit (`orders`, `sink-a`, `api-2`).
+fn validate_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("component id must not be empty".into());
+    }
+    if id.contains('_') {
+        return Err(format!(
+            "invalid component id {id:?}: words must be separated with '-', not '_'"
+        ));
+    }
+    for (i, word) in id.split('-').enumerate() {
+        let mut chars = word.chars();
+        let Some(first) = chars.next() else {
+            return Err(format!(
+                "invalid component id {id:?}: '-'-separated words must not be empty"
+            ));
+        };
+        if !(first.is_ascii_alphabetic() || (i > 0 && first.is_ascii_digit())) {
+            return Err(format!("invalid component id {id:?}: words must start with an ASCII letter (or a digit after the first)"));
+        }
+        let upper = first.is_ascii_uppercase();
+        for ch in chars {
+            if ch.is_ascii_digit() || ch == ':' {
+                continue;
+            }
+            if !ch.is_ascii_alphanumeric() {
+                return Err(format!("invalid component id {id:?}: only ASCII letters and digits are allowed, got {ch:?}"));
+            }
+            if ch.is_ascii_uppercase() != upper {
+                return Err(format!(
+                    "invalid component id {id:?}: word {word:?} mixes upper and lower case"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn component_ids_must_be_kebab_case() {
+        for good in ["orders", "sink-a", "api-v2", "a1", "api-2", "HTTP-x"] {
+            assert!(validate_id(good).is_ok(), "{good}");
+        }
+        for bad in ["Orders", "sink_a", "-a", "a-", "a--b", "1a", "", "a.b"] {
+            assert!(validate_id(bad).is_err(), "{bad}");
+        }
+    }
 
     const MINIMAL: &str = r#"
 spin_manifest_version = 2
