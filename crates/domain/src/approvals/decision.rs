@@ -715,3 +715,484 @@ impl ApprovalRequest {
         Ok(next)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::approvals::fixtures::*;
+    use crate::approvals::{evaluate, Approver, Condition, Delegation, DocumentSnapshot, Policy};
+
+    fn open_for(policies: &[Policy], s: &DocumentSnapshot) -> ApprovalRequest {
+        let required = evaluate(policies, s).unwrap();
+        ApprovalRequest::open(request_1(), &required, None, &directory(), at(0)).unwrap()
+    }
+
+    fn none() -> Delegations {
+        Delegations::default()
+    }
+
+    fn committee(mode: Mode) -> Policy {
+        policy(
+            policy_discount(),
+            Condition::MaxLineDiscount {
+                over: dec!(10),
+                up_to: None,
+            },
+            vec![level(
+                "Deal desk",
+                vec![
+                    Approver::Principal { id: bob() },
+                    Approver::Principal { id: carol() },
+                    Approver::Principal { id: dave() },
+                ],
+                mode,
+            )],
+        )
+    }
+
+    fn discount_step() -> StepKey {
+        key(policy_discount(), 1)
+    }
+
+    #[test]
+    fn any_one_level_is_approved_by_the_first_approver() {
+        let req = open_for(&[discount_policy(dec!(15))], &snapshot(|_| {}));
+        assert_eq!(req.status(), &RequestStatus::Pending);
+        assert_eq!(req.steps()[0].approvers(), &BTreeSet::from([manager()]));
+        let d = req
+            .decide(approve(discount_step(), manager(), 1), &none(), at(1))
+            .unwrap();
+        assert_eq!(d.outcome, Outcome::Approved);
+        assert_eq!(d.request.status(), &RequestStatus::Approved { at: at(1) });
+    }
+
+    #[test]
+    fn approving_a_level_activates_the_next_one_and_notifies_its_approvers() {
+        let req = open_for(&[total_policy(dec!(500))], &snapshot(|_| {}));
+        let finance = key(policy_total(), 1);
+        let director_step = key(policy_total(), 2);
+        assert_eq!(
+            req.step(director_step).unwrap().state(),
+            &StepState::Waiting
+        );
+        let d = req
+            .decide(approve(finance, bob(), 1), &none(), at(1))
+            .unwrap();
+        assert_eq!(d.outcome, Outcome::StillPending);
+        assert_eq!(d.activated, vec![director_step]);
+        assert_eq!(d.notify, BTreeSet::from([director()]));
+        assert_eq!(
+            d.request.step(director_step).unwrap().state(),
+            &StepState::Pending { since: at(1) }
+        );
+        let done = d
+            .request
+            .decide(approve(director_step, director(), 1), &none(), at(2))
+            .unwrap();
+        assert_eq!(done.outcome, Outcome::Approved);
+    }
+
+    #[test]
+    fn levels_of_different_policies_are_pending_together() {
+        let req = open_for(
+            &[discount_policy(dec!(15)), total_policy(dec!(500))],
+            &snapshot(|_| {}),
+        );
+        let pending: Vec<StepKey> = req
+            .steps()
+            .iter()
+            .filter(|s| matches!(s.state(), StepState::Pending { .. }))
+            .map(Step::key)
+            .collect();
+        assert_eq!(pending, vec![discount_step(), key(policy_total(), 1)]);
+    }
+
+    #[test]
+    fn all_mode_needs_every_approver() {
+        let req = open_for(&[committee(Mode::All)], &snapshot(|_| {}));
+        let d1 = req
+            .decide(approve(discount_step(), bob(), 1), &none(), at(1))
+            .unwrap();
+        let d2 = d1
+            .request
+            .decide(approve(discount_step(), carol(), 1), &none(), at(2))
+            .unwrap();
+        assert_eq!(d2.outcome, Outcome::StillPending);
+        let d3 = d2
+            .request
+            .decide(approve(discount_step(), dave(), 1), &none(), at(3))
+            .unwrap();
+        assert_eq!(d3.outcome, Outcome::Approved);
+    }
+
+    #[test]
+    fn all_mode_is_rejected_by_one_rejection() {
+        let req = open_for(&[committee(Mode::All)], &snapshot(|_| {}));
+        let d1 = req
+            .decide(approve(discount_step(), bob(), 1), &none(), at(1))
+            .unwrap();
+        let d2 = d1
+            .request
+            .decide(
+                reject(discount_step(), carol(), 1, "too cheap"),
+                &none(),
+                at(2),
+            )
+            .unwrap();
+        assert_eq!(
+            d2.outcome,
+            Outcome::BackToDraft {
+                reason: "too cheap".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_committee_approves_at_n_approvals() {
+        let req = open_for(&[committee(Mode::NOf { n: 2 })], &snapshot(|_| {}));
+        let d1 = req
+            .decide(reject(discount_step(), bob(), 1, "no"), &none(), at(1))
+            .unwrap();
+        assert_eq!(
+            d1.outcome,
+            Outcome::StillPending,
+            "two approvals are still possible"
+        );
+        let d2 = d1
+            .request
+            .decide(approve(discount_step(), carol(), 1), &none(), at(2))
+            .unwrap();
+        assert_eq!(d2.outcome, Outcome::StillPending);
+        let d3 = d2
+            .request
+            .decide(approve(discount_step(), dave(), 1), &none(), at(3))
+            .unwrap();
+        assert_eq!(d3.outcome, Outcome::Approved);
+    }
+
+    #[test]
+    fn a_committee_is_rejected_once_n_approvals_are_out_of_reach() {
+        let req = open_for(&[committee(Mode::NOf { n: 2 })], &snapshot(|_| {}));
+        let d1 = req
+            .decide(reject(discount_step(), bob(), 1, "no"), &none(), at(1))
+            .unwrap();
+        let d2 = d1
+            .request
+            .decide(
+                reject(discount_step(), carol(), 1, "no way"),
+                &none(),
+                at(2),
+            )
+            .unwrap();
+        assert_eq!(
+            d2.outcome,
+            Outcome::BackToDraft {
+                reason: "no way".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_rejection_sends_the_document_back_to_draft_with_the_reason() {
+        let req = open_for(&[discount_policy(dec!(15))], &snapshot(|_| {}));
+        let d = req
+            .decide(
+                reject(discount_step(), manager(), 1, "Max 15% for this customer"),
+                &none(),
+                at(1),
+            )
+            .unwrap();
+        assert_eq!(
+            d.outcome,
+            Outcome::BackToDraft {
+                reason: "Max 15% for this customer".into()
+            }
+        );
+        assert!(
+            matches!(d.request.status(), RequestStatus::Rejected { by, .. } if *by == manager())
+        );
+        assert_eq!(d.record.verdict, Verdict::Reject);
+    }
+
+    #[test]
+    fn a_rejection_needs_a_reason() {
+        let req = open_for(&[discount_policy(dec!(15))], &snapshot(|_| {}));
+        let mut input = reject(discount_step(), manager(), 1, "   ");
+        assert_eq!(
+            req.decide(input.clone(), &none(), at(1)).unwrap_err(),
+            DecisionError::ReasonRequired
+        );
+        input.comment = None;
+        assert_eq!(
+            req.decide(input, &none(), at(1)).unwrap_err(),
+            DecisionError::ReasonRequired
+        );
+    }
+
+    #[test]
+    fn deciding_twice_is_refused() {
+        let req = open_for(&[committee(Mode::All)], &snapshot(|_| {}));
+        let d = req
+            .decide(approve(discount_step(), bob(), 1), &none(), at(1))
+            .unwrap();
+        assert_eq!(
+            d.request
+                .decide(approve(discount_step(), bob(), 1), &none(), at(2))
+                .unwrap_err(),
+            DecisionError::AlreadyDecided {
+                principal: bob(),
+                step: discount_step()
+            }
+        );
+    }
+
+    #[test]
+    fn deciding_a_closed_request_is_refused() {
+        let req = open_for(&[discount_policy(dec!(15))], &snapshot(|_| {}));
+        let approved = req
+            .decide(approve(discount_step(), manager(), 1), &none(), at(1))
+            .unwrap()
+            .request;
+        assert_eq!(
+            approved
+                .decide(
+                    reject(discount_step(), manager(), 1, "changed my mind"),
+                    &none(),
+                    at(2)
+                )
+                .unwrap_err(),
+            DecisionError::RequestClosed { status: "approved" }
+        );
+        let superseded = req.supersede(2, at(1)).unwrap();
+        assert_eq!(
+            superseded
+                .decide(approve(discount_step(), manager(), 1), &none(), at(2))
+                .unwrap_err(),
+            DecisionError::RequestClosed {
+                status: "superseded"
+            }
+        );
+    }
+
+    #[test]
+    fn deciding_for_another_document_version_is_refused() {
+        let req = open_for(&[discount_policy(dec!(15))], &snapshot(|_| {}));
+        assert_eq!(
+            req.decide(approve(discount_step(), manager(), 2), &none(), at(1))
+                .unwrap_err(),
+            DecisionError::StaleVersion {
+                given: 2,
+                current: 1
+            }
+        );
+    }
+
+    #[test]
+    fn self_approval_is_refused_unless_the_policy_allows_it() {
+        // The manager submits; the level is "any manager".
+        let by_manager = snapshot(|i| i.submitted_by = manager());
+        let managers = |allow: bool| {
+            let mut spec = committee(Mode::AnyOne).to_spec();
+            spec.chain.levels[0].approvers = vec![Approver::Role {
+                role: crate::auth::Role::Manager,
+            }];
+            spec.allow_self_approval = allow;
+            Policy::new(spec).unwrap()
+        };
+        let req = open_for(&[managers(false)], &by_manager);
+        assert_eq!(
+            req.decide(approve(discount_step(), manager(), 1), &none(), at(1))
+                .unwrap_err(),
+            DecisionError::SelfApproval(manager())
+        );
+        req.decide(approve(discount_step(), director(), 1), &none(), at(1))
+            .unwrap();
+        let allowed = open_for(&[managers(true)], &by_manager);
+        let d = allowed
+            .decide(approve(discount_step(), manager(), 1), &none(), at(1))
+            .unwrap();
+        assert_eq!(d.outcome, Outcome::Approved);
+    }
+
+    #[test]
+    fn someone_who_is_no_approver_is_refused() {
+        let req = open_for(&[discount_policy(dec!(15))], &snapshot(|_| {}));
+        assert_eq!(
+            req.decide(approve(discount_step(), bob(), 1), &none(), at(1))
+                .unwrap_err(),
+            DecisionError::NotAnApprover {
+                principal: bob(),
+                step: discount_step()
+            }
+        );
+    }
+
+    #[test]
+    fn a_waiting_level_cannot_be_decided_yet() {
+        let req = open_for(&[total_policy(dec!(500))], &snapshot(|_| {}));
+        assert_eq!(
+            req.decide(
+                approve(key(policy_total(), 2), director(), 1),
+                &none(),
+                at(1)
+            )
+            .unwrap_err(),
+            DecisionError::StepNotPending {
+                step: key(policy_total(), 2),
+                state: "waiting"
+            }
+        );
+        assert_eq!(
+            req.decide(
+                approve(key(policy_total(), 9), director(), 1),
+                &none(),
+                at(1)
+            )
+            .unwrap_err(),
+            DecisionError::UnknownStep(key(policy_total(), 9))
+        );
+    }
+
+    fn march(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 3, d).unwrap()
+    }
+
+    #[test]
+    fn a_delegate_decides_for_the_approver_and_the_record_shows_both() {
+        let req = open_for(&[discount_policy(dec!(15))], &snapshot(|_| {}));
+        let away =
+            Delegations::new([Delegation::new(manager(), carol(), march(1), march(6)).unwrap()])
+                .unwrap();
+        assert_eq!(
+            req.assigned_to(carol(), &away, at(1)),
+            vec![discount_step()]
+        );
+        let d = req
+            .decide(approve(discount_step(), carol(), 1), &away, at(1))
+            .unwrap();
+        assert_eq!(d.record.decided_by, carol());
+        assert_eq!(d.record.on_behalf_of, Some(manager()));
+        assert_eq!(d.outcome, Outcome::Approved);
+    }
+
+    #[test]
+    fn a_delegate_outside_the_dates_is_refused() {
+        let req = open_for(&[discount_policy(dec!(15))], &snapshot(|_| {}));
+        let later =
+            Delegations::new([Delegation::new(manager(), carol(), march(10), march(12)).unwrap()])
+                .unwrap();
+        assert!(req.assigned_to(carol(), &later, at(1)).is_empty());
+        assert_eq!(
+            req.decide(approve(discount_step(), carol(), 1), &later, at(1))
+                .unwrap_err(),
+            DecisionError::NotAnApprover {
+                principal: carol(),
+                step: discount_step()
+            }
+        );
+    }
+
+    #[test]
+    fn a_delegate_cannot_cast_a_second_vote_for_someone_who_already_decided() {
+        let req = open_for(&[committee(Mode::All)], &snapshot(|_| {}));
+        let away =
+            Delegations::new([Delegation::new(bob(), manager(), march(1), march(6)).unwrap()])
+                .unwrap();
+        let d = req
+            .decide(approve(discount_step(), bob(), 1), &away, at(1))
+            .unwrap();
+        assert_eq!(
+            d.request
+                .decide(approve(discount_step(), manager(), 1), &away, at(2))
+                .unwrap_err(),
+            DecisionError::AlreadyDecided {
+                principal: manager(),
+                step: discount_step()
+            }
+        );
+    }
+
+    #[test]
+    fn records_carry_the_version_the_values_and_their_digest() {
+        let req = open_for(&[discount_policy(dec!(15))], &snapshot(|_| {}));
+        let mut input = approve(discount_step(), manager(), 1);
+        input.comment = Some("  ok for this quarter ".into());
+        let d = req.decide(input, &none(), at(3)).unwrap();
+        let r = &d.record;
+        assert_eq!((r.seq, r.at, r.document.version), (1, at(3), 1));
+        assert_eq!(r.comment.as_deref(), Some("ok for this quarter"));
+        assert_eq!(r.values, *req.steps()[0].fingerprint());
+        assert_eq!(r.values_digest, r.values.digest());
+        assert_eq!(d.request.decisions(), std::slice::from_ref(r));
+        assert_eq!(
+            d.request.steps()[0]
+                .state()
+                .approval()
+                .unwrap()
+                .values
+                .get("condition"),
+            Some(&crate::approvals::Observation::Percent { value: dec!(20) })
+        );
+    }
+
+    #[test]
+    fn opening_without_anything_to_approve_or_anyone_eligible_is_refused() {
+        let nothing = evaluate(&[discount_policy(dec!(50))], &snapshot(|_| {})).unwrap();
+        assert_eq!(
+            ApprovalRequest::open(request_1(), &nothing, None, &directory(), at(0)).unwrap_err(),
+            DecisionError::NothingToApprove
+        );
+        // The CEO has no manager.
+        let required = evaluate(
+            &[discount_policy(dec!(15))],
+            &snapshot(|i| i.submitted_by = ceo()),
+        )
+        .unwrap();
+        assert!(matches!(
+            ApprovalRequest::open(request_1(), &required, None, &directory(), at(0)).unwrap_err(),
+            DecisionError::Approvers {
+                source: ChainError::NoManager(_),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn superseding_needs_a_newer_version_and_an_open_request() {
+        let req = open_for(&[discount_policy(dec!(15))], &snapshot(|_| {}));
+        assert_eq!(
+            req.supersede(1, at(1)).unwrap_err(),
+            DecisionError::NotNewer {
+                given: 1,
+                current: 1
+            }
+        );
+        let rejected = req
+            .decide(reject(discount_step(), manager(), 1, "no"), &none(), at(1))
+            .unwrap()
+            .request;
+        assert_eq!(
+            rejected.supersede(2, at(2)).unwrap_err(),
+            DecisionError::RequestClosed { status: "rejected" }
+        );
+    }
+
+    #[test]
+    fn a_request_round_trips_through_json() {
+        let req = open_for(
+            &[discount_policy(dec!(15)), total_policy(dec!(500))],
+            &snapshot(|_| {}),
+        );
+        let d = req
+            .decide(approve(discount_step(), manager(), 1), &none(), at(1))
+            .unwrap();
+        let json = serde_json::to_string(&d.request).unwrap();
+        assert_eq!(
+            serde_json::from_str::<ApprovalRequest>(&json).unwrap(),
+            d.request
+        );
+    }
+}

@@ -146,3 +146,213 @@ impl ApprovalRequest {
         (next, actions)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::approvals::fixtures::*;
+    use crate::approvals::{
+        evaluate, Approver, Condition, Delegations, Escalation, Mode, Outcome, Policy,
+    };
+
+    fn escalating(to: EscalationTarget, approvers: Vec<Approver>, mode: Mode) -> Policy {
+        let mut l = level("Sales manager", approvers, mode);
+        l.escalation = Some(Escalation {
+            after_hours: 24,
+            to,
+        });
+        policy(
+            policy_discount(),
+            Condition::MaxLineDiscount {
+                over: dec!(15),
+                up_to: None,
+            },
+            vec![l],
+        )
+    }
+
+    fn up(fallback: Option<PrincipalId>) -> EscalationTarget {
+        EscalationTarget::NextManagerUp { fallback }
+    }
+
+    fn open(p: Policy) -> ApprovalRequest {
+        let required = evaluate(&[p], &snapshot(|_| {})).unwrap();
+        ApprovalRequest::open(request_1(), &required, None, &directory(), at(0)).unwrap()
+    }
+
+    fn step() -> StepKey {
+        key(policy_discount(), 1)
+    }
+
+    #[test]
+    fn nothing_escalates_before_the_time_limit() {
+        let req = open(escalating(
+            up(None),
+            vec![Approver::SubmitterManager],
+            Mode::AnyOne,
+        ));
+        assert!(req.escalations_due(&directory(), at(23)).is_empty());
+    }
+
+    #[test]
+    fn a_pending_level_escalates_to_the_next_manager_up_after_its_time_limit() {
+        let req = open(escalating(
+            up(None),
+            vec![Approver::SubmitterManager],
+            Mode::AnyOne,
+        ));
+        let (next, actions) = req.tick(&directory(), at(24));
+        assert_eq!(
+            actions,
+            vec![EscalationAction {
+                request: request_1(),
+                document: req.document(),
+                step: step(),
+                due_at: at(24),
+                escalate_to: Some(director()),
+                notify: BTreeSet::from([manager(), director()]),
+            }]
+        );
+        let s = next.step(step()).unwrap();
+        assert_eq!(s.approvers(), &BTreeSet::from([manager(), director()]));
+        assert_eq!(s.escalations().len(), 1);
+    }
+
+    #[test]
+    fn tick_is_idempotent_for_the_same_now() {
+        let req = open(escalating(
+            up(None),
+            vec![Approver::SubmitterManager],
+            Mode::AnyOne,
+        ));
+        let d = directory();
+        assert_eq!(
+            req.escalations_due(&d, at(30)),
+            req.escalations_due(&d, at(30))
+        );
+        let (once, actions) = req.tick(&d, at(30));
+        assert_eq!(actions.len(), 1);
+        let (twice, again) = once.tick(&d, at(30));
+        assert!(again.is_empty());
+        assert_eq!(twice, once);
+    }
+
+    #[test]
+    fn each_further_time_limit_climbs_one_more_rung_then_the_fallback_then_reminders() {
+        let req = open(escalating(
+            up(Some(admin())),
+            vec![Approver::SubmitterManager],
+            Mode::AnyOne,
+        ));
+        let d = directory();
+        let (r1, a1) = req.tick(&d, at(24));
+        assert_eq!(a1[0].escalate_to, Some(director()));
+        assert!(
+            r1.escalations_due(&d, at(47)).is_empty(),
+            "the clock restarted at the escalation"
+        );
+        let (r2, a2) = r1.tick(&d, at(48));
+        assert_eq!(a2[0].escalate_to, Some(ceo()));
+        let (r3, a3) = r2.tick(&d, at(72));
+        assert_eq!(
+            a3[0].escalate_to,
+            Some(admin()),
+            "the chain ran out: the fallback"
+        );
+        let (_, a4) = r3.tick(&d, at(96));
+        assert_eq!(a4[0].escalate_to, None, "nobody left to add: a reminder");
+        assert_eq!(
+            a4[0].notify,
+            BTreeSet::from([manager(), director(), ceo(), admin()])
+        );
+    }
+
+    #[test]
+    fn a_late_tick_escalates_one_rung_at_a_time() {
+        let req = open(escalating(
+            up(None),
+            vec![Approver::SubmitterManager],
+            Mode::AnyOne,
+        ));
+        let (next, actions) = req.tick(&directory(), at(24 * 5));
+        assert_eq!(actions.len(), 1);
+        assert_eq!(actions[0].due_at, at(24));
+        assert_eq!(
+            next.step(step()).unwrap().escalated_to(),
+            &BTreeSet::from([director()])
+        );
+    }
+
+    #[test]
+    fn escalation_to_a_named_fallback_principal() {
+        let req = open(escalating(
+            EscalationTarget::Principal {
+                id: territory_boss(),
+            },
+            vec![Approver::SubmitterManager],
+            Mode::AnyOne,
+        ));
+        let (_, actions) = req.tick(&directory(), at(24));
+        assert_eq!(actions[0].escalate_to, Some(territory_boss()));
+    }
+
+    #[test]
+    fn the_submitter_is_never_the_escalation_target() {
+        let req = open(escalating(
+            EscalationTarget::Principal { id: rep() },
+            vec![Approver::SubmitterManager],
+            Mode::AnyOne,
+        ));
+        let (_, actions) = req.tick(&directory(), at(24));
+        assert_eq!(actions[0].escalate_to, None);
+    }
+
+    #[test]
+    fn the_escalation_target_settles_a_level_that_needs_everyone() {
+        let committee = vec![
+            Approver::Principal { id: bob() },
+            Approver::Principal { id: carol() },
+        ];
+        let req = open(escalating(up(None), committee, Mode::All));
+        let (escalated, actions) = req.tick(&directory(), at(24));
+        assert_eq!(actions[0].escalate_to, Some(manager()));
+        assert_eq!(
+            actions[0].notify,
+            BTreeSet::from([bob(), carol(), manager()])
+        );
+        let d = escalated
+            .decide(
+                approve(step(), manager(), 1),
+                &Delegations::default(),
+                at(25),
+            )
+            .unwrap();
+        assert_eq!(d.outcome, Outcome::Approved);
+    }
+
+    #[test]
+    fn decided_and_unescalated_steps_do_not_escalate() {
+        let d = directory();
+        let plain = open(discount_policy(dec!(15)));
+        assert!(
+            plain.escalations_due(&d, at(1000)).is_empty(),
+            "no escalation configured"
+        );
+        let req = open(escalating(
+            up(None),
+            vec![Approver::SubmitterManager],
+            Mode::AnyOne,
+        ));
+        let approved = req
+            .decide(
+                approve(step(), manager(), 1),
+                &Delegations::default(),
+                at(1),
+            )
+            .unwrap()
+            .request;
+        assert!(approved.escalations_due(&d, at(1000)).is_empty());
+    }
+}

@@ -241,3 +241,292 @@ impl ApprovalRequest {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::approvals::fixtures::*;
+    use crate::approvals::{
+        evaluate, Condition, Delegations, DocumentId, DocumentSnapshot, Policy, StepState,
+    };
+
+    /// Opens a request for `s` and approves every step, level by level.
+    fn approved(
+        policies: &[Policy],
+        s: &DocumentSnapshot,
+        prior: Option<&ApprovalRequest>,
+    ) -> ApprovalRequest {
+        let required = evaluate(policies, s).unwrap();
+        let mut req =
+            ApprovalRequest::open(request_1(), &required, prior, &directory(), at(0)).unwrap();
+        while req.status() == &RequestStatus::Pending {
+            let step = req
+                .steps()
+                .iter()
+                .find(|st| matches!(st.state(), StepState::Pending { .. }))
+                .unwrap();
+            let by = *step.approvers().iter().next().unwrap();
+            req = req
+                .decide(
+                    approve(step.key(), by, s.version()),
+                    &Delegations::default(),
+                    at(1),
+                )
+                .unwrap()
+                .request;
+        }
+        req
+    }
+
+    fn v2(change: impl FnOnce(&mut crate::approvals::DocumentSnapshotInput)) -> DocumentSnapshot {
+        snapshot(|i| {
+            i.version = 2;
+            change(i);
+        })
+    }
+
+    fn plan(policies: &[Policy], prior: &ApprovalRequest, s: &DocumentSnapshot) -> ReapprovalPlan {
+        plan_reapproval(Some(prior), &evaluate(policies, s).unwrap()).unwrap()
+    }
+
+    fn both() -> Vec<Policy> {
+        vec![discount_policy(dec!(15)), total_policy(dec!(500))]
+    }
+
+    #[test]
+    fn an_unchanged_document_keeps_every_approval() {
+        let v1 = approved(&both(), &snapshot(|_| {}), None);
+        let p = plan(&both(), &v1, &v2(|_| {}));
+        assert!(p.to_approve().is_empty());
+        assert_eq!(p.steps.len(), 3);
+    }
+
+    #[test]
+    fn a_bigger_discount_must_be_approved_again_and_says_what_changed() {
+        let v1 = approved(&both(), &snapshot(|_| {}), None);
+        // 25% off, 4 units: the total drops to 300, the discount rises.
+        let p = plan(
+            &both(),
+            &v1,
+            &v2(|i| {
+                i.lines[0].quantity = dec!(4);
+                set_discount(i, dec!(25));
+            }),
+        );
+        assert_eq!(p.to_approve(), vec![key(policy_discount(), 1)]);
+        let StepPlan::ApproveAgain {
+            changes,
+            approved_in,
+        } = &p.steps[0].plan
+        else {
+            panic!("{:?}", p.steps[0]);
+        };
+        assert_eq!(approved_in.version, 1);
+        assert_eq!(changes[0].path, "condition");
+        assert_eq!(
+            changes[0].approved,
+            Some(Observation::Percent { value: dec!(20) })
+        );
+        assert_eq!(changes[0].now, Observation::Percent { value: dec!(25) });
+        assert!(
+            evaluate(
+                &both(),
+                &v2(|i| {
+                    i.lines[0].quantity = dec!(4);
+                    set_discount(i, dec!(25));
+                })
+            )
+            .unwrap()
+            .levels
+            .len()
+                == 1,
+            "the total policy no longer applies at all"
+        );
+    }
+
+    #[test]
+    fn a_smaller_discount_keeps_the_approval() {
+        let v1 = approved(&both(), &snapshot(|_| {}), None);
+        // 18% off on 10 units: total 820 (worse), discount 18 (better).
+        let p = plan(&both(), &v1, &v2(|i| set_discount(i, dec!(18))));
+        assert_eq!(
+            p.to_approve(),
+            vec![key(policy_total(), 1), key(policy_total(), 2)]
+        );
+        assert!(matches!(p.steps[0].plan, StepPlan::Keep { .. }));
+    }
+
+    #[test]
+    fn a_level_that_becomes_required_starts_as_new() {
+        let v1 = approved(&both(), &snapshot(|_| {}), None);
+        let with_terms = |days| {
+            policy(
+                policy_terms(),
+                Condition::PaymentTermsOverDefault {
+                    by_more_than_days: days,
+                },
+                vec![level(
+                    "Finance",
+                    vec![crate::approvals::Approver::Principal { id: bob() }],
+                    crate::approvals::Mode::AnyOne,
+                )],
+            )
+        };
+        let mut policies = both();
+        policies.push(with_terms(0));
+        let p = plan(&policies, &v1, &v2(|i| i.payment_terms_days = 60));
+        assert_eq!(p.to_approve(), vec![key(policy_terms(), 1)]);
+        assert!(matches!(p.steps.last().unwrap().plan, StepPlan::New));
+    }
+
+    #[test]
+    fn a_new_policy_revision_needs_approval_again() {
+        let v1 = approved(&both(), &snapshot(|_| {}), None);
+        let mut spec = discount_policy(dec!(15)).to_spec();
+        spec.revision = 2;
+        let p = plan(&[Policy::new(spec).unwrap()], &v1, &v2(|_| {}));
+        assert_eq!(
+            p.steps[0].plan,
+            StepPlan::PolicyChanged {
+                approved: 1,
+                current: 2
+            }
+        );
+    }
+
+    #[test]
+    fn approved_levels_of_a_rejected_request_are_kept_on_resubmission() {
+        let policies = [total_policy(dec!(500))];
+        let required = evaluate(&policies, &snapshot(|_| {})).unwrap();
+        let req = ApprovalRequest::open(request_1(), &required, None, &directory(), at(0)).unwrap();
+        let none = Delegations::default();
+        let req = req
+            .decide(approve(key(policy_total(), 1), bob(), 1), &none, at(1))
+            .unwrap()
+            .request;
+        let rejected = req
+            .decide(
+                reject(key(policy_total(), 2), director(), 1, "bring it under 700"),
+                &none,
+                at(2),
+            )
+            .unwrap()
+            .request;
+        let smaller = v2(|i| {
+            i.lines[0].quantity = dec!(8);
+            i.total = eur(dec!(640));
+        });
+        let required = evaluate(&policies, &smaller).unwrap();
+        let again =
+            ApprovalRequest::open(request_2(), &required, Some(&rejected), &directory(), at(3))
+                .unwrap();
+        assert!(matches!(
+            again.step(key(policy_total(), 1)).unwrap().state(),
+            StepState::Kept { .. }
+        ));
+        assert_eq!(
+            again.step(key(policy_total(), 2)).unwrap().state(),
+            &StepState::Pending { since: at(3) }
+        );
+    }
+
+    #[test]
+    fn kept_approvals_are_compared_with_the_values_a_person_approved() {
+        let policies = [discount_policy(dec!(15))];
+        let v1 = approved(&policies, &snapshot_with_discount(dec!(20)), None);
+        // v2 at 18%: kept, still with the values approved at 20%.
+        let s2 = snapshot(|i| {
+            i.version = 2;
+            set_discount(i, dec!(18));
+        });
+        let r2 = ApprovalRequest::open(
+            request_2(),
+            &evaluate(&policies, &s2).unwrap(),
+            Some(&v1),
+            &directory(),
+            at(2),
+        )
+        .unwrap();
+        assert!(matches!(r2.status(), RequestStatus::Approved { .. }));
+        // v3 back at 20%: still within what was approved.
+        let s3 = snapshot(|i| {
+            i.version = 3;
+            set_discount(i, dec!(20));
+        });
+        let p3 = plan(&policies, &r2, &s3);
+        assert!(p3.to_approve().is_empty());
+        // v3 at 21%: beyond it.
+        let s3 = snapshot(|i| {
+            i.version = 3;
+            set_discount(i, dec!(21));
+        });
+        assert_eq!(
+            plan(&policies, &r2, &s3).to_approve(),
+            vec![key(policy_discount(), 1)]
+        );
+    }
+
+    #[test]
+    fn a_copy_is_another_document_and_cannot_bring_approvals_along() {
+        let v1 = approved(&both(), &snapshot(|_| {}), None);
+        let copy = snapshot(|i| i.document = DocumentId::Quotation(quotation_copy()));
+        let required = evaluate(&both(), &copy).unwrap();
+        assert!(matches!(
+            plan_reapproval(Some(&v1), &required),
+            Err(ReapprovalError::OtherDocument { .. })
+        ));
+        let fresh = plan_reapproval(None, &required).unwrap();
+        assert_eq!(fresh.to_approve().len(), 3);
+    }
+
+    #[test]
+    fn a_prior_that_is_not_older_is_refused() {
+        let v1 = approved(&both(), &snapshot(|_| {}), None);
+        let required = evaluate(&both(), &snapshot(|_| {})).unwrap();
+        assert_eq!(
+            plan_reapproval(Some(&v1), &required),
+            Err(ReapprovalError::NotOlder {
+                prior: 1,
+                version: 1
+            })
+        );
+    }
+
+    #[test]
+    fn the_gate_passes_only_the_approved_version_with_no_worse_values() {
+        let s1 = snapshot(|_| {});
+        let v1 = approved(&both(), &s1, None);
+        v1.authorizes(&evaluate(&both(), &s1).unwrap()).unwrap();
+        let edited = evaluate(&both(), &v2(|i| set_discount(i, dec!(30)))).unwrap();
+        assert!(matches!(
+            v1.authorizes(&edited),
+            Err(ReapprovalError::VersionMismatch { .. })
+        ));
+        let pending = ApprovalRequest::open(
+            request_1(),
+            &evaluate(&both(), &s1).unwrap(),
+            None,
+            &directory(),
+            at(0),
+        )
+        .unwrap();
+        assert_eq!(
+            pending.authorizes(&evaluate(&both(), &s1).unwrap()),
+            Err(ReapprovalError::NotApproved { status: "pending" })
+        );
+    }
+
+    #[test]
+    fn the_gate_catches_values_that_differ_from_what_was_approved() {
+        // A snapshot of the same version whose values differ (data changed
+        // without a version bump) is not covered.
+        let v1 = approved(&both(), &snapshot(|_| {}), None);
+        let tampered = evaluate(&both(), &snapshot_with_discount(dec!(35))).unwrap();
+        assert!(matches!(
+            v1.authorizes(&tampered),
+            Err(ReapprovalError::ValuesWorse { .. })
+        ));
+    }
+}
