@@ -37,7 +37,7 @@ pub enum AuthError {
 pub enum Role {
     /// Everything, including API keys and settings.
     Admin,
-    /// Reads and writes the whole catalog, runs imports.
+    /// Reads and writes the whole catalog and the pricing data, runs imports.
     Manager,
     /// A sales rep: reads the catalog, writes customers.
     Rep,
@@ -81,7 +81,12 @@ impl Role {
             Role::Admin => true,
             Role::Manager => matches!(
                 action,
-                ReadCatalog | WriteCustomers | WriteProducts | WriteCatalogStructure | Import
+                ReadCatalog
+                    | WriteCustomers
+                    | WriteProducts
+                    | WriteCatalogStructure
+                    | WritePricing
+                    | Import
             ),
             Role::Rep => matches!(action, ReadCatalog | WriteCustomers),
             Role::Integration => {
@@ -115,6 +120,9 @@ pub enum Action {
     WriteCatalogStructure,
     /// The sales settings.
     WriteSettings,
+    /// Price lists, pricing rules, discount schedules, tax templates and
+    /// price guards. (Pricing a basket only needs `ReadCatalog`.)
+    WritePricing,
     /// Bulk imports of customers and products.
     Import,
     /// Create, list and revoke API keys.
@@ -129,6 +137,7 @@ impl fmt::Display for Action {
             Action::WriteProducts => "write products",
             Action::WriteCatalogStructure => "write groups, territories and channels",
             Action::WriteSettings => "change settings",
+            Action::WritePricing => "write price lists, rules, schedules, taxes and guards",
             Action::Import => "run imports",
             Action::ManageApiKeys => "manage API keys",
         };
@@ -285,6 +294,7 @@ mod tests {
             Action::WriteProducts,
             Action::WriteCatalogStructure,
             Action::WriteSettings,
+            Action::WritePricing,
             Action::Import,
             Action::ManageApiKeys,
         ] {
@@ -298,8 +308,21 @@ mod tests {
         assert!(p.can(Action::WriteCatalogStructure));
         assert!(p.can(Action::WriteProducts));
         assert!(p.can(Action::Import));
+        assert!(p.can(Action::WritePricing));
         assert!(!p.can(Action::ManageApiKeys));
         assert!(!p.can(Action::WriteSettings));
+    }
+
+    #[test]
+    fn only_admins_and_managers_write_pricing() {
+        for role in Role::ALL {
+            let allowed = matches!(role, Role::Admin | Role::Manager);
+            assert_eq!(
+                principal(&[role]).can(Action::WritePricing),
+                allowed,
+                "{role}"
+            );
+        }
     }
 
     #[test]

@@ -169,6 +169,12 @@ impl DiscountSchedule {
     pub fn tiers(&self) -> &[Tier] {
         &self.tiers
     }
+    pub fn valid_from(&self) -> Option<NaiveDate> {
+        self.valid_from
+    }
+    pub fn valid_to(&self) -> Option<NaiveDate> {
+        self.valid_to
+    }
 
     /// Whether the schedule can apply to a basket in `currency` on `date`.
     pub fn applies(&self, currency: Currency, date: NaiveDate) -> bool {

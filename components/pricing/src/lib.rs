@@ -1,0 +1,138 @@
+//! The pricing component: price lists (with items and derived lists),
+//! pricing rules, discount schedules, tax templates, price guards, and the
+//! price waterfall of a basket, under `/api/v1/...`; it also exports the
+//! WIT interface `sales:orchestration/pricing` for the order flow
+//! ([`exports`]).
+//!
+//! This crate is the edge only, in the catalog component's style: it
+//! routes on `(method, segments)`, converts wire records to domain values,
+//! checks roles (reads need `ReadCatalog`, writes `WritePricing`), and
+//! calls the store inside one transaction per write with `Idempotency-Key`.
+//! The engine is `sales_domain::pricing`, the SQL `sales_store::pricing`.
+
+use sales_kit::auth::{self, Principal};
+use sales_kit::spin::{variable, SpinDb};
+use sales_kit::{ApiError, ApiRequest, ApiResult, Method};
+use spin_sdk::http::{Request, Response};
+use spin_sdk::http_component;
+
+mod errors;
+mod exports;
+mod guards;
+mod price;
+mod price_lists;
+mod rules;
+mod schedules;
+mod tax_templates;
+mod wire;
+
+/// What every handler gets: the database, who is calling, and the time.
+pub(crate) struct Ctx {
+    pub db: SpinDb,
+    pub principal: Principal,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+#[http_component]
+fn handle(req: Request) -> Response {
+    let req = ApiRequest::from(req);
+    match serve(&req) {
+        Ok(resp) => resp.into(),
+        Err(err) => err.to_response().into(),
+    }
+}
+
+/// The database, migrated.
+pub(crate) fn open_db() -> Result<SpinDb, ApiError> {
+    let db = SpinDb::open_default()?;
+    sales_store::migrate(&db)
+        .map_err(|e| ApiError::unavailable(format!("failed to prepare the database: {e}")))?;
+    Ok(db)
+}
+
+fn serve(req: &ApiRequest) -> ApiResult {
+    let db = open_db()?;
+    let admin_key = variable("admin_api_key");
+    let principal = auth::authenticate(&db, req, admin_key.as_deref())?;
+    let ctx = Ctx {
+        db,
+        principal,
+        now: chrono::Utc::now(),
+    };
+    route(&ctx, req)
+}
+
+fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
+    let segments = req.segments();
+    let m = &req.method;
+    match segments.as_slice() {
+        ["api", "v1", "pricing", "price"] => match m {
+            Method::Post => price::handle(ctx, req),
+            _ => Err(ApiError::method_not_allowed(m.as_str())),
+        },
+
+        ["api", "v1", "price-lists"] => match m {
+            Method::Get => price_lists::list(ctx, req),
+            Method::Post => price_lists::create(ctx, req),
+            _ => Err(ApiError::method_not_allowed(m.as_str())),
+        },
+        ["api", "v1", "price-lists", id] => match m {
+            Method::Get => price_lists::get(ctx, id),
+            Method::Patch => price_lists::update(ctx, req, id),
+            _ => Err(ApiError::method_not_allowed(m.as_str())),
+        },
+        ["api", "v1", "price-lists", id, "items"] => match m {
+            Method::Get => price_lists::list_items(ctx, req, id),
+            Method::Put => price_lists::replace_items(ctx, req, id),
+            Method::Post => price_lists::upsert_items(ctx, req, id),
+            _ => Err(ApiError::method_not_allowed(m.as_str())),
+        },
+        ["api", "v1", "price-lists", id, "deactivate"] => match m {
+            Method::Post => price_lists::deactivate(ctx, req, id),
+            _ => Err(ApiError::method_not_allowed(m.as_str())),
+        },
+
+        ["api", "v1", "pricing-rules", rest @ ..] => match (rest, m) {
+            ([], Method::Get) => rules::list(ctx, req),
+            ([], Method::Post) => rules::create(ctx, req),
+            ([id], Method::Get) => rules::get(ctx, id),
+            ([id], Method::Patch) => rules::update(ctx, req, id),
+            ([id, "deactivate"], Method::Post) => rules::deactivate(ctx, req, id),
+            ([] | [_] | [_, "deactivate"], _) => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => Err(not_found(req)),
+        },
+        ["api", "v1", "discount-schedules", rest @ ..] => match (rest, m) {
+            ([], Method::Get) => schedules::list(ctx, req),
+            ([], Method::Post) => schedules::create(ctx, req),
+            ([id], Method::Get) => schedules::get(ctx, id),
+            ([id], Method::Patch) => schedules::update(ctx, req, id),
+            ([id, "deactivate"], Method::Post) => schedules::deactivate(ctx, req, id),
+            ([] | [_] | [_, "deactivate"], _) => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => Err(not_found(req)),
+        },
+        ["api", "v1", "tax-templates", rest @ ..] => match (rest, m) {
+            ([], Method::Get) => tax_templates::list(ctx, req),
+            ([], Method::Post) => tax_templates::create(ctx, req),
+            ([id], Method::Get) => tax_templates::get(ctx, id),
+            ([id], Method::Patch) => tax_templates::update(ctx, req, id),
+            ([id, "deactivate"], Method::Post) => tax_templates::deactivate(ctx, req, id),
+            ([] | [_] | [_, "deactivate"], _) => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => Err(not_found(req)),
+        },
+        ["api", "v1", "price-guards", rest @ ..] => match (rest, m) {
+            ([], Method::Get) => guards::list(ctx, req),
+            ([], Method::Post) => guards::create(ctx, req),
+            ([id], Method::Get) => guards::get(ctx, id),
+            ([id], Method::Patch) => guards::update(ctx, req, id),
+            ([id, "deactivate"], Method::Post) => guards::deactivate(ctx, req, id),
+            ([] | [_] | [_, "deactivate"], _) => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => Err(not_found(req)),
+        },
+
+        _ => Err(not_found(req)),
+    }
+}
+
+fn not_found(req: &ApiRequest) -> ApiError {
+    ApiError::not_found(format!("no resource at {}", req.path))
+}
