@@ -68,7 +68,7 @@ fn check(doc: &Value, op_name: &str, op: &Value, reply: &Reply) {
 }
 
 /// A valid body for each create operation.
-fn create_body(op_id: &str, app: &TestApp) -> Value {
+async fn create_body(op_id: &str, app: &TestApp) -> Value {
     let code = app
         .unique("C")
         .to_uppercase()
@@ -91,8 +91,54 @@ fn create_body(op_id: &str, app: &TestApp) -> Value {
             json!({ "code": code, "name": "Channel", "kind": "b2b", "mode": "offline",
                                    "currency": "EUR", "tax_mode": "exclusive" })
         }
+        "createPriceList" => json!({ "name": "Walker list", "currency": "EUR" }),
+        "createPricingRule" => {
+            json!({ "name": "Walker rule", "stacking": "exclusive",
+                    "action": { "type": "discount_percent", "percent": "1" } })
+        }
+        "createDiscountSchedule" => {
+            json!({ "name": "Walker tiers", "kind": "volume", "basis": "quantity",
+                    "tiers": [{ "from": "0", "discount_percent": "1" }] })
+        }
+        "createTaxTemplate" => {
+            json!({ "name": "Walker tax", "mode": "exclusive",
+                    "lines": [{ "code": "VAT", "name": "VAT", "rate_percent": "19" }] })
+        }
+        "createPriceGuard" => {
+            let product = app
+                .create_product(Box::pin(create_body("createProduct", app)).await)
+                .await
+                .unwrap();
+            json!({ "scope": { "type": "product", "id": product["id"] },
+                    "floor_price": { "amount": "1.00", "currency": "EUR" } })
+        }
         other => panic!("no valid body for {other}: add one to the walker"),
     }
+}
+
+/// A basket that prices: a customer, a channel, a product and its price.
+async fn priceable_basket(app: &TestApp) -> Value {
+    let customer = app
+        .create_customer(json!({ "name": "Basket AG" }))
+        .await
+        .unwrap();
+    let channel = Box::pin(create_body("createChannel", app)).await;
+    app.create("/api/v1/channels", channel.clone())
+        .await
+        .unwrap();
+    let product = app
+        .create_product(Box::pin(create_body("createProduct", app)).await)
+        .await
+        .unwrap();
+    app.create(
+        "/api/v1/price-lists",
+        json!({ "name": "Walker prices", "currency": "EUR",
+                "items": [{ "product_id": product["id"], "uom": "unit", "rate": "9.99" }] }),
+    )
+    .await
+    .unwrap();
+    json!({ "customer_id": customer["id"], "channel_code": channel["code"], "currency": "EUR",
+            "lines": [{ "product_id": product["id"], "quantity": "2" }] })
 }
 
 /// The collection path a `{id}` path belongs to: `/api/v1/customers/{id}/deactivate` → `/api/v1/customers`.
@@ -104,7 +150,7 @@ async fn fresh(app: &TestApp, doc: &Value, collection_path: &str) -> (String, i6
     let create = &doc["paths"][collection_path]["post"];
     let op_id = create["operationId"].as_str().expect("a create operation");
     let reply = app
-        .post(collection_path, create_body(op_id, app))
+        .post(collection_path, create_body(op_id, app).await)
         .await
         .unwrap();
     let body = reply.assert_status(201).clone();
@@ -156,8 +202,19 @@ async fn every_documented_operation_answers_as_documented() {
                         .await
                         .unwrap()
                 }
-                (Method::POST, p) if !p.contains("{id}") => {
-                    app.post(&url, create_body(op_id, &app)).await.unwrap()
+                (Method::POST, "/api/v1/pricing/price") => {
+                    app.post(&url, priceable_basket(&app).await).await.unwrap()
+                }
+                (Method::POST, p) if !p.contains("{id}") => app
+                    .post(&url, create_body(op_id, &app).await)
+                    .await
+                    .unwrap(),
+                (Method::PUT, p) if p.ends_with("/items") => app
+                    .put(&url, version, json!({ "items": [] }))
+                    .await
+                    .unwrap(),
+                (Method::POST, p) if p.ends_with("/items") => {
+                    app.post(&url, json!({ "items": [] })).await.unwrap()
                 }
                 (Method::PATCH, "/api/v1/settings") => {
                     let v = app.get("/api/v1/settings").await.unwrap().body["version"]
