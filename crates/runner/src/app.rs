@@ -463,57 +463,152 @@ where
     let token = app.track();
     let component_id = component.id.clone();
     let timeout = app.request_timeout;
-    let task = tokio::spawn(async move {
+    let guest: GuestFuture = Box::pin(async move {
         let _token = token;
         let proxy = pre.instantiate_async(&mut store).await?;
         let result = proxy
             .wasi_http_incoming_handler()
             .call_handle(&mut store, req, out)
             .await;
-        // Let the connection task send the response before paying for the
+        // Let the connection send the response before paying for the
         // instance's teardown (returning its memory to the pool).
         tokio::task::yield_now().await;
         drop(store);
         result
     });
 
-    // Epoch interruption stops a guest that computes for too long; this
-    // stops one that waits (on outbound I/O, say) for too long.
+    // The guest runs on this task (no hand-off to another task) until it
+    // sets the response; after that it is driven by polls of the response
+    // body, so writing the body needs no cross-task wake-ups either.
+    // Epoch interruption stops a guest that computes for too long; the
+    // timeout stops one that waits (on outbound I/O, say) for too long.
     let hard_limit = timeout + Duration::from_secs(1);
-    let receiver = match tokio::time::timeout(hard_limit, receiver).await {
-        Ok(r) => r,
-        Err(_) => {
-            task.abort();
-            anyhow::bail!("guest did not respond within the {timeout:?} deadline");
+    let mut guest = Some(guest);
+    let mut receiver = receiver;
+    let raced = tokio::time::timeout(hard_limit, async {
+        let Some(g) = guest.as_mut() else {
+            return Err(None);
+        };
+        tokio::select! {
+            biased;
+            r = &mut receiver => Ok(r),
+            g = g => Err(Some(g)),
         }
-    };
-    match receiver {
-        Ok(Ok(resp)) => {
-            // The guest may keep writing the body; report a later trap.
-            tokio::spawn(async move {
-                match task.await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) if is_deadline(&e) => tracing::error!(
-                        component = %component_id,
-                        "guest exceeded the {timeout:?} deadline while streaming its response"
-                    ),
-                    Ok(Err(e)) => {
-                        tracing::error!(component = %component_id, "guest failed after responding: {e:?}")
+    })
+    .await;
+    let finished = match raced {
+        Err(_) => anyhow::bail!("guest did not respond within the {timeout:?} deadline"),
+        Ok(Ok(response)) => {
+            return match response {
+                Ok(Ok(resp)) => Ok(resp.map(|body| {
+                    GuestBody {
+                        inner: body,
+                        guest: guest.take(),
+                        component: component_id,
+                        timeout,
                     }
-                    Err(e) => tracing::error!(component = %component_id, "guest task failed: {e}"),
-                }
-            });
+                    .boxed_unsync()
+                })),
+                Ok(Err(code)) => anyhow::bail!("guest returned an error response: {code:?}"),
+                Err(_) => anyhow::bail!("guest dropped its response"),
+            };
+        }
+        Ok(Err(finished)) => finished,
+    };
+    // The guest finished before (or right after) setting a response.
+    match receiver.try_recv() {
+        Ok(Ok(resp)) => {
+            if let Some(Err(e)) = finished {
+                log_late_failure(&component_id, timeout, &e);
+            }
             Ok(resp)
         }
         Ok(Err(code)) => anyhow::bail!("guest returned an error response: {code:?}"),
-        Err(_) => match task.await {
-            Ok(Ok(())) => anyhow::bail!("guest never set a response"),
-            Ok(Err(e)) if is_deadline(&e) => {
+        Err(_) => match finished {
+            Some(Ok(())) | None => anyhow::bail!("guest never set a response"),
+            Some(Err(e)) if is_deadline(&e) => {
                 anyhow::bail!("guest exceeded the {timeout:?} deadline")
             }
-            Ok(Err(e)) => Err(anyhow::anyhow!("{e:?}").context("guest trapped")),
-            Err(e) => Err(anyhow::anyhow!("guest task failed: {e}")),
+            Some(Err(e)) => Err(anyhow::anyhow!("{e:?}").context("guest trapped")),
         },
+    }
+}
+
+type GuestFuture = std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<()>> + Send>>;
+
+fn log_late_failure(component: &str, timeout: Duration, e: &wasmtime::Error) {
+    if is_deadline(e) {
+        tracing::error!(
+            component = %component,
+            "guest exceeded the {timeout:?} deadline while streaming its response"
+        );
+    } else {
+        tracing::error!(component = %component, "guest failed after responding: {e:?}");
+    }
+}
+
+/// A response body that also drives the guest producing it.
+struct GuestBody {
+    inner: HyperOutgoingBody,
+    guest: Option<GuestFuture>,
+    component: String,
+    timeout: Duration,
+}
+
+impl http_body::Body for GuestBody {
+    type Data = Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if let Some(guest) = this.guest.as_mut() {
+            if let Poll::Ready(result) = guest.as_mut().poll(cx) {
+                this.guest = None;
+                if let Err(e) = result {
+                    log_late_failure(&this.component, this.timeout, &e);
+                }
+            }
+        }
+        let frame = std::pin::Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(None) = frame {
+            // The body is complete; let the guest finish on its own.
+            if let Some(guest) = this.guest.take() {
+                spawn_rest(guest, this.component.clone(), this.timeout);
+            }
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for GuestBody {
+    fn drop(&mut self) {
+        // No body wanted (HEAD, 204) or the client went away: the guest
+        // still runs to completion, on its own task.
+        if let Some(guest) = self.guest.take() {
+            spawn_rest(guest, std::mem::take(&mut self.component), self.timeout);
+        }
+    }
+}
+
+fn spawn_rest(guest: GuestFuture, component: String, timeout: Duration) {
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn(async move {
+            if let Err(e) = guest.await {
+                log_late_failure(&component, timeout, &e);
+            }
+        });
     }
 }
 
