@@ -9,7 +9,7 @@
 //! one `all` leave some value that satisfies them all.
 //!
 //! Every measure has a direction that is *worse for the company*: a higher
-//! total, discount, credit excess or payment term, a lower margin, more or
+//! total, discount, use of the credit limit or payment term, a lower margin, more or
 //! cheaper lines of a watched product or group, a different customer or
 //! channel. Conditions trigger on the worse side of their threshold, so a
 //! condition without an upper cap (`up_to`, `down_to`) is monotone: a
@@ -441,9 +441,11 @@ pub enum Observation {
     Percent { value: Decimal },
     /// A margin in percent: lower is worse; no margin at all is worst.
     Margin { value: Option<Decimal> },
-    /// Exposure over the credit limit (negative when under): higher is
-    /// worse; no limit at all is best.
-    CreditExcess { value: Option<Decimal> },
+    /// Exposure after the document as a percentage of the credit limit:
+    /// higher is worse; no limit at all is best. (A percentage, not an
+    /// amount over the limit, because the condition's tolerance is a
+    /// percentage: the same excess on a smaller limit is worse.)
+    CreditUse { percent: Option<Decimal> },
     /// Payment days over the channel default: more is worse.
     Days { value: i32 },
     /// The lines a line condition matched, per product: a new product, more
@@ -475,7 +477,7 @@ impl Observation {
                 (None, Some(_)) => false,
                 (Some(v), Some(v0)) => v >= v0,
             },
-            (O::CreditExcess { value }, O::CreditExcess { value: v0 }) => match (value, v0) {
+            (O::CreditUse { percent: value }, O::CreditUse { percent: v0 }) => match (value, v0) {
                 (None, _) => true,
                 (Some(_), None) => false,
                 (Some(v), Some(v0)) => v <= v0,
@@ -504,8 +506,10 @@ impl fmt::Display for Observation {
             Observation::Percent { value } => write!(f, "{}%", n(value)),
             Observation::Margin { value: Some(v) } => write!(f, "margin {}%", n(v)),
             Observation::Margin { value: None } => f.write_str("no margin"),
-            Observation::CreditExcess { value: Some(v) } => write!(f, "{} over the limit", n(v)),
-            Observation::CreditExcess { value: None } => f.write_str("no credit limit"),
+            Observation::CreditUse { percent: Some(v) } => {
+                write!(f, "{}% of the credit limit", n(v))
+            }
+            Observation::CreditUse { percent: None } => f.write_str("no credit limit"),
             Observation::Days { value } => write!(f, "{value} days over the default"),
             Observation::Lines { lines } if lines.is_empty() => f.write_str("no lines"),
             Observation::Lines { lines } => {
@@ -588,8 +592,8 @@ fn in_band(v: Decimal, over: Decimal, up_to: Option<Decimal>) -> bool {
     v > over && up_to.is_none_or(|u| v <= u)
 }
 
-fn lines_matching<'a>(
-    snapshot: &'a DocumentSnapshot,
+fn lines_matching(
+    snapshot: &DocumentSnapshot,
     matches: impl Fn(&SnapshotLine) -> bool,
 ) -> (BTreeMap<ProductId, LineFacts>, Vec<u32>) {
     let mut facts: BTreeMap<ProductId, LineFacts> = BTreeMap::new();
@@ -731,15 +735,10 @@ fn eval(
             )
         }
         Condition::CreditOverLimit { tolerance_percent } => {
-            let excess = s.credit_excess();
-            let triggered = match s.customer().credit_limit {
-                None => false,
-                Some(limit) => {
-                    let allowed =
-                        limit.amount() + limit.amount() * *tolerance_percent / Decimal::ONE_HUNDRED;
-                    s.exposure_after().amount() > allowed
-                }
-            };
+            // Triggered and observed through the same number, so a document
+            // whose use of its limit did not grow cannot start triggering.
+            let used = s.credit_use_percent();
+            let triggered = used.is_some_and(|u| u > Decimal::ONE_HUNDRED + *tolerance_percent);
             let threshold = match s.customer().credit_limit {
                 Some(limit) => format!(
                     "exposure over the limit of {} {} by more than {}",
@@ -751,9 +750,17 @@ fn eval(
             };
             (
                 triggered,
-                Observation::CreditExcess { value: excess },
+                Observation::CreditUse { percent: used },
                 reason(
-                    format!("exposure {} {}", s.currency(), s.exposure_after().amount()),
+                    format!(
+                        "exposure {} {} ({})",
+                        s.currency(),
+                        s.exposure_after().amount(),
+                        used.map_or_else(
+                            || "no limit".to_owned(),
+                            |u| format!("{}% of the limit", u.normalize())
+                        )
+                    ),
                     threshold,
                 ),
             )

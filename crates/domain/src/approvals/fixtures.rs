@@ -49,7 +49,6 @@ ids! {
     quotation_copy: QuotationId = 61;
     request_1: ApprovalRequestId = 70;
     request_2: ApprovalRequestId = 71;
-    request_3: ApprovalRequestId = 72;
     customer: CustomerId = 80;
 }
 

@@ -8,7 +8,7 @@
 //!
 //! - **keep** it when the policy revision is the same and every observation
 //!   is the same as, or better for the company than, the approved one
-//!   ([`Observation::no_worse_than`]: lower total, discount, credit excess
+//!   ([`Observation::no_worse_than`]: lower total, discount, credit use
 //!   and terms; higher margin; watched lines fewer, smaller, dearer, less
 //!   discounted; the same customer and channel). Every measure is computed
 //!   from the new snapshot's prices, quantities, discounts and terms — the

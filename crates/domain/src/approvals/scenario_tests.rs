@@ -46,7 +46,11 @@ fn issue_6_quotation_over_the_discount_limit_waits_again_only_for_the_affected_l
         .unwrap()
         .request;
     let r1 = r1
-        .decide(approve(key(policy_total(), 2), director(), 1), &none(), at(3))
+        .decide(
+            approve(key(policy_total(), 2), director(), 1),
+            &none(),
+            at(3),
+        )
         .unwrap()
         .request;
     assert!(matches!(r1.status(), RequestStatus::Approved { .. }));

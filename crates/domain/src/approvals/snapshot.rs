@@ -508,6 +508,24 @@ impl DocumentSnapshot {
             .map(|limit| self.exposure_after.amount() - limit.amount())
     }
 
+    /// Exposure after this document as a percentage of the credit limit
+    /// (4 decimals); `None` when the customer has no limit. A zero limit
+    /// with any positive exposure counts as [`Money::MAX_AMOUNT`] percent:
+    /// over any tolerance.
+    pub fn credit_use_percent(&self) -> Option<Decimal> {
+        let limit = self.customer.credit_limit?.amount();
+        let exposure = self.exposure_after.amount();
+        Some(if limit.is_zero() {
+            if exposure > Decimal::ZERO {
+                Money::MAX_AMOUNT
+            } else {
+                Decimal::ZERO
+            }
+        } else {
+            (exposure / limit * Decimal::ONE_HUNDRED).round_dp(4)
+        })
+    }
+
     /// The input this snapshot was built from (lines sorted by number).
     pub fn to_input(&self) -> DocumentSnapshotInput {
         DocumentSnapshotInput {
@@ -589,7 +607,8 @@ mod tests {
 
     #[test]
     fn bad_snapshots_get_typed_errors() {
-        let cases: Vec<(fn(&mut DocumentSnapshotInput), SnapshotError)> = vec![
+        type Case = (fn(&mut DocumentSnapshotInput), SnapshotError);
+        let cases: Vec<Case> = vec![
             (|i| i.version = 0, SnapshotError::ZeroVersion),
             (|i| i.lines.clear(), SnapshotError::NoLines),
             (
@@ -650,8 +669,12 @@ mod tests {
             i.customer.open_exposure = eur(dec!(950));
         });
         assert_eq!(s.credit_excess(), Some(s.total().amount() - dec!(50)));
+        assert_eq!(s.credit_use_percent(), Some(dec!(175)));
         let unlimited = snapshot(|i| i.customer.credit_limit = None);
         assert_eq!(unlimited.credit_excess(), None);
+        assert_eq!(unlimited.credit_use_percent(), None);
+        let zero = snapshot(|i| i.customer.credit_limit = Some(eur(dec!(0))));
+        assert_eq!(zero.credit_use_percent(), Some(Money::MAX_AMOUNT));
     }
 
     #[test]
