@@ -55,6 +55,8 @@ pub enum DecisionError {
     StaleVersion { given: u32, current: u32 },
     #[error("version {given} is not newer than the request's version {current}")]
     NotNewer { given: u32, current: u32 },
+    #[error("the earlier request is still {status}: supersede it before opening a new one")]
+    PriorStillOpen { status: &'static str },
     #[error("the request has no step {0}")]
     UnknownStep(StepKey),
     #[error("{step} is {state}, not pending")]
@@ -379,7 +381,8 @@ pub struct ApprovalRequest {
 impl ApprovalRequest {
     /// Opens a request for `required`. With `prior` — the latest earlier
     /// request of the *same* document — approvals whose values did not get
-    /// worse are kept; everything else starts over. A copy of a document is
+    /// worse are kept; everything else starts over. The prior must be closed
+    /// (rejected, or superseded by this version). A copy of a document is
     /// another document: it has no prior, and passing one is refused.
     ///
     /// Approvers are resolved now through `directory`; a level nobody
@@ -395,6 +398,18 @@ impl ApprovalRequest {
             return Err(DecisionError::NothingToApprove);
         }
         let plan = plan_reapproval(prior, required).map_err(DecisionError::Prior)?;
+        if let Some(p) = prior {
+            // One live request per document: the old one must be closed, so
+            // nobody can still approve the old version next to the new one.
+            if matches!(
+                p.status,
+                RequestStatus::Pending | RequestStatus::Approved { .. }
+            ) {
+                return Err(DecisionError::PriorStillOpen {
+                    status: p.status.name(),
+                });
+            }
+        }
         let mut steps = Vec::with_capacity(required.levels.len());
         for (level, planned) in required.levels.iter().zip(&plan.steps) {
             let kept = match &planned.plan {

@@ -444,7 +444,7 @@ mod tests {
         let r2 = ApprovalRequest::open(
             request_2(),
             &evaluate(&policies, &s2).unwrap(),
-            Some(&v1),
+            Some(&v1.supersede(2, at(2)).unwrap()),
             &directory(),
             at(2),
         )

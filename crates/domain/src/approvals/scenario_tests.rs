@@ -108,8 +108,18 @@ fn bypass_edit_after_approval_is_caught_by_the_gate_and_by_reapproval() {
         approved.authorizes(&required),
         Err(ReapprovalError::VersionMismatch { .. })
     ));
-    // …and re-submitting it asks the manager again.
-    let again = submit(&policies, &edited, Some(&approved));
+    // …re-submitting it next to the live approval is refused…
+    assert_eq!(
+        ApprovalRequest::open(request_2(), &required, Some(&approved), &directory(), at(2))
+            .unwrap_err(),
+        DecisionError::PriorStillOpen { status: "approved" }
+    );
+    // …and, once the old request is superseded, asks the manager again.
+    let again = submit(
+        &policies,
+        &edited,
+        Some(&approved.supersede(2, at(2)).unwrap()),
+    );
     assert_eq!(
         again.step(discount_step()).unwrap().state().name(),
         "pending"
