@@ -9,7 +9,7 @@
 //! request again with the same `now` yields nothing: a replayed or
 //! duplicated `tick` message escalates once.
 //!
-//! Rules, per pending step with an [`Escalation`]:
+//! Rules, per pending step with an [`super::Escalation`]:
 //! - the step is due when `now ≥ last escalation (or since) + after_hours`;
 //!   at most one escalation per step per tick, so a tick that comes late
 //!   climbs one rung, and the next rung follows `after_hours` later;
