@@ -2,7 +2,7 @@
 //! `op` it echoes the request (method, URL, headers) as JSON.
 
 use serde_json::{json, Value as Json};
-use spin_sdk::http::{IntoResponse, Method, Request, Response};
+use spin_sdk::http::{IntoResponse, Request, Response};
 use spin_sdk::http_component;
 
 fn query(req: &Request) -> Vec<(String, String)> {
@@ -160,20 +160,17 @@ fn redis(q: &[(String, String)]) -> Response {
     let key = param(q, "key").to_string();
     let r = match param(q, "cmd") {
         "publish" => conn
-            .publish(
-                param(q, "channel"),
-                &param(q, "payload").as_bytes().to_vec(),
-            )
+            .publish(param(q, "channel"), param(q, "payload").as_bytes())
             .map(|_| json!("ok")),
         "set" => conn
-            .set(&key, &param(q, "value").as_bytes().to_vec())
+            .set(&key, param(q, "value").as_bytes())
             .map(|_| json!("ok")),
         "get" => conn.get(&key).map(|v| {
             v.map(|b| json!(String::from_utf8_lossy(&b)))
                 .unwrap_or(Json::Null)
         }),
         "incr" => conn.incr(&key).map(|n| json!(n)),
-        "del" => conn.del(&[key.clone()]).map(|n| json!(n)),
+        "del" => conn.del(std::slice::from_ref(&key)).map(|n| json!(n)),
         "sadd" => conn
             .sadd(&key, &[param(q, "value").to_string()])
             .map(|n| json!(n)),
@@ -282,6 +279,5 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
         "error" => anyhow::bail!("asked to fail"),
         other => json_response(400, json!({"error": format!("unknown op {other}")})),
     };
-    let _ = Method::Get;
     Ok(resp)
 }
