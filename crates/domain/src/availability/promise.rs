@@ -21,6 +21,13 @@
 //! be served (no stock, no routing, no capacity within the horizon) is a
 //! shortfall with its reason in the line's explanation, not an error:
 //! errors are for input that is wrong.
+//!
+//! Serving is greedy: an earlier line is never re-planned to leave a
+//! better source for a later one. For one line, more stock never makes the
+//! promise later or smaller (a property test); across lines it can, when
+//! the extra stock makes an earlier line pick another warehouse — the test
+//! `more_stock_can_delay_a_later_line_because_lines_are_served_greedily`
+//! pins that behaviour down.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -123,7 +130,8 @@ pub struct PromiseContextSpec {
 
 /// The validated context. Invariants: ids are unique, every routing names
 /// a known work centre and every service a known role.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "PromiseContextSpec")]
 pub struct PromiseContext {
     stock: StockPicture,
     work_centers: BTreeMap<WorkCenterId, WorkCenter>,

@@ -646,3 +646,28 @@ fn more_stock_can_delay_a_later_line_because_lines_are_served_greedily() {
     assert_eq!(before.lines[1].promised_date, Some(d(TODAY)));
     assert_eq!(after.lines[1].promised_date, Some(d("2026-03-10")));
 }
+
+#[test]
+fn a_context_deserializes_through_its_validating_constructor() {
+    let json = serde_json::json!({
+        "stock": {"positions": [{
+            "product": ProductId::new(),
+            "warehouse": WarehouseId::new(),
+            "on_hand": "5",
+            "receipts": [{"quantity": "2", "due_on": "2026-03-10"}]
+        }]},
+        "work_centers": [],
+    });
+    let ctx: PromiseContext = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(ctx.stock().positions().count(), 1);
+    let mut negative = json.clone();
+    negative["stock"]["positions"][0]["on_hand"] = serde_json::json!("-5");
+    let err = serde_json::from_value::<PromiseContext>(negative).unwrap_err();
+    assert!(
+        err.to_string().contains("on_hand: must not be negative"),
+        "{err}"
+    );
+    let mut typo = json;
+    typo["work_centres"] = serde_json::json!([]);
+    assert!(serde_json::from_value::<PromiseContext>(typo).is_err());
+}
