@@ -591,3 +591,27 @@ pub async fn start(opts: UpOptions) -> Result<RunningApp> {
         staging,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn the_api_can_be_used_from_spawned_tasks() {
+        assert_send(&start(UpOptions::new("spin.toml")));
+        assert_send_sync::<RunningApp>();
+        assert_send_sync::<UpOptions>();
+    }
+
+    #[test]
+    fn up_options_default_like_spin_up() {
+        let o = UpOptions::new("/app/spin.toml");
+        assert_eq!(o.state_dir, PathBuf::from("/app/.spin"));
+        assert_eq!(o.listen, SocketAddr::from(([127, 0, 0, 1], 3000)));
+        assert_eq!(o.request_timeout, Duration::from_secs(30));
+        assert!(o.env_variables);
+    }
+}
