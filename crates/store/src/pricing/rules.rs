@@ -175,12 +175,13 @@ pub(crate) fn for_basket(
 ) -> Result<Vec<PricingRule>, StoreError> {
     let mut params: Vec<Value> = targets.iter().map(Value::from).collect();
     params.extend(coupons.iter().map(|c| Value::from(c.as_str())));
+    // A UNION of three indexed lookups (an OR of them would scan the table).
     let mut w = Where::default();
     w.and(
         &format!(
-            "(any_item = 1
-              OR id IN (SELECT rule_id FROM pricing_rule_targets WHERE target_id IN ({}))
-              OR coupon IN ({}))",
+            "id IN (SELECT rule_id FROM pricing_rule_targets WHERE target_id IN ({})
+                    UNION SELECT id FROM pricing_rules WHERE any_item = 1 AND active = 1
+                    UNION SELECT id FROM pricing_rules WHERE coupon IN ({}) AND active = 1)",
             records::marks(targets.len()),
             records::marks(coupons.len())
         ),
