@@ -308,3 +308,38 @@ fn every_route_in_spin_toml_is_documented() {
         );
     }
 }
+
+/// The conventions every operation shares are documented on every operation:
+/// an `Idempotency-Key` may be reused wrongly (422), an `If-Match` may be
+/// stale (412) or missing (428), and every operation may be refused a key (401).
+#[test]
+fn shared_conventions_are_documented_on_every_operation() {
+    let doc = document();
+    let mut missing = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let shared = item["parameters"].to_string();
+        for (method, op) in item.as_object().unwrap() {
+            if method == "parameters" {
+                continue;
+            }
+            let params = format!("{shared}{}", op["parameters"]);
+            let responses = op["responses"].as_object().unwrap();
+            let mut need = vec!["401"];
+            if params.contains("#/components/parameters/idempotencyKey") {
+                need.push("422");
+            }
+            if params.contains("#/components/parameters/ifMatch") {
+                need.extend(["412", "428"]);
+            }
+            for status in need {
+                if !responses.contains_key(status) {
+                    missing.push(format!("{method} {path}: {status}"));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "undocumented shared responses: {missing:#?}"
+    );
+}

@@ -61,50 +61,50 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     match segments.as_slice() {
         ["api", "v1", "me"] => match m {
             Method::Get => api_keys::me(ctx),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "GET"),
         },
         ["api", "v1", "api-keys"] => match m {
             Method::Get => api_keys::list(ctx, req),
             Method::Post => api_keys::create(ctx, req),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "GET, POST"),
         },
         ["api", "v1", "api-keys", id] => match m {
             Method::Get => api_keys::get(ctx, id),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "GET"),
         },
         ["api", "v1", "api-keys", id, "revoke"] => match m {
             Method::Post => api_keys::revoke(ctx, req, id),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "POST"),
         },
 
         ["api", "v1", "customers"] => match m {
             Method::Get => customers::list(ctx, req),
             Method::Post => customers::create(ctx, req),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "GET, POST"),
         },
         ["api", "v1", "customers", id] => match m {
             Method::Get => customers::get(ctx, id),
             Method::Patch => customers::update(ctx, req, id),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "GET, PATCH"),
         },
         ["api", "v1", "customers", id, "deactivate"] => match m {
             Method::Post => customers::deactivate(ctx, req, id),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "POST"),
         },
 
         ["api", "v1", "products"] => match m {
             Method::Get => products::list(ctx, req),
             Method::Post => products::create(ctx, req),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "GET, POST"),
         },
         ["api", "v1", "products", id] => match m {
             Method::Get => products::get(ctx, id),
             Method::Patch => products::update(ctx, req, id),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "GET, PATCH"),
         },
         ["api", "v1", "products", id, "deactivate"] => match m {
             Method::Post => products::deactivate(ctx, req, id),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "POST"),
         },
 
         ["api", "v1", tree @ ("customer-groups" | "item-groups" | "territories"), rest @ ..] => {
@@ -119,7 +119,9 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
                 ([id], Method::Get) => trees::get(ctx, tree, id),
                 ([id], Method::Patch) => trees::update(ctx, req, tree, id),
                 ([id, "deactivate"], Method::Post) => trees::deactivate(ctx, req, tree, id),
-                ([] | [_] | [_, "deactivate"], _) => Err(ApiError::method_not_allowed(m.as_str())),
+                ([], _) => not_allowed(m, "GET, POST"),
+                ([_], _) => not_allowed(m, "GET, PATCH"),
+                ([_, "deactivate"], _) => not_allowed(m, "POST"),
                 _ => Err(not_found(req)),
             }
         }
@@ -127,33 +129,38 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         ["api", "v1", "channels"] => match m {
             Method::Get => channels::list(ctx, req),
             Method::Post => channels::create(ctx, req),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "GET, POST"),
         },
         ["api", "v1", "channels", id] => match m {
             Method::Get => channels::get(ctx, id),
             Method::Patch => channels::update(ctx, req, id),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "GET, PATCH"),
         },
         ["api", "v1", "channels", id, "deactivate"] => match m {
             Method::Post => channels::deactivate(ctx, req, id),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "POST"),
         },
 
         ["api", "v1", "settings"] => match m {
             Method::Get => settings::get(ctx),
             Method::Patch => settings::update(ctx, req),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "GET, PATCH"),
         },
 
         ["api", "v1", "imports", kind] => match (m, *kind) {
             (Method::Post, "customers") => imports::customers(ctx, req),
             (Method::Post, "products") => imports::products(ctx, req),
-            (_, "customers" | "products") => Err(ApiError::method_not_allowed(m.as_str())),
+            (_, "customers" | "products") => not_allowed(m, "POST"),
             _ => Err(not_found(req)),
         },
 
         _ => Err(not_found(req)),
     }
+}
+
+/// 405 with the `Allow` header RFC 9110 requires.
+fn not_allowed(m: &Method, allow: &str) -> ApiResult {
+    Err(ApiError::method_not_allowed(m.as_str()).with_header("allow", allow))
 }
 
 fn not_found(req: &ApiRequest) -> ApiError {
