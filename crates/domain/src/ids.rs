@@ -136,6 +136,8 @@ define_id!(SalesPersonId, "sales person");
 define_id!(ApprovalPolicyId, "approval policy");
 define_id!(ApprovalRequestId, "approval request");
 define_id!(ReservationId, "reservation");
+define_id!(ReceiptId, "receipt");
+define_id!(StockAdjustmentId, "stock adjustment");
 define_id!(EventId, "event");
 define_id!(ImportId, "import");
 

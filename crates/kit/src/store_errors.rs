@@ -46,6 +46,11 @@ impl From<StoreError> for ApiError {
             StoreError::Corrupt { entity, id, message } => {
                 ApiError::internal(format!("stored {entity} {id} is invalid: {message}"))
             }
+            StoreError::InsufficientStock { ref field, .. } => {
+                let field = field.clone();
+                ApiError::conflict("insufficient_stock", e.to_string()).with_field(field)
+            }
+            StoreError::InvalidState { .. } => ApiError::conflict("invalid_state", e.to_string()),
             StoreError::SchemaTooNew { found, supported } => ApiError::unavailable(format!(
                 "the database was migrated by a newer build (schema {found}, this build supports {supported})"
             )),

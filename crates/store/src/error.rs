@@ -46,6 +46,25 @@ pub enum StoreError {
         id: String,
         message: String,
     },
+    /// A reservation asked for more than a position has free (on hand plus
+    /// open receipts minus what is already reserved), or an adjustment
+    /// would take on hand below zero. Quantities as decimal text.
+    #[error("{field}: {requested} requested of product {product} in warehouse {warehouse}, {available} free")]
+    InsufficientStock {
+        field: String,
+        product: String,
+        warehouse: String,
+        requested: String,
+        available: String,
+    },
+    /// The record's state does not allow the change (a released
+    /// reservation cannot be consumed).
+    #[error("{entity} {id}: {message}")]
+    InvalidState {
+        entity: &'static str,
+        id: String,
+        message: String,
+    },
     /// The database was migrated by a newer build.
     #[error("database schema version {found} is newer than this build supports ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },

@@ -14,7 +14,10 @@
 //! [`products`], [`channels`] and [`trees`] (customer groups, item groups,
 //! territories), and the pricing capability's tables in [`pricing`] (price
 //! lists and items, rules, schedules, tax templates, guards, and the loader
-//! of one basket's slice of them).
+//! of one basket's slice of them), and the availability capability's in
+//! [`availability`] (warehouses, stock positions and adjustments, receipts,
+//! reservation holds with race-free conditional reserves, and the loader of
+//! one check's stock picture).
 //!
 //! Repository conventions: `create(db, &record, now)`, `get(db, id)`,
 //! `list(db, &filter, &Page) -> (items, next_cursor)` (keyset pages in id
@@ -37,6 +40,7 @@
 //! too.
 
 pub mod api_keys;
+pub mod availability;
 pub mod channels;
 pub mod customers;
 pub mod db;

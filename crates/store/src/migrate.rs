@@ -282,8 +282,91 @@ const V2_PRICING: &[&str] = &[
     "ALTER TABLE settings ADD COLUMN tax_rounding TEXT NOT NULL DEFAULT 'per_line'",
 ];
 
+/// Migration 3: availability — warehouses, stock positions and their
+/// adjustment ledger, scheduled receipts, reservation holds and their lines.
+/// Quantities are INTEGER thousandths of a unit (`*_milli`), so the
+/// conditional reserve (`on_hand + incoming - reserved >= ?`) is exact.
+const V3_AVAILABILITY: &[&str] = &[
+    "CREATE TABLE warehouses (
+        id TEXT PRIMARY KEY NOT NULL,
+        code TEXT NOT NULL,
+        name TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX warehouses_code ON warehouses (code)",
+    // One row per product and warehouse: on hand, open receipts
+    // (`incoming`) and held reservations (`reserved`), kept in step by the
+    // repositories so the reserve check is one conditional UPDATE.
+    "CREATE TABLE stock_positions (
+        product_id TEXT NOT NULL,
+        warehouse_id TEXT NOT NULL REFERENCES warehouses(id),
+        on_hand_milli INTEGER NOT NULL DEFAULT 0,
+        incoming_milli INTEGER NOT NULL DEFAULT 0,
+        reserved_milli INTEGER NOT NULL DEFAULT 0,
+        version INTEGER NOT NULL DEFAULT 1,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (product_id, warehouse_id)
+    ) WITHOUT ROWID",
+    "CREATE INDEX stock_positions_warehouse ON stock_positions (warehouse_id, product_id)",
+    "CREATE TABLE stock_adjustments (
+        id TEXT PRIMARY KEY NOT NULL,
+        product_id TEXT NOT NULL,
+        warehouse_id TEXT NOT NULL REFERENCES warehouses(id),
+        delta_milli INTEGER NOT NULL,
+        on_hand_after_milli INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        external_source TEXT,
+        external_id TEXT,
+        created_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX stock_adjustments_external
+        ON stock_adjustments (external_source, external_id)",
+    "CREATE INDEX stock_adjustments_position
+        ON stock_adjustments (product_id, warehouse_id, id)",
+    "CREATE TABLE receipts (
+        id TEXT PRIMARY KEY NOT NULL,
+        product_id TEXT NOT NULL,
+        warehouse_id TEXT NOT NULL REFERENCES warehouses(id),
+        quantity_milli INTEGER NOT NULL,
+        due_on TEXT NOT NULL,
+        reference TEXT,
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE INDEX receipts_position ON receipts (product_id, warehouse_id, active)",
+    "CREATE TABLE reservations (
+        id TEXT PRIMARY KEY NOT NULL,
+        document TEXT NOT NULL,
+        status TEXT NOT NULL,
+        valid_until TEXT,
+        promise TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE INDEX reservations_status ON reservations (status, valid_until)",
+    "CREATE INDEX reservations_document ON reservations (document, id)",
+    "CREATE TABLE reservation_lines (
+        reservation_id TEXT NOT NULL REFERENCES reservations(id),
+        seq INTEGER NOT NULL,
+        line_id TEXT NOT NULL,
+        product_id TEXT NOT NULL,
+        warehouse_id TEXT NOT NULL,
+        quantity_milli INTEGER NOT NULL,
+        needed_on TEXT NOT NULL,
+        PRIMARY KEY (reservation_id, seq)
+    ) WITHOUT ROWID",
+    "CREATE INDEX reservation_lines_position
+        ON reservation_lines (product_id, warehouse_id)",
+];
+
 /// Every migration, oldest first. Append only.
-pub const MIGRATIONS: &[&[&str]] = &[V1_CATALOG, V2_PRICING];
+pub const MIGRATIONS: &[&[&str]] = &[V1_CATALOG, V2_PRICING, V3_AVAILABILITY];
 
 /// The schema version this build writes and expects.
 pub fn latest_version() -> i64 {

@@ -23,6 +23,10 @@
 //! 6. **Reservation planning** ([`reservation`]): the exact reservation rows
 //!    a promise implies, for the store to write atomically.
 //!
+//! Beside the engine, [`stock`] holds the small records the availability
+//! component stores: warehouses, a reservation hold's lifecycle, and the
+//! thousandths quantities are stored in.
+//!
 //! What it deliberately does not do: any I/O, and no clock. The caller
 //! loads the [`promise::PromiseContext`] (stock, work centres, routings,
 //! roles) for the products on the order and passes `today`. The same input
@@ -47,6 +51,7 @@ pub mod ctp;
 pub mod projects;
 pub mod promise;
 pub mod reservation;
+pub mod stock;
 
 #[cfg(test)]
 mod proptests;
@@ -78,6 +83,9 @@ pub use promise::{
 pub use reservation::{
     apply_reservations, plan_reservations, promise_and_plan, PlannedReservation, ReservationError,
     ReservationPlan,
+};
+pub use stock::{
+    from_milli, to_milli, NewWarehouse, ReservationStatus, ReservationTransitionError, Warehouse,
 };
 
 /// The longest stretch any search looks ahead, in days (about ten years).

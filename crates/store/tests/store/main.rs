@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api_keys;
+mod availability;
 mod channels;
 mod common;
 mod concurrency;
