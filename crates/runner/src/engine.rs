@@ -80,7 +80,10 @@ fn pooling_config() -> PoolingAllocationConfig {
 
 fn build_shared() -> std::result::Result<Shared, String> {
     let mut pooling = false;
-    let engine = if std::env::var_os("SALES_RUNNER_NO_POOLING").is_none() && pooling_supported() {
+    let engine = if !std::env::var("SALES_RUNNER_NO_POOLING")
+        .is_ok_and(|v| !v.is_empty() && v != "0")
+        && pooling_supported()
+    {
         let mut config = base_config();
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config()));
         match Engine::new(&config) {
