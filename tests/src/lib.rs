@@ -265,6 +265,35 @@ impl TestApp {
     pub fn unique(&self, prefix: &str) -> String {
         format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
     }
+
+    /// A short unique code (`PREFIX-` + 10 random hex digits) for fields with
+    /// a length limit, such as tree and channel codes.
+    pub fn code(&self, prefix: &str) -> String {
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        format!("{prefix}-{}", &id[id.len() - 10..]).to_uppercase()
+    }
+
+    /// How many items a list returns over all its pages.
+    pub async fn count(&self, path: &str) -> Result<usize> {
+        let mut n = 0;
+        let mut cursor: Option<String> = None;
+        loop {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let url = match &cursor {
+                Some(c) => format!("{path}{sep}limit=200&cursor={c}"),
+                None => format!("{path}{sep}limit=200"),
+            };
+            let reply = self.get(&url).await?;
+            if !reply.status.is_success() {
+                bail!("GET {url} answered {}: {}", reply.status, reply.text);
+            }
+            n += reply.body["items"].as_array().map_or(0, Vec::len);
+            match reply.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return Ok(n),
+            }
+        }
+    }
 }
 
 async fn read(resp: reqwest::Response) -> Result<Reply> {

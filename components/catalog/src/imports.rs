@@ -94,6 +94,23 @@ impl<'de> Deserialize<'de> for Amount {
     }
 }
 
+/// A whole number written as a JSON number or as text (`"30"`, as in CSV).
+fn lenient_u16<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Int(u16),
+        Text(String),
+    }
+    match Option::<Raw>::deserialize(d)? {
+        None => Ok(None),
+        Some(Raw::Int(n)) => Ok(Some(n)),
+        Some(Raw::Text(t)) => t.trim().parse::<u16>().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!("{t:?} is not a whole number from 0 to 65535"))
+        }),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CustomerRow {
@@ -110,7 +127,7 @@ struct CustomerRow {
     credit_limit: Option<Amount>,
     #[serde(default)]
     currency: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_u16")]
     payment_terms_days: Option<u16>,
     #[serde(default)]
     tax_id: Option<String>,
@@ -139,7 +156,7 @@ struct ProductRow {
     kind: String,
     standard_cost: Amount,
     currency: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_u16")]
     lead_time_days: Option<u16>,
 }
 
@@ -483,30 +500,44 @@ fn csv_rows<T: DeserializeOwned>(
         .enumerate()
         .map(|(i, record)| {
             let n = i + 1;
-            let parsed = record
-                .map_err(|e| {
-                    RowFailure::Row(RowError::new(n, None, "malformed_row", e.to_string()))
-                })
-                .and_then(|rec| {
-                    rec.deserialize::<T>(Some(&headers)).map_err(|e| {
-                        let field = match e.kind() {
-                            csv::ErrorKind::Deserialize { err, .. } => err
-                                .field()
-                                .and_then(|f| headers.get(f as usize))
-                                .map(str::to_string),
-                            _ => None,
-                        };
-                        RowFailure::Row(RowError {
-                            row: n,
-                            field,
-                            code: "invalid_field",
-                            message: e.to_string(),
-                        })
-                    })
-                });
+            let parsed = match record {
+                Err(e) => Err(RowFailure::Row(RowError::new(
+                    n,
+                    None,
+                    "malformed_row",
+                    e.to_string(),
+                ))),
+                // Each row becomes a JSON object of its non-empty cells, so CSV
+                // and NDJSON rows are read by one deserializer that names the
+                // field at fault.
+                Ok(rec) => {
+                    let object: serde_json::Map<String, serde_json::Value> = headers
+                        .iter()
+                        .zip(rec.iter())
+                        .filter(|(_, v)| !v.is_empty())
+                        .map(|(h, v)| (h.to_string(), serde_json::Value::String(v.to_string())))
+                        .collect();
+                    row_from_value(n, serde_json::Value::Object(object))
+                }
+            };
             (n, parsed)
         })
         .collect())
+}
+
+fn row_from_value<T: DeserializeOwned>(
+    n: usize,
+    value: serde_json::Value,
+) -> Result<T, RowFailure> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        RowFailure::Row(RowError {
+            row: n,
+            field: (path != ".").then_some(path),
+            code: "invalid_field",
+            message: e.into_inner().to_string(),
+        })
+    })
 }
 
 fn strip_position(msg: &str) -> String {
