@@ -112,8 +112,54 @@ async fn create_body(op_id: &str, app: &TestApp) -> Value {
             json!({ "scope": { "type": "product", "id": product["id"] },
                     "floor_price": { "amount": "1.00", "currency": "EUR" } })
         }
+        "createWarehouse" => json!({ "code": code, "name": "Walker warehouse" }),
+        "createStockAdjustment" => {
+            let (product, warehouse, _) = stocked(app).await;
+            json!({ "product_id": product, "warehouse_id": warehouse, "quantity": "2",
+                    "reason": "walker" })
+        }
+        "createReceipt" => {
+            let (product, warehouse, _) = stocked(app).await;
+            json!({ "product_id": product, "warehouse_id": warehouse, "quantity": "5",
+                    "due_on": "2099-01-01" })
+        }
+        "checkAvailability" => {
+            let (product, _, code) = stocked(app).await;
+            json!({ "warehouses": [code], "lines": [{ "product_id": product, "quantity": "1" }] })
+        }
+        "createReservation" => {
+            let (product, _, code) = stocked(app).await;
+            json!({ "document": app.unique("SO"), "warehouses": [code],
+                    "lines": [{ "product_id": product, "quantity": "1" }] })
+        }
         other => panic!("no valid body for {other}: add one to the walker"),
     }
+}
+
+/// A stocked product with 10 on hand in a fresh warehouse: (product id,
+/// warehouse id, warehouse code).
+async fn stocked(app: &TestApp) -> (Value, Value, String) {
+    let code = app.code("W");
+    let warehouse = app
+        .create(
+            "/api/v1/warehouses",
+            json!({ "code": code, "name": "Walker stock" }),
+        )
+        .await
+        .unwrap();
+    let product = app
+        .create_product(Box::pin(create_body("createProduct", app)).await)
+        .await
+        .unwrap();
+    app.post(
+        "/api/v1/stock/adjustments",
+        json!({ "product_id": product["id"], "warehouse_id": warehouse["id"],
+                "on_hand": "10", "reason": "walker" }),
+    )
+    .await
+    .unwrap()
+    .assert_status(201);
+    (product["id"].clone(), warehouse["id"].clone(), code)
 }
 
 /// A basket that prices: a customer, a channel, a product and its price.
@@ -198,6 +244,16 @@ async fn every_documented_operation_answers_as_documented() {
                     } else {
                         format!("{{\"external_source\":\"erp\",\"external_id\":\"{0}\",\"sku\":\"{0}\",\"name\":\"P\",\"uom\":\"unit\",\"kind\":\"service\",\"standard_cost\":\"1\",\"currency\":\"EUR\"}}\n", app.unique("X"))
                     };
+                    app.call_raw(m.clone(), &url, "application/x-ndjson", body, &[])
+                        .await
+                        .unwrap()
+                }
+                (Method::POST, "/api/v1/stock/import") => {
+                    let (product, _, code) = stocked(&app).await;
+                    let body = format!(
+                        "{{\"external_source\":\"wms\",\"external_id\":\"{}\",\"product_id\":{product},\"warehouse_code\":\"{code}\",\"on_hand\":\"7\"}}\n",
+                        app.unique("X")
+                    );
                     app.call_raw(m.clone(), &url, "application/x-ndjson", body, &[])
                         .await
                         .unwrap()

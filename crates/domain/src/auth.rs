@@ -86,13 +86,15 @@ impl Role {
                     | WriteProducts
                     | WriteCatalogStructure
                     | WritePricing
+                    | WriteStock
+                    | Reserve
                     | Import
             ),
             Role::Rep => matches!(action, ReadCatalog | WriteCustomers),
             Role::Integration => {
                 matches!(
                     action,
-                    ReadCatalog | WriteCustomers | WriteProducts | Import
+                    ReadCatalog | WriteCustomers | WriteProducts | WriteStock | Reserve | Import
                 )
             }
             Role::Viewer => matches!(action, ReadCatalog),
@@ -123,6 +125,11 @@ pub enum Action {
     /// Price lists, pricing rules, discount schedules, tax templates and
     /// price guards. (Pricing a basket only needs `ReadCatalog`.)
     WritePricing,
+    /// Warehouses, stock adjustments and imports, scheduled receipts.
+    /// (Checking availability only needs `ReadCatalog`.)
+    WriteStock,
+    /// Reserve stock for a document, release or consume a reservation.
+    Reserve,
     /// Bulk imports of customers and products.
     Import,
     /// Create, list and revoke API keys.
@@ -138,6 +145,8 @@ impl fmt::Display for Action {
             Action::WriteCatalogStructure => "write groups, territories and channels",
             Action::WriteSettings => "change settings",
             Action::WritePricing => "write price lists, rules, schedules, taxes and guards",
+            Action::WriteStock => "write warehouses, stock and receipts",
+            Action::Reserve => "reserve stock",
             Action::Import => "run imports",
             Action::ManageApiKeys => "manage API keys",
         };
@@ -295,6 +304,8 @@ mod tests {
             Action::WriteCatalogStructure,
             Action::WriteSettings,
             Action::WritePricing,
+            Action::WriteStock,
+            Action::Reserve,
             Action::Import,
             Action::ManageApiKeys,
         ] {
@@ -322,6 +333,16 @@ mod tests {
                 allowed,
                 "{role}"
             );
+        }
+    }
+
+    #[test]
+    fn admins_managers_and_integrations_write_stock_and_reserve() {
+        for role in Role::ALL {
+            let allowed = matches!(role, Role::Admin | Role::Manager | Role::Integration);
+            let p = principal(&[role]);
+            assert_eq!(p.can(Action::WriteStock), allowed, "{role}");
+            assert_eq!(p.can(Action::Reserve), allowed, "{role}");
         }
     }
 

@@ -1,0 +1,211 @@
+//! `POST /api/v1/availability/check`: lines → promises, without side
+//! effects. The same request shape (plus a document and a hold length)
+//! reserves through `/api/v1/reservations`.
+//!
+//! Warehouses come from, in this order: `warehouses` (codes), the
+//! channel's list (`channel_id`), or every active warehouse by code.
+//! `strategy` defaults to `priority`, `ship_policy` to `ship_as_available`.
+//! Every product must exist and be active; its kind (stocked,
+//! manufactured, service) comes from the catalog.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use sales_domain::auth::Action;
+use sales_domain::availability::{
+    promise, AllocationStrategy, OrderPromise, PromiseContext, PromiseLine, PromiseRequest,
+    PromiseRequestSpec, ShipPolicy, Warehouse,
+};
+use sales_domain::catalog::Product;
+use sales_domain::ids::{ChannelId, LineId, ProductId, WarehouseId};
+use sales_kit::auth::require;
+use sales_kit::json::parse_json;
+use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult};
+use sales_store::availability::{load, warehouses};
+use sales_store::{Db, StoreError};
+use serde::Deserialize;
+
+use crate::errors;
+use crate::warehouses::by_code;
+use crate::wire::{not_past, quantity, Sign};
+use crate::Ctx;
+
+/// What a check (and a reservation) asks.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckBody {
+    #[serde(default)]
+    pub channel_id: Option<ChannelId>,
+    /// Warehouse codes, first preferred.
+    #[serde(default)]
+    pub warehouses: Option<Vec<String>>,
+    #[serde(default)]
+    pub strategy: Option<AllocationStrategy>,
+    #[serde(default)]
+    pub ship_policy: Option<ShipPolicy>,
+    pub lines: Vec<LineBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineBody {
+    #[serde(default)]
+    pub line_id: Option<LineId>,
+    pub product_id: ProductId,
+    pub quantity: Decimal,
+    #[serde(default)]
+    pub requested_date: Option<NaiveDate>,
+}
+
+/// The product an id names, active, or a 422 naming `field`.
+pub(crate) fn product(db: &impl Db, field: &str, id: ProductId) -> Result<Product, ApiError> {
+    let unknown = |why: String| {
+        ApiError::new(
+            422,
+            "unknown_reference",
+            "A referenced record does not exist",
+            why,
+        )
+        .with_field(field)
+    };
+    match sales_store::products::get(db, id) {
+        Ok(p) if p.record.is_active() => Ok(p.record),
+        Ok(_) => Err(unknown(format!("product {id} is inactive"))),
+        Err(StoreError::NotFound { .. }) => Err(unknown(format!("product {id} does not exist"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The warehouses the check draws from, in preference order.
+fn resolve_warehouses(db: &impl Db, b: &CheckBody) -> Result<Vec<Warehouse>, ApiError> {
+    if let Some(codes) = &b.warehouses {
+        if codes.is_empty() {
+            return Err(ApiError::invalid_field(
+                "warehouses",
+                "list at least one warehouse code, or leave warehouses out",
+            ));
+        }
+        return codes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| by_code(db, &format!("warehouses[{i}]"), c.trim()))
+            .collect();
+    }
+    if let Some(channel) = b.channel_id {
+        let c = match sales_store::channels::get(db, channel) {
+            Ok(c) => c.record,
+            Err(StoreError::NotFound { .. }) => {
+                return Err(StoreError::MissingReference {
+                    field: "channel_id",
+                    id: channel.to_string(),
+                }
+                .into())
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if c.warehouses().is_empty() {
+            return Err(ApiError::invalid_field(
+                "channel_id",
+                format!("channel {} lists no warehouses", c.code()),
+            ));
+        }
+        return c
+            .warehouses()
+            .iter()
+            .map(|code| {
+                by_code(db, "channel_id", code).map_err(|e| {
+                    ApiError::new(
+                        422,
+                        "unknown_reference",
+                        "A referenced record does not exist",
+                        format!("channel {}: {}", c.code(), e.detail()),
+                    )
+                    .with_field("channel_id")
+                })
+            })
+            .collect();
+    }
+    let all = warehouses::all_active(db)?;
+    if all.is_empty() {
+        return Err(ApiError::conflict(
+            "no_warehouses",
+            "there is no active warehouse to promise from; create one first",
+        ));
+    }
+    Ok(all)
+}
+
+/// A check, evaluated: the warehouses it used and the promise. Reads only.
+pub(crate) fn evaluate(
+    db: &impl Db,
+    today: NaiveDate,
+    b: &CheckBody,
+) -> Result<(Vec<Warehouse>, OrderPromise), ApiError> {
+    let used = resolve_warehouses(db, b)?;
+    let mut lines = Vec::with_capacity(b.lines.len());
+    for (i, l) in b.lines.iter().enumerate() {
+        let p = product(db, &format!("lines[{i}].product_id"), l.product_id)?;
+        let q = quantity(&format!("lines[{i}].quantity"), l.quantity, Sign::Positive)?;
+        let requested = l
+            .requested_date
+            .map(|d| not_past(&format!("lines[{i}].requested_date"), d, today))
+            .transpose()?;
+        lines.push(PromiseLine {
+            line_id: l.line_id.unwrap_or_else(LineId::new),
+            product: l.product_id,
+            kind: p.kind(),
+            quantity: q,
+            requested_date: requested,
+        });
+    }
+    let warehouse_ids: Vec<WarehouseId> = used.iter().map(Warehouse::id).collect();
+    let request = PromiseRequest::new(PromiseRequestSpec {
+        today,
+        warehouses: warehouse_ids.clone(),
+        strategy: b.strategy.unwrap_or(AllocationStrategy::Priority),
+        ship_policy: b.ship_policy.unwrap_or(ShipPolicy::ShipAsAvailable),
+        lines,
+    })
+    .map_err(errors::promise)?;
+    let mut products: Vec<ProductId> = b.lines.iter().map(|l| l.product_id).collect();
+    products.sort();
+    products.dedup();
+    let spec = load::promise_context(db, &products, &warehouse_ids)?;
+    let ctx = PromiseContext::new(spec).map_err(errors::promise)?;
+    Ok((used, promise(&ctx, &request)))
+}
+
+/// The promise as JSON, with each stock source's `warehouse_code` beside
+/// its `warehouse` id.
+pub(crate) fn promise_json(
+    used: &[Warehouse],
+    promised: &OrderPromise,
+) -> Result<serde_json::Value, ApiError> {
+    let mut value = serde_json::to_value(promised)
+        .map_err(|e| ApiError::internal(format!("failed to serialise a promise: {e}")))?;
+    let lines = value
+        .get_mut("lines")
+        .and_then(serde_json::Value::as_array_mut);
+    for line in lines.into_iter().flatten() {
+        let sources = line
+            .get_mut("sources")
+            .and_then(serde_json::Value::as_array_mut);
+        for source in sources.into_iter().flatten() {
+            let code = source
+                .get("warehouse")
+                .and_then(serde_json::Value::as_str)
+                .and_then(|id| used.iter().find(|w| w.id().to_string() == id))
+                .map(|w| w.code().to_owned());
+            if let (Some(code), Some(map)) = (code, source.as_object_mut()) {
+                map.insert("warehouse_code".into(), code.into());
+            }
+        }
+    }
+    Ok(value)
+}
+
+pub fn handle(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
+    require(&ctx.principal, Action::ReadCatalog)?;
+    let b: CheckBody = parse_json(req)?;
+    let (used, promised) = evaluate(&ctx.db, ctx.today(), &b)?;
+    ApiResponse::json(200, &promise_json(&used, &promised)?)
+}

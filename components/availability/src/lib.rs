@@ -1,0 +1,131 @@
+//! The availability component: warehouses, stock positions and their
+//! adjustments (one by one, or a bulk NDJSON feed from an outside
+//! inventory system), scheduled receipts, reservation holds and the
+//! delivery promise (`POST /api/v1/availability/check`), under `/api/v1/...`.
+//!
+//! This crate is the edge only, in the catalog and pricing components'
+//! style: it routes on `(method, segments)`, converts wire records to
+//! domain values, checks roles (reads and checks need `ReadCatalog`, stock
+//! writes `WriteStock`, holds `Reserve`) and calls the store inside one
+//! transaction per write with `Idempotency-Key`. The engine is
+//! `sales_domain::availability`, the SQL `sales_store::availability`.
+//!
+//! What it does not do yet: work centres, calendars and project roles
+//! (manufactured and service lines are promised from stock only), the
+//! WIT export, and the HTTP connector to an outside inventory service.
+
+use sales_kit::auth::{self, Principal};
+use sales_kit::spin::{variable, SpinDb};
+use sales_kit::{ApiError, ApiRequest, ApiResult, Method};
+use spin_sdk::http::{Request, Response};
+use spin_sdk::http_component;
+
+mod check;
+mod errors;
+mod receipts;
+mod reservations;
+mod stock;
+mod warehouses;
+mod wire;
+
+/// What every handler gets: the database, who is calling, and the time.
+pub(crate) struct Ctx {
+    pub db: SpinDb,
+    pub principal: Principal,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+impl Ctx {
+    /// Today's date (UTC): promises are never before it.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.now.date_naive()
+    }
+}
+
+#[http_component]
+fn handle(req: Request) -> Response {
+    let req = ApiRequest::from(req);
+    match serve(&req) {
+        Ok(resp) => resp.into(),
+        Err(err) => err.to_response().into(),
+    }
+}
+
+fn serve(req: &ApiRequest) -> ApiResult {
+    let db = SpinDb::open_default()?;
+    sales_store::migrate(&db)
+        .map_err(|e| ApiError::unavailable(format!("failed to prepare the database: {e}")))?;
+    let admin_key = variable("admin_api_key");
+    let principal = auth::authenticate(&db, req, admin_key.as_deref())?;
+    let ctx = Ctx {
+        db,
+        principal,
+        now: chrono::Utc::now(),
+    };
+    route(&ctx, req)
+}
+
+fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
+    let segments = req.segments();
+    let m = &req.method;
+    match segments.as_slice() {
+        ["api", "v1", "availability", "check"] => match m {
+            Method::Post => check::handle(ctx, req),
+            _ => not_allowed(m, "POST"),
+        },
+        ["api", "v1", "warehouses", rest @ ..] => match (rest, m) {
+            ([], Method::Get) => warehouses::list(ctx, req),
+            ([], Method::Post) => warehouses::create(ctx, req),
+            ([id], Method::Get) => warehouses::get(ctx, id),
+            ([id], Method::Patch) => warehouses::update(ctx, req, id),
+            ([id, "deactivate"], Method::Post) => warehouses::deactivate(ctx, req, id),
+            ([], _) => not_allowed(m, "GET, POST"),
+            ([_], _) => not_allowed(m, "GET, PATCH"),
+            ([_, "deactivate"], _) => not_allowed(m, "POST"),
+            _ => Err(not_found(req)),
+        },
+        ["api", "v1", "stock", rest @ ..] => match (rest, m) {
+            ([], Method::Get) => stock::list_positions(ctx, req),
+            (["adjustments"], Method::Get) => stock::list_adjustments(ctx, req),
+            (["adjustments"], Method::Post) => stock::adjust(ctx, req),
+            (["adjustments", id], Method::Get) => stock::get_adjustment(ctx, id),
+            (["import"], Method::Post) => stock::import(ctx, req),
+            ([], _) | (["adjustments", _], _) => not_allowed(m, "GET"),
+            (["adjustments"], _) => not_allowed(m, "GET, POST"),
+            (["import"], _) => not_allowed(m, "POST"),
+            _ => Err(not_found(req)),
+        },
+        ["api", "v1", "receipts", rest @ ..] => match (rest, m) {
+            ([], Method::Get) => receipts::list(ctx, req),
+            ([], Method::Post) => receipts::create(ctx, req),
+            ([id], Method::Get) => receipts::get(ctx, id),
+            ([id], Method::Patch) => receipts::update(ctx, req, id),
+            ([id, "deactivate"], Method::Post) => receipts::deactivate(ctx, req, id),
+            ([], _) => not_allowed(m, "GET, POST"),
+            ([_], _) => not_allowed(m, "GET, PATCH"),
+            ([_, "deactivate"], _) => not_allowed(m, "POST"),
+            _ => Err(not_found(req)),
+        },
+        ["api", "v1", "reservations", rest @ ..] => match (rest, m) {
+            ([], Method::Get) => reservations::list(ctx, req),
+            ([], Method::Post) => reservations::create(ctx, req),
+            ([id], Method::Get) => reservations::get(ctx, id),
+            ([id, "release"], Method::Post) => reservations::release(ctx, req, id),
+            ([id, "consume"], Method::Post) => reservations::consume(ctx, req, id),
+            ([], _) => not_allowed(m, "GET, POST"),
+            ([_], _) => not_allowed(m, "GET"),
+            ([_, "release" | "consume"], _) => not_allowed(m, "POST"),
+            _ => Err(not_found(req)),
+        },
+        _ => Err(not_found(req)),
+    }
+}
+
+/// 405 with the `Allow` header RFC 9110 requires.
+fn not_allowed(m: &Method, allow: &str) -> ApiResult {
+    Err(ApiError::method_not_allowed(m.as_str()).with_header("allow", allow))
+}
+
+fn not_found(req: &ApiRequest) -> ApiError {
+    ApiError::not_found(format!("no resource at {}", req.path))
+}
