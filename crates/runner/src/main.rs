@@ -107,6 +107,8 @@ async fn main() -> Result<()> {
                 .context("failed to set up logging")?,
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal, not in log files and CI output.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let Cli {
         command: Command::Up(args),
