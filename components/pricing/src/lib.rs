@@ -12,7 +12,7 @@
 
 use sales_kit::auth::{self, Principal};
 use sales_kit::spin::{variable, SpinDb};
-use sales_kit::{ApiError, ApiRequest, ApiResult, Method};
+use sales_kit::{not_allowed, ApiError, ApiRequest, ApiResult, Method};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
@@ -68,28 +68,28 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     match segments.as_slice() {
         ["api", "v1", "pricing", "price"] => match m {
             Method::Post => price::handle(ctx, req),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "POST"),
         },
 
         ["api", "v1", "price-lists"] => match m {
             Method::Get => price_lists::list(ctx, req),
             Method::Post => price_lists::create(ctx, req),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "GET, POST"),
         },
         ["api", "v1", "price-lists", id] => match m {
             Method::Get => price_lists::get(ctx, id),
             Method::Patch => price_lists::update(ctx, req, id),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "GET, PATCH"),
         },
         ["api", "v1", "price-lists", id, "items"] => match m {
             Method::Get => price_lists::list_items(ctx, req, id),
             Method::Put => price_lists::replace_items(ctx, req, id),
             Method::Post => price_lists::upsert_items(ctx, req, id),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "GET, PUT, POST"),
         },
         ["api", "v1", "price-lists", id, "deactivate"] => match m {
             Method::Post => price_lists::deactivate(ctx, req, id),
-            _ => Err(ApiError::method_not_allowed(m.as_str())),
+            _ => not_allowed(m, "POST"),
         },
 
         ["api", "v1", "pricing-rules", rest @ ..] => match (rest, m) {
@@ -98,7 +98,9 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             ([id], Method::Get) => rules::get(ctx, id),
             ([id], Method::Patch) => rules::update(ctx, req, id),
             ([id, "deactivate"], Method::Post) => rules::deactivate(ctx, req, id),
-            ([] | [_] | [_, "deactivate"], _) => Err(ApiError::method_not_allowed(m.as_str())),
+            ([], _) => not_allowed(m, "GET, POST"),
+            ([_], _) => not_allowed(m, "GET, PATCH"),
+            ([_, "deactivate"], _) => not_allowed(m, "POST"),
             _ => Err(not_found(req)),
         },
         ["api", "v1", "discount-schedules", rest @ ..] => match (rest, m) {
@@ -107,7 +109,9 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             ([id], Method::Get) => schedules::get(ctx, id),
             ([id], Method::Patch) => schedules::update(ctx, req, id),
             ([id, "deactivate"], Method::Post) => schedules::deactivate(ctx, req, id),
-            ([] | [_] | [_, "deactivate"], _) => Err(ApiError::method_not_allowed(m.as_str())),
+            ([], _) => not_allowed(m, "GET, POST"),
+            ([_], _) => not_allowed(m, "GET, PATCH"),
+            ([_, "deactivate"], _) => not_allowed(m, "POST"),
             _ => Err(not_found(req)),
         },
         ["api", "v1", "tax-templates", rest @ ..] => match (rest, m) {
@@ -116,7 +120,9 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             ([id], Method::Get) => tax_templates::get(ctx, id),
             ([id], Method::Patch) => tax_templates::update(ctx, req, id),
             ([id, "deactivate"], Method::Post) => tax_templates::deactivate(ctx, req, id),
-            ([] | [_] | [_, "deactivate"], _) => Err(ApiError::method_not_allowed(m.as_str())),
+            ([], _) => not_allowed(m, "GET, POST"),
+            ([_], _) => not_allowed(m, "GET, PATCH"),
+            ([_, "deactivate"], _) => not_allowed(m, "POST"),
             _ => Err(not_found(req)),
         },
         ["api", "v1", "price-guards", rest @ ..] => match (rest, m) {
@@ -125,7 +131,9 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             ([id], Method::Get) => guards::get(ctx, id),
             ([id], Method::Patch) => guards::update(ctx, req, id),
             ([id, "deactivate"], Method::Post) => guards::deactivate(ctx, req, id),
-            ([] | [_] | [_, "deactivate"], _) => Err(ApiError::method_not_allowed(m.as_str())),
+            ([], _) => not_allowed(m, "GET, POST"),
+            ([_], _) => not_allowed(m, "GET, PATCH"),
+            ([_, "deactivate"], _) => not_allowed(m, "POST"),
             _ => Err(not_found(req)),
         },
 

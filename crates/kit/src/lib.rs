@@ -29,3 +29,9 @@ pub use problem::ApiError;
 
 /// What a handler returns.
 pub type ApiResult = Result<ApiResponse, ApiError>;
+
+/// 405 for `method` on a resource that allows `allow` (`"GET, POST"`), with
+/// the `Allow` header RFC 9110 requires.
+pub fn not_allowed(method: &Method, allow: &str) -> ApiResult {
+    Err(ApiError::method_not_allowed(method.as_str()).with_header("allow", allow))
+}
