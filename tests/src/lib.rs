@@ -108,29 +108,44 @@ impl TestApp {
                 running: None,
             });
         }
+        let mut apps = TestApp::spawn_replicas(1).await?;
+        apps.pop().context("no app started")
+    }
+
+    /// `n` in-process runners serving one state directory — one SQLite file
+    /// — with one admin key, as replicas on a shared database would. The
+    /// first app owns the directory; keep them all alive together.
+    pub async fn spawn_replicas(n: usize) -> Result<Vec<TestApp>> {
         let root = workspace_root();
-        let manifest = root.join("spin.toml");
         check_components_built(&root)?;
         let state = tempfile::tempdir().context("failed to create a state directory")?;
         let admin_key = format!("sk_test_{}", uuid::Uuid::now_v7().simple());
-        let mut opts = sales_runner::UpOptions::new(manifest);
-        opts.listen = "127.0.0.1:0"
-            .parse()
-            .context("failed to parse the listen address")?;
-        opts.state_dir = state.path().to_path_buf();
-        opts.variables
-            .push(("admin_api_key".to_string(), admin_key.clone()));
-        let running = sales_runner::start(opts)
-            .await
-            .context("failed to start the runner")?;
-        let base_url = format!("http://{}", running.local_addr());
-        Ok(TestApp {
-            base_url,
-            admin_key,
-            client,
-            _state: Some(state),
-            running: Some(running),
-        })
+        let dir = state.path().to_path_buf();
+        let mut owner = Some(state);
+        let mut apps = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut opts = sales_runner::UpOptions::new(root.join("spin.toml"));
+            opts.listen = "127.0.0.1:0"
+                .parse()
+                .context("failed to parse the listen address")?;
+            opts.state_dir = dir.clone();
+            opts.variables
+                .push(("admin_api_key".to_string(), admin_key.clone()));
+            let running = sales_runner::start(opts)
+                .await
+                .context("failed to start the runner")?;
+            apps.push(TestApp {
+                base_url: format!("http://{}", running.local_addr()),
+                admin_key: admin_key.clone(),
+                client: reqwest::Client::builder()
+                    .timeout(std::time::Duration::from_secs(60))
+                    .build()
+                    .context("failed to build the HTTP client")?,
+                _state: owner.take(),
+                running: Some(running),
+            });
+        }
+        Ok(apps)
     }
 
     /// Stops the in-process runner, letting in-flight requests finish.

@@ -1,0 +1,595 @@
+//! Availability through the runner: warehouses, stock, receipts and
+//! channels set up over HTTP; promises checked exactly (dates, sources,
+//! explanations); reservations reserved, released and consumed; bad input
+//! that must be a clear 4xx and leave nothing behind; and issue 5's race —
+//! many parallel reservations for scarce stock never oversell, against one
+//! runner and against two runners sharing one database file.
+
+// Test helpers panic on purpose: a failed call is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use reqwest::Method;
+use sales_e2e::{json, TestApp};
+use serde_json::Value;
+
+async fn app() -> TestApp {
+    TestApp::spawn().await.expect("failed to start the app")
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().expect("an id").to_string()
+}
+
+async fn warehouse(app: &TestApp, code: &str) -> String {
+    id(&app
+        .create(
+            "/api/v1/warehouses",
+            json!({ "code": code, "name": format!("{code} warehouse") }),
+        )
+        .await
+        .unwrap())
+}
+
+async fn product(app: &TestApp, kind: &str) -> String {
+    id(&app
+        .create_product(json!({
+            "sku": app.unique("SKU"), "name": "Drill", "uom": "unit", "kind": kind,
+            "standard_cost": { "amount": "10.00", "currency": "EUR" }
+        }))
+        .await
+        .unwrap())
+}
+
+async fn set_on_hand(app: &TestApp, product: &str, warehouse: &str, on_hand: &str) {
+    app.post(
+        "/api/v1/stock/adjustments",
+        json!({ "product_id": product, "warehouse_id": warehouse, "on_hand": on_hand,
+                "reason": "count" }),
+    )
+    .await
+    .unwrap()
+    .assert_status(201);
+}
+
+async fn position(app: &TestApp, product: &str) -> Vec<Value> {
+    let reply = app
+        .get(&format!("/api/v1/stock?product_id={product}"))
+        .await
+        .unwrap();
+    reply.assert_status(200)["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn check(app: &TestApp, body: Value) -> Value {
+    let reply = app.post("/api/v1/availability/check", body).await.unwrap();
+    reply.assert_status(200).clone()
+}
+
+/// Two warehouses, CENTRAL (3 on hand) and NORTH (5), and a drill.
+struct World {
+    central: String,
+    north: String,
+    central_code: String,
+    north_code: String,
+    drill: String,
+}
+
+async fn world(app: &TestApp) -> World {
+    let central_code = app.code("CENTRAL");
+    let north_code = app.code("NORTH");
+    let central = warehouse(app, &central_code).await;
+    let north = warehouse(app, &north_code).await;
+    let drill = product(app, "stocked").await;
+    set_on_hand(app, &drill, &central, "3").await;
+    set_on_hand(app, &drill, &north, "5").await;
+    World {
+        central,
+        north,
+        central_code,
+        north_code,
+        drill,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_is_split_across_warehouses_in_priority_order() {
+    let app = app().await;
+    let w = world(&app).await;
+
+    let p = check(
+        &app,
+        json!({ "warehouses": [w.central_code, w.north_code],
+                "lines": [{ "product_id": w.drill, "quantity": "6" }] }),
+    )
+    .await;
+
+    let today = p["today"].as_str().unwrap().to_string();
+    assert_eq!(p["complete"], json!(true));
+    assert_eq!(p["complete_by"], json!(today));
+    let line = &p["lines"][0];
+    assert_eq!(line["status"], "full");
+    assert_eq!(line["promised_quantity"], "6");
+    assert_eq!(line["shortfall"], "0");
+    assert_eq!(line["promised_date"], json!(today));
+    assert_eq!(
+        line["sources"],
+        json!([
+            { "kind": "stock", "warehouse": w.central, "warehouse_code": w.central_code,
+              "quantity": "3", "available_on": today },
+            { "kind": "stock", "warehouse": w.north, "warehouse_code": w.north_code,
+              "quantity": "3", "available_on": today },
+        ])
+    );
+    assert_eq!(
+        line["explanation"],
+        json!(format!("6 from stock in 2 warehouses; promised {today}"))
+    );
+    // A check writes nothing.
+    let stock = position(&app, &w.drill).await;
+    assert!(stock.iter().all(|s| s["reserved"] == "0"));
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_orders_its_warehouses_and_a_receipt_dates_the_rest() {
+    let app = app().await;
+    let w = world(&app).await;
+    app.create(
+        "/api/v1/receipts",
+        json!({ "product_id": w.drill, "warehouse_id": w.central, "quantity": "10",
+                "due_on": "2099-01-05", "reference": "PO-7" }),
+    )
+    .await
+    .unwrap();
+    let channel = app
+        .create(
+            "/api/v1/channels",
+            json!({ "code": app.code("SHOP"), "name": "Shop", "kind": "b2c", "mode": "online",
+                    "currency": "EUR", "tax_mode": "inclusive",
+                    "warehouses": [w.north_code, w.central_code] }),
+        )
+        .await
+        .unwrap();
+
+    // NORTH first (the channel's order); 5 + 3 from stock, 2 from the receipt.
+    let p = check(
+        &app,
+        json!({ "channel_id": id(&channel),
+                "lines": [{ "product_id": w.drill, "quantity": "10" }] }),
+    )
+    .await;
+    let today = p["today"].as_str().unwrap().to_string();
+    let line = &p["lines"][0];
+    assert_eq!(line["status"], "full");
+    let sources: Vec<(String, String, String)> = line["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["warehouse_code"].as_str().unwrap().to_string(),
+                s["quantity"].as_str().unwrap().to_string(),
+                s["available_on"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            (w.north_code.clone(), "5".into(), today.clone()),
+            (w.central_code.clone(), "3".into(), today.clone()),
+            (w.central_code.clone(), "2".into(), "2099-01-05".into()),
+        ]
+    );
+    assert_eq!(line["promised_date"], "2099-01-05");
+    assert_eq!(
+        line["explanation"],
+        "10 from stock in 2 warehouses as receipts arrive by 2099-01-05; promised 2099-01-05"
+    );
+
+    // Ship complete, more than will ever come: no date, and the reason.
+    let p = check(
+        &app,
+        json!({ "channel_id": id(&channel), "ship_policy": "ship_complete",
+                "lines": [{ "product_id": w.drill, "quantity": "100" }] }),
+    )
+    .await;
+    assert_eq!(p["complete"], json!(false));
+    assert_eq!(p["complete_by"], Value::Null);
+    assert_eq!(p["lines"][0]["promised_date"], Value::Null);
+    assert_eq!(p["lines"][0]["shortfall"], "82");
+    assert_eq!(
+        p["lines"][0]["explanation"],
+        "18 from stock in 2 warehouses as receipts arrive by 2099-01-05; 82 of 100 short; \
+         the order cannot ship complete"
+    );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reservation_holds_stock_until_released_or_consumed() {
+    let app = app().await;
+    let w = world(&app).await;
+    let key = app.unique("hold");
+    let body = json!({ "document": app.unique("SO"), "warehouses": [w.central_code, w.north_code],
+                       "ship_policy": "ship_complete",
+                       "lines": [{ "product_id": w.drill, "quantity": "4" }] });
+
+    let first = app
+        .call_as(
+            &app.admin_key,
+            Method::POST,
+            "/api/v1/reservations",
+            Some(body.clone()),
+            &[("idempotency-key", key.as_str())],
+        )
+        .await
+        .unwrap();
+    let hold = first.assert_status(201).clone();
+    assert_eq!(hold["status"], "held");
+    assert_eq!(hold["rows"].as_array().unwrap().len(), 2);
+    // A retry with the same key holds nothing more.
+    let again = app
+        .call_as(
+            &app.admin_key,
+            Method::POST,
+            "/api/v1/reservations",
+            Some(body.clone()),
+            &[("idempotency-key", key.as_str())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.assert_status(201)["id"], hold["id"]);
+
+    let reserved: Vec<(String, String)> = position(&app, &w.drill)
+        .await
+        .iter()
+        .map(|s| {
+            (
+                s["reserved"].as_str().unwrap().into(),
+                s["free"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let mut reserved = reserved;
+    reserved.sort();
+    // CENTRAL 3 of 3 held, NORTH 1 of 5.
+    assert_eq!(
+        reserved,
+        [("1".into(), "4".into()), ("3".into(), "0".into())]
+    );
+
+    // The check sees the hold.
+    let p = check(
+        &app,
+        json!({ "warehouses": [w.central_code, w.north_code],
+                "lines": [{ "product_id": w.drill, "quantity": "5" }] }),
+    )
+    .await;
+    assert_eq!(p["lines"][0]["promised_quantity"], "4");
+
+    let released = app
+        .post(
+            &format!("/api/v1/reservations/{}/release", id(&hold)),
+            json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(released.assert_status(200)["status"], "released");
+    assert!(position(&app, &w.drill)
+        .await
+        .iter()
+        .all(|s| s["reserved"] == "0"));
+    app.post(
+        &format!("/api/v1/reservations/{}/consume", id(&hold)),
+        json!({}),
+    )
+    .await
+    .unwrap()
+    .assert_problem(409, "invalid_state");
+
+    // Consuming takes the units off on hand, with a ledger row.
+    let hold = app
+        .create("/api/v1/reservations", body.clone())
+        .await
+        .unwrap();
+    app.post(
+        &format!("/api/v1/reservations/{}/consume", id(&hold)),
+        json!({}),
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    let mut on_hand: Vec<String> = position(&app, &w.drill)
+        .await
+        .iter()
+        .map(|s| s["on_hand"].as_str().unwrap().into())
+        .collect();
+    on_hand.sort();
+    assert_eq!(on_hand, ["0", "4"]);
+    let ledger = app
+        .get(&format!("/api/v1/stock/adjustments?product_id={}", w.drill))
+        .await
+        .unwrap();
+    assert_eq!(
+        ledger.assert_status(200)["items"].as_array().unwrap().len(),
+        4
+    );
+
+    // What is left cannot ship 5 complete.
+    let mut short = body.clone();
+    short["lines"][0]["quantity"] = json!("5");
+    app.post("/api/v1/reservations", short)
+        .await
+        .unwrap()
+        .assert_problem(409, "cannot_ship_complete");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_a_clear_4xx_naming_the_field_and_writes_nothing() {
+    let app = app().await;
+    let w = world(&app).await;
+    let line = |q: &str| json!([{ "product_id": w.drill, "quantity": q }]);
+    let cases: Vec<(&str, Value, u16, &str, &str)> = vec![
+        (
+            "/api/v1/availability/check",
+            json!({ "lines": [{ "product_id": "0190f5c2-7b3a-7c3e-9a1f-1d2e3f405162", "quantity": "1" }] }),
+            422,
+            "unknown_reference",
+            "lines[0].product_id",
+        ),
+        (
+            "/api/v1/availability/check",
+            json!({ "warehouses": ["NOWHERE"], "lines": line("1") }),
+            422,
+            "unknown_reference",
+            "warehouses[0]",
+        ),
+        (
+            "/api/v1/availability/check",
+            json!({ "lines": line("-1") }),
+            422,
+            "invalid_field",
+            "lines[0].quantity",
+        ),
+        (
+            "/api/v1/availability/check",
+            json!({ "lines": line("0.0001") }),
+            422,
+            "invalid_field",
+            "lines[0].quantity",
+        ),
+        (
+            "/api/v1/availability/check",
+            json!({ "lines": [{ "product_id": w.drill, "quantity": "1", "requested_date": "2000-01-01" }] }),
+            422,
+            "invalid_field",
+            "lines[0].requested_date",
+        ),
+        (
+            "/api/v1/reservations",
+            json!({ "document": "SO-X", "valid_until": "2000-01-01", "lines": line("1") }),
+            422,
+            "invalid_field",
+            "valid_until",
+        ),
+        (
+            "/api/v1/reservations",
+            json!({ "document": "SO-X", "lines": line("-2") }),
+            422,
+            "invalid_field",
+            "lines[0].quantity",
+        ),
+        (
+            "/api/v1/receipts",
+            json!({ "product_id": w.drill, "warehouse_id": w.central, "quantity": "5", "due_on": "2000-01-01" }),
+            422,
+            "invalid_field",
+            "due_on",
+        ),
+        (
+            "/api/v1/receipts",
+            json!({ "product_id": w.drill, "warehouse_id": "0190f5c2-7b3a-7c3e-9a1f-1d2e3f405162", "quantity": "5", "due_on": "2099-01-01" }),
+            422,
+            "unknown_reference",
+            "warehouse_id",
+        ),
+        (
+            "/api/v1/receipts",
+            json!({ "product_id": w.drill, "warehouse_id": w.central, "quantity": "-5", "due_on": "2099-01-01" }),
+            422,
+            "invalid_field",
+            "quantity",
+        ),
+        (
+            "/api/v1/stock/adjustments",
+            json!({ "product_id": w.drill, "warehouse_id": w.central, "quantity": "-4", "reason": "lost" }),
+            409,
+            "insufficient_stock",
+            "quantity",
+        ),
+        (
+            "/api/v1/stock/adjustments",
+            json!({ "product_id": w.drill, "warehouse_id": w.central, "on_hand": "-1", "reason": "count" }),
+            422,
+            "invalid_field",
+            "on_hand",
+        ),
+        (
+            "/api/v1/warehouses",
+            json!({ "code": "has space", "name": "X" }),
+            422,
+            "invalid_field",
+            "code",
+        ),
+        (
+            "/api/v1/warehouses",
+            json!({ "code": w.central_code, "name": "Again" }),
+            409,
+            "duplicate",
+            "code",
+        ),
+    ];
+    for (path, body, status, code, field) in cases {
+        let reply = app.post(path, body.clone()).await.unwrap();
+        reply.assert_problem(status, code);
+        assert_eq!(reply.body["field"], json!(field), "{path} {body}");
+    }
+    // Nothing was written: the stock, the receipts and the holds are as set up.
+    let stock = position(&app, &w.drill).await;
+    assert!(stock
+        .iter()
+        .all(|s| s["reserved"] == "0" && s["incoming"] == "0"));
+    assert_eq!(
+        app.count("/api/v1/reservations?document=SO-X")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        app.count(&format!("/api/v1/receipts?product_id={}", w.drill))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        app.count(&format!("/api/v1/warehouses?code={}", w.central_code))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        app.count(&format!("/api/v1/stock/adjustments?product_id={}", w.drill))
+            .await
+            .unwrap(),
+        2
+    );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inventory_feed_is_applied_once_and_reports_bad_lines() {
+    let app = app().await;
+    let w = world(&app).await;
+    let feed = format!(
+        "{{\"external_source\":\"wms\",\"external_id\":\"c-1\",\"product_id\":\"{d}\",\"warehouse_code\":\"{c}\",\"on_hand\":\"40\"}}\n\
+         {{\"external_source\":\"wms\",\"external_id\":\"c-2\",\"product_id\":\"{d}\",\"warehouse_code\":\"NOWHERE\",\"on_hand\":\"1\"}}\n",
+        d = w.drill,
+        c = w.central_code
+    );
+    let post = || {
+        app.call_raw(
+            Method::POST,
+            "/api/v1/stock/import",
+            "application/x-ndjson",
+            feed.clone(),
+            &[],
+        )
+    };
+    let report = post().await.unwrap();
+    let report = report.assert_status(200);
+    assert_eq!(
+        (&report["rows"], &report["created"], &report["failed"]),
+        (&json!(2), &json!(1), &json!(1))
+    );
+    assert_eq!(report["errors"][0]["field"], "warehouse_code");
+    let again = post().await.unwrap();
+    assert_eq!(again.assert_status(200)["unchanged"], json!(1));
+    let central: Vec<Value> = position(&app, &w.drill)
+        .await
+        .into_iter()
+        .filter(|s| s["warehouse_id"] == json!(w.central))
+        .collect();
+    assert_eq!(central[0]["on_hand"], "40");
+    app.stop().await.unwrap();
+}
+
+/// Reserves one unit `n` times at once; returns (held, refused).
+async fn race(app: Arc<TestApp>, code: &str, drill: &str, n: usize) -> (usize, usize) {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let app = app.clone();
+            let body = json!({ "document": format!("SO-{i}"), "warehouses": [code],
+                               "ship_policy": "ship_complete",
+                               "lines": [{ "product_id": drill, "quantity": "1" }] });
+            tokio::spawn(async move { app.post("/api/v1/reservations", body).await.unwrap() })
+        })
+        .collect();
+    let (mut held, mut refused) = (0, 0);
+    for t in tasks {
+        let reply = t.await.unwrap();
+        match reply.status.as_u16() {
+            201 => held += 1,
+            409 => {
+                assert!(
+                    ["insufficient_stock", "cannot_ship_complete"].contains(&reply.code()),
+                    "{}",
+                    reply.text
+                );
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {}", reply.text),
+        }
+    }
+    (held, refused)
+}
+
+/// Issue 5: two orders competing for the last units never both get them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_reservations_for_scarce_stock_never_oversell() {
+    let app = Arc::new(app().await);
+    let code = app.code("SCARCE");
+    let wh = warehouse(&app, &code).await;
+    let drill = product(&app, "stocked").await;
+    set_on_hand(&app, &drill, &wh, "10").await;
+
+    let (held, refused) = race(app.clone(), &code, &drill, 40).await;
+
+    assert_eq!((held, refused), (10, 30));
+    let stock = position(&app, &drill).await;
+    assert_eq!(
+        (
+            &stock[0]["on_hand"],
+            &stock[0]["reserved"],
+            &stock[0]["free"]
+        ),
+        (&json!("10"), &json!("10"), &json!("0"))
+    );
+    assert_eq!(
+        app.count("/api/v1/reservations?status=held").await.unwrap(),
+        10
+    );
+}
+
+/// Issue 5, across replicas: two runners on one database file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_runners_on_one_database_never_oversell() {
+    let mut apps = TestApp::spawn_replicas(2).await.unwrap();
+    let second = Arc::new(apps.pop().unwrap());
+    let first = Arc::new(apps.pop().unwrap());
+    let code = first.code("SHARED");
+    let wh = warehouse(&first, &code).await;
+    let drill = product(&first, "stocked").await;
+    set_on_hand(&first, &drill, &wh, "10").await;
+
+    let (a, b) = tokio::join!(
+        race(first.clone(), &code, &drill, 20),
+        race(second.clone(), &code, &drill, 20)
+    );
+
+    assert_eq!((a.0 + b.0, a.1 + b.1), (10, 30));
+    let stock = position(&second, &drill).await;
+    assert_eq!(
+        (
+            &stock[0]["on_hand"],
+            &stock[0]["reserved"],
+            &stock[0]["free"]
+        ),
+        (&json!("10"), &json!("10"), &json!("0"))
+    );
+}
