@@ -135,6 +135,7 @@ define_id!(LineId, "line");
 define_id!(SalesPersonId, "sales person");
 define_id!(ApprovalPolicyId, "approval policy");
 define_id!(ApprovalRequestId, "approval request");
+define_id!(DelegationId, "delegation");
 define_id!(ReservationId, "reservation");
 define_id!(ReceiptId, "receipt");
 define_id!(StockAdjustmentId, "stock adjustment");

@@ -40,6 +40,7 @@
 //! too.
 
 pub mod api_keys;
+pub mod approvals;
 pub mod availability;
 pub mod channels;
 pub mod customers;

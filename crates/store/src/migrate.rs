@@ -365,8 +365,68 @@ const V3_AVAILABILITY: &[&str] = &[
         ON reservation_lines (product_id, warehouse_id)",
 ];
 
+/// Migration 4: approvals — policies (the JSON of the domain policy; its
+/// revision lives in the body), requests (the whole domain request as JSON
+/// beside the columns lists filter on), the principals each pending step
+/// waits for (the inbox index, rewritten with the request), the
+/// append-only decision records, and delegations.
+const V4_APPROVALS: &[&str] = &[
+    "CREATE TABLE approval_policies (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        body TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE INDEX approval_policies_active ON approval_policies (active, id)",
+    "CREATE TABLE approval_requests (
+        id TEXT PRIMARY KEY NOT NULL,
+        document_kind TEXT NOT NULL,
+        document_id TEXT NOT NULL,
+        document_version INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        submitted_by TEXT NOT NULL,
+        body TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX approval_requests_document
+        ON approval_requests (document_kind, document_id, document_version)",
+    "CREATE INDEX approval_requests_status ON approval_requests (status, id)",
+    "CREATE TABLE approval_request_assignees (
+        principal_id TEXT NOT NULL,
+        request_id TEXT NOT NULL REFERENCES approval_requests(id),
+        PRIMARY KEY (principal_id, request_id)
+    ) WITHOUT ROWID",
+    "CREATE INDEX approval_request_assignees_request
+        ON approval_request_assignees (request_id)",
+    "CREATE TABLE approval_decisions (
+        request_id TEXT NOT NULL REFERENCES approval_requests(id),
+        seq INTEGER NOT NULL,
+        decided_by TEXT NOT NULL,
+        on_behalf_of TEXT,
+        at TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (request_id, seq)
+    ) WITHOUT ROWID",
+    "CREATE TABLE approval_delegations (
+        id TEXT PRIMARY KEY NOT NULL,
+        from_principal TEXT NOT NULL,
+        to_principal TEXT NOT NULL,
+        starts TEXT NOT NULL,
+        ends TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )",
+    "CREATE INDEX approval_delegations_from ON approval_delegations (from_principal, starts)",
+    "CREATE INDEX approval_delegations_to ON approval_delegations (to_principal, starts)",
+];
+
 /// Every migration, oldest first. Append only.
-pub const MIGRATIONS: &[&[&str]] = &[V1_CATALOG, V2_PRICING, V3_AVAILABILITY];
+pub const MIGRATIONS: &[&[&str]] = &[V1_CATALOG, V2_PRICING, V3_AVAILABILITY, V4_APPROVALS];
 
 /// The schema version this build writes and expects.
 pub fn latest_version() -> i64 {
