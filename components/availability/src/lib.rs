@@ -16,7 +16,7 @@
 
 use sales_kit::auth::{self, Principal};
 use sales_kit::spin::{variable, SpinDb};
-use sales_kit::{ApiError, ApiRequest, ApiResult, Method};
+use sales_kit::{not_allowed, ApiError, ApiRequest, ApiResult, Method};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
@@ -119,11 +119,6 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         },
         _ => Err(not_found(req)),
     }
-}
-
-/// 405 with the `Allow` header RFC 9110 requires.
-fn not_allowed(m: &Method, allow: &str) -> ApiResult {
-    Err(ApiError::method_not_allowed(m.as_str()).with_header("allow", allow))
 }
 
 fn not_found(req: &ApiRequest) -> ApiError {
