@@ -509,6 +509,233 @@ async fn an_inventory_feed_is_applied_once_and_reports_bad_lines() {
     app.stop().await.unwrap();
 }
 
+/// The day after `date` (`YYYY-MM-DD`), without a date library.
+fn next_day(date: &str) -> String {
+    let parts: Vec<u32> = date.split('-').map(|p| p.parse().unwrap()).collect();
+    let (y, m, d) = (parts[0], parts[1], parts[2]);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    let (y, m, d) = if d < days {
+        (y, m, d + 1)
+    } else if m < 12 {
+        (y, m + 1, 1)
+    } else {
+        (y + 1, 1, 1)
+    };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+const EVERY_DAY: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shortfall_is_made_on_the_work_centre_and_holidays_are_skipped() {
+    let app = app().await;
+    let code = app.code("PLANT");
+    let wh = warehouse(&app, &code).await;
+    let cabinet = product(&app, "manufactured").await;
+    set_on_hand(&app, &cabinet, &wh, "1").await;
+    let calendar = app
+        .create(
+            "/api/v1/calendars",
+            json!({ "name": "Every day", "working_days": EVERY_DAY }),
+        )
+        .await
+        .unwrap();
+    let cell = app
+        .create(
+            "/api/v1/work-centers",
+            json!({ "name": "Cell 1", "calendar_id": id(&calendar), "hours_per_day": "8",
+                    "routings": [{ "product_id": cabinet, "hours_per_unit": "2" }] }),
+        )
+        .await
+        .unwrap();
+    let body = json!({ "warehouses": [code],
+                       "lines": [{ "product_id": cabinet, "quantity": "5" }] });
+
+    // 1 from stock (netted first), 4 made: 8 hours, one day today.
+    let p = check(&app, body.clone()).await;
+    let today = p["today"].as_str().unwrap().to_string();
+    let line = &p["lines"][0];
+    assert_eq!(line["status"], "full");
+    assert_eq!(line["sources"][0]["kind"], "stock");
+    assert_eq!(line["sources"][0]["quantity"], "1");
+    let wo = &line["sources"][1];
+    assert_eq!(
+        (
+            &wo["kind"],
+            &wo["work_center"],
+            &wo["work_center_name"],
+            &wo["quantity"],
+            &wo["hours"]
+        ),
+        (
+            &json!("work_order"),
+            &json!(id(&cell)),
+            &json!("Cell 1"),
+            &json!("4"),
+            &json!("8")
+        )
+    );
+    assert_eq!(
+        (&wo["start"], &wo["finish"]),
+        (&json!(today), &json!(today))
+    );
+    assert_eq!(line["promised_date"], json!(today));
+
+    // Today becomes a holiday: production moves to tomorrow.
+    app.patch(
+        &format!("/api/v1/calendars/{}", id(&calendar)),
+        calendar["version"].as_i64().unwrap(),
+        json!({ "holidays": [today] }),
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    let p = check(&app, body).await;
+    let tomorrow = next_day(&today);
+    assert_eq!(p["lines"][0]["sources"][1]["start"], json!(tomorrow));
+    assert_eq!(p["lines"][0]["promised_date"], json!(tomorrow));
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_hours_are_booked_on_the_role_after_its_bookings() {
+    let app = app().await;
+    let install = product(&app, "service").await;
+    let calendar = app
+        .create(
+            "/api/v1/calendars",
+            json!({ "name": "Every day", "working_days": EVERY_DAY }),
+        )
+        .await
+        .unwrap();
+    let role = app
+        .create(
+            "/api/v1/project-roles",
+            json!({ "name": "Installer", "calendar_id": id(&calendar), "hours_per_week": "70",
+                    "services": [{ "product_id": install }] }),
+        )
+        .await
+        .unwrap();
+
+    // 10 hours a day: 15 hours take today and half of tomorrow.
+    let p = check(
+        &app,
+        json!({ "lines": [{ "product_id": install, "quantity": "15" }] }),
+    )
+    .await;
+    let today = p["today"].as_str().unwrap().to_string();
+    let tomorrow = next_day(&today);
+    let slot = &p["lines"][0]["sources"][0];
+    assert_eq!(
+        (
+            &slot["kind"],
+            &slot["role"],
+            &slot["role_name"],
+            &slot["hours"]
+        ),
+        (
+            &json!("project_slot"),
+            &json!(id(&role)),
+            &json!("Installer"),
+            &json!("15")
+        )
+    );
+    assert_eq!(
+        (&slot["start"], &slot["finish"]),
+        (&json!(today), &json!(tomorrow))
+    );
+    assert_eq!(p["lines"][0]["promised_date"], json!(tomorrow));
+
+    // A booking that fills today pushes the start to tomorrow.
+    app.patch(
+        &format!("/api/v1/project-roles/{}", id(&role)),
+        role["version"].as_i64().unwrap(),
+        json!({ "bookings": [{ "from": today, "to": today, "hours": "10" }] }),
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    let p = check(
+        &app,
+        json!({ "lines": [{ "product_id": install, "quantity": "15" }] }),
+    )
+    .await;
+    assert_eq!(p["lines"][0]["sources"][0]["start"], json!(tomorrow));
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_capacity_input_names_the_field_and_writes_nothing() {
+    let app = app().await;
+    let drill = product(&app, "manufactured").await;
+    let reply = app
+        .post(
+            "/api/v1/calendars",
+            json!({ "name": "Never", "working_days": [] }),
+        )
+        .await
+        .unwrap();
+    reply.assert_problem(422, "invalid_field");
+    assert_eq!(reply.body["field"], "working_days");
+    let calendar = app
+        .create(
+            "/api/v1/calendars",
+            json!({ "name": "Week", "working_days": ["monday"] }),
+        )
+        .await
+        .unwrap();
+    let cases = [
+        (
+            "/api/v1/work-centers",
+            json!({ "name": "Cell", "calendar_id": id(&calendar), "hours_per_day": "-8" }),
+            "hours_per_day",
+        ),
+        (
+            "/api/v1/work-centers",
+            json!({ "name": "Cell", "calendar_id": id(&calendar), "hours_per_day": "8",
+                    "routings": [{ "product_id": drill, "hours_per_unit": "0" }] }),
+            "routings[0].hours_per_unit",
+        ),
+        (
+            "/api/v1/work-centers",
+            json!({ "name": "Cell", "calendar_id": "0190f5c2-7b3a-7c3e-9a1f-1d2e3f405162",
+                    "hours_per_day": "8" }),
+            "calendar_id",
+        ),
+        (
+            "/api/v1/project-roles",
+            json!({ "name": "Role", "calendar_id": id(&calendar), "hours_per_week": "40",
+                    "bookings": [{ "from": "2099-01-10", "to": "2099-01-01", "hours": "1" }] }),
+            "bookings[0].to",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let reply = app.post(path, body.clone()).await.unwrap();
+        assert_eq!(reply.status.as_u16(), 422, "{path} {body}: {}", reply.text);
+        assert_eq!(reply.body["field"], json!(field), "{path} {body}");
+    }
+    assert_eq!(
+        app.count("/api/v1/work-centers").await.unwrap()
+            + app.count("/api/v1/project-roles").await.unwrap(),
+        0
+    );
+    app.stop().await.unwrap();
+}
+
 /// Reserves one unit `n` times at once; returns (held, refused).
 async fn race(app: Arc<TestApp>, code: &str, drill: &str, n: usize) -> (usize, usize) {
     let tasks: Vec<_> = (0..n)

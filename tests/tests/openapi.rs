@@ -132,6 +132,22 @@ async fn create_body(op_id: &str, app: &TestApp) -> Value {
             json!({ "document": app.unique("SO"), "warehouses": [code],
                     "lines": [{ "product_id": product, "quantity": "1" }] })
         }
+        "createCalendar" => json!({ "name": "Walker week", "working_days":
+                                    ["monday", "tuesday", "wednesday", "thursday", "friday"] }),
+        "createWorkCenter" | "createProjectRole" => {
+            let calendar = app
+                .create(
+                    "/api/v1/calendars",
+                    Box::pin(create_body("createCalendar", app)).await,
+                )
+                .await
+                .unwrap();
+            if op_id == "createWorkCenter" {
+                json!({ "name": "Walker cell", "calendar_id": calendar["id"], "hours_per_day": "8" })
+            } else {
+                json!({ "name": "Walker role", "calendar_id": calendar["id"], "hours_per_week": "40" })
+            }
+        }
         other => panic!("no valid body for {other}: add one to the walker"),
     }
 }

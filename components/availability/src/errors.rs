@@ -8,7 +8,9 @@
 //! not the request's, so they are 500s: the edge checks everything a
 //! client sends before the engine sees it.
 
-use sales_domain::availability::{PromiseError, ReservationError};
+use sales_domain::availability::{
+    CalendarError, CtpError, ProjectError, PromiseError, ReservationError,
+};
 use sales_kit::ApiError;
 
 fn invalid(field: impl Into<String>, e: impl std::fmt::Display) -> ApiError {
@@ -48,5 +50,57 @@ pub fn reservation(e: ReservationError) -> ApiError {
         ReservationError::OrderCannotShipComplete => {
             ApiError::conflict("cannot_ship_complete", e.to_string()).with_field("lines")
         }
+    }
+}
+
+/// A calendar the engine refused; `prefix` locates it in the request.
+pub fn calendar(e: CalendarError) -> ApiError {
+    match &e {
+        CalendarError::NoWorkingDays => invalid("working_days", &e),
+        CalendarError::NoWorkingDayWithin { .. }
+        | CalendarError::OutOfCapacity { .. }
+        | CalendarError::NothingToSchedule(_)
+        | CalendarError::DateOutOfRange => invalid("holidays", &e),
+    }
+}
+
+/// A work centre or one of its routings (`routings[index]`) refused.
+pub fn work_center(e: CtpError, routing: Option<usize>) -> ApiError {
+    let at = |leaf: &str| match routing {
+        Some(i) => format!("routings[{i}].{leaf}"),
+        None => leaf.to_owned(),
+    };
+    match e {
+        CtpError::InvalidName => invalid("name", &e),
+        CtpError::InvalidQuantity { ref field, .. } => {
+            // The engine names `hours_per_day`, `planned_load[i].hours`, `hours_per_unit`.
+            invalid(at(field), &e)
+        }
+        CtpError::LeadTimeTooLong(_) => invalid(at("material_lead_days"), &e),
+        CtpError::Calendar(c) => calendar(c).with_field("calendar_id"),
+        CtpError::WrongWorkCenter { .. } | CtpError::TooMuchWork { .. } => {
+            ApiError::internal(e.to_string())
+        }
+    }
+}
+
+/// A project role or one of its services (`services[index]`) refused.
+pub fn project_role(e: ProjectError, service: Option<usize>) -> ApiError {
+    let at = |leaf: &str| match service {
+        Some(i) => format!("services[{i}].{leaf}"),
+        None => leaf.to_owned(),
+    };
+    match e {
+        ProjectError::InvalidName => invalid("name", &e),
+        ProjectError::InvalidQuantity { ref field, .. } => invalid(at(field), &e),
+        ProjectError::BookingEndsBeforeStart { index, .. } => {
+            invalid(format!("bookings[{index}].to"), &e)
+        }
+        ProjectError::BookingTooLong { index }
+        | ProjectError::BookingOnNoWorkingDay { index, .. } => {
+            invalid(format!("bookings[{index}]"), &e)
+        }
+        ProjectError::Calendar(c) => calendar(c).with_field("calendar_id"),
+        ProjectError::TooMuchWork { .. } => ApiError::internal(e.to_string()),
     }
 }

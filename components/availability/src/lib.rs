@@ -10,9 +10,12 @@
 //! transaction per write with `Idempotency-Key`. The engine is
 //! `sales_domain::availability`, the SQL `sales_store::availability`.
 //!
-//! What it does not do yet: work centres, calendars and project roles
-//! (manufactured and service lines are promised from stock only), the
-//! WIT export, and the HTTP connector to an outside inventory service.
+//! Capacity — working calendars, work centres with routings, project roles
+//! with services — lives in [`capacity`]; a check plans manufactured
+//! shortfalls and service hours on it.
+//!
+//! What it does not do yet: the WIT export, and the HTTP connector to an
+//! outside inventory service.
 
 use sales_kit::auth::{self, Principal};
 use sales_kit::spin::{variable, SpinDb};
@@ -20,6 +23,7 @@ use sales_kit::{not_allowed, ApiError, ApiRequest, ApiResult, Method};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
+mod capacity;
 mod check;
 mod errors;
 mod receipts;
@@ -115,6 +119,33 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             ([], _) => not_allowed(m, "GET, POST"),
             ([_], _) => not_allowed(m, "GET"),
             ([_, "release" | "consume"], _) => not_allowed(m, "POST"),
+            _ => Err(not_found(req)),
+        },
+        ["api", "v1", "calendars", rest @ ..] => match (rest, m) {
+            ([], Method::Get) => capacity::list_calendars(ctx, req),
+            ([], Method::Post) => capacity::create_calendar(ctx, req),
+            ([id], Method::Get) => capacity::get_calendar(ctx, id),
+            ([id], Method::Patch) => capacity::update_calendar(ctx, req, id),
+            ([], _) => not_allowed(m, "GET, POST"),
+            ([_], _) => not_allowed(m, "GET, PATCH"),
+            _ => Err(not_found(req)),
+        },
+        ["api", "v1", "work-centers", rest @ ..] => match (rest, m) {
+            ([], Method::Get) => capacity::list_work_centers(ctx, req),
+            ([], Method::Post) => capacity::create_work_center(ctx, req),
+            ([id], Method::Get) => capacity::get_work_center(ctx, id),
+            ([id], Method::Patch) => capacity::update_work_center(ctx, req, id),
+            ([], _) => not_allowed(m, "GET, POST"),
+            ([_], _) => not_allowed(m, "GET, PATCH"),
+            _ => Err(not_found(req)),
+        },
+        ["api", "v1", "project-roles", rest @ ..] => match (rest, m) {
+            ([], Method::Get) => capacity::list_roles(ctx, req),
+            ([], Method::Post) => capacity::create_role(ctx, req),
+            ([id], Method::Get) => capacity::get_role(ctx, id),
+            ([id], Method::Patch) => capacity::update_role(ctx, req, id),
+            ([], _) => not_allowed(m, "GET, POST"),
+            ([_], _) => not_allowed(m, "GET, PATCH"),
             _ => Err(not_found(req)),
         },
         _ => Err(not_found(req)),

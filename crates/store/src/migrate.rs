@@ -425,8 +425,57 @@ const V4_APPROVALS: &[&str] = &[
     "CREATE INDEX approval_delegations_to ON approval_delegations (to_principal, starts)",
 ];
 
+/// Migration 5: capacity for capable-to-promise and project timelines —
+/// working calendars, work centres (with their routings) and project roles
+/// (with the service products they deliver), stored as the JSON of their
+/// record beside the columns the loader looks up by.
+const V5_CAPACITY: &[&str] = &[
+    "CREATE TABLE calendars (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        body TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE TABLE work_centers (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        calendar_id TEXT NOT NULL REFERENCES calendars(id),
+        body TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE INDEX work_centers_calendar ON work_centers (calendar_id)",
+    "CREATE TABLE project_roles (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        calendar_id TEXT NOT NULL REFERENCES calendars(id),
+        body TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE INDEX project_roles_calendar ON project_roles (calendar_id)",
+    // Which work centre makes a product / which role delivers a service
+    // product: one owner per product, found by index.
+    "CREATE TABLE capacity_products (
+        product_id TEXT PRIMARY KEY NOT NULL,
+        kind TEXT NOT NULL,
+        owner_id TEXT NOT NULL
+    ) WITHOUT ROWID",
+    "CREATE INDEX capacity_products_owner ON capacity_products (owner_id)",
+];
+
 /// Every migration, oldest first. Append only.
-pub const MIGRATIONS: &[&[&str]] = &[V1_CATALOG, V2_PRICING, V3_AVAILABILITY, V4_APPROVALS];
+pub const MIGRATIONS: &[&[&str]] = &[
+    V1_CATALOG,
+    V2_PRICING,
+    V3_AVAILABILITY,
+    V4_APPROVALS,
+    V5_CAPACITY,
+];
 
 /// The schema version this build writes and expects.
 pub fn latest_version() -> i64 {

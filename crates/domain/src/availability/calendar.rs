@@ -17,6 +17,12 @@ use thiserror::Error;
 
 use super::HORIZON_DAYS;
 
+crate::define_id!(
+    /// A stored working calendar (work centres and project roles name one).
+    CalendarId,
+    "calendar"
+);
+
 /// A day of the week, spelled in lower case on the wire (`"monday"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

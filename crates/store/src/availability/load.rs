@@ -1,15 +1,17 @@
-//! The loader: the slice of stock one check reads, as the engine's
-//! `StockPictureSpec` — the positions of the request's products in the
-//! request's warehouses, their open receipts and held reservation rows.
+//! The loader: the slice one check reads, as the engine's
+//! `PromiseContextSpec` — the positions of the request's products in the
+//! request's warehouses, their open receipts and held reservation rows, and
+//! the work centres and roles that make or deliver those products.
 
 use std::collections::BTreeMap;
 
 use sales_domain::availability::{
-    PromiseContextSpec, ReceiptSpec, ReservationSpec, StockPictureSpec, StockPositionSpec,
+    CalendarId, ProjectRoleSpec, PromiseContextSpec, ReceiptSpec, ReservationSpec, RoutingSpec,
+    ServiceSpec, StockPictureSpec, StockPositionSpec, WorkCenterSpec, WorkingCalendarSpec,
 };
 use sales_domain::ids::{ProductId, WarehouseId};
 
-use super::{date, qty};
+use super::{capacity, date, qty};
 use crate::db::{Db, DbError, Value};
 use crate::StoreError;
 
@@ -28,9 +30,9 @@ fn parse<T, E: std::fmt::Display>(
     f(text).map_err(|e| StoreError::Db(DbError::Decode(format!("{text:?}: {e}"))))
 }
 
-/// Everything a check of `products` over `warehouses` reads. Work centres,
-/// routings, roles and services are left empty: manufactured and service
-/// lines are served from stock only until their tables land.
+/// Everything a check of `products` over `warehouses` reads: their stock,
+/// and the work centres (with routings) and roles (with services) that make
+/// or deliver them, with their calendars.
 pub fn promise_context(
     db: &impl Db,
     products: &[ProductId],
@@ -107,7 +109,18 @@ pub fn promise_context(
             }
         }
     }
-    Ok(PromiseContextSpec {
+    let (centers, roles, calendars) = capacity::for_products(db, products)?;
+    let calendar = |id: CalendarId| -> Result<WorkingCalendarSpec, StoreError> {
+        let c = calendars.get(&id).ok_or_else(|| {
+            StoreError::Db(DbError::Decode(format!("calendar {id} was not loaded")))
+        })?;
+        Ok(WorkingCalendarSpec {
+            working_days: c.working_days.clone(),
+            holidays: c.holidays.clone(),
+        })
+    };
+    let wanted = |p: &ProductId| products.contains(p);
+    let mut spec = PromiseContextSpec {
         stock: StockPictureSpec {
             positions: positions.into_values().collect(),
         },
@@ -115,5 +128,45 @@ pub fn promise_context(
         routings: Vec::new(),
         roles: Vec::new(),
         services: Vec::new(),
-    })
+    };
+    for w in centers {
+        spec.routings.extend(
+            w.routings
+                .iter()
+                .filter(|r| wanted(&r.product_id))
+                .map(|r| RoutingSpec {
+                    product: r.product_id,
+                    work_center: w.id,
+                    hours_per_unit: r.hours_per_unit,
+                    material_lead_days: r.material_lead_days,
+                }),
+        );
+        spec.work_centers.push(WorkCenterSpec {
+            id: w.id,
+            name: w.name,
+            hours_per_day: w.hours_per_day,
+            calendar: calendar(w.calendar_id)?,
+            planned_load: w.planned_load,
+        });
+    }
+    for r in roles {
+        spec.services.extend(
+            r.services
+                .iter()
+                .filter(|s| wanted(&s.product_id))
+                .map(|s| ServiceSpec {
+                    product: s.product_id,
+                    role: r.id,
+                    hours_per_unit: s.hours_per_unit,
+                }),
+        );
+        spec.roles.push(ProjectRoleSpec {
+            id: r.id,
+            name: r.name,
+            hours_per_week: r.hours_per_week,
+            calendar: calendar(r.calendar_id)?,
+            bookings: r.bookings,
+        });
+    }
+    Ok(spec)
 }

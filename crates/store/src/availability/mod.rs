@@ -16,6 +16,7 @@
 //! `sales_domain::availability` does, from what [`load`] reads) or read
 //! the clock (callers pass `now` and `today`).
 
+pub mod capacity;
 pub mod load;
 pub mod receipts;
 pub mod reservations;

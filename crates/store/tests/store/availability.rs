@@ -284,3 +284,89 @@ fn parallel_reservations_on_separate_connections_never_oversell() {
         .unwrap();
     assert_eq!(rows.first().unwrap().int("n").unwrap(), 10_000);
 }
+
+#[test]
+fn the_loader_reads_the_work_centre_and_role_of_the_products_asked_about() {
+    use sales_domain::availability::{CalendarId, ProjectRoleId, Weekday, WorkCenterId};
+    use sales_store::availability::capacity::{
+        self, Calendar, ProjectRole, RoutingEntry, ServiceEntry, WorkCenter,
+    };
+    let db = db();
+    let cal = Calendar {
+        id: CalendarId::new(),
+        name: "Plant".into(),
+        working_days: Weekday::WEEKDAYS.to_vec(),
+        holidays: vec![NaiveDate::from_ymd_opt(2026, 12, 25).unwrap()],
+    };
+    capacity::create(&db, &cal, at(1)).unwrap();
+    let (made, other, service) = (ProductId::new(), ProductId::new(), ProductId::new());
+    let center = WorkCenter {
+        id: WorkCenterId::new(),
+        name: "Assembly".into(),
+        calendar_id: cal.id,
+        hours_per_day: dec!(8),
+        planned_load: Vec::new(),
+        routings: vec![
+            RoutingEntry {
+                product_id: made,
+                hours_per_unit: dec!(2),
+                material_lead_days: 3,
+            },
+            RoutingEntry {
+                product_id: other,
+                hours_per_unit: dec!(1),
+                material_lead_days: 0,
+            },
+        ],
+    };
+    capacity::create(&db, &center, at(1)).unwrap();
+    let role = ProjectRole {
+        id: ProjectRoleId::new(),
+        name: "Installer".into(),
+        calendar_id: cal.id,
+        hours_per_week: dec!(40),
+        bookings: Vec::new(),
+        services: vec![ServiceEntry {
+            product_id: service,
+            hours_per_unit: dec!(1),
+        }],
+    };
+    capacity::create(&db, &role, at(1)).unwrap();
+
+    let spec = load::promise_context(&db, &[made, service], &[]).unwrap();
+    assert_eq!(spec.work_centers.len(), 1);
+    assert_eq!(spec.routings.len(), 1, "only the routing asked about");
+    assert_eq!(spec.routings[0].material_lead_days, 3);
+    assert_eq!(spec.roles.len(), 1);
+    assert_eq!(spec.services[0].product, service);
+    assert_eq!(spec.work_centers[0].calendar.holidays.len(), 1);
+    assert!(PromiseContext::new(spec).is_ok());
+
+    // A product has one maker.
+    let rival = WorkCenter {
+        id: WorkCenterId::new(),
+        routings: center.routings[..1].to_vec(),
+        ..center.clone()
+    };
+    assert!(matches!(
+        capacity::create(&db, &rival, at(2)),
+        Err(StoreError::Duplicate {
+            field: "routings",
+            ..
+        })
+    ));
+    // A missing calendar is a missing reference.
+    let orphan = WorkCenter {
+        id: WorkCenterId::new(),
+        calendar_id: CalendarId::new(),
+        routings: Vec::new(),
+        ..center
+    };
+    assert!(matches!(
+        capacity::create(&db, &orphan, at(2)),
+        Err(StoreError::MissingReference {
+            field: "calendar_id",
+            ..
+        })
+    ));
+}
