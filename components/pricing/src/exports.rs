@@ -33,7 +33,7 @@ export!(Pricing);
 impl wit::Guest for Pricing {
     fn price_basket(basket: wit::Basket) -> Result<wit::PricedBasket, wit::PricingError> {
         let body = to_body(basket).map_err(problem)?;
-        let db = crate::open_db().map_err(problem)?;
+        let db = sales_kit::spin::open_db().map_err(problem)?;
         let today = chrono::Utc::now().date_naive();
         let priced = price_basket(&db, &body, today).map_err(problem)?;
         to_wit(&priced).map_err(problem)

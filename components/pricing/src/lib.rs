@@ -10,8 +10,6 @@
 //! calls the store inside one transaction per write with `Idempotency-Key`.
 //! The engine is `sales_domain::pricing`, the SQL `sales_store::pricing`.
 
-use sales_kit::auth::{self, Principal};
-use sales_kit::spin::{variable, SpinDb};
 use sales_kit::{not_allowed, ApiError, ApiRequest, ApiResult, Method};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
@@ -26,40 +24,11 @@ mod schedules;
 mod tax_templates;
 mod wire;
 
-/// What every handler gets: the database, who is calling, and the time.
-pub(crate) struct Ctx {
-    pub db: SpinDb,
-    pub principal: Principal,
-    pub now: chrono::DateTime<chrono::Utc>,
-}
+pub(crate) use sales_kit::spin::Ctx;
 
 #[http_component]
 fn handle(req: Request) -> Response {
-    let req = ApiRequest::from(req);
-    match serve(&req) {
-        Ok(resp) => resp.into(),
-        Err(err) => err.to_response().into(),
-    }
-}
-
-/// The database, migrated.
-pub(crate) fn open_db() -> Result<SpinDb, ApiError> {
-    let db = SpinDb::open_default()?;
-    sales_store::migrate(&db)
-        .map_err(|e| ApiError::unavailable(format!("failed to prepare the database: {e}")))?;
-    Ok(db)
-}
-
-fn serve(req: &ApiRequest) -> ApiResult {
-    let db = open_db()?;
-    let admin_key = variable("admin_api_key");
-    let principal = auth::authenticate(&db, req, admin_key.as_deref())?;
-    let ctx = Ctx {
-        db,
-        principal,
-        now: chrono::Utc::now(),
-    };
-    route(&ctx, req)
+    sales_kit::spin::serve(req, route)
 }
 
 fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {

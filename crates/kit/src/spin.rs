@@ -5,8 +5,50 @@ use sales_store::db::{Db, DbError, Rows, Value};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::sqlite;
 
+use crate::auth::{self, Principal};
 use crate::http::{ApiRequest, ApiResponse, Method};
 use crate::problem::ApiError;
+use crate::ApiResult;
+
+/// What every handler gets: the database (migrated), who is calling, and
+/// the time of the request.
+pub struct Ctx {
+    pub db: SpinDb,
+    pub principal: Principal,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// The `default` database, migrated to this build's schema.
+pub fn open_db() -> Result<SpinDb, ApiError> {
+    let db = SpinDb::open_default()?;
+    sales_store::migrate(&db)
+        .map_err(|e| ApiError::unavailable(format!("failed to prepare the database: {e}")))?;
+    Ok(db)
+}
+
+/// A component's whole HTTP entry: opens and migrates the database,
+/// authenticates the bearer key (the bootstrap admin key is the Spin variable
+/// `admin_api_key`), hands the request to `route`, and answers its result or
+/// its problem. `#[http_component] fn handle(req: Request) -> Response {
+/// sales_kit::spin::serve(req, route) }`.
+pub fn serve(req: Request, route: impl FnOnce(&Ctx, &ApiRequest) -> ApiResult) -> Response {
+    let req = ApiRequest::from(req);
+    let result = (|| {
+        let db = open_db()?;
+        let admin_key = variable("admin_api_key");
+        let principal = auth::authenticate(&db, &req, admin_key.as_deref())?;
+        let ctx = Ctx {
+            db,
+            principal,
+            now: chrono::Utc::now(),
+        };
+        route(&ctx, &req)
+    })();
+    match result {
+        Ok(resp) => resp.into(),
+        Err(err) => err.to_response().into(),
+    }
+}
 
 /// `sales_store::Db` over a Spin SQLite connection. One connection per
 /// request; `BEGIN IMMEDIATE … COMMIT` through it is a real transaction.
