@@ -820,3 +820,43 @@ async fn two_runners_on_one_database_never_oversell() {
         (&json!("10"), &json!("10"), &json!("0"))
     );
 }
+
+#[test]
+fn the_built_component_exports_the_availability_interface() {
+    let path = sales_e2e::workspace_root().join("target/wasm32-wasip2/release/availability.wasm");
+    let bytes = std::fs::read(&path).expect("availability.wasm is built (scripts/build-wasm)");
+    let exports = component_exports(&bytes);
+    assert!(
+        exports
+            .iter()
+            .any(|e| e == "sales:orchestration/availability@0.1.0"),
+        "{exports:?}"
+    );
+    assert!(
+        exports
+            .iter()
+            .any(|e| e.starts_with("wasi:http/incoming-handler@0.2")),
+        "{exports:?}"
+    );
+}
+
+/// The names a component exports at its top level (nested modules and
+/// components have their own export sections, skipped by depth).
+fn component_exports(bytes: &[u8]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload.expect("a valid component") {
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            wasmparser::Payload::ComponentExportSection(section) if depth == 0 => {
+                for export in section {
+                    names.push(export.expect("an export").name.0.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    names
+}

@@ -14,8 +14,11 @@
 //! with services — lives in [`capacity`]; a check plans manufactured
 //! shortfalls and service hours on it.
 //!
-//! What it does not do yet: the WIT export, and the HTTP connector to an
-//! outside inventory service.
+//! It also exports the WIT interface `sales:orchestration/availability`
+//! ([`exports`]): the same check, for the order flow.
+//!
+//! What it does not do yet: the HTTP connector to an outside inventory
+//! service.
 
 use sales_kit::auth::{self, Principal};
 use sales_kit::spin::{variable, SpinDb};
@@ -26,6 +29,7 @@ use spin_sdk::http_component;
 mod capacity;
 mod check;
 mod errors;
+mod exports;
 mod receipts;
 mod reservations;
 mod stock;
@@ -55,10 +59,16 @@ fn handle(req: Request) -> Response {
     }
 }
 
-fn serve(req: &ApiRequest) -> ApiResult {
+/// The database, migrated.
+pub(crate) fn open_db() -> Result<SpinDb, ApiError> {
     let db = SpinDb::open_default()?;
     sales_store::migrate(&db)
         .map_err(|e| ApiError::unavailable(format!("failed to prepare the database: {e}")))?;
+    Ok(db)
+}
+
+fn serve(req: &ApiRequest) -> ApiResult {
+    let db = open_db()?;
     let admin_key = variable("admin_api_key");
     let principal = auth::authenticate(&db, req, admin_key.as_deref())?;
     let ctx = Ctx {
