@@ -148,8 +148,67 @@ async fn create_body(op_id: &str, app: &TestApp) -> Value {
                 json!({ "name": "Walker role", "calendar_id": calendar["id"], "hours_per_week": "40" })
             }
         }
+        "createApprovalPolicy" => approval_policy(&code, None),
+        "evaluateApprovals" | "openApprovalRequest" => {
+            json!({ "snapshot": approval_snapshot(app).await })
+        }
+        "createDelegation" => {
+            let (_, from) = principal(app, "manager").await;
+            let (_, to) = principal(app, "manager").await;
+            json!({ "from": from, "to": to, "starts": "2026-01-01", "ends": "2026-01-31" })
+        }
         other => panic!("no valid body for {other}: add one to the walker"),
     }
+}
+
+/// A policy that applies only to documents in channel `channel` with more
+/// than 10% off a line, approved by any admin (`approver` when given);
+/// admins may approve their own documents under it.
+fn approval_policy(channel: &str, approver: Option<&Value>) -> Value {
+    let approvers = match approver {
+        Some(id) => json!([{ "type": "principal", "id": id }]),
+        None => json!([{ "type": "role", "role": "admin" }]),
+    };
+    json!({ "name": "Walker policy", "applies_to": ["quotation", "order"],
+            "condition": { "type": "all", "all": [
+                { "type": "channels", "codes": [channel] },
+                { "type": "max_line_discount", "over": "10" } ] },
+            "chain": { "levels": [{ "name": "Admin", "approvers": approvers,
+                                    "mode": { "type": "any_one" } }] },
+            "allow_self_approval": true })
+}
+
+/// A key with `role` and its principal id: (secret, id).
+async fn principal(app: &TestApp, role: &str) -> (String, Value) {
+    let key = app
+        .create_key(&app.unique("walker"), &[role])
+        .await
+        .unwrap();
+    let me = app
+        .call_as(&key, Method::GET, "/api/v1/me", None, &[])
+        .await
+        .unwrap();
+    (key, me.body["id"].clone())
+}
+
+/// A quotation snapshot (version 1, 20% off, by the caller) that a fresh
+/// walker policy requires approval for.
+async fn approval_snapshot(app: &TestApp) -> Value {
+    let channel = app.code("A");
+    app.create("/api/v1/approval-policies", approval_policy(&channel, None))
+        .await
+        .unwrap();
+    let me = app.get("/api/v1/me").await.unwrap().body["id"].clone();
+    let eur = |a: &str| json!({ "amount": a, "currency": "EUR" });
+    json!({
+        "document": { "kind": "quotation", "id": uuid::Uuid::now_v7().to_string() },
+        "version": 1, "channel": channel,
+        "customer": { "id": uuid::Uuid::now_v7().to_string(), "open_exposure": eur("0") },
+        "submitted_by": me, "payment_terms_days": 30, "default_payment_terms_days": 30,
+        "currency": "EUR", "total": eur("800"),
+        "lines": [{ "line_no": 1, "product": uuid::Uuid::now_v7().to_string(), "quantity": "10",
+                    "list_price": eur("100"), "net_price": eur("80"), "discount_percent": "20" }]
+    })
 }
 
 /// A stocked product with 10 on hand in a fresh warehouse: (product id,
@@ -209,10 +268,15 @@ fn collection(path: &str) -> &str {
 }
 
 async fn fresh(app: &TestApp, doc: &Value, collection_path: &str) -> (String, i64) {
-    let create = &doc["paths"][collection_path]["post"];
+    // Approval requests are opened at their own path, read under /approvals.
+    let create_path = match collection_path {
+        "/api/v1/approvals" => "/api/v1/approval-requests",
+        other => other,
+    };
+    let create = &doc["paths"][create_path]["post"];
     let op_id = create["operationId"].as_str().expect("a create operation");
     let reply = app
-        .post(collection_path, create_body(op_id, app).await)
+        .post(create_path, create_body(op_id, app).await)
         .await
         .unwrap();
     let body = reply.assert_status(201).clone();
@@ -297,6 +361,14 @@ async fn every_documented_operation_answers_as_documented() {
                         .unwrap()
                 }
                 (Method::PATCH, _) => app.patch(&url, version, json!({})).await.unwrap(),
+                (Method::POST, p) if p.ends_with("/approve") => app
+                    .post(&url, json!({ "document_version": 1 }))
+                    .await
+                    .unwrap(),
+                (Method::POST, p) if p.ends_with("/reject") => app
+                    .post(&url, json!({ "document_version": 1, "comment": "walker" }))
+                    .await
+                    .unwrap(),
                 _ => app.call(m.clone(), &url, None).await.unwrap(),
             };
             assert!(

@@ -89,12 +89,23 @@ impl Role {
                     | WriteStock
                     | Reserve
                     | Import
+                    | RequestApproval
+                    | DecideApprovals
             ),
-            Role::Rep => matches!(action, ReadCatalog | WriteCustomers),
+            Role::Rep => matches!(
+                action,
+                ReadCatalog | WriteCustomers | RequestApproval | DecideApprovals
+            ),
             Role::Integration => {
                 matches!(
                     action,
-                    ReadCatalog | WriteCustomers | WriteProducts | WriteStock | Reserve | Import
+                    ReadCatalog
+                        | WriteCustomers
+                        | WriteProducts
+                        | WriteStock
+                        | Reserve
+                        | Import
+                        | RequestApproval
                 )
             }
             Role::Viewer => matches!(action, ReadCatalog),
@@ -134,6 +145,16 @@ pub enum Action {
     Import,
     /// Create, list and revoke API keys.
     ManageApiKeys,
+    /// Create, update and deactivate approval policies. Admins only: the
+    /// people whom policies bind do not write them.
+    WriteApprovalPolicies,
+    /// Ask for approval of a document snapshot (the order flow, a rep
+    /// submitting a quotation, an integration).
+    RequestApproval,
+    /// Approve or reject, and delegate one's own approvals. Whether the
+    /// principal is an approver of the step is the approvals engine's
+    /// decision; this only keeps viewers and machines out.
+    DecideApprovals,
 }
 
 impl fmt::Display for Action {
@@ -149,6 +170,9 @@ impl fmt::Display for Action {
             Action::Reserve => "reserve stock",
             Action::Import => "run imports",
             Action::ManageApiKeys => "manage API keys",
+            Action::WriteApprovalPolicies => "write approval policies",
+            Action::RequestApproval => "request approvals",
+            Action::DecideApprovals => "decide approvals and delegate them",
         };
         f.write_str(s)
     }

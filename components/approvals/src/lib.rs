@@ -1,0 +1,151 @@
+//! The approvals component: approval policies (conditions and chains as
+//! data), evaluation of a document snapshot into the levels it needs,
+//! approval requests with their decisions, the approver's inbox, and
+//! delegations, under `/api/v1/...`.
+//!
+//! This crate is the edge only, in the catalog and pricing components'
+//! style: it routes on `(method, segments)`, converts wire records to
+//! domain values, checks roles (`ReadCatalog` to read,
+//! `WriteApprovalPolicies`, `RequestApproval`, `DecideApprovals` to
+//! write), and calls the store inside one transaction per write with
+//! `Idempotency-Key`. The engine is `sales_domain::approvals`, the SQL
+//! `sales_store::approvals`.
+//!
+//! The people approvals resolve ([`directory`]) come from the API keys
+//! until the teams component lands: every principal with a usable key is
+//! active, with its roles; nobody has a manager or runs a territory yet, so
+//! `submitter_manager` and `territory_manager` approvers cannot be met and
+//! opening such a request is refused with the reason (see ARCHITECTURE.md).
+
+use sales_domain::approvals::Directory;
+use sales_kit::auth::{self, Principal};
+use sales_kit::spin::{variable, SpinDb};
+use sales_kit::{not_allowed, ApiError, ApiRequest, ApiResult, Method};
+use sales_store::api_keys::{self, ApiKeyFilter};
+use sales_store::{Db, Page};
+use spin_sdk::http::{Request, Response};
+use spin_sdk::http_component;
+
+mod delegations;
+mod errors;
+mod policies;
+mod requests;
+mod wire;
+
+/// What every handler gets: the database, who is calling, and the time.
+pub(crate) struct Ctx {
+    pub db: SpinDb,
+    pub principal: Principal,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+#[http_component]
+fn handle(req: Request) -> Response {
+    let req = ApiRequest::from(req);
+    match serve(&req) {
+        Ok(resp) => resp.into(),
+        Err(err) => err.to_response().into(),
+    }
+}
+
+fn serve(req: &ApiRequest) -> ApiResult {
+    let db = SpinDb::open_default()?;
+    sales_store::migrate(&db)
+        .map_err(|e| ApiError::unavailable(format!("failed to prepare the database: {e}")))?;
+    let admin_key = variable("admin_api_key");
+    let principal = auth::authenticate(&db, req, admin_key.as_deref())?;
+    let ctx = Ctx {
+        db,
+        principal,
+        now: chrono::Utc::now(),
+    };
+    route(&ctx, req)
+}
+
+fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
+    let segments = req.segments();
+    let m = &req.method;
+    match segments.as_slice() {
+        ["api", "v1", "approval-policies"] => match m {
+            Method::Get => policies::list(ctx, req),
+            Method::Post => policies::create(ctx, req),
+            _ => not_allowed(m, "GET, POST"),
+        },
+        ["api", "v1", "approval-policies", id] => match m {
+            Method::Get => policies::get(ctx, id),
+            Method::Patch => policies::update(ctx, req, id),
+            _ => not_allowed(m, "GET, PATCH"),
+        },
+        ["api", "v1", "approval-policies", id, "deactivate"] => match m {
+            Method::Post => policies::deactivate(ctx, req, id),
+            _ => not_allowed(m, "POST"),
+        },
+
+        ["api", "v1", "approvals", "evaluate"] => match m {
+            Method::Post => requests::evaluate(ctx, req),
+            _ => not_allowed(m, "POST"),
+        },
+        ["api", "v1", "approvals"] => match m {
+            Method::Get => requests::list(ctx, req),
+            _ => not_allowed(m, "GET"),
+        },
+        ["api", "v1", "approvals", id] => match m {
+            Method::Get => requests::get(ctx, id),
+            _ => not_allowed(m, "GET"),
+        },
+        ["api", "v1", "approvals", id, verdict @ ("approve" | "reject")] => match m {
+            Method::Post => requests::decide(ctx, req, id, verdict),
+            _ => not_allowed(m, "POST"),
+        },
+        ["api", "v1", "approval-requests"] => match m {
+            Method::Post => requests::open(ctx, req),
+            _ => not_allowed(m, "POST"),
+        },
+
+        ["api", "v1", "delegations"] => match m {
+            Method::Get => delegations::list(ctx, req),
+            Method::Post => delegations::create(ctx, req),
+            _ => not_allowed(m, "GET, POST"),
+        },
+        ["api", "v1", "delegations", id] => match m {
+            Method::Get => delegations::get(ctx, id),
+            Method::Delete => delegations::delete(ctx, req, id),
+            _ => not_allowed(m, "GET, DELETE"),
+        },
+
+        _ => Err(not_found(req)),
+    }
+}
+
+fn not_found(req: &ApiRequest) -> ApiError {
+    ApiError::not_found(format!("no resource at {}", req.path))
+}
+
+/// The people approvals know, from the usable API keys (and the caller,
+/// who may be the bootstrap admin, which has no key row). Managers and
+/// territory managers stay empty until the teams component provides them.
+pub(crate) fn directory(db: &impl Db, caller: &Principal) -> Result<Directory, ApiError> {
+    let mut dir = Directory::default();
+    let mut add = |p: &Principal| {
+        dir.principals.insert(p.id());
+        for role in p.roles() {
+            dir.roles.entry(*role).or_default().insert(p.id());
+        }
+    };
+    add(caller);
+    let filter = ApiKeyFilter {
+        revoked: Some(false),
+    };
+    let mut page = Page::first(sales_store::page::MAX_LIMIT);
+    loop {
+        let (keys, next) = api_keys::list(db, &filter, &page)?;
+        for key in &keys {
+            add(key.principal());
+        }
+        match next {
+            Some(cursor) => page = Page::after(sales_store::page::MAX_LIMIT, cursor),
+            None => break,
+        }
+    }
+    Ok(dir)
+}
