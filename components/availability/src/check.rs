@@ -201,6 +201,6 @@ pub(crate) fn promise_json(
 pub fn handle(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     require(&ctx.principal, Action::ReadCatalog)?;
     let b: CheckBody = parse_json(req)?;
-    let (used, promised) = evaluate(&ctx.db, ctx.today(), &b)?;
+    let (used, promised) = evaluate(&ctx.db, crate::today(ctx), &b)?;
     ApiResponse::json(200, &promise_json(&used, &promised)?)
 }

@@ -31,7 +31,7 @@ export!(Availability);
 impl wit::Guest for Availability {
     fn promise(request: wit::CheckRequest) -> Result<wit::OrderPromise, wit::AvailabilityError> {
         let body = to_body(request).map_err(problem)?;
-        let db = crate::open_db().map_err(problem)?;
+        let db = sales_kit::spin::open_db().map_err(problem)?;
         let today = chrono::Utc::now().date_naive();
         let (used, promised) = evaluate(&db, today, &body).map_err(problem)?;
         let json = promise_json(&used, &promised).map_err(problem)?;

@@ -20,8 +20,6 @@
 //! What it does not do yet: the HTTP connector to an outside inventory
 //! service.
 
-use sales_kit::auth::{self, Principal};
-use sales_kit::spin::{variable, SpinDb};
 use sales_kit::{not_allowed, ApiError, ApiRequest, ApiResult, Method};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
@@ -36,47 +34,16 @@ mod stock;
 mod warehouses;
 mod wire;
 
-/// What every handler gets: the database, who is calling, and the time.
-pub(crate) struct Ctx {
-    pub db: SpinDb,
-    pub principal: Principal,
-    pub now: chrono::DateTime<chrono::Utc>,
-}
+pub(crate) use sales_kit::spin::Ctx;
 
-impl Ctx {
-    /// Today's date (UTC): promises are never before it.
-    pub fn today(&self) -> chrono::NaiveDate {
-        self.now.date_naive()
-    }
+/// Today's date (UTC) for a request: promises are never before it.
+pub(crate) fn today(ctx: &Ctx) -> chrono::NaiveDate {
+    ctx.now.date_naive()
 }
 
 #[http_component]
 fn handle(req: Request) -> Response {
-    let req = ApiRequest::from(req);
-    match serve(&req) {
-        Ok(resp) => resp.into(),
-        Err(err) => err.to_response().into(),
-    }
-}
-
-/// The database, migrated.
-pub(crate) fn open_db() -> Result<SpinDb, ApiError> {
-    let db = SpinDb::open_default()?;
-    sales_store::migrate(&db)
-        .map_err(|e| ApiError::unavailable(format!("failed to prepare the database: {e}")))?;
-    Ok(db)
-}
-
-fn serve(req: &ApiRequest) -> ApiResult {
-    let db = open_db()?;
-    let admin_key = variable("admin_api_key");
-    let principal = auth::authenticate(&db, req, admin_key.as_deref())?;
-    let ctx = Ctx {
-        db,
-        principal,
-        now: chrono::Utc::now(),
-    };
-    route(&ctx, req)
+    sales_kit::spin::serve(req, route)
 }
 
 fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {

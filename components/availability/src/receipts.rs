@@ -108,7 +108,7 @@ pub fn create(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         product: b.product_id,
         warehouse: b.warehouse_id,
         quantity: quantity("quantity", b.quantity, Sign::Positive)?,
-        due_on: not_past("due_on", b.due_on, ctx.today())?,
+        due_on: not_past("due_on", b.due_on, crate::today(ctx))?,
         reference: reference(b.reference)?,
         active: true,
     };
@@ -142,7 +142,7 @@ pub fn update(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
         .transpose()?;
     let due = b
         .due_on
-        .map(|d| not_past("due_on", d, ctx.today()))
+        .map(|d| not_past("due_on", d, crate::today(ctx)))
         .transpose()?;
     let reference = b.reference.map(reference).transpose()?;
     write(

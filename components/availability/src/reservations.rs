@@ -157,7 +157,7 @@ pub fn create(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     let b: NewBody = parse_json(req)?;
     let document = sales_domain::catalog::required_text("document", &b.document, 200)
         .map_err(crate::warehouses::invalid)?;
-    let today = ctx.today();
+    let today = crate::today(ctx);
     let valid_until = b
         .valid_until
         .map(|d| not_past("valid_until", d, today))
