@@ -18,8 +18,7 @@
 //! opening such a request is refused with the reason (see ARCHITECTURE.md).
 
 use sales_domain::approvals::Directory;
-use sales_kit::auth::{self, Principal};
-use sales_kit::spin::{variable, SpinDb};
+use sales_kit::auth::Principal;
 use sales_kit::{not_allowed, ApiError, ApiRequest, ApiResult, Method};
 use sales_store::api_keys::{self, ApiKeyFilter};
 use sales_store::{Db, Page};
@@ -32,34 +31,11 @@ mod policies;
 mod requests;
 mod wire;
 
-/// What every handler gets: the database, who is calling, and the time.
-pub(crate) struct Ctx {
-    pub db: SpinDb,
-    pub principal: Principal,
-    pub now: chrono::DateTime<chrono::Utc>,
-}
+pub(crate) use sales_kit::spin::Ctx;
 
 #[http_component]
 fn handle(req: Request) -> Response {
-    let req = ApiRequest::from(req);
-    match serve(&req) {
-        Ok(resp) => resp.into(),
-        Err(err) => err.to_response().into(),
-    }
-}
-
-fn serve(req: &ApiRequest) -> ApiResult {
-    let db = SpinDb::open_default()?;
-    sales_store::migrate(&db)
-        .map_err(|e| ApiError::unavailable(format!("failed to prepare the database: {e}")))?;
-    let admin_key = variable("admin_api_key");
-    let principal = auth::authenticate(&db, req, admin_key.as_deref())?;
-    let ctx = Ctx {
-        db,
-        principal,
-        now: chrono::Utc::now(),
-    };
-    route(&ctx, req)
+    sales_kit::spin::serve(req, route)
 }
 
 fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
