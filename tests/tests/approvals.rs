@@ -7,7 +7,9 @@
 //! applies only to its own channel code, so the suite runs beside other
 //! tests on a shared instance. Escalation (`ApprovalRequest::tick`) is
 //! covered by the domain's tests (`crates/domain/src/approvals/escalation.rs`):
-//! nothing drives the tick over HTTP yet.
+//! nothing drives the tick over HTTP yet. The WIT export is checked to be
+//! present in the built component; calling it needs a consumer component
+//! (the orders issue).
 
 // Test helpers panic on purpose: a failed call is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -536,4 +538,44 @@ async fn bad_policies_and_requests_are_refused_and_write_nothing() {
     .await
     .assert_problem(403, "forbidden");
     app.stop().await.unwrap();
+}
+
+#[test]
+fn the_built_component_exports_the_approvals_interface() {
+    let path = sales_e2e::workspace_root().join("target/wasm32-wasip2/release/approvals.wasm");
+    let bytes = std::fs::read(&path).expect("approvals.wasm is built (scripts/build-wasm)");
+    let exports = component_exports(&bytes);
+    assert!(
+        exports
+            .iter()
+            .any(|e| e == "sales:orchestration/approvals@0.1.0"),
+        "{exports:?}"
+    );
+    assert!(
+        exports
+            .iter()
+            .any(|e| e.starts_with("wasi:http/incoming-handler@0.2")),
+        "{exports:?}"
+    );
+}
+
+/// The names a component exports at its top level (nested modules and
+/// components have their own export sections, skipped by depth).
+fn component_exports(bytes: &[u8]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload.expect("a valid component") {
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            wasmparser::Payload::ComponentExportSection(section) if depth == 0 => {
+                for export in section {
+                    names.push(export.expect("an export").name.0.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    names
 }

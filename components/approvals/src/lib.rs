@@ -16,6 +16,10 @@
 //! active, with its roles; nobody has a manager or runs a territory yet, so
 //! `submitter_manager` and `territory_manager` approvers cannot be met and
 //! opening such a request is refused with the reason (see ARCHITECTURE.md).
+//!
+//! It also exports the WIT interface `sales:orchestration/approvals`
+//! (read-only: evaluate a snapshot, check that it is authorized) for the
+//! order flow ([`exports`]).
 
 use sales_domain::approvals::Directory;
 use sales_kit::auth::Principal;
@@ -27,6 +31,7 @@ use spin_sdk::http_component;
 
 mod delegations;
 mod errors;
+mod exports;
 mod policies;
 mod requests;
 mod wire;

@@ -58,13 +58,51 @@ struct ListQuery {
     submitted_by: Option<PrincipalId>,
 }
 
-fn snapshot(input: DocumentSnapshotInput) -> Result<DocumentSnapshot, ApiError> {
+pub(crate) fn snapshot(input: DocumentSnapshotInput) -> Result<DocumentSnapshot, ApiError> {
     DocumentSnapshot::new(input).map_err(|e| errors::snapshot(e, "snapshot"))
 }
 
-fn required(db: &impl Db, snapshot: &DocumentSnapshot) -> Result<RequiredApprovals, ApiError> {
+/// The levels `snapshot` needs under the active policies.
+pub(crate) fn required(
+    db: &impl Db,
+    snapshot: &DocumentSnapshot,
+) -> Result<RequiredApprovals, ApiError> {
     let policies = policies::all_active(db)?;
     evaluate_policies(&policies, snapshot).map_err(errors::policy)
+}
+
+/// The evaluation as the HTTP API answers it: the required levels plus
+/// `approval_required`.
+pub(crate) fn evaluation_json(required: &RequiredApprovals) -> Result<serde_json::Value, ApiError> {
+    let mut value = serde_json::to_value(required)
+        .map_err(|e| ApiError::internal(format!("failed to serialise the evaluation: {e}")))?;
+    if let serde_json::Value::Object(map) = &mut value {
+        map.insert("approval_required".into(), (!required.is_empty()).into());
+    }
+    Ok(value)
+}
+
+/// The gate before an order is confirmed (the WIT `check-authorized`):
+/// nothing needed, or the document's latest request authorizes exactly
+/// what `snapshot` needs now.
+pub(crate) fn check_authorized(db: &impl Db, snapshot: &DocumentSnapshot) -> Result<(), ApiError> {
+    let required = required(db, snapshot)?;
+    if required.is_empty() {
+        return Ok(());
+    }
+    match requests::latest_for(db, snapshot.document())? {
+        Some(latest) => latest
+            .record
+            .authorizes(&required)
+            .map_err(errors::reapproval),
+        None => Err(ApiError::conflict(
+            "not_approved",
+            format!(
+                "{} needs approval and none was requested",
+                snapshot.document_ref()
+            ),
+        )),
+    }
 }
 
 pub fn evaluate(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
@@ -72,12 +110,7 @@ pub fn evaluate(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     let b: SnapshotBody = parse_json(req)?;
     let snapshot = snapshot(b.snapshot)?;
     let required = required(&ctx.db, &snapshot)?;
-    let mut value = serde_json::to_value(&required)
-        .map_err(|e| ApiError::internal(format!("failed to serialise the evaluation: {e}")))?;
-    if let serde_json::Value::Object(map) = &mut value {
-        map.insert("approval_required".into(), (!required.is_empty()).into());
-    }
-    ApiResponse::json(200, &value)
+    ApiResponse::json(200, &evaluation_json(&required)?)
 }
 
 pub fn open(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
