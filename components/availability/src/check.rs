@@ -84,10 +84,16 @@ fn resolve_warehouses(db: &impl Db, b: &CheckBody) -> Result<Vec<Warehouse>, Api
                 "list at least one warehouse code, or leave warehouses out",
             ));
         }
+        let active = warehouses::all_active(db)?;
         return codes
             .iter()
             .enumerate()
-            .map(|(i, c)| by_code(db, &format!("warehouses[{i}]"), c.trim()))
+            .map(
+                |(i, c)| match active.iter().find(|w| w.code() == c.trim()) {
+                    Some(w) => Ok(w.clone()),
+                    None => by_code(db, &format!("warehouses[{i}]"), c.trim()),
+                },
+            )
             .collect();
     }
     if let Some(channel) = b.channel_id {
@@ -108,10 +114,14 @@ fn resolve_warehouses(db: &impl Db, b: &CheckBody) -> Result<Vec<Warehouse>, Api
                 format!("channel {} lists no warehouses", c.code()),
             ));
         }
+        let active = warehouses::all_active(db)?;
         return c
             .warehouses()
             .iter()
             .map(|code| {
+                if let Some(w) = active.iter().find(|w| w.code() == code) {
+                    return Ok(w.clone());
+                }
                 by_code(db, "channel_id", code).map_err(|e| {
                     ApiError::new(
                         422,
@@ -137,8 +147,14 @@ pub(crate) fn evaluate(
 ) -> Result<(Vec<Warehouse>, OrderPromise), ApiError> {
     let used = resolve_warehouses(db, b)?;
     let mut lines = Vec::with_capacity(b.lines.len());
+    let ids: Vec<ProductId> = b.lines.iter().map(|l| l.product_id).collect();
+    let kinds = load::product_kinds(db, &ids)?;
     for (i, l) in b.lines.iter().enumerate() {
-        let p = product(db, &format!("lines[{i}].product_id"), l.product_id)?;
+        let kind = match kinds.get(&l.product_id) {
+            Some((kind, true)) => *kind,
+            // Missing or inactive: the single lookup says which, naming the field.
+            _ => product(db, &format!("lines[{i}].product_id"), l.product_id)?.kind(),
+        };
         let q = quantity(&format!("lines[{i}].quantity"), l.quantity, Sign::Positive)?;
         let requested = l
             .requested_date
@@ -147,7 +163,7 @@ pub(crate) fn evaluate(
         lines.push(PromiseLine {
             line_id: l.line_id.unwrap_or_else(LineId::new),
             product: l.product_id,
-            kind: p.kind(),
+            kind,
             quantity: q,
             requested_date: requested,
         });

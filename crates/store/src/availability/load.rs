@@ -9,6 +9,7 @@ use sales_domain::availability::{
     CalendarId, ProjectRoleSpec, PromiseContextSpec, ReceiptSpec, ReservationSpec, RoutingSpec,
     ServiceSpec, StockPictureSpec, StockPositionSpec, WorkCenterSpec, WorkingCalendarSpec,
 };
+use sales_domain::catalog::ProductKind;
 use sales_domain::ids::{ProductId, WarehouseId};
 
 use super::{capacity, date, qty};
@@ -169,4 +170,34 @@ pub fn promise_context(
         });
     }
     Ok(spec)
+}
+
+/// The kind and `active` flag of each of `products` that exists, in one
+/// statement (a check's lines).
+pub fn product_kinds(
+    db: &impl Db,
+    products: &[ProductId],
+) -> Result<BTreeMap<ProductId, (ProductKind, bool)>, StoreError> {
+    let mut out = BTreeMap::new();
+    if products.is_empty() {
+        return Ok(out);
+    }
+    let rows = db.execute(
+        &format!(
+            "SELECT id, kind, active FROM products WHERE id IN ({})",
+            marks(products.len())
+        ),
+        &ids(products),
+    )?;
+    for r in rows.iter() {
+        let id = parse(r.text("id")?, ProductId::parse)?;
+        let kind_text = r.text("kind")?;
+        let kind = ProductKind::parse(kind_text).ok_or_else(|| StoreError::Corrupt {
+            entity: "product",
+            id: id.to_string(),
+            message: format!("kind {kind_text:?}"),
+        })?;
+        out.insert(id, (kind, r.bool("active")?));
+    }
+    Ok(out)
 }
