@@ -5,9 +5,10 @@
 //!
 //! Every test makes its own keys (principals) and policies; each policy
 //! applies only to its own channel code, so the suite runs beside other
-//! tests on a shared instance. Escalation (`ApprovalRequest::tick`) is
-//! covered by the domain's tests (`crates/domain/src/approvals/escalation.rs`):
-//! nothing drives the tick over HTTP yet. The WIT export is checked to be
+//! tests on a shared instance. Escalation itself (who is added when, a
+//! replayed tick escalating once) is covered by the domain's tests
+//! (`crates/domain/src/approvals/escalation.rs`): its shortest time limit
+//! is an hour, so here the tick is shown to touch nothing that is not due. The WIT export is checked to be
 //! present in the built component; calling it needs a consumer component
 //! (the orders issue).
 
@@ -537,6 +538,63 @@ async fn bad_policies_and_requests_are_refused_and_write_nothing() {
     )
     .await
     .assert_problem(403, "forbidden");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_periodic_tick_escalates_only_what_is_due_and_only_machines_run_it() {
+    let app = TestApp::spawn().await.unwrap();
+    let (rep_key, rep) = person(&app, "rep").await;
+    let (_, manager) = person(&app, "manager").await;
+    let (_, director) = person(&app, "manager").await;
+    let (jobs_key, _) = person(&app, "integration").await;
+    let channel = app.code("AP");
+    let mut escalating = policy(
+        "Discount, escalating",
+        only_in(
+            &channel,
+            json!({ "type": "max_line_discount", "over": "10" }),
+        ),
+        &manager,
+    );
+    // An escalation target nobody holds a key for is refused.
+    escalating["chain"]["levels"][0]["escalation"] = json!({ "after_hours": 24, "to": { "type": "principal", "id": uuid::Uuid::now_v7().to_string() } });
+    let reply = app
+        .post("/api/v1/approval-policies", escalating.clone())
+        .await
+        .unwrap();
+    reply.assert_problem(422, "unknown_approver");
+    assert_eq!(reply.body["field"], "chain.levels[0].escalation.to.id");
+    escalating["chain"]["levels"][0]["escalation"] =
+        json!({ "after_hours": 24, "to": { "type": "principal", "id": director } });
+    app.create("/api/v1/approval-policies", escalating)
+        .await
+        .unwrap();
+
+    let doc = uuid::Uuid::now_v7().to_string();
+    let opened = post_as(
+        &app,
+        &rep_key,
+        "/api/v1/approval-requests",
+        json!({ "snapshot": snapshot(&doc, 1, &rep, &channel, 10, 80) }),
+    )
+    .await;
+    let id = opened.assert_status(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Reps do not run periodic work; the jobs key does. Nothing is due yet
+    // (24 hours), so the request is untouched.
+    post_as(&app, &rep_key, "/api/v1/approvals/tick", json!({}))
+        .await
+        .assert_problem(403, "forbidden");
+    let ticked = post_as(&app, &jobs_key, "/api/v1/approvals/tick", json!({})).await;
+    let escalations = ticked.assert_status(200)["escalations"].as_array().unwrap();
+    assert!(escalations.iter().all(|e| e["request"] != id.as_str()));
+    let request = app.get(&format!("/api/v1/approvals/{id}")).await.unwrap();
+    assert_eq!(request.body["version"], 1);
+    assert_eq!(request.body["steps"][0]["escalated_to"], json!([]));
     app.stop().await.unwrap();
 }
 

@@ -149,6 +149,7 @@ async fn create_body(op_id: &str, app: &TestApp) -> Value {
             }
         }
         "createApprovalPolicy" => approval_policy(&code, None),
+        "tickApprovals" => json!({}),
         "evaluateApprovals" | "openApprovalRequest" => {
             json!({ "snapshot": approval_snapshot(app).await })
         }

@@ -66,6 +66,10 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             Method::Post => requests::evaluate(ctx, req),
             _ => not_allowed(m, "POST"),
         },
+        ["api", "v1", "approvals", "tick"] => match m {
+            Method::Post => requests::tick(ctx, req),
+            _ => not_allowed(m, "POST"),
+        },
         ["api", "v1", "approvals"] => match m {
             Method::Get => requests::list(ctx, req),
             _ => not_allowed(m, "GET"),

@@ -4,7 +4,8 @@
 //! snapshot; a newer version supersedes the previous request and smart
 //! re-approval keeps the levels whose values did not get worse),
 //! `GET /api/v1/approvals` (the inbox with `assignee=me&status=pending`),
-//! `GET /api/v1/approvals/{id}`, `POST /api/v1/approvals/{id}/approve|reject`.
+//! `GET /api/v1/approvals/{id}`, `POST /api/v1/approvals/{id}/approve|reject`,
+//! and `POST /api/v1/approvals/tick` (escalation, for the periodic job).
 
 use sales_domain::approvals::{
     evaluate as evaluate_policies, ApprovalRequest, DecisionInput, DocumentId, DocumentSnapshot,
@@ -18,7 +19,8 @@ use sales_kit::json::parse_json;
 use sales_kit::query::parse_query;
 use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult};
 use sales_store::approvals::{delegations, policies, requests};
-use sales_store::Db;
+use sales_store::page::MAX_LIMIT;
+use sales_store::{Db, Page};
 use serde::Deserialize;
 
 use crate::wire::{page, path_id, record, store_page};
@@ -43,6 +45,11 @@ struct DecisionBody {
     #[serde(default)]
     comment: Option<String>,
 }
+
+/// A tick has no options yet: `{}` (the clock is the server's).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TickBody {}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -247,6 +254,46 @@ pub fn list(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         items.retain(|r| !r.record.assigned_to(a, &dels, ctx.now).is_empty());
     }
     page(&items, next)
+}
+
+/// `POST /api/v1/approvals/tick`: escalates every pending step past its
+/// time limit (the domain's `ApprovalRequest::tick`, which restarts the
+/// step's clock, so a replayed tick escalates once) and answers the
+/// actions — who was added, who is to be notified. Meant for the jobs
+/// component's periodic `tick`; notifications are the caller's to send.
+pub fn tick(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
+    require(&ctx.principal, Action::RunPeriodicWork)?;
+    let TickBody {} = parse_json(req)?;
+    write(
+        &ctx.db,
+        &ctx.principal.id().to_string(),
+        req,
+        ctx.now,
+        |db| {
+            let dir = directory(db, &ctx.principal)?;
+            let filter = requests::RequestFilter {
+                status: Some("pending".into()),
+                ..requests::RequestFilter::default()
+            };
+            let mut page = Page::first(MAX_LIMIT);
+            let mut escalations = Vec::new();
+            loop {
+                let (items, next) = requests::list(db, &filter, &page)?;
+                for r in items {
+                    let (ticked, actions) = r.record.tick(&dir, ctx.now);
+                    if !actions.is_empty() {
+                        requests::save(db, &ticked, r.version, ctx.now)?;
+                        escalations.extend(actions);
+                    }
+                }
+                match next {
+                    Some(cursor) => page = Page::after(MAX_LIMIT, cursor),
+                    None => break,
+                }
+            }
+            ApiResponse::json(200, &serde_json::json!({ "escalations": escalations }))
+        },
+    )
 }
 
 pub fn get(ctx: &Ctx, id: &str) -> ApiResult {

@@ -106,6 +106,7 @@ impl Role {
                         | Reserve
                         | Import
                         | RequestApproval
+                        | RunPeriodicWork
                 )
             }
             Role::Viewer => matches!(action, ReadCatalog),
@@ -155,6 +156,9 @@ pub enum Action {
     /// principal is an approver of the step is the approvals engine's
     /// decision; this only keeps viewers and machines out.
     DecideApprovals,
+    /// Run the periodic work a `tick` triggers (approval escalation): the
+    /// jobs component or a CronJob, with an integration key.
+    RunPeriodicWork,
 }
 
 impl fmt::Display for Action {
@@ -173,6 +177,7 @@ impl fmt::Display for Action {
             Action::WriteApprovalPolicies => "write approval policies",
             Action::RequestApproval => "request approvals",
             Action::DecideApprovals => "decide approvals and delegate them",
+            Action::RunPeriodicWork => "run periodic work",
         };
         f.write_str(s)
     }
