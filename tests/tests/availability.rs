@@ -506,6 +506,37 @@ async fn an_inventory_feed_is_applied_once_and_reports_bad_lines() {
         .filter(|s| s["warehouse_id"] == json!(w.central))
         .collect();
     assert_eq!(central[0]["on_hand"], "40");
+
+    // The same feed as CSV; a header without a column writes nothing.
+    let csv = format!(
+        "external_source,external_id,product_id,warehouse_code,on_hand\n\
+         wms,c-3,{d},{c},12\n",
+        d = w.drill,
+        c = w.central_code
+    );
+    let reply = app
+        .call_raw(Method::POST, "/api/v1/stock/import", "text/csv", csv, &[])
+        .await
+        .unwrap();
+    assert_eq!(reply.assert_status(200)["created"], json!(1));
+    let reply = app
+        .call_raw(
+            Method::POST,
+            "/api/v1/stock/import",
+            "text/csv",
+            "external_source,external_id,product_id,on_hand\nwms,c-4,x,1\n".to_string(),
+            &[],
+        )
+        .await
+        .unwrap();
+    reply.assert_problem(422, "invalid_field");
+    assert_eq!(reply.body["field"], "warehouse_code");
+    let central: Vec<Value> = position(&app, &w.drill)
+        .await
+        .into_iter()
+        .filter(|s| s["warehouse_id"] == json!(w.central))
+        .collect();
+    assert_eq!(central[0]["on_hand"], "12");
     app.stop().await.unwrap();
 }
 

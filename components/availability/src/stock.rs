@@ -12,7 +12,7 @@ use sales_domain::auth::Action;
 use sales_domain::ids::{ProductId, StockAdjustmentId, WarehouseId};
 use sales_kit::auth::require;
 use sales_kit::idempotency::write;
-use sales_kit::json::{check_content_type, parse_json};
+use sales_kit::json::parse_json;
 use sales_kit::query::parse_query;
 use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult};
 use sales_store::availability::stock::{
@@ -234,7 +234,7 @@ struct Report {
 
 #[derive(Serialize)]
 struct RowError {
-    /// 1-based line of the feed.
+    /// 1-based row of the feed (the CSV header is not counted).
     row: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<String>,
@@ -253,25 +253,95 @@ impl RowError {
     }
 }
 
-/// `POST /api/v1/stock/import`: NDJSON, one count a line
+/// The columns (CSV header) or keys (NDJSON) every feed row has.
+const IMPORT_COLUMNS: &[&str] = &[
+    "external_source",
+    "external_id",
+    "product_id",
+    "warehouse_code",
+    "on_hand",
+];
+
+/// The feed's rows as JSON object text, numbered from 1: NDJSON lines as
+/// they are, CSV rows as an object of their non-empty cells (so both are
+/// read by one deserializer that names the field at fault). A CSV header
+/// without a required column fails the whole feed before anything is
+/// written; a row the CSV reader cannot read is a row error.
+/// One feed row: its number and its JSON text (or why it cannot be read).
+type FeedRow = (usize, Result<String, ApiError>);
+
+fn feed_rows(media: &str, text: &str) -> Result<Vec<FeedRow>, ApiError> {
+    match media {
+        "application/x-ndjson" | "application/jsonl" | "application/ndjson" => Ok(text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+            .map(|(i, l)| (i + 1, Ok(l.to_owned())))
+            .collect()),
+        "text/csv" => {
+            let mut reader = csv::ReaderBuilder::new()
+                .trim(csv::Trim::All)
+                .from_reader(text.as_bytes());
+            let headers = reader
+                .headers()
+                .map_err(|e| {
+                    ApiError::invalid_field("body", format!("the CSV header cannot be read: {e}"))
+                })?
+                .clone();
+            for column in IMPORT_COLUMNS {
+                if !headers.iter().any(|h| h == *column) {
+                    return Err(ApiError::invalid_field(
+                        *column,
+                        format!("the CSV header has no `{column}` column"),
+                    ));
+                }
+            }
+            Ok(reader
+                .records()
+                .enumerate()
+                .map(|(i, record)| {
+                    let row = record
+                        .map_err(|e| ApiError::malformed_json(format!("row {}: {e}", i + 1)))
+                        .map(|rec| {
+                            let object: serde_json::Map<String, serde_json::Value> = headers
+                                .iter()
+                                .zip(rec.iter())
+                                .filter(|(_, v)| !v.is_empty())
+                                .map(|(h, v)| (h.to_owned(), v.into()))
+                                .collect();
+                            serde_json::Value::Object(object).to_string()
+                        });
+                    (i + 1, row)
+                })
+                .collect())
+        }
+        other => Err(ApiError::unsupported_media_type(format!(
+            "send the stock feed as application/x-ndjson or text/csv (got {other:?})"
+        ))),
+    }
+}
+
+/// `POST /api/v1/stock/import`: NDJSON or CSV, one count a row
 /// (`external_source`, `external_id`, `product_id`, `warehouse_code`,
-/// `on_hand`). Each line is applied on its own; a bad line is reported and
-/// skipped, a line seen before is `unchanged`. A database failure aborts
+/// `on_hand`). Each row is applied on its own; a bad row is reported and
+/// skipped, a row seen before is `unchanged`. A database failure aborts
 /// the whole feed.
 pub fn import(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     require(&ctx.principal, Action::WriteStock)?;
-    let ct = req.header("content-type").unwrap_or("");
-    if !ct.to_ascii_lowercase().starts_with("application/x-ndjson") {
-        check_content_type(req)?;
-        return Err(ApiError::unsupported_media_type(
-            "send the stock feed as application/x-ndjson, one JSON object a line",
-        ));
-    }
     if req.body.len() > MAX_IMPORT_BODY {
         return Err(ApiError::payload_too_large(MAX_IMPORT_BODY));
     }
+    let media = req
+        .header("content-type")
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let text = std::str::from_utf8(&req.body)
-        .map_err(|_| ApiError::malformed_json("the feed is not UTF-8"))?;
+        .map_err(|_| ApiError::invalid_field("body", "the body is not UTF-8 text"))?;
+    let rows = feed_rows(&media, text)?;
     write(
         &ctx.db,
         &ctx.principal.id().to_string(),
@@ -279,17 +349,17 @@ pub fn import(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         ctx.now,
         |db| {
             let mut report = Report::default();
-            for (i, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
+            for (n, row) in rows {
                 report.rows += 1;
-                match import_row(ctx, db, line) {
+                match row
+                    .map_err(RowOutcome::Row)
+                    .and_then(|line| import_row(ctx, db, &line))
+                {
                     Ok(Upserted::Unchanged) => report.unchanged += 1,
                     Ok(_) => report.created += 1,
                     Err(RowOutcome::Row(e)) => {
                         report.failed += 1;
-                        report.errors.push(RowError::from_api(i + 1, &e));
+                        report.errors.push(RowError::from_api(n, &e));
                     }
                     Err(RowOutcome::Abort(e)) => return Err(e),
                 }
