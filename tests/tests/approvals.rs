@@ -542,6 +542,79 @@ async fn bad_policies_and_requests_are_refused_and_write_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_submitters_manager_approves_once_an_admin_records_who_manages_whom() {
+    let app = TestApp::spawn().await.unwrap();
+    let (rep_key, rep) = person(&app, "rep").await;
+    let (manager_key, manager) = person(&app, "manager").await;
+    let channel = app.code("AP");
+    app.create(
+        "/api/v1/approval-policies",
+        json!({ "name": "Line manager over 10%", "applies_to": ["quotation"],
+                "condition": only_in(&channel, json!({ "type": "max_line_discount", "over": "10" })),
+                "chain": { "levels": [{ "name": "Line manager",
+                                        "approvers": [{ "type": "submitter_manager" }],
+                                        "mode": { "type": "any_one" } }] } }),
+    )
+    .await
+    .unwrap();
+    let doc = uuid::Uuid::now_v7().to_string();
+    let ask = |version: u32| json!({ "snapshot": snapshot(&doc, version, &rep, &channel, 10, 80) });
+
+    // Without a recorded manager nobody can approve: refused, nothing written.
+    post_as(&app, &rep_key, "/api/v1/approval-requests", ask(1))
+        .await
+        .assert_problem(422, "approvers_unavailable");
+
+    // Only admins record the hierarchy; both people must exist; one manager each.
+    let line = json!({ "principal_id": rep, "manager_id": manager });
+    post_as(
+        &app,
+        &manager_key,
+        "/api/v1/approval-managers",
+        line.clone(),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    app.post(
+        "/api/v1/approval-managers",
+        json!({ "principal_id": rep, "manager_id": uuid::Uuid::now_v7().to_string() }),
+    )
+    .await
+    .unwrap()
+    .assert_problem(422, "unknown_approver");
+    let created = app
+        .create("/api/v1/approval-managers", line.clone())
+        .await
+        .unwrap();
+    assert_eq!(created["manager_id"], manager.as_str());
+    app.post("/api/v1/approval-managers", line)
+        .await
+        .unwrap()
+        .assert_problem(409, "duplicate");
+
+    // Now the rep's manager is the approver.
+    let opened = post_as(&app, &rep_key, "/api/v1/approval-requests", ask(1)).await;
+    let id = opened.assert_status(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(opened.body["steps"][0]["approvers"], json!([manager]));
+    assert_eq!(
+        inbox_ids(&get_as(&app, &manager_key, INBOX).await),
+        vec![id.clone()]
+    );
+    let approved = post_as(
+        &app,
+        &manager_key,
+        &format!("/api/v1/approvals/{id}/approve"),
+        json!({ "document_version": 1 }),
+    )
+    .await;
+    assert_eq!(approved.assert_status(200)["status"]["status"], "approved");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_periodic_tick_escalates_only_what_is_due_and_only_machines_run_it() {
     let app = TestApp::spawn().await.unwrap();
     let (rep_key, rep) = person(&app, "rep").await;

@@ -150,6 +150,11 @@ async fn create_body(op_id: &str, app: &TestApp) -> Value {
         }
         "createApprovalPolicy" => approval_policy(&code, None),
         "tickApprovals" => json!({}),
+        "createApprovalManager" => {
+            let (_, principal_id) = principal(app, "rep").await;
+            let (_, manager_id) = principal(app, "manager").await;
+            json!({ "principal_id": principal_id, "manager_id": manager_id })
+        }
         "evaluateApprovals" | "openApprovalRequest" => {
             json!({ "snapshot": approval_snapshot(app).await })
         }

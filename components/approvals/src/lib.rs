@@ -13,9 +13,10 @@
 //!
 //! The people approvals resolve ([`directory`]) come from the API keys
 //! until the teams component lands: every principal with a usable key is
-//! active, with its roles; nobody has a manager or runs a territory yet, so
-//! `submitter_manager` and `territory_manager` approvers cannot be met and
-//! opening such a request is refused with the reason (see ARCHITECTURE.md).
+//! active, with its roles; who manages whom is the admin-managed
+//! `/api/v1/approval-managers` list. Nobody runs a territory yet, so
+//! `territory_manager` approvers cannot be met and opening such a request
+//! is refused with the reason (see ARCHITECTURE.md).
 //!
 //! It also exports the WIT interface `sales:orchestration/approvals`
 //! (read-only: evaluate a snapshot, check that it is authorized) for the
@@ -32,6 +33,7 @@ use spin_sdk::http_component;
 mod delegations;
 mod errors;
 mod exports;
+mod managers;
 mod policies;
 mod requests;
 mod wire;
@@ -87,6 +89,17 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             _ => not_allowed(m, "POST"),
         },
 
+        ["api", "v1", "approval-managers"] => match m {
+            Method::Get => managers::list(ctx, req),
+            Method::Post => managers::create(ctx, req),
+            _ => not_allowed(m, "GET, POST"),
+        },
+        ["api", "v1", "approval-managers", id] => match m {
+            Method::Get => managers::get(ctx, id),
+            Method::Delete => managers::delete(ctx, req, id),
+            _ => not_allowed(m, "GET, DELETE"),
+        },
+
         ["api", "v1", "delegations"] => match m {
             Method::Get => delegations::list(ctx, req),
             Method::Post => delegations::create(ctx, req),
@@ -107,8 +120,9 @@ fn not_found(req: &ApiRequest) -> ApiError {
 }
 
 /// The people approvals know, from the usable API keys (and the caller,
-/// who may be the bootstrap admin, which has no key row). Managers and
-/// territory managers stay empty until the teams component provides them.
+/// who may be the bootstrap admin, which has no key row), and who manages
+/// whom from `approval_managers`. Territory managers stay empty until the
+/// teams component provides them.
 pub(crate) fn directory(db: &impl Db, caller: &Principal) -> Result<Directory, ApiError> {
     let mut dir = Directory::default();
     let mut add = |p: &Principal| {
@@ -132,5 +146,6 @@ pub(crate) fn directory(db: &impl Db, caller: &Principal) -> Result<Directory, A
             None => break,
         }
     }
+    dir.managers = sales_store::approvals::managers::all(db)?;
     Ok(dir)
 }

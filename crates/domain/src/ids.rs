@@ -136,6 +136,7 @@ define_id!(SalesPersonId, "sales person");
 define_id!(ApprovalPolicyId, "approval policy");
 define_id!(ApprovalRequestId, "approval request");
 define_id!(DelegationId, "delegation");
+define_id!(ApprovalManagerId, "approval manager");
 define_id!(ReservationId, "reservation");
 define_id!(ReceiptId, "receipt");
 define_id!(StockAdjustmentId, "stock adjustment");

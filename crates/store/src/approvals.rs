@@ -21,6 +21,10 @@
 //! Delegations are rows (`from`, `to`, an inclusive day range); the domain
 //! [`Delegations`] set, which refuses overlaps and cycles, is rebuilt from
 //! all of them by [`delegations::all`].
+//!
+//! [`managers`] (migration 6) says who manages whom — one manager per
+//! principal — for `submitter_manager` approvers and escalation up the
+//! management chain, until the teams capability owns the hierarchy.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sales_domain::approvals::{
@@ -566,5 +570,140 @@ pub mod delegations {
         let list = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
         Delegations::new(list.into_iter().map(|d| d.delegation))
             .map_err(|e| corrupt(ENTITY, "(all)", e))
+    }
+}
+
+/// Who manages whom, for approval chains: one manager per principal.
+pub mod managers {
+    use std::collections::BTreeMap;
+
+    use sales_domain::ids::ApprovalManagerId;
+
+    use super::*;
+
+    const TABLE: &str = "approval_managers";
+    const ENTITY: &str = "approval manager";
+    const SELECT: &str = "SELECT id, principal_id, manager_id, created_at FROM approval_managers";
+
+    /// `manager` manages `principal`.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ManagerLine {
+        pub id: ApprovalManagerId,
+        pub principal: PrincipalId,
+        pub manager: PrincipalId,
+        pub created_at: DateTime<Utc>,
+    }
+
+    /// Filters for [`list`].
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct ManagerFilter {
+        /// Lines of this principal or of whom they manage.
+        pub principal: Option<PrincipalId>,
+    }
+
+    fn decode(row: Row<'_>) -> Result<ManagerLine, StoreError> {
+        let id_text = row.text("id")?;
+        let principal = |column: &str| -> Result<PrincipalId, StoreError> {
+            PrincipalId::parse(row.text(column)?).map_err(|e| corrupt(ENTITY, id_text, e))
+        };
+        Ok(ManagerLine {
+            id: ApprovalManagerId::parse(id_text).map_err(|e| corrupt(ENTITY, id_text, e))?,
+            principal: principal("principal_id")?,
+            manager: principal("manager_id")?,
+            created_at: time::from_sql(row.text("created_at")?)?,
+        })
+    }
+
+    /// Stores a line; a principal who already has a manager is
+    /// [`StoreError::Duplicate`] (field `principal_id`).
+    pub fn create(db: &impl Db, line: &ManagerLine) -> Result<ManagerLine, StoreError> {
+        let taken = db.execute(
+            "SELECT 1 AS one FROM approval_managers WHERE principal_id = ?",
+            &[Value::Text(line.principal.to_string())],
+        )?;
+        if !taken.is_empty() {
+            return Err(StoreError::Duplicate {
+                entity: ENTITY,
+                field: "principal_id",
+                value: line.principal.to_string(),
+            });
+        }
+        db.execute(
+            "INSERT INTO approval_managers (id, principal_id, manager_id, created_at)
+             VALUES (?, ?, ?, ?)",
+            &[
+                Value::Text(line.id.to_string()),
+                Value::Text(line.principal.to_string()),
+                Value::Text(line.manager.to_string()),
+                Value::Text(time::to_sql(line.created_at)),
+            ],
+        )?;
+        get(db, line.id)
+    }
+
+    pub fn get(db: &impl Db, id: ApprovalManagerId) -> Result<ManagerLine, StoreError> {
+        let rows = db.execute(
+            &format!("{SELECT} WHERE id = ?"),
+            &[Value::Text(id.to_string())],
+        )?;
+        match rows.first() {
+            Some(row) => decode(row),
+            None => Err(StoreError::NotFound {
+                entity: ENTITY,
+                id: id.to_string(),
+            }),
+        }
+    }
+
+    pub fn list(
+        db: &impl Db,
+        filter: &ManagerFilter,
+        page: &Page,
+    ) -> Result<(Vec<ManagerLine>, Option<String>), StoreError> {
+        let mut w = Where::default();
+        if let Some(p) = filter.principal {
+            let p = p.to_string();
+            w.and(
+                "(principal_id = ? OR manager_id = ?)",
+                [Value::from(&p), Value::Text(p.clone())],
+            );
+        }
+        if let Some(cursor) = &page.after {
+            let after = decode_cursor(TABLE, cursor, |s| {
+                ApprovalManagerId::parse(s).map_err(|_| ())
+            })?;
+            w.and("id > ?", [Value::Text(after.to_string())]);
+        }
+        let limit = page.effective_limit();
+        let mut params = w.params.clone();
+        params.push(Value::from(limit + 1));
+        let rows = db.execute(
+            &format!("{SELECT} {} ORDER BY id LIMIT ?", w.sql()),
+            &params,
+        )?;
+        let items = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        Ok(finish(TABLE, items, limit, |l| l.id.to_string()))
+    }
+
+    pub fn delete(db: &impl Db, id: ApprovalManagerId) -> Result<(), StoreError> {
+        let rows = db.execute(
+            "DELETE FROM approval_managers WHERE id = ? RETURNING id",
+            &[Value::Text(id.to_string())],
+        )?;
+        if rows.is_empty() {
+            return Err(StoreError::NotFound {
+                entity: ENTITY,
+                id: id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Every line as the directory's `managers` map (principal → manager).
+    pub fn all(db: &impl Db) -> Result<BTreeMap<PrincipalId, PrincipalId>, StoreError> {
+        let rows = db.execute(&format!("{SELECT} ORDER BY id"), &[])?;
+        rows.iter()
+            .map(|r| decode(r).map(|l| (l.principal, l.manager)))
+            .collect()
     }
 }

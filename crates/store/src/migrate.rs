@@ -468,6 +468,19 @@ const V5_CAPACITY: &[&str] = &[
     "CREATE INDEX capacity_products_owner ON capacity_products (owner_id)",
 ];
 
+/// Migration 6: who manages whom, for approval chains (`submitter_manager`
+/// approvers, escalation to the next manager up) until the teams
+/// capability owns the hierarchy. One manager per principal.
+const V6_APPROVAL_MANAGERS: &[&str] = &[
+    "CREATE TABLE approval_managers (
+        id TEXT PRIMARY KEY NOT NULL,
+        principal_id TEXT NOT NULL,
+        manager_id TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX approval_managers_principal ON approval_managers (principal_id)",
+];
+
 /// Every migration, oldest first. Append only.
 pub const MIGRATIONS: &[&[&str]] = &[
     V1_CATALOG,
@@ -475,6 +488,7 @@ pub const MIGRATIONS: &[&[&str]] = &[
     V3_AVAILABILITY,
     V4_APPROVALS,
     V5_CAPACITY,
+    V6_APPROVAL_MANAGERS,
 ];
 
 /// The schema version this build writes and expects.

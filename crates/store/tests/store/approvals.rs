@@ -226,3 +226,45 @@ fn delegations_are_listed_by_either_side_and_deleted() {
     ));
     assert_eq!(delegations::all(&db).unwrap(), Delegations::default());
 }
+
+#[test]
+fn a_principal_has_one_manager_and_the_map_feeds_the_directory() {
+    use sales_domain::ids::ApprovalManagerId;
+    use sales_store::approvals::managers::{self, ManagerFilter, ManagerLine};
+
+    let db = db();
+    let (rep, manager, other) = (PrincipalId::new(), PrincipalId::new(), PrincipalId::new());
+    let line = ManagerLine {
+        id: ApprovalManagerId::new(),
+        principal: rep,
+        manager,
+        created_at: at(1),
+    };
+    assert_eq!(managers::create(&db, &line).unwrap(), line);
+    let second = ManagerLine {
+        id: ApprovalManagerId::new(),
+        manager: other,
+        ..line.clone()
+    };
+    assert!(matches!(
+        managers::create(&db, &second),
+        Err(StoreError::Duplicate {
+            field: "principal_id",
+            ..
+        })
+    ));
+    assert_eq!(managers::all(&db).unwrap(), [(rep, manager)].into());
+    let of = |p| ManagerFilter { principal: Some(p) };
+    assert_eq!(
+        managers::list(&db, &of(manager), &Page::first(10))
+            .unwrap()
+            .0,
+        vec![line.clone()]
+    );
+    assert!(managers::list(&db, &of(other), &Page::first(10))
+        .unwrap()
+        .0
+        .is_empty());
+    managers::delete(&db, line.id).unwrap();
+    assert!(managers::all(&db).unwrap().is_empty());
+}
