@@ -320,6 +320,24 @@ async fn a_reservation_holds_stock_until_released_or_consumed() {
         4
     );
 
+    // The periodic expiry: nothing is past its last day; only machines run it.
+    let expired = app
+        .post("/api/v1/reservations/expire", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(expired.assert_status(200)["expired"], json!(0));
+    let viewer = app.create_key("viewer", &["viewer"]).await.unwrap();
+    app.call_as(
+        &viewer,
+        Method::POST,
+        "/api/v1/reservations/expire",
+        Some(json!({})),
+        &[],
+    )
+    .await
+    .unwrap()
+    .assert_problem(403, "forbidden");
+
     // What is left cannot ship 5 complete.
     let mut short = body.clone();
     short["lines"][0]["quantity"] = json!("5");

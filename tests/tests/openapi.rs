@@ -112,6 +112,7 @@ async fn create_body(op_id: &str, app: &TestApp) -> Value {
             json!({ "scope": { "type": "product", "id": product["id"] },
                     "floor_price": { "amount": "1.00", "currency": "EUR" } })
         }
+        "expireReservations" => json!({}),
         "createWarehouse" => json!({ "code": code, "name": "Walker warehouse" }),
         "createStockAdjustment" => {
             let (product, warehouse, _) = stocked(app).await;

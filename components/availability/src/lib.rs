@@ -90,6 +90,8 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         ["api", "v1", "reservations", rest @ ..] => match (rest, m) {
             ([], Method::Get) => reservations::list(ctx, req),
             ([], Method::Post) => reservations::create(ctx, req),
+            (["expire"], Method::Post) => reservations::expire(ctx, req),
+            (["expire"], _) => not_allowed(m, "POST"),
             ([id], Method::Get) => reservations::get(ctx, id),
             ([id, "release"], Method::Post) => reservations::release(ctx, req, id),
             ([id, "consume"], Method::Post) => reservations::consume(ctx, req, id),

@@ -228,3 +228,33 @@ pub fn consume(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
         |db| answer(db, 200, &reservations::consume(db, id, ctx.now)?, None),
     )
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpireBody {}
+
+#[derive(Serialize)]
+struct Expired {
+    today: NaiveDate,
+    expired: usize,
+}
+
+/// `POST /api/v1/reservations/expire`: the periodic job. Every held hold
+/// whose `valid_until` is before today becomes `expired` and gives its
+/// stock back, in one transaction. Reserving does the same first, so this
+/// only frees stock sooner; a replay expires nothing more.
+pub fn expire(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
+    require(&ctx.principal, Action::RunPeriodicWork)?;
+    let _: ExpireBody = parse_json(req)?;
+    let today = crate::today(ctx);
+    write(
+        &ctx.db,
+        &ctx.principal.id().to_string(),
+        req,
+        ctx.now,
+        |db| {
+            let expired = reservations::expire_due(db, today, ctx.now)?;
+            sales_kit::ApiResponse::json(200, &Expired { today, expired })
+        },
+    )
+}
