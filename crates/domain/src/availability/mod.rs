@@ -65,7 +65,7 @@ pub use atp::{
     StockPicture, StockPictureSpec, StockPosition, StockPositionSpec,
 };
 pub use calendar::{
-    schedule_hours, CalendarId, CalendarError, DayHours, ScheduledHours, Weekday, WorkingCalendar,
+    schedule_hours, CalendarError, CalendarId, DayHours, ScheduledHours, Weekday, WorkingCalendar,
     WorkingCalendarSpec,
 };
 pub use ctp::{
