@@ -148,6 +148,20 @@ impl TestApp {
         Ok(apps)
     }
 
+    /// A client for an app started elsewhere (a runner process, real Spin).
+    pub fn connect(base_url: &str, admin_key: &str) -> Result<TestApp> {
+        Ok(TestApp {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            admin_key: admin_key.to_string(),
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(60))
+                .build()
+                .context("failed to build the HTTP client")?,
+            _state: None,
+            running: None,
+        })
+    }
+
     /// Stops the in-process runner, letting in-flight requests finish.
     pub async fn stop(mut self) -> Result<()> {
         if let Some(running) = self.running.take() {
