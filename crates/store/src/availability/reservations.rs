@@ -9,7 +9,8 @@
 //! a picture read earlier; this is the re-check that makes the plan safe.
 //!
 //! A hold is `held` until it is released, consumed (the goods left: on
-//! hand and reserved both drop, with a ledger row) or expired (its
+//! hand and reserved both drop, with a ledger row; refused while a row is
+//! held against a receipt that has not arrived) or expired (its
 //! `valid_until` passed; [`expire_due`], run by the jobs tick and before
 //! every reserve). Only `held` counts against stock.
 
@@ -265,6 +266,17 @@ fn finish_hold(
             if to == ReservationStatus::Consumed {
                 let on_hand =
                     position(db, r.product, r.warehouse)?.map_or(Decimal::ZERO, |p| p.on_hand);
+                // A row held against a receipt that has not arrived yet
+                // cannot ship: on hand never goes below zero.
+                if on_hand < r.quantity {
+                    return Err(StoreError::InsufficientStock {
+                        field: "id".into(),
+                        product: r.product.to_string(),
+                        warehouse: r.warehouse.to_string(),
+                        requested: r.quantity.to_string(),
+                        available: on_hand.to_string(),
+                    });
+                }
                 bump(db, "on_hand_milli", r.product, r.warehouse, -q, now)?;
                 db.execute(
                     "INSERT INTO stock_adjustments (id, product_id, warehouse_id, delta_milli,

@@ -370,3 +370,35 @@ fn the_loader_reads_the_work_centre_and_role_of_the_products_asked_about() {
         })
     ));
 }
+
+#[test]
+fn a_hold_on_a_receipt_that_has_not_arrived_cannot_be_consumed() {
+    let db = db();
+    let (p, w) = (ProductId::new(), warehouse(&db, "A"));
+    set_on_hand(&db, p, w, dec!(1));
+    receipts::create(
+        &db,
+        &Receipt {
+            id: ReceiptId::new(),
+            product: p,
+            warehouse: w,
+            quantity: dec!(5),
+            due_on: NaiveDate::from_ymd_opt(2026, 3, 20).unwrap(),
+            reference: None,
+            active: true,
+        },
+        at(1),
+    )
+    .unwrap();
+    let h = reservations::reserve(&db, &hold_for(&db, p, w, dec!(4)), at(2)).unwrap();
+    assert!(matches!(
+        reservations::consume(&db, h.record.id, at(3)),
+        Err(StoreError::InsufficientStock { .. })
+    ));
+    let pos = stock::position(&db, p, w).unwrap().unwrap();
+    assert_eq!((pos.on_hand, pos.reserved), (dec!(1), dec!(4)));
+    assert_eq!(
+        reservations::get(&db, h.record.id).unwrap().record.status,
+        ReservationStatus::Held
+    );
+}
