@@ -5,6 +5,7 @@
 //! `seed-demo --base-url http://127.0.0.1:3000 --api-key sk_…`
 
 use anyhow::{bail, Context, Result};
+use rust_decimal::Decimal;
 use sales_e2e::json;
 use serde_json::Value;
 
@@ -63,6 +64,24 @@ impl Api {
             bail!("the import to {path} reported failures: {report}");
         }
         Ok(report)
+    }
+
+    /// Every item of a list, page by page.
+    async fn all(&self, path: &str) -> Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let url = match &cursor {
+                Some(c) => format!("{path}?limit=200&cursor={c}"),
+                None => format!("{path}?limit=200"),
+            };
+            let page = self.get(&url).await?;
+            items.extend(page["items"].as_array().cloned().unwrap_or_default());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return Ok(items),
+            }
+        }
     }
 
     async fn node(
@@ -271,8 +290,11 @@ async fn main() -> Result<()> {
                 "tax_mode": "exclusive", "warehouses": ["MAIN", "SOUTH"], "quotation_required": false,
                 "payment_terms": net30 }),
     ];
+    let mut channel_ids = std::collections::HashMap::new();
     for channel in channels {
-        api.post("/api/v1/channels", channel).await?;
+        let code = channel["code"].as_str().unwrap_or_default().to_string();
+        let created = api.post("/api/v1/channels", channel).await?;
+        channel_ids.insert(code, created["id"].as_str().unwrap_or_default().to_string());
     }
     let settings = api.get("/api/v1/settings").await?;
     let version = settings["version"]
@@ -354,10 +376,98 @@ async fn main() -> Result<()> {
     api.import("/api/v1/imports/products", "text/csv", csv)
         .await?;
 
+    // Prices: a general EUR list at cost × 1.6 (services × 1.5), the
+    // wholesale group's list derived from it at −10 %, and VAT.
+    let products = api.all("/api/v1/products").await?;
+    let standard = api
+        .post(
+            "/api/v1/price-lists",
+            json!({ "name": "Standard EUR", "currency": "EUR" }),
+        )
+        .await?;
+    let standard_id = standard["id"]
+        .as_str()
+        .context("a price list has no id")?
+        .to_string();
+    let items: Vec<Value> = products
+        .iter()
+        .map(|p| {
+            // Money is decimal, never floating point, even in demo data.
+            let cost: Decimal = p["standard_cost"]["amount"]
+                .as_str()
+                .unwrap_or("0")
+                .parse()
+                .unwrap_or_default();
+            let markup = if p["kind"] == "service" {
+                Decimal::new(15, 1)
+            } else {
+                Decimal::new(16, 1)
+            };
+            let rate = (cost * markup).round_dp(2);
+            json!({ "product_id": p["id"], "uom": p["uom"], "rate": rate.to_string() })
+        })
+        .collect();
+    api.post(
+        &format!("/api/v1/price-lists/{standard_id}/items"),
+        json!({ "items": items }),
+    )
+    .await?;
+    api.post(
+        "/api/v1/price-lists",
+        json!({ "name": "Wholesale EUR", "currency": "EUR", "customer_group_id": group_ids["WHOLESALE"],
+                "base_price_list_id": standard_id, "adjustment_percent": "-10" }),
+    )
+    .await?;
+    let channel = |code: &str| channel_ids.get(code).cloned().unwrap_or_default();
+    api.post(
+        "/api/v1/tax-templates",
+        json!({ "name": "VAT 19 % (net prices)", "mode": "exclusive", "is_default": true,
+                "lines": [{ "code": "VAT19", "name": "VAT 19 %", "rate_percent": "19" }],
+                "channels": [channel("B2B"), channel("FIELD")] }),
+    )
+    .await?;
+    api.post(
+        "/api/v1/tax-templates",
+        json!({ "name": "VAT 19 % (gross prices)", "mode": "inclusive",
+                "lines": [{ "code": "VAT19", "name": "VAT 19 %", "rate_percent": "19" }],
+                "channels": [channel("WEB"), channel("RETAIL")] }),
+    )
+    .await?;
+
+    // Warehouses and a stock count from "the inventory system".
+    for (code, name) in [
+        ("MAIN", "Main warehouse Hamburg"),
+        ("SOUTH", "South hub Munich"),
+        ("STORE-BER", "Store Berlin"),
+    ] {
+        api.post("/api/v1/warehouses", json!({ "code": code, "name": name }))
+            .await?;
+    }
+    let mut stock = String::new();
+    for (i, p) in products
+        .iter()
+        .filter(|p| p["kind"] == "stocked")
+        .enumerate()
+    {
+        let counts = [
+            ("MAIN", 20 + (i * 37) % 180),
+            ("SOUTH", (i * 13) % 40),
+            ("STORE-BER", (i * 7) % 12),
+        ];
+        for (warehouse, on_hand) in counts {
+            let row = json!({ "external_source": "wms", "external_id": format!("COUNT-1-{warehouse}-{i}"),
+                              "product_id": p["id"], "warehouse_code": warehouse, "on_hand": on_hand.to_string() });
+            stock.push_str(&row.to_string());
+            stock.push('\n');
+        }
+    }
+    api.import("/api/v1/stock/import", "application/x-ndjson", stock)
+        .await?;
+
     let territories: usize = TERRITORIES.iter().map(|(_, _, cs)| 1 + cs.len()).sum();
-    let products: usize = ITEM_GROUPS.iter().map(|g| g.6).sum();
+    let products = products.len();
     println!(
-        "seeded the demo company: {territories} territories, {} customer groups, {} item groups, 4 channels, 50 customers, {products} products",
+        "seeded the demo company: {territories} territories, {} customer groups, {} item groups, 4 channels, 50 customers, {products} products, 2 price lists, 2 tax templates, 3 warehouses with stock",
         CUSTOMER_GROUPS.len(),
         ITEM_GROUPS.len()
     );
