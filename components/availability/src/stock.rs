@@ -185,6 +185,26 @@ fn external(
     }
 }
 
+/// On hand may not grow past the engine's largest quantity (1,000,000,000),
+/// or every later check of the product would be refused.
+fn below_ceiling(db: &impl Db, new: &NewAdjustment) -> Result<(), ApiError> {
+    let Change::Delta(delta) = new.change else {
+        return Ok(()); // a count is checked like any quantity
+    };
+    let current =
+        stock::position(db, new.product, new.warehouse)?.map_or(Decimal::ZERO, |p| p.on_hand);
+    if current + delta > sales_domain::availability::MAX_QUANTITY {
+        return Err(ApiError::invalid_field(
+            "quantity",
+            format!(
+                "on hand would be {}, above the maximum of 1000000000",
+                current + delta
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub fn adjust(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     require(&ctx.principal, Action::WriteStock)?;
     let b: AdjustBody = parse_json(req)?;
@@ -215,6 +235,7 @@ pub fn adjust(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         |db| {
             product(db, "product_id", new.product)?;
             by_id(db, "warehouse_id", new.warehouse)?;
+            below_ceiling(db, &new)?;
             let (a, how) = stock::adjust(db, &new, ctx.now)?;
             let status = if how == Upserted::Created { 201 } else { 200 };
             Ok(ApiResponse::json(status, &AdjustmentView::from(&a))?
@@ -397,6 +418,7 @@ fn import_row(ctx: &Ctx, db: &impl Db, line: &str) -> Result<Upserted, RowOutcom
         reason: "inventory feed".into(),
         external: ext,
     };
+    below_ceiling(db, &new).map_err(row_err)?;
     match stock::adjust(db, &new, ctx.now) {
         Ok((_, how)) => Ok(how),
         Err(e @ StoreError::InsufficientStock { .. }) => Err(RowOutcome::Row(e.into())),
