@@ -433,6 +433,14 @@ async fn bad_input_is_a_clear_4xx_naming_the_field_and_writes_nothing() {
         ),
         (
             "/api/v1/stock/adjustments",
+            json!({ "product_id": w.drill, "warehouse_id": w.central,
+                    "on_hand": "678130454649156807385826820.17", "reason": "fuzz" }),
+            422,
+            "invalid_field",
+            "on_hand",
+        ),
+        (
+            "/api/v1/stock/adjustments",
             json!({ "product_id": w.drill, "warehouse_id": w.central, "quantity": "999999999", "reason": "found" }),
             422,
             "invalid_field",

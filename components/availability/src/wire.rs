@@ -46,11 +46,11 @@ where
 /// with `zero`, zero or more).
 pub fn quantity(field: &str, q: Decimal, rule: Sign) -> Result<Decimal, ApiError> {
     let bad = |why: &str| ApiError::invalid_field(field, format!("{why} (got {q})"));
-    if to_milli(q).is_none() {
-        return Err(bad("at most three decimals"));
-    }
     if q.abs() > sales_domain::availability::MAX_QUANTITY {
         return Err(bad("is above the maximum of 1000000000"));
+    }
+    if to_milli(q).is_none() {
+        return Err(bad("at most three decimals"));
     }
     match rule {
         Sign::Positive if q <= Decimal::ZERO => Err(bad("must be greater than zero")),

@@ -105,7 +105,7 @@ impl ReservationStatus {
 /// `quantity` in thousandths, or `None` when it has more than three
 /// decimals or does not fit.
 pub fn to_milli(quantity: Decimal) -> Option<i64> {
-    let scaled = quantity.normalize() * Decimal::from(1000);
+    let scaled = quantity.normalize().checked_mul(Decimal::from(1000))?;
     if scaled.fract() != Decimal::ZERO {
         return None;
     }
@@ -128,6 +128,9 @@ mod tests {
         assert_eq!(to_milli(dec!(-1)), Some(-1000));
         assert_eq!(to_milli(dec!(0.0001)), None);
         assert_eq!(from_milli(2500), dec!(2.5));
+        // Beyond what Decimal can scale: refused, never a panic.
+        assert_eq!(to_milli(Decimal::MAX), None);
+        assert_eq!(to_milli(dec!(678130454649156807385826820.17)), None);
     }
 
     #[test]
