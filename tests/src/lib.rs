@@ -6,9 +6,11 @@
 //! with readable calls (`app.create_customer(..)`).
 //!
 //! Set `SALES_BASE_URL` and `SALES_API_KEY` to point the same suite at an
-//! already-running instance instead: real Spin, or a deployed cluster. Tests
-//! then create their own uniquely named records and never assume an empty
-//! database.
+//! already-running instance instead: real Spin, or a deployed cluster. The
+//! suites create uniquely named records and count through filters or
+//! before/after, never assuming an empty database; a test that needs its own
+//! runner processes (several replicas on one database file) or a fresh
+//! installation's defaults still starts or skips its own.
 
 use std::path::PathBuf;
 
