@@ -1,15 +1,17 @@
 //! Customers, with their external ids (unique per source).
 
 use chrono::{DateTime, Utc};
-use sales_domain::catalog::{Address, Customer, NewCustomer, PaymentTerms};
+use sales_domain::catalog::{
+    Address, Customer, ExternalIds, NewCustomer, PaymentTerms, ValidationError,
+};
 use sales_domain::ids::{CustomerGroupId, CustomerId, TerritoryId};
 
 use crate::db::{Db, DbError, Row, Value};
 use crate::page::{decode_cursor, finish, Listed, Page, Versioned};
 use crate::repo::{
-    atomically, contains_pattern, from_json, money_amount, money_currency, opt_to_json,
+    self, atomically, contains_pattern, from_json, money_amount, money_currency, opt_to_json,
     read_external_ids, read_money, replace_external_ids, require_exists, stale_or_missing,
-    Upserted, Where,
+    ExternallyKnown, Upserted, Where,
 };
 use crate::{time, StoreError};
 
@@ -325,32 +327,30 @@ pub fn upsert_by_external_id(
     candidate: &Customer,
     now: DateTime<Utc>,
 ) -> Result<(Upserted, Versioned<Customer>), StoreError> {
-    let external_id =
-        candidate
-            .external_ids()
-            .get(source)
-            .ok_or_else(|| StoreError::MissingReference {
-                field: "external_ids",
-                id: source.to_owned(),
-            })?;
-    atomically(db, || match find_by_external_id(db, source, external_id)? {
-        None => Ok((Upserted::Created, create(db, candidate, now)?)),
-        Some(existing) => {
-            let current = &existing.record;
-            let mut new = candidate.to_new();
-            new.external_ids = current.external_ids().clone().merged(&new.external_ids);
-            let next =
-                Customer::from_parts(current.id(), new, current.is_active()).map_err(|e| {
-                    StoreError::Corrupt {
-                        entity: ENTITY,
-                        id: current.id().to_string(),
-                        message: e.to_string(),
-                    }
-                })?;
-            if &next == current {
-                return Ok((Upserted::Unchanged, existing));
-            }
-            Ok((Upserted::Updated, update(db, &next, existing.version, now)?))
-        }
-    })
+    repo::upsert_by_external_id(
+        db,
+        source,
+        candidate,
+        |external_id| find_by_external_id(db, source, external_id),
+        || create(db, candidate, now),
+        |next, version| update(db, next, version, now),
+    )
+}
+
+impl ExternallyKnown for Customer {
+    const ENTITY: &'static str = ENTITY;
+
+    fn external_ids(&self) -> &ExternalIds {
+        Customer::external_ids(self)
+    }
+
+    fn id_text(&self) -> String {
+        self.id().to_string()
+    }
+
+    fn onto(&self, current: &Customer) -> Result<Customer, ValidationError> {
+        let mut new = self.to_new();
+        new.external_ids = current.external_ids().clone().merged(&new.external_ids);
+        Customer::from_parts(current.id(), new, current.is_active())
+    }
 }

@@ -1,14 +1,15 @@
 //! Products, with unique SKUs and external ids (unique per source).
 
 use chrono::{DateTime, Utc};
-use sales_domain::catalog::{NewProduct, Product, ProductKind};
+use sales_domain::catalog::{ExternalIds, NewProduct, Product, ProductKind, ValidationError};
 use sales_domain::ids::{ItemGroupId, ProductId};
 
 use crate::db::{Db, DbError, Row, Value};
 use crate::page::{decode_cursor, finish, Listed, Page, Versioned};
 use crate::repo::{
-    atomically, contains_pattern, money_amount, money_currency, read_external_ids, read_money,
-    replace_external_ids, require_exists, stale_or_missing, Upserted, Where,
+    self, atomically, contains_pattern, money_amount, money_currency, read_external_ids,
+    read_money, replace_external_ids, require_exists, stale_or_missing, ExternallyKnown, Upserted,
+    Where,
 };
 use crate::{time, StoreError};
 
@@ -319,32 +320,30 @@ pub fn upsert_by_external_id(
     candidate: &Product,
     now: DateTime<Utc>,
 ) -> Result<(Upserted, Versioned<Product>), StoreError> {
-    let external_id =
-        candidate
-            .external_ids()
-            .get(source)
-            .ok_or_else(|| StoreError::MissingReference {
-                field: "external_ids",
-                id: source.to_owned(),
-            })?;
-    atomically(db, || match find_by_external_id(db, source, external_id)? {
-        None => Ok((Upserted::Created, create(db, candidate, now)?)),
-        Some(existing) => {
-            let current = &existing.record;
-            let mut new = candidate.to_new();
-            new.external_ids = current.external_ids().clone().merged(&new.external_ids);
-            let next =
-                Product::from_parts(current.id(), new, current.is_active()).map_err(|e| {
-                    StoreError::Corrupt {
-                        entity: ENTITY,
-                        id: current.id().to_string(),
-                        message: e.to_string(),
-                    }
-                })?;
-            if &next == current {
-                return Ok((Upserted::Unchanged, existing));
-            }
-            Ok((Upserted::Updated, update(db, &next, existing.version, now)?))
-        }
-    })
+    repo::upsert_by_external_id(
+        db,
+        source,
+        candidate,
+        |external_id| find_by_external_id(db, source, external_id),
+        || create(db, candidate, now),
+        |next, version| update(db, next, version, now),
+    )
+}
+
+impl ExternallyKnown for Product {
+    const ENTITY: &'static str = ENTITY;
+
+    fn external_ids(&self) -> &ExternalIds {
+        Product::external_ids(self)
+    }
+
+    fn id_text(&self) -> String {
+        self.id().to_string()
+    }
+
+    fn onto(&self, current: &Product) -> Result<Product, ValidationError> {
+        let mut new = self.to_new();
+        new.external_ids = current.external_ids().clone().merged(&new.external_ids);
+        Product::from_parts(current.id(), new, current.is_active())
+    }
 }

@@ -1,10 +1,11 @@
 //! Helpers shared by the repositories: optimistic version checks, reference
 //! checks, value encodings, search patterns.
 
-use sales_domain::catalog::ExternalIds;
+use sales_domain::catalog::{ExternalIds, ValidationError};
 use sales_domain::money::Money;
 
 use crate::db::{Db, DbError, Row, Value};
+use crate::page::Versioned;
 use crate::StoreError;
 
 /// After an `UPDATE … WHERE id = ? AND version = ?` touched no row: tells a
@@ -208,6 +209,53 @@ pub(crate) fn read_external_ids(row: &Row<'_>) -> Result<ExternalIds, DbError> {
         row.opt_text("external_ids")?.unwrap_or("{}"),
     )?;
     ExternalIds::new(map).map_err(|e| DbError::Decode(format!("external_ids: {e}")))
+}
+
+/// A record that bulk imports upsert by the id an outside system gives it.
+pub(crate) trait ExternallyKnown: PartialEq + Sized {
+    const ENTITY: &'static str;
+    fn external_ids(&self) -> &ExternalIds;
+    fn id_text(&self) -> String;
+    /// This (imported) record's fields on `current`'s id and active flag,
+    /// with `current`'s ids from other sources kept.
+    fn onto(&self, current: &Self) -> Result<Self, ValidationError>;
+}
+
+/// The one body of `customers::upsert_by_external_id` and
+/// `products::upsert_by_external_id`: creates the record, or updates the one
+/// holding `candidate`'s id for `source`, or leaves it alone when nothing
+/// differs (so replaying an import is a no-op). Atomic.
+pub(crate) fn upsert_by_external_id<T: ExternallyKnown>(
+    db: &impl Db,
+    source: &str,
+    candidate: &T,
+    find: impl FnOnce(&str) -> Result<Option<Versioned<T>>, StoreError>,
+    create: impl FnOnce() -> Result<Versioned<T>, StoreError>,
+    update: impl FnOnce(&T, i64) -> Result<Versioned<T>, StoreError>,
+) -> Result<(Upserted, Versioned<T>), StoreError> {
+    let external_id =
+        candidate
+            .external_ids()
+            .get(source)
+            .ok_or_else(|| StoreError::MissingReference {
+                field: "external_ids",
+                id: source.to_owned(),
+            })?;
+    atomically(db, || match find(external_id)? {
+        None => Ok((Upserted::Created, create()?)),
+        Some(existing) => {
+            let current = &existing.record;
+            let next = candidate.onto(current).map_err(|e| StoreError::Corrupt {
+                entity: T::ENTITY,
+                id: current.id_text(),
+                message: e.to_string(),
+            })?;
+            if &next == current {
+                return Ok((Upserted::Unchanged, existing));
+            }
+            Ok((Upserted::Updated, update(&next, existing.version)?))
+        }
+    })
 }
 
 /// What an upsert did.
