@@ -481,6 +481,15 @@ const V6_APPROVAL_MANAGERS: &[&str] = &[
     "CREATE UNIQUE INDEX approval_managers_principal ON approval_managers (principal_id)",
 ];
 
+/// Migration 7: quotations, sales orders and their lines (issue #7).
+/// Reserved and filled while #7 is built; nothing has shipped yet.
+const V7_ORDERS: &[&str] = &[];
+
+/// Migration 8: the outbox and the downstream records the jobs component
+/// writes (work orders, projects, notifications) (issue #7).
+/// Reserved and filled while #7 is built; nothing has shipped yet.
+const V8_JOBS: &[&str] = &[];
+
 /// Every migration, oldest first. Append only.
 pub const MIGRATIONS: &[&[&str]] = &[
     V1_CATALOG,
@@ -489,6 +498,8 @@ pub const MIGRATIONS: &[&[&str]] = &[
     V4_APPROVALS,
     V5_CAPACITY,
     V6_APPROVAL_MANAGERS,
+    V7_ORDERS,
+    V8_JOBS,
 ];
 
 /// The schema version this build writes and expects.
