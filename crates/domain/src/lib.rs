@@ -22,9 +22,12 @@ pub mod approvals;
 pub mod auth;
 pub mod availability;
 pub mod catalog;
+pub mod downstream;
 pub mod ids;
 pub mod money;
+pub mod orders;
 pub mod pricing;
+pub mod quotations;
 pub mod series;
 
 pub use ids::*;

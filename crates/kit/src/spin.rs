@@ -106,6 +106,29 @@ fn from_spin(v: sqlite::Value) -> Value {
     }
 }
 
+/// The Redis channel the jobs component listens on.
+pub const JOBS_CHANNEL: &str = "sales-jobs";
+
+/// Wakes the jobs component after a transaction that wrote outbox events
+/// has committed: publishes `wake` on [`JOBS_CHANNEL`] at the Redis address
+/// of the Spin variable `redis_address` (declare it in the component's
+/// `[component.x.variables]` as `"{{ redis_address }}"` and allow
+/// `redis://*:*` outbound).
+///
+/// Never fails: an unset address, a refused connection or a failed publish
+/// is logged to stderr and ignored — the event is in the outbox and the
+/// next `tick` finds it. An empty address still tries to publish: the
+/// sales runner then delivers the message through its embedded broker
+/// (`scripts/up` without Redis); real Spin refuses it, which is logged.
+pub fn wake_jobs() {
+    let address = spin_sdk::variables::get("redis_address").unwrap_or_default();
+    let result = spin_sdk::redis::Connection::open(&address)
+        .and_then(|conn| conn.publish(JOBS_CHANNEL, b"wake".as_ref()));
+    if let Err(e) = result {
+        eprintln!("wake_jobs: could not publish on {JOBS_CHANNEL} at {address:?}: {e}");
+    }
+}
+
 /// A Spin variable; `None` when undefined or empty.
 pub fn variable(name: &str) -> Option<String> {
     spin_sdk::variables::get(name)

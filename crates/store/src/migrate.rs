@@ -486,9 +486,125 @@ const V6_APPROVAL_MANAGERS: &[&str] = &[
 const V7_ORDERS: &[&str] = &[];
 
 /// Migration 8: the outbox and the downstream records the jobs component
-/// writes (work orders, projects, notifications) (issue #7).
-/// Reserved and filled while #7 is built; nothing has shipped yet.
-const V8_JOBS: &[&str] = &[];
+/// writes (issue #7).
+///
+/// `outbox`: events written in the same transaction as the change they
+/// announce; the jobs component claims due rows with a lease
+/// (`status = 'running'`, `lease_owner`, `lease_until`), completes them
+/// (`done`) or schedules a retry (`pending` with a later `available_at`),
+/// and parks them after the last attempt (`parked`, `last_error`).
+///
+/// Downstream records: `downstream_orders` (the newest order version whose
+/// demand was applied — reconciliation ignores older ones), `work_orders`
+/// (one per order line that is manufactured, with the receipt, the pegged
+/// reservation and the work-centre load it added), `projects` (one per
+/// order with service lines) and `project_tasks` (one per service line,
+/// with the role booking it added), and `notifications` (an in-app inbox,
+/// one row per recipient and `dedupe_key`).
+const V8_JOBS: &[&str] = &[
+    "CREATE TABLE outbox (
+        id TEXT PRIMARY KEY NOT NULL,
+        topic TEXT NOT NULL,
+        aggregate_kind TEXT NOT NULL,
+        aggregate_id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        available_at TEXT NOT NULL,
+        lease_owner TEXT,
+        lease_until TEXT,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        processed_at TEXT
+    )",
+    // Claiming: pending rows that are due, oldest first …
+    "CREATE INDEX outbox_due ON outbox (status, available_at, id)",
+    // … and running rows whose lease has run out.
+    "CREATE INDEX outbox_lease ON outbox (status, lease_until)",
+    "CREATE INDEX outbox_aggregate ON outbox (aggregate_kind, aggregate_id, id)",
+    "CREATE INDEX outbox_topic ON outbox (topic, id)",
+    "CREATE TABLE downstream_orders (
+        order_id TEXT PRIMARY KEY NOT NULL,
+        order_number TEXT NOT NULL,
+        applied_version INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        demand TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    ) WITHOUT ROWID",
+    "CREATE TABLE work_orders (
+        id TEXT PRIMARY KEY NOT NULL,
+        number TEXT NOT NULL,
+        order_id TEXT NOT NULL,
+        order_number TEXT NOT NULL,
+        line_id TEXT NOT NULL,
+        product_id TEXT NOT NULL,
+        warehouse_id TEXT NOT NULL,
+        work_center_id TEXT NOT NULL,
+        quantity_milli INTEGER NOT NULL,
+        hours TEXT NOT NULL,
+        start_on TEXT NOT NULL,
+        finish_on TEXT NOT NULL,
+        due_on TEXT,
+        schedule TEXT NOT NULL,
+        status TEXT NOT NULL,
+        receipt_id TEXT,
+        reservation_id TEXT,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX work_orders_number ON work_orders (number)",
+    "CREATE UNIQUE INDEX work_orders_line ON work_orders (order_id, line_id)",
+    "CREATE INDEX work_orders_status ON work_orders (status, id)",
+    "CREATE INDEX work_orders_product ON work_orders (product_id, id)",
+    "CREATE TABLE projects (
+        id TEXT PRIMARY KEY NOT NULL,
+        number TEXT NOT NULL,
+        order_id TEXT NOT NULL,
+        order_number TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX projects_number ON projects (number)",
+    "CREATE UNIQUE INDEX projects_order ON projects (order_id)",
+    "CREATE INDEX projects_status ON projects (status, id)",
+    "CREATE INDEX projects_customer ON projects (customer_id, id)",
+    "CREATE TABLE project_tasks (
+        id TEXT PRIMARY KEY NOT NULL,
+        project_id TEXT NOT NULL REFERENCES projects(id),
+        line_id TEXT NOT NULL,
+        product_id TEXT NOT NULL,
+        role_id TEXT NOT NULL,
+        hours TEXT NOT NULL,
+        start_on TEXT NOT NULL,
+        finish_on TEXT NOT NULL,
+        due_on TEXT,
+        schedule TEXT NOT NULL,
+        status TEXT NOT NULL,
+        booked INTEGER NOT NULL DEFAULT 0,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX project_tasks_line ON project_tasks (project_id, line_id)",
+    "CREATE TABLE notifications (
+        id TEXT PRIMARY KEY NOT NULL,
+        recipient TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subject_kind TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        message TEXT NOT NULL,
+        dedupe_key TEXT NOT NULL,
+        read_at TEXT,
+        created_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX notifications_dedupe ON notifications (recipient, dedupe_key)",
+    "CREATE INDEX notifications_recipient ON notifications (recipient, id)",
+];
 
 /// Every migration, oldest first. Append only.
 pub const MIGRATIONS: &[&[&str]] = &[
