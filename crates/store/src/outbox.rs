@@ -155,3 +155,241 @@ pub fn get(db: &impl Db, id: EventId) -> Result<Event, StoreError> {
         }),
     }
 }
+
+/// How failed events are retried: `max_attempts` in all, the n-th retry
+/// after `base * 2^(n-1)`, never longer than `cap`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base: chrono::Duration,
+    pub cap: chrono::Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 8 attempts, 5 s, 10 s, 20 s, … at most 10 minutes apart.
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 8,
+            base: chrono::Duration::seconds(5),
+            cap: chrono::Duration::minutes(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before the next attempt after `attempts` failed ones (≥ 1).
+    pub fn backoff(&self, attempts: u32) -> chrono::Duration {
+        let exponent = attempts.saturating_sub(1).min(30);
+        let factor = 1i32 << exponent;
+        self.base
+            .checked_mul(factor)
+            .map_or(self.cap, |d| d.min(self.cap))
+    }
+}
+
+fn rows_to_events(rows: &crate::db::Rows) -> Result<Vec<Event>, StoreError> {
+    let mut events = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+    events.sort_by_key(|e| e.id.to_string());
+    Ok(events)
+}
+
+/// Claims up to `limit` due events for `owner` until `now + lease`, oldest
+/// first: pending rows whose `available_at` has come, and running rows
+/// whose lease ran out (their consumer stopped). Each claim counts an
+/// attempt. One `UPDATE … WHERE id IN (SELECT …) RETURNING` statement, so
+/// two consumers claiming at once never get the same row: SQLite runs the
+/// two statements one after the other and the second no longer sees the
+/// first one's rows as claimable.
+///
+/// A running row whose lease ran out after its last attempt is parked
+/// instead (a poison event that kills its consumer is not retried forever).
+pub fn claim(
+    db: &impl Db,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    limit: u32,
+    policy: &RetryPolicy,
+) -> Result<Vec<Event>, StoreError> {
+    let ts = Value::Text(time::to_sql(now));
+    db.execute(
+        "UPDATE outbox SET status = 'parked', lease_owner = NULL, lease_until = NULL,
+         last_error = 'the lease ran out on the last attempt (the consumer stopped)'
+         WHERE status = 'running' AND lease_until <= ? AND attempts >= ?",
+        &[ts.clone(), Value::from(policy.max_attempts)],
+    )?;
+    let until = now + lease;
+    let rows = db.execute(
+        &format!(
+            "UPDATE outbox SET status = 'running', lease_owner = ?, lease_until = ?,
+             attempts = attempts + 1
+             WHERE id IN (
+                SELECT id FROM outbox WHERE status = 'pending' AND available_at <= ?
+                UNION
+                SELECT id FROM outbox WHERE status = 'running' AND lease_until <= ?
+                ORDER BY id LIMIT ?)
+             RETURNING {COLUMNS}"
+        ),
+        &[
+            Value::from(owner),
+            Value::Text(time::to_sql(until)),
+            ts.clone(),
+            ts,
+            Value::from(limit.max(1)),
+        ],
+    )?;
+    rows_to_events(&rows)
+}
+
+fn lost_lease(id: EventId) -> StoreError {
+    StoreError::InvalidState {
+        entity: ENTITY,
+        id: id.to_string(),
+        message: "the event is no longer claimed by this consumer (its lease was taken over)"
+            .into(),
+    }
+}
+
+/// Marks a claimed event done. Call it in the transaction that performed
+/// the event's effects: when `owner` no longer holds the claim (the lease
+/// ran out and another consumer took the row) it fails with
+/// [`StoreError::InvalidState`], the transaction rolls back and the effects
+/// happen once, by the other consumer.
+pub fn complete(
+    db: &impl Db,
+    id: EventId,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let rows = db.execute(
+        "UPDATE outbox SET status = 'done', processed_at = ?, lease_owner = NULL,
+         lease_until = NULL
+         WHERE id = ? AND status = 'running' AND lease_owner = ? RETURNING id",
+        &[
+            Value::Text(time::to_sql(now)),
+            Value::Text(id.to_string()),
+            Value::from(owner),
+        ],
+    )?;
+    if rows.is_empty() {
+        return Err(lost_lease(id));
+    }
+    Ok(())
+}
+
+/// Records a failed attempt of a claimed event: back to `pending` after
+/// the policy's backoff, or `parked` when that was the last attempt.
+/// Returns the new status.
+pub fn fail(
+    db: &impl Db,
+    id: EventId,
+    owner: &str,
+    error: &str,
+    now: DateTime<Utc>,
+    policy: &RetryPolicy,
+) -> Result<EventStatus, StoreError> {
+    let current = get(db, id)?;
+    if current.status != EventStatus::Running || current.lease_owner.as_deref() != Some(owner) {
+        return Err(lost_lease(id));
+    }
+    let (status, available_at) = if current.attempts >= policy.max_attempts {
+        (EventStatus::Parked, current.available_at)
+    } else {
+        (EventStatus::Pending, now + policy.backoff(current.attempts))
+    };
+    // Errors are kept short: a message, not a dump.
+    let error: String = error.chars().take(2000).collect();
+    let rows = db.execute(
+        "UPDATE outbox SET status = ?, available_at = ?, last_error = ?, lease_owner = NULL,
+         lease_until = NULL
+         WHERE id = ? AND status = 'running' AND lease_owner = ? RETURNING id",
+        &[
+            Value::from(status.as_str()),
+            Value::Text(time::to_sql(available_at)),
+            Value::Text(error),
+            Value::Text(id.to_string()),
+            Value::from(owner),
+        ],
+    )?;
+    if rows.is_empty() {
+        return Err(lost_lease(id));
+    }
+    Ok(status)
+}
+
+/// Puts a parked event back in the queue, due now, with a fresh set of
+/// attempts (its last error stays for reference until it succeeds).
+/// [`StoreError::InvalidState`] unless it is parked.
+pub fn retry_parked(db: &impl Db, id: EventId, now: DateTime<Utc>) -> Result<Event, StoreError> {
+    let rows = db.execute(
+        &format!(
+            "UPDATE outbox SET status = 'pending', attempts = 0, available_at = ?
+             WHERE id = ? AND status = 'parked' RETURNING {COLUMNS}"
+        ),
+        &[Value::Text(time::to_sql(now)), Value::Text(id.to_string())],
+    )?;
+    match rows.first() {
+        Some(row) => decode(row),
+        None => {
+            let current = get(db, id)?;
+            Err(StoreError::InvalidState {
+                entity: ENTITY,
+                id: id.to_string(),
+                message: format!(
+                    "only a parked event can be retried; this one is {}",
+                    current.status.as_str()
+                ),
+            })
+        }
+    }
+}
+
+/// Filters for [`list`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub status: Option<EventStatus>,
+    pub topic: Option<String>,
+    pub aggregate_kind: Option<String>,
+    pub aggregate_id: Option<String>,
+}
+
+const LIST: &str = "outbox";
+
+/// A page of events in id (creation) order.
+pub fn list(
+    db: &impl Db,
+    filter: &EventFilter,
+    page: &crate::Page,
+) -> Result<(Vec<Event>, Option<String>), StoreError> {
+    let mut w = crate::repo::Where::default();
+    if let Some(s) = filter.status {
+        w.and("status = ?", [Value::from(s.as_str())]);
+    }
+    if let Some(t) = &filter.topic {
+        w.and("topic = ?", [Value::from(t)]);
+    }
+    if let Some(k) = &filter.aggregate_kind {
+        w.and("aggregate_kind = ?", [Value::from(k)]);
+    }
+    if let Some(a) = &filter.aggregate_id {
+        w.and("aggregate_id = ?", [Value::from(a)]);
+    }
+    if let Some(cursor) = &page.after {
+        let after = crate::page::decode_cursor(LIST, cursor, EventId::parse)?;
+        w.and("id > ?", [Value::Text(after.to_string())]);
+    }
+    let limit = page.effective_limit();
+    let mut params = w.params.clone();
+    params.push(Value::from(limit + 1));
+    let rows = db.execute(
+        &format!(
+            "SELECT {COLUMNS} FROM outbox {} ORDER BY id LIMIT ?",
+            w.sql()
+        ),
+        &params,
+    )?;
+    let items = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::page::finish(LIST, items, limit, |e| {
+        e.id.to_string()
+    }))
+}
