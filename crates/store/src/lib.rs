@@ -52,6 +52,7 @@ pub mod outbox;
 pub mod page;
 pub mod pricing;
 pub mod products;
+pub mod quotations;
 mod repo;
 #[cfg(feature = "rusqlite")]
 pub mod rusqlite_db;

@@ -606,6 +606,59 @@ const V8_JOBS: &[&str] = &[
     "CREATE INDEX notifications_recipient ON notifications (recipient, id)",
 ];
 
+/// Migration 9: quotations (issue #7). The current revision's header is
+/// `quotations` (columns lists filter on, plus the JSON of the rest); its
+/// lines are `quotation_lines` with INTEGER thousandths (`quantity_milli`,
+/// `ordered_milli`, as availability) so what remains to be ordered is
+/// exact and checked by the schema; every superseded revision is a
+/// read-only JSON snapshot in `quotation_revisions`.
+const V9_QUOTATIONS: &[&str] = &[
+    "CREATE TABLE quotations (
+        id TEXT PRIMARY KEY NOT NULL,
+        number TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        customer_id TEXT NOT NULL REFERENCES customers(id),
+        channel_id TEXT NOT NULL REFERENCES channels(id),
+        currency TEXT NOT NULL,
+        valid_until TEXT NOT NULL,
+        net_total_amount TEXT,
+        body TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX quotations_number ON quotations (number)",
+    "CREATE INDEX quotations_status ON quotations (status, valid_until)",
+    "CREATE INDEX quotations_customer ON quotations (customer_id, id)",
+    "CREATE INDEX quotations_channel ON quotations (channel_id, id)",
+    "CREATE INDEX quotations_valid_until ON quotations (valid_until, id)",
+    "CREATE TABLE quotation_lines (
+        quotation_id TEXT NOT NULL REFERENCES quotations(id),
+        seq INTEGER NOT NULL,
+        line_id TEXT NOT NULL,
+        product_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        alternative_group TEXT,
+        selected INTEGER NOT NULL,
+        quantity_milli INTEGER NOT NULL CHECK (quantity_milli > 0),
+        ordered_milli INTEGER NOT NULL DEFAULT 0
+            CHECK (ordered_milli >= 0 AND ordered_milli <= quantity_milli),
+        body TEXT NOT NULL,
+        PRIMARY KEY (quotation_id, seq)
+    ) WITHOUT ROWID",
+    "CREATE UNIQUE INDEX quotation_lines_line ON quotation_lines (line_id)",
+    "CREATE INDEX quotation_lines_product ON quotation_lines (product_id)",
+    "CREATE TABLE quotation_revisions (
+        quotation_id TEXT NOT NULL REFERENCES quotations(id),
+        revision INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        body TEXT NOT NULL,
+        superseded_at TEXT NOT NULL,
+        PRIMARY KEY (quotation_id, revision)
+    ) WITHOUT ROWID",
+];
+
 /// Every migration, oldest first. Append only.
 pub const MIGRATIONS: &[&[&str]] = &[
     V1_CATALOG,
@@ -616,6 +669,7 @@ pub const MIGRATIONS: &[&[&str]] = &[
     V6_APPROVAL_MANAGERS,
     V7_ORDERS,
     V8_JOBS,
+    V9_QUOTATIONS,
 ];
 
 /// The schema version this build writes and expects.
