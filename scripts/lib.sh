@@ -34,3 +34,18 @@ component_packages() {
     sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -n 1
   done
 }
+
+# Plugs the capability components into orders.wasm (see crates/compose);
+# expects them built. The composer is a native binary of the workspace, built
+# in the dev profile like everything `cargo test` builds, so nothing is built
+# twice.
+compose_orders() {
+  local out=target/wasm32-wasip2/release
+  log "composing $out/orders.composed.wasm"
+  cargo run -q -p sales-compose -- \
+    --socket "$out/orders.wasm" \
+    --plug "$out/pricing.wasm" \
+    --plug "$out/availability.wasm" \
+    --plug "$out/approvals.wasm" \
+    -o "$out/orders.composed.wasm"
+}

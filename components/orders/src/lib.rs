@@ -15,6 +15,10 @@ use spin_sdk::http_component;
 
 pub(crate) use sales_kit::spin::Ctx;
 
+// Until the order flow calls them (ORDERS, QUOTATIONS).
+#[allow(dead_code)]
+mod capabilities;
+
 #[http_component]
 fn handle(req: Request) -> Response {
     sales_kit::spin::serve(req, route)
