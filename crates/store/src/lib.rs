@@ -48,6 +48,7 @@ pub mod db;
 pub mod error;
 pub mod idempotency;
 pub mod migrate;
+pub mod orders;
 pub mod outbox;
 pub mod page;
 pub mod pricing;

@@ -481,9 +481,90 @@ const V6_APPROVAL_MANAGERS: &[&str] = &[
     "CREATE UNIQUE INDEX approval_managers_principal ON approval_managers (principal_id)",
 ];
 
-/// Migration 7: quotations, sales orders and their lines (issue #7).
-/// Reserved and filled while #7 is built; nothing has shipped yet.
-const V7_ORDERS: &[&str] = &[];
+/// Migration 7: sales orders (issue #7). `sales_orders` keeps the header
+/// as columns lists filter on (status, customer, channel, order date) and
+/// the order flow's results as JSON (totals, the price waterfall, the
+/// credit outcome, the promise); `revision` counts content changes (what
+/// approval requests name as the document version) while `version`
+/// counts every change. `sales_order_lines` keeps quantities as INTEGER
+/// thousandths like availability, money as decimal TEXT in the order's
+/// currency. `sales_order_shipments` records each shipment, once per
+/// outside system's id.
+const V7_ORDERS: &[&str] = &[
+    "CREATE TABLE sales_orders (
+        id TEXT PRIMARY KEY NOT NULL,
+        number TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        status TEXT NOT NULL,
+        held_from TEXT,
+        quotation_id TEXT,
+        requested_date TEXT,
+        customer_reference TEXT,
+        payment_terms TEXT,
+        order_date TEXT NOT NULL,
+        grand_total TEXT,
+        totals TEXT,
+        waterfall TEXT,
+        credit TEXT,
+        promise TEXT,
+        approval_request_id TEXT,
+        submitted_by TEXT,
+        submitted_at TEXT,
+        status_reason TEXT,
+        paid_amount TEXT NOT NULL DEFAULT '0',
+        revision INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX sales_orders_number ON sales_orders (number)",
+    "CREATE INDEX sales_orders_status ON sales_orders (status, id)",
+    "CREATE INDEX sales_orders_customer ON sales_orders (customer_id, status, id)",
+    "CREATE INDEX sales_orders_channel ON sales_orders (channel_id, id)",
+    "CREATE INDEX sales_orders_date ON sales_orders (order_date, id)",
+    "CREATE INDEX sales_orders_quotation ON sales_orders (quotation_id)",
+    "CREATE TABLE sales_order_lines (
+        order_id TEXT NOT NULL REFERENCES sales_orders(id),
+        seq INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        product_id TEXT NOT NULL,
+        product_kind TEXT NOT NULL,
+        quantity_milli INTEGER NOT NULL,
+        uom TEXT NOT NULL,
+        requested_date TEXT,
+        kept_rate TEXT,
+        quotation_line_id TEXT,
+        list_price TEXT,
+        net_unit_price TEXT,
+        net_total TEXT,
+        tax_total TEXT,
+        gross_total TEXT,
+        margin TEXT,
+        flags TEXT,
+        promised_date TEXT,
+        promise_source TEXT,
+        reserved_milli INTEGER NOT NULL DEFAULT 0,
+        reservation_id TEXT,
+        shipped_milli INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (order_id, seq)
+    ) WITHOUT ROWID",
+    "CREATE UNIQUE INDEX sales_order_lines_id ON sales_order_lines (id)",
+    "CREATE INDEX sales_order_lines_product ON sales_order_lines (product_id)",
+    "CREATE INDEX sales_order_lines_quotation_line ON sales_order_lines (quotation_line_id)",
+    "CREATE TABLE sales_order_shipments (
+        id TEXT PRIMARY KEY NOT NULL,
+        order_id TEXT NOT NULL REFERENCES sales_orders(id),
+        external_source TEXT,
+        external_id TEXT,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX sales_order_shipments_external
+        ON sales_order_shipments (external_source, external_id)",
+    "CREATE INDEX sales_order_shipments_order ON sales_order_shipments (order_id, id)",
+];
 
 /// Migration 8: the outbox and the downstream records the jobs component
 /// writes (issue #7).

@@ -17,6 +17,12 @@ use crate::availability::PlannedReservation;
 use crate::catalog::ValidationError;
 use crate::ids::LineId;
 
+crate::define_id!(
+    /// A recorded shipment.
+    ShipmentId,
+    "shipment"
+);
+
 /// A held reservation row (the availability capability's planned row).
 pub type HeldRow = PlannedReservation;
 

@@ -50,7 +50,7 @@ pub use document::{
     OrderPatch, MAX_LINES,
 };
 pub use fulfilment::{
-    record_shipment, split_for_shipment, HeldRow, Shipment, ShipmentLine, ShipmentSplit,
+    record_shipment, split_for_shipment, HeldRow, Shipment, ShipmentId, ShipmentLine, ShipmentSplit,
 };
 pub use policy::OrderPolicy;
 pub use pricing::{apply_priced, with_kept_rate, LinePricing, OrderTotals, PricingError};

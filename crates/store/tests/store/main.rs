@@ -11,6 +11,7 @@ mod concurrency;
 mod customers;
 mod fixtures;
 mod idempotency;
+mod orders;
 mod outbox;
 mod pricing;
 mod products;

@@ -1,0 +1,60 @@
+//! Sales orders (migration 7): the order header and lines, the order
+//! flow's stored results, shipments, and the transitions other components
+//! need.
+//!
+//! - [`orders`]: `create_draft` (also what a quotation's conversion
+//!   calls), `get`, `get_by_number`, `list` (status, customer, channel,
+//!   order-date range; keyset pages), `save` (optimistic version), and
+//!   `next_number` (`SO-2026-00017`).
+//! - [`flow`]: what happens to a stored order — `update_draft`, the status
+//!   transitions (`hold`, `resume`, `cancel`, `close`), `record_submission`
+//!   (the priced, promised, reserved order in the submitting transaction),
+//!   `confirm_approved` and `return_to_draft` (the jobs component's
+//!   calls after an approval decision), `record_shipment` (shipments, once
+//!   per outside id, consuming reservations) and `demand` (the downstream
+//!   snapshot every `order.*` event that changes downstream work carries).
+//!
+//! Every write takes the caller's transaction (`Db::transaction`) and runs
+//! in a SAVEPOINT, so a failure leaves nothing. Quantities are INTEGER
+//! thousandths, money decimal TEXT in the order's currency.
+//!
+//! Versions: `version` grows with every change (the `ETag`, and the demand
+//! snapshot's version, so the jobs component can ignore older ones);
+//! `revision` grows only when the content changes (create, edit,
+//! amendment) and is what an approval request names as the document
+//! version, so holding and resuming an order never invalidates its
+//! approval.
+
+pub mod flow;
+#[allow(clippy::module_inception)]
+pub mod orders;
+
+use thiserror::Error;
+
+use sales_domain::orders::OrderError;
+
+use crate::StoreError;
+
+pub use flow::*;
+pub use orders::*;
+
+/// A refused order change: the rules said no, or the store did.
+#[derive(Debug, Error, PartialEq)]
+pub enum FlowError {
+    #[error(transparent)]
+    Order(#[from] OrderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sales_domain::orders::TransitionError> for FlowError {
+    fn from(e: sales_domain::orders::TransitionError) -> FlowError {
+        FlowError::Order(e.into())
+    }
+}
+
+impl From<crate::DbError> for FlowError {
+    fn from(e: crate::DbError) -> FlowError {
+        FlowError::Store(e.into())
+    }
+}
