@@ -45,6 +45,7 @@ pub mod availability;
 pub mod channels;
 pub mod customers;
 pub mod db;
+pub mod downstream;
 pub mod error;
 pub mod idempotency;
 pub mod migrate;

@@ -27,6 +27,38 @@ use crate::ids::{CustomerId, LineId, OrderId, ProductId, WarehouseId};
 #[cfg(test)]
 mod tests;
 
+crate::define_id!(WorkOrderId, "work order");
+crate::define_id!(ProjectId, "project");
+crate::define_id!(ProjectTaskId, "project task");
+crate::define_id!(NotificationId, "notification");
+
+/// A downstream record's state: planned work, or cancelled by
+/// compensation (kept for the audit trail; a later amendment that wants
+/// the work again plans the same record again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkStatus {
+    Planned,
+    Cancelled,
+}
+
+impl WorkStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkStatus::Planned => "planned",
+            WorkStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<WorkStatus> {
+        match text {
+            "planned" => Some(WorkStatus::Planned),
+            "cancelled" => Some(WorkStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
 /// Whether an order still wants its downstream work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -46,6 +78,15 @@ impl DemandState {
             DemandState::Active => "active",
             DemandState::Cancelled => "cancelled",
             DemandState::Closed => "closed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DemandState> {
+        match text {
+            "active" => Some(DemandState::Active),
+            "cancelled" => Some(DemandState::Cancelled),
+            "closed" => Some(DemandState::Closed),
+            _ => None,
         }
     }
 }

@@ -9,6 +9,7 @@ mod channels;
 mod common;
 mod concurrency;
 mod customers;
+mod downstream;
 mod fixtures;
 mod idempotency;
 mod orders;
