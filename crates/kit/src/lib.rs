@@ -6,7 +6,8 @@
 //! bodies that name the bad field ([`json`]), query strings and cursor
 //! pagination ([`query`]), `ETag`/`If-Match` ([`etag`]), `Idempotency-Key`
 //! ([`idempotency`]) and bearer-key authentication ([`auth`]) — lives here so
-//! every component answers the same way.
+//! every component answers the same way. [`fault`] injects failures between
+//! the steps of a transaction for atomicity tests (off unless configured).
 //!
 //! What it deliberately does not do: business rules (those are in
 //! `sales-domain`) or SQL (that is `sales-store`). The only Spin SDK calls of
@@ -15,6 +16,7 @@
 
 pub mod auth;
 pub mod etag;
+pub mod fault;
 pub mod http;
 pub mod idempotency;
 pub mod json;
