@@ -91,10 +91,11 @@ impl Role {
                     | Import
                     | RequestApproval
                     | DecideApprovals
+                    | WriteQuotations
             ),
             Role::Rep => matches!(
                 action,
-                ReadCatalog | WriteCustomers | RequestApproval | DecideApprovals
+                ReadCatalog | WriteCustomers | RequestApproval | DecideApprovals | WriteQuotations
             ),
             Role::Integration => {
                 matches!(
@@ -107,6 +108,7 @@ impl Role {
                         | Import
                         | RequestApproval
                         | RunPeriodicWork
+                        | WriteQuotations
                 )
             }
             Role::Viewer => matches!(action, ReadCatalog),
@@ -159,6 +161,10 @@ pub enum Action {
     /// Run the periodic work a `tick` triggers (approval escalation): the
     /// jobs component or a CronJob, with an integration key.
     RunPeriodicWork,
+    /// Create, edit, send, accept (on the customer's behalf), lose, revise,
+    /// convert and cancel quotations (admin, manager, rep, integration — a
+    /// CRM may quote). Reading them needs `ReadCatalog`.
+    WriteQuotations,
 }
 
 impl fmt::Display for Action {
@@ -178,6 +184,7 @@ impl fmt::Display for Action {
             Action::RequestApproval => "request approvals",
             Action::DecideApprovals => "decide approvals and delegate them",
             Action::RunPeriodicWork => "run periodic work",
+            Action::WriteQuotations => "write quotations",
         };
         f.write_str(s)
     }

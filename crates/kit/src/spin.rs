@@ -32,7 +32,11 @@ pub fn open_db() -> Result<SpinDb, ApiError> {
 /// its problem. `#[http_component] fn handle(req: Request) -> Response {
 /// sales_kit::spin::serve(req, route) }`.
 pub fn serve(req: Request, route: impl FnOnce(&Ctx, &ApiRequest) -> ApiResult) -> Response {
-    let req = ApiRequest::from(req);
+    answer(ApiRequest::from(req), route)
+}
+
+/// Authenticates `req`, routes it, and answers (the body of [`serve`]).
+fn answer(req: ApiRequest, route: impl FnOnce(&Ctx, &ApiRequest) -> ApiResult) -> Response {
     let result = (|| {
         let db = open_db()?;
         let admin_key = variable("admin_api_key");
@@ -43,6 +47,46 @@ pub fn serve(req: Request, route: impl FnOnce(&Ctx, &ApiRequest) -> ApiResult) -
             now: chrono::Utc::now(),
         };
         route(&ctx, &req)
+    })();
+    match result {
+        Ok(resp) => resp.into(),
+        Err(err) => err.to_response().into(),
+    }
+}
+
+/// What a public route's handler gets: the database and the time, and no
+/// principal — nobody authenticated.
+pub struct PublicCtx {
+    pub db: SpinDb,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// [`serve`] for a component with a few routes that take no API key (a
+/// customer accepting a quotation through a signed link). A request for
+/// which `is_public` is true goes to `public` **without authentication**;
+/// every other request is authenticated and routed by `route` exactly as
+/// in [`serve`].
+///
+/// Keep `is_public` to exact (method, path) pairs and let the public
+/// handler carry its own proof (a signed token) and do one narrow thing:
+/// it has no principal, so it must not reach anything a key protects. A
+/// public route gets no principal-scoped `Idempotency-Key` either.
+pub fn serve_with_public(
+    req: Request,
+    is_public: impl FnOnce(&ApiRequest) -> bool,
+    public: impl FnOnce(&PublicCtx, &ApiRequest) -> ApiResult,
+    route: impl FnOnce(&Ctx, &ApiRequest) -> ApiResult,
+) -> Response {
+    let api = ApiRequest::from(req);
+    if !is_public(&api) {
+        return answer(api, route);
+    }
+    let result = (|| {
+        let ctx = PublicCtx {
+            db: open_db()?,
+            now: chrono::Utc::now(),
+        };
+        public(&ctx, &api)
     })();
     match result {
         Ok(resp) => resp.into(),
