@@ -118,6 +118,19 @@ impl TestApp {
     /// — with one admin key, as replicas on a shared database would. The
     /// first app owns the directory; keep them all alive together.
     pub async fn spawn_replicas(n: usize) -> Result<Vec<TestApp>> {
+        TestApp::spawn_replicas_with(n, &[]).await
+    }
+
+    /// A fresh in-process app with extra Spin variables
+    /// (`("fault_points", "submit.before_commit")`). Always starts its own
+    /// runner, even with `SALES_BASE_URL` set: the variables are the point.
+    pub async fn spawn_with(variables: &[(&str, &str)]) -> Result<TestApp> {
+        let mut apps = TestApp::spawn_replicas_with(1, variables).await?;
+        apps.pop().context("no app started")
+    }
+
+    /// [`TestApp::spawn_replicas`] with extra Spin variables.
+    pub async fn spawn_replicas_with(n: usize, variables: &[(&str, &str)]) -> Result<Vec<TestApp>> {
         let root = workspace_root();
         check_components_built(&root)?;
         let state = tempfile::tempdir().context("failed to create a state directory")?;
@@ -133,6 +146,9 @@ impl TestApp {
             opts.state_dir = dir.clone();
             opts.variables
                 .push(("admin_api_key".to_string(), admin_key.clone()));
+            for (name, value) in variables {
+                opts.variables.push((name.to_string(), value.to_string()));
+            }
             let running = sales_runner::start(opts)
                 .await
                 .context("failed to start the runner")?;
