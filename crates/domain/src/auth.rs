@@ -92,10 +92,18 @@ impl Role {
                     | RequestApproval
                     | DecideApprovals
                     | WriteQuotations
+                    | WriteOrders
+                    | ManageOrders
+                    | FulfilOrders
             ),
             Role::Rep => matches!(
                 action,
-                ReadCatalog | WriteCustomers | RequestApproval | DecideApprovals | WriteQuotations
+                ReadCatalog
+                    | WriteCustomers
+                    | RequestApproval
+                    | DecideApprovals
+                    | WriteQuotations
+                    | WriteOrders
             ),
             Role::Integration => {
                 matches!(
@@ -109,6 +117,9 @@ impl Role {
                         | RequestApproval
                         | RunPeriodicWork
                         | WriteQuotations
+                        | WriteOrders
+                        | ManageOrders
+                        | FulfilOrders
                 )
             }
             Role::Viewer => matches!(action, ReadCatalog),
@@ -165,6 +176,17 @@ pub enum Action {
     /// convert and cancel quotations (admin, manager, rep, integration — a
     /// CRM may quote). Reading them needs `ReadCatalog`.
     WriteQuotations,
+    /// Create and edit sales orders, submit and amend them (admin,
+    /// manager, rep, integration — a shop or a CRM sends orders). Reading
+    /// them needs `ReadCatalog`.
+    WriteOrders,
+    /// Hold, resume, cancel and close sales orders (admin, manager,
+    /// integration): stopping an order is a manager's call, as in ERPNext
+    /// where a Sales User creates orders and a Sales Manager stops them.
+    ManageOrders,
+    /// Record shipments against orders (admin, manager, integration — an
+    /// outside inventory system reports what left the warehouse).
+    FulfilOrders,
 }
 
 impl fmt::Display for Action {
@@ -185,6 +207,9 @@ impl fmt::Display for Action {
             Action::DecideApprovals => "decide approvals and delegate them",
             Action::RunPeriodicWork => "run periodic work",
             Action::WriteQuotations => "write quotations",
+            Action::WriteOrders => "write and submit orders",
+            Action::ManageOrders => "hold, resume, cancel and close orders",
+            Action::FulfilOrders => "record shipments",
         };
         f.write_str(s)
     }
@@ -328,6 +353,23 @@ mod tests {
 
     fn principal(roles: &[Role]) -> Principal {
         Principal::new(PrincipalId::new(), "someone", roles.iter().copied()).unwrap()
+    }
+
+    #[test]
+    fn reps_write_and_submit_orders_but_only_managers_stop_them() {
+        for (role, write, manage, fulfil) in [
+            (Role::Admin, true, true, true),
+            (Role::Manager, true, true, true),
+            (Role::Rep, true, false, false),
+            (Role::Integration, true, true, true),
+            (Role::Viewer, false, false, false),
+        ] {
+            let p = principal(&[role]);
+            assert_eq!(p.can(Action::WriteOrders), write, "{role}");
+            assert_eq!(p.can(Action::ManageOrders), manage, "{role}");
+            assert_eq!(p.can(Action::FulfilOrders), fulfil, "{role}");
+            assert!(p.can(Action::ReadCatalog), "{role}");
+        }
     }
 
     #[test]
