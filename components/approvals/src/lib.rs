@@ -25,8 +25,7 @@
 use sales_domain::approvals::Directory;
 use sales_kit::auth::Principal;
 use sales_kit::{not_allowed, ApiError, ApiRequest, ApiResult, Method};
-use sales_store::api_keys::{self, ApiKeyFilter};
-use sales_store::{Db, Page};
+use sales_store::Db;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
@@ -124,28 +123,8 @@ fn not_found(req: &ApiRequest) -> ApiError {
 /// whom from `approval_managers`. Territory managers stay empty until the
 /// teams component provides them.
 pub(crate) fn directory(db: &impl Db, caller: &Principal) -> Result<Directory, ApiError> {
-    let mut dir = Directory::default();
-    let mut add = |p: &Principal| {
-        dir.principals.insert(p.id());
-        for role in p.roles() {
-            dir.roles.entry(*role).or_default().insert(p.id());
-        }
-    };
-    add(caller);
-    let filter = ApiKeyFilter {
-        revoked: Some(false),
-    };
-    let mut page = Page::first(sales_store::page::MAX_LIMIT);
-    loop {
-        let (keys, next) = api_keys::list(db, &filter, &page)?;
-        for key in &keys {
-            add(key.principal());
-        }
-        match next {
-            Some(cursor) => page = Page::after(sales_store::page::MAX_LIMIT, cursor),
-            None => break,
-        }
-    }
-    dir.managers = sales_store::approvals::managers::all(db)?;
-    Ok(dir)
+    Ok(sales_store::approvals::escalation::directory(
+        db,
+        Some(caller),
+    )?)
 }

@@ -18,9 +18,8 @@ use sales_kit::idempotency::write;
 use sales_kit::json::parse_json;
 use sales_kit::query::parse_query;
 use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult};
-use sales_store::approvals::{delegations, policies, requests};
-use sales_store::page::MAX_LIMIT;
-use sales_store::{Db, Page};
+use sales_store::approvals::{delegations, escalation, events, policies, requests};
+use sales_store::Db;
 use serde::Deserialize;
 
 use crate::wire::{page, path_id, record, store_page};
@@ -144,7 +143,7 @@ pub fn open(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         )
         .with_field("snapshot.submitted_by"));
     }
-    write(&ctx.db, &me.id().to_string(), req, ctx.now, |db| {
+    let answer = write(&ctx.db, &me.id().to_string(), req, ctx.now, |db| {
         let required = required(db, &snapshot)?;
         if required.is_empty() {
             return Err(errors::decision(
@@ -174,12 +173,16 @@ pub fn open(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         )
         .map_err(errors::decision)?;
         let stored = requests::create(db, &request, ctx.now)?;
+        events::emit(db, &request, ctx.now)?;
         record(
             201,
             &stored,
             Some(format!("/api/v1/approvals/{}", request.id())),
         )
-    })
+    })?;
+    // The approvers' notifications are the jobs component's to write.
+    sales_kit::spin::wake_jobs();
+    Ok(answer)
 }
 
 fn document_filter(q: &ListQuery) -> Result<Option<DocumentId>, ApiError> {
@@ -259,41 +262,27 @@ pub fn list(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
 /// `POST /api/v1/approvals/tick`: escalates every pending step past its
 /// time limit (the domain's `ApprovalRequest::tick`, which restarts the
 /// step's clock, so a replayed tick escalates once) and answers the
-/// actions — who was added, who is to be notified. Meant for the jobs
-/// component's periodic `tick`; notifications are the caller's to send.
+/// actions — who was added, who is to be notified. The jobs component's
+/// periodic `tick` runs the same store function; either way each action is
+/// an `approval.escalated` outbox event the jobs component notifies from.
 pub fn tick(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     require(&ctx.principal, Action::RunPeriodicWork)?;
     let TickBody {} = parse_json(req)?;
-    write(
+    let answer = write(
         &ctx.db,
         &ctx.principal.id().to_string(),
         req,
         ctx.now,
         |db| {
             let dir = directory(db, &ctx.principal)?;
-            let filter = requests::RequestFilter {
-                status: Some("pending".into()),
-                ..requests::RequestFilter::default()
-            };
-            let mut page = Page::first(MAX_LIMIT);
-            let mut escalations = Vec::new();
-            loop {
-                let (items, next) = requests::list(db, &filter, &page)?;
-                for r in items {
-                    let (ticked, actions) = r.record.tick(&dir, ctx.now);
-                    if !actions.is_empty() {
-                        requests::save(db, &ticked, r.version, ctx.now)?;
-                        escalations.extend(actions);
-                    }
-                }
-                match next {
-                    Some(cursor) => page = Page::after(MAX_LIMIT, cursor),
-                    None => break,
-                }
-            }
+            let escalations = escalation::escalate_due(db, &dir, ctx.now)?;
             ApiResponse::json(200, &serde_json::json!({ "escalations": escalations }))
         },
-    )
+    )?;
+    // Each escalation is an `approval.escalated` event: the jobs component
+    // notifies.
+    sales_kit::spin::wake_jobs();
+    Ok(answer)
 }
 
 pub fn get(ctx: &Ctx, id: &str) -> ApiResult {
@@ -349,7 +338,7 @@ pub fn decide(ctx: &Ctx, req: &ApiRequest, id: &str, verdict: &str) -> ApiResult
     };
     let b: DecisionBody = parse_json(req)?;
     let me = ctx.principal.id();
-    write(&ctx.db, &me.to_string(), req, ctx.now, |db| {
+    let answer = write(&ctx.db, &me.to_string(), req, ctx.now, |db| {
         let current = requests::get(db, id)?;
         let dels = delegations::all(db)?;
         let step = match b.step {
@@ -370,10 +359,16 @@ pub fn decide(ctx: &Ctx, req: &ApiRequest, id: &str, verdict: &str) -> ApiResult
                 ctx.now,
             )
             .map_err(errors::decision)?;
-        record(
-            200,
-            &requests::save(db, &decided.request, current.version, ctx.now)?,
-            None,
-        )
-    })
+        let saved = requests::save(db, &decided.request, current.version, ctx.now)?;
+        // A decision that makes the request final tells the jobs component
+        // to confirm the document or send it back to draft.
+        if current.record.status().name() == "pending"
+            && decided.request.status().name() != "pending"
+        {
+            events::emit(db, &decided.request, ctx.now)?;
+        }
+        record(200, &saved, None)
+    })?;
+    sales_kit::spin::wake_jobs();
+    Ok(answer)
 }

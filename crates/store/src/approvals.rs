@@ -707,3 +707,167 @@ pub mod managers {
             .collect()
     }
 }
+
+/// The approvals directory and the escalation tick, shared by the
+/// approvals component (`POST /api/v1/approvals/tick`) and the jobs
+/// component's periodic `tick`.
+pub mod escalation {
+    use sales_domain::approvals::{Directory, EscalationAction};
+    use sales_domain::auth::Principal;
+
+    use super::*;
+    use crate::api_keys::{self, ApiKeyFilter};
+    use crate::page::MAX_LIMIT;
+
+    /// The people approvals know: the holders of usable API keys (and
+    /// `caller`, who may be the bootstrap admin, which has no key row), and
+    /// who manages whom from `approval_managers`. Territory managers stay
+    /// empty until the teams component provides them.
+    pub fn directory(db: &impl Db, caller: Option<&Principal>) -> Result<Directory, StoreError> {
+        let mut dir = Directory::default();
+        let mut add = |p: &Principal| {
+            dir.principals.insert(p.id());
+            for role in p.roles() {
+                dir.roles.entry(*role).or_default().insert(p.id());
+            }
+        };
+        if let Some(caller) = caller {
+            add(caller);
+        }
+        let filter = ApiKeyFilter {
+            revoked: Some(false),
+        };
+        let mut page = Page::first(MAX_LIMIT);
+        loop {
+            let (keys, next) = api_keys::list(db, &filter, &page)?;
+            for key in &keys {
+                add(key.principal());
+            }
+            match next {
+                Some(cursor) => page = Page::after(MAX_LIMIT, cursor),
+                None => break,
+            }
+        }
+        dir.managers = managers::all(db)?;
+        Ok(dir)
+    }
+
+    /// `approval.escalated` with the action as its payload: the jobs
+    /// component notifies the people it names.
+    fn announce(
+        db: &impl Db,
+        action: &EscalationAction,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let payload = serde_json::to_value(action)
+            .map_err(|e| crate::DbError::Decode(format!("escalation: {e}")))?;
+        crate::outbox::enqueue(
+            db,
+            &crate::outbox::NewEvent {
+                topic: "approval.escalated".into(),
+                aggregate_kind: "approval_request".into(),
+                aggregate_id: action.request.to_string(),
+                payload,
+            },
+            now,
+        )?;
+        Ok(())
+    }
+
+    /// Escalates every pending step past its time limit at `now` (the
+    /// domain's `ApprovalRequest::tick`, which restarts the step's clock,
+    /// so a replayed tick escalates once), saving each request it changes
+    /// and writing an `approval.escalated` outbox event per action (the
+    /// jobs component notifies); returns the actions (who was added, who
+    /// is to be notified). Run it inside the caller's transaction.
+    pub fn escalate_due(
+        db: &impl Db,
+        dir: &Directory,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EscalationAction>, StoreError> {
+        let filter = requests::RequestFilter {
+            status: Some("pending".into()),
+            ..requests::RequestFilter::default()
+        };
+        let mut page = Page::first(MAX_LIMIT);
+        let mut escalations = Vec::new();
+        loop {
+            let (items, next) = requests::list(db, &filter, &page)?;
+            for r in items {
+                let (ticked, actions) = r.record.tick(dir, now);
+                if !actions.is_empty() {
+                    requests::save(db, &ticked, r.version, now)?;
+                    for action in &actions {
+                        announce(db, action, now)?;
+                    }
+                    escalations.extend(actions);
+                }
+            }
+            match next {
+                Some(cursor) => page = Page::after(MAX_LIMIT, cursor),
+                None => break,
+            }
+        }
+        Ok(escalations)
+    }
+}
+
+/// The outbox events of approval requests: `approval.requested` when a
+/// request is opened (its approvers are notified), `approval.approved` /
+/// `approval.rejected` when a decision makes it final (the jobs component
+/// confirms the order or sends it back to draft). Written in the
+/// transaction that stores the request.
+pub mod events {
+    use sales_domain::approvals::{ApprovalRequest, RequestStatus};
+
+    use super::*;
+    use crate::outbox::{self, NewEvent};
+
+    /// The topic a request in its current status announces, if any.
+    pub fn topic(request: &ApprovalRequest) -> Option<&'static str> {
+        match request.status() {
+            RequestStatus::Pending => Some("approval.requested"),
+            RequestStatus::Approved { .. } => Some("approval.approved"),
+            RequestStatus::Rejected { .. } => Some("approval.rejected"),
+            _ => None,
+        }
+    }
+
+    /// Writes the event for `request`'s current status (see [`topic`]);
+    /// returns whether one was written. Payload: `request_id`,
+    /// `document_kind` (`order` / `quotation`), `document_id`,
+    /// `document_version`, `status`, and for a rejection `reason`.
+    pub fn emit(
+        db: &impl Db,
+        request: &ApprovalRequest,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let Some(topic) = topic(request) else {
+            return Ok(false);
+        };
+        let document = request.document();
+        let (kind, id) = document_columns(document.document);
+        let reason = match request.status() {
+            RequestStatus::Rejected { reason, .. } => Some(reason.clone()),
+            _ => None,
+        };
+        outbox::enqueue(
+            db,
+            &NewEvent {
+                topic: topic.to_owned(),
+                aggregate_kind: "approval_request".into(),
+                aggregate_id: request.id().to_string(),
+                payload: serde_json::json!({
+                    "request_id": request.id(),
+                    "document_kind": kind,
+                    "document_id": id,
+                    "document_version": document.version,
+                    "status": request.status().name(),
+                    "reason": reason,
+                }),
+            },
+            now,
+        )?;
+        Ok(true)
+    }
+}
