@@ -5,7 +5,7 @@
 //! serves it; the order and quotation suites drive real calls through the
 //! capabilities.
 
-use sales_e2e::{workspace_root, TestApp};
+use sales_e2e::{json, workspace_root, TestApp};
 
 const COMPOSED: &str = "target/wasm32-wasip2/release/orders.composed.wasm";
 
@@ -86,4 +86,76 @@ async fn the_runner_instantiates_the_composed_component_and_it_authenticates() {
         reply.assert_problem(401, "unauthorized");
         assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
     }
+}
+
+/// A customer, a product and a B2B channel; no price yet.
+async fn catalog(app: &TestApp) -> (String, String) {
+    let customer = app
+        .create_customer(json!({ "name": app.unique("Composed Co") }))
+        .await
+        .unwrap();
+    let product = app
+        .create_product(
+            json!({ "sku": app.code("CMP"), "name": "Composed widget", "uom": "pcs",
+                                "kind": "stocked",
+                                "standard_cost": { "amount": "40.00", "currency": "EUR" } }),
+        )
+        .await
+        .unwrap();
+    app.create(
+        "/api/v1/channels",
+        json!({ "code": "B2B", "name": "B2B", "kind": "b2b", "mode": "offline",
+                "currency": "EUR", "tax_mode": "exclusive" }),
+    )
+    .await
+    .unwrap();
+    (
+        customer["id"].as_str().unwrap().to_owned(),
+        product["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_quotation_is_priced_through_the_plugged_pricing_component() {
+    let app = TestApp::spawn_with(&[]).await.unwrap();
+    let (customer, product) = catalog(&app).await;
+    let quotation = json!({ "customer_id": customer, "channel_code": "B2B",
+                            "lines": [{ "product_id": product, "quantity": "2" }] });
+
+    // No price yet: the plugged pricing refuses, and the orders component
+    // answers with pricing's own problem — the same code and field as
+    // pricing's HTTP API gives for the same basket.
+    let direct = app
+        .post(
+            "/api/v1/pricing/price",
+            json!({ "customer_id": customer, "channel_code": "B2B", "currency": "EUR",
+                    "lines": [{ "product_id": product, "quantity": "2" }] }),
+        )
+        .await
+        .unwrap();
+    assert!(direct.status.is_client_error(), "{}", direct.text);
+    let through = app
+        .post("/api/v1/quotations", quotation.clone())
+        .await
+        .unwrap();
+    through.assert_problem(direct.status.as_u16(), direct.code());
+    assert_eq!(
+        through.body["field"], direct.body["field"],
+        "{}",
+        through.text
+    );
+
+    // A price list written by the pricing component's HTTP API (its own
+    // request, committed) is what the plugged instance reads next: it
+    // opens its own connection and sees committed data.
+    app.create(
+        "/api/v1/price-lists",
+        json!({ "name": "Standard", "currency": "EUR",
+                "items": [{ "product_id": product, "uom": "pcs", "rate": "100.00" }] }),
+    )
+    .await
+    .unwrap();
+    let created = app.post("/api/v1/quotations", quotation).await.unwrap();
+    let body = created.assert_status(201);
+    assert_eq!(body["totals"]["net_total"]["amount"], "200.00", "{body}");
 }
