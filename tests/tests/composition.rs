@@ -5,6 +5,8 @@
 //! serves it; the order and quotation suites drive real calls through the
 //! capabilities.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use sales_e2e::{json, workspace_root, TestApp};
 
 const COMPOSED: &str = "target/wasm32-wasip2/release/orders.composed.wasm";
