@@ -120,6 +120,7 @@ impl Role {
                         | WriteOrders
                         | ManageOrders
                         | FulfilOrders
+                        | ReadOutbox
                 )
             }
             Role::Viewer => matches!(action, ReadCatalog),
@@ -187,6 +188,12 @@ pub enum Action {
     /// Record shipments against orders (admin, manager, integration — an
     /// outside inventory system reports what left the warehouse).
     FulfilOrders,
+    /// Inspect the outbox — events, attempts, errors (admin, integration:
+    /// operations and monitoring).
+    ReadOutbox,
+    /// Put a parked outbox event back in the queue (admin only: retrying
+    /// an effect is an operator's decision).
+    RetryOutbox,
 }
 
 impl fmt::Display for Action {
@@ -210,6 +217,8 @@ impl fmt::Display for Action {
             Action::WriteOrders => "write and submit orders",
             Action::ManageOrders => "hold, resume, cancel and close orders",
             Action::FulfilOrders => "record shipments",
+            Action::ReadOutbox => "inspect the outbox",
+            Action::RetryOutbox => "retry parked outbox events",
         };
         f.write_str(s)
     }
@@ -369,6 +378,21 @@ mod tests {
             assert_eq!(p.can(Action::ManageOrders), manage, "{role}");
             assert_eq!(p.can(Action::FulfilOrders), fulfil, "{role}");
             assert!(p.can(Action::ReadCatalog), "{role}");
+        }
+    }
+
+    #[test]
+    fn integrations_inspect_the_outbox_and_only_admins_retry_it() {
+        for (role, read, retry) in [
+            (Role::Admin, true, true),
+            (Role::Manager, false, false),
+            (Role::Rep, false, false),
+            (Role::Integration, true, false),
+            (Role::Viewer, false, false),
+        ] {
+            let p = principal(&[role]);
+            assert_eq!(p.can(Action::ReadOutbox), read, "{role}");
+            assert_eq!(p.can(Action::RetryOutbox), retry, "{role}");
         }
     }
 

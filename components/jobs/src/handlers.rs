@@ -1,0 +1,212 @@
+//! One handler per topic family; every handler is idempotent, and runs in
+//! the transaction that marks its outbox row done.
+//!
+//! - `order.*` with a demand snapshot: reconcile the order's work orders,
+//!   project and tasks to it (`sales_store::downstream::reconcile`).
+//! - `approval.requested` / `approval.escalated`: notify the people the
+//!   request waits for / the escalation names (in-app inbox, once per
+//!   person and request or escalation).
+//! - `approval.approved` / `approval.rejected` for an order: confirm it
+//!   (which writes `order.confirmed` with its demand, drained next) or send
+//!   it back to draft with the reason, through the order store's own
+//!   transitions; an order that is no longer pending approval at that
+//!   revision is left alone.
+//! - Everything else (`work_order.*`, `project.*`, `quotation.*`, …) has
+//!   no in-process effect: those events exist for outside subscribers, and
+//!   delivering them (webhooks) is the handler issue #9 adds here.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use sales_domain::approvals::{DocumentId, EscalationAction, StepState};
+use sales_domain::downstream::OrderDemand;
+use sales_domain::ids::{ApprovalRequestId, OrderId, PrincipalId};
+use sales_domain::orders::OrderStatus;
+use sales_store::approvals::requests;
+use sales_store::downstream::notifications::{self, NewNotification};
+use sales_store::downstream::reconcile;
+use sales_store::orders::{self, FlowError};
+use sales_store::outbox::Event;
+use sales_store::{Db, DbError, StoreError};
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HandlerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+    #[error("payload of {topic}: {message}")]
+    Payload { topic: String, message: String },
+}
+
+impl From<DbError> for HandlerError {
+    fn from(e: DbError) -> Self {
+        HandlerError::Store(e.into())
+    }
+}
+
+fn payload<T: for<'de> Deserialize<'de>>(event: &Event) -> Result<T, HandlerError> {
+    serde_json::from_value(event.payload.clone()).map_err(|e| HandlerError::Payload {
+        topic: event.topic.clone(),
+        message: e.to_string(),
+    })
+}
+
+pub(crate) fn handle(db: &impl Db, event: &Event, now: DateTime<Utc>) -> Result<(), HandlerError> {
+    match event.topic.as_str() {
+        t if t.starts_with("order.") => order_changed(db, event, now),
+        "approval.requested" => approval_requested(db, event, now),
+        "approval.escalated" => approval_escalated(db, event, now),
+        "approval.approved" | "approval.rejected" => approval_decided(db, event, now),
+        // Published for subscribers only (issue #9 adds the delivery).
+        _ => Ok(()),
+    }
+}
+
+/// The part of an `order.*` payload the jobs component reads.
+#[derive(Deserialize)]
+struct OrderEventDemand {
+    #[serde(default)]
+    demand: Option<OrderDemand>,
+}
+
+fn order_changed(db: &impl Db, event: &Event, now: DateTime<Utc>) -> Result<(), HandlerError> {
+    let OrderEventDemand { demand } = payload(event)?;
+    if let Some(demand) = demand {
+        let outcome = reconcile::apply(db, &demand, event.id, now)?;
+        if outcome.applied {
+            eprintln!(
+                "jobs: {} v{}: {} work order(s), {} task(s) changed",
+                demand.order_number,
+                demand.version,
+                outcome.work_orders.len(),
+                outcome.tasks.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct ApprovalEvent {
+    request_id: ApprovalRequestId,
+    document_kind: String,
+    document_id: String,
+    document_version: i64,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+fn describe(document: DocumentId) -> String {
+    match document {
+        DocumentId::Order(id) => format!("order {id}"),
+        DocumentId::Quotation(id) => format!("quotation {id}"),
+    }
+}
+
+/// Notifies everyone a pending step of the request waits for, once per
+/// person and request.
+fn approval_requested(db: &impl Db, event: &Event, now: DateTime<Utc>) -> Result<(), HandlerError> {
+    let e: ApprovalEvent = payload(event)?;
+    let request = requests::get(db, e.request_id)?.record;
+    if request.status().name() != "pending" {
+        return Ok(());
+    }
+    let mut waiting: BTreeSet<PrincipalId> = BTreeSet::new();
+    for step in request.steps() {
+        if matches!(step.state(), StepState::Pending { .. }) {
+            waiting.extend(step.approvers().iter().copied());
+            waiting.extend(step.escalated_to().iter().copied());
+        }
+    }
+    let what = describe(request.document().document);
+    for who in waiting {
+        notifications::notify(
+            db,
+            &NewNotification {
+                recipient: who,
+                kind: "approval_requested".into(),
+                subject_kind: "approval_request".into(),
+                subject_id: e.request_id.to_string(),
+                message: format!(
+                    "Your approval is requested for {what} (version {})",
+                    e.document_version
+                ),
+                dedupe_key: format!("approval.requested:{}", e.request_id),
+            },
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// Notifies the people an escalation names (and the one it added).
+fn approval_escalated(db: &impl Db, event: &Event, now: DateTime<Utc>) -> Result<(), HandlerError> {
+    let action: EscalationAction = payload(event)?;
+    let mut people = action.notify.clone();
+    people.extend(action.escalate_to);
+    let what = describe(action.document.document);
+    for who in people {
+        notifications::notify(
+            db,
+            &NewNotification {
+                recipient: who,
+                kind: "approval_escalated".into(),
+                subject_kind: "approval_request".into(),
+                subject_id: action.request.to_string(),
+                message: format!(
+                    "An approval step of {what} passed its time limit ({}) and was escalated",
+                    action.due_at.to_rfc3339()
+                ),
+                dedupe_key: format!(
+                    "approval.escalated:{}:{:?}:{}",
+                    action.request,
+                    action.step,
+                    action.due_at.timestamp()
+                ),
+            },
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// Confirms an approved order or sends a rejected one back to draft.
+fn approval_decided(db: &impl Db, event: &Event, now: DateTime<Utc>) -> Result<(), HandlerError> {
+    let e: ApprovalEvent = payload(event)?;
+    if e.document_kind != "order" {
+        // QUOTATIONS: an approved or rejected quotation needs no job; the
+        // quotation flow reads the request when it is sent.
+        return Ok(());
+    }
+    let order_id = OrderId::parse(&e.document_id).map_err(|err| HandlerError::Payload {
+        topic: event.topic.clone(),
+        message: err.to_string(),
+    })?;
+    let current = orders::get(db, order_id)?;
+    // Replayed, superseded by an amendment, or cancelled meanwhile: the
+    // decision no longer applies to the order as it is.
+    if current.record.order.status() != OrderStatus::PendingApproval
+        || current.record.revision != e.document_version
+    {
+        eprintln!(
+            "jobs: {} for {} revision {} ignored: the order is {} at revision {}",
+            event.topic,
+            current.record.order.number(),
+            e.document_version,
+            current.record.order.status().as_str(),
+            current.record.revision
+        );
+        return Ok(());
+    }
+    if event.topic == "approval.approved" {
+        orders::confirm_approved(db, order_id, e.document_version, now)?;
+    } else {
+        let reason = e
+            .reason
+            .unwrap_or_else(|| "the approval request was rejected".into());
+        orders::return_to_draft(db, order_id, &reason, now)?;
+    }
+    Ok(())
+}
