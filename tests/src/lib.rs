@@ -180,6 +180,14 @@ impl TestApp {
         })
     }
 
+    /// The SQLite file behind the `default` database of an app this
+    /// harness started (`None` for `SALES_BASE_URL`). For tests that stand
+    /// in for the passage of time (backdating a date) where the API rightly
+    /// refuses a date in the past; never for asserting through the back door.
+    pub fn database_path(&self) -> Option<PathBuf> {
+        self._state.as_ref().map(|s| s.path().join("sqlite_db.db"))
+    }
+
     /// Stops the in-process runner, letting in-flight requests finish.
     pub async fn stop(mut self) -> Result<()> {
         if let Some(running) = self.running.take() {

@@ -164,6 +164,22 @@ async fn create_body(op_id: &str, app: &TestApp) -> Value {
             let (_, to) = principal(app, "manager").await;
             json!({ "from": from, "to": to, "starts": "2026-01-01", "ends": "2026-01-31" })
         }
+        "createQuotation" => priceable_basket(app).await,
+        "expireQuotations" => json!({}),
+        "acceptQuotationLink" => {
+            let q = app
+                .create("/api/v1/quotations", Box::pin(priceable_basket(app)).await)
+                .await
+                .unwrap();
+            let sent = app
+                .post(
+                    &format!("/api/v1/quotations/{}/send", q["id"].as_str().unwrap()),
+                    json!({}),
+                )
+                .await
+                .unwrap();
+            json!({ "token": sent.assert_status(200)["accept_link"]["token"] })
+        }
         other => panic!("no valid body for {other}: add one to the walker"),
     }
 }
@@ -269,6 +285,12 @@ async fn priceable_basket(app: &TestApp) -> Value {
             "lines": [{ "product_id": product["id"], "quantity": "2" }] })
 }
 
+/// An operation that takes no API key (`security: []`), such as the
+/// customer's accept through a signed quotation link.
+fn is_public(op: &Value) -> bool {
+    op.get("security") == Some(&json!([]))
+}
+
 /// The collection path a `{id}` path belongs to: `/api/v1/customers/{id}/deactivate` → `/api/v1/customers`.
 fn collection(path: &str) -> &str {
     path.split("/{id}").next().unwrap_or(path)
@@ -281,6 +303,18 @@ async fn fresh(app: &TestApp, doc: &Value, collection_path: &str) -> (String, i6
         other => other,
     };
     let create = &doc["paths"][create_path]["post"];
+    if create.is_null() {
+        // A read-only collection (the outbox, work orders, projects): a
+        // record that exists, else an id that answers 404.
+        let listed = app
+            .get(&format!("{collection_path}?limit=1"))
+            .await
+            .unwrap();
+        let id = listed.body["items"][0]["id"]
+            .as_str()
+            .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
+        return (id, 1);
+    }
     let op_id = create["operationId"].as_str().expect("a create operation");
     let reply = app
         .post(create_path, create_body(op_id, app).await)
@@ -368,6 +402,35 @@ async fn every_documented_operation_answers_as_documented() {
                         .unwrap()
                 }
                 (Method::PATCH, _) => app.patch(&url, version, json!({})).await.unwrap(),
+                // Quotation actions other than send and cancel need a
+                // sent quotation; losing needs a reason.
+                (Method::POST, p) if p.starts_with("/api/v1/quotations/{id}/") => {
+                    let (base, verb) = url.rsplit_once('/').unwrap();
+                    if matches!(verb, "accept" | "lose" | "revise" | "convert") {
+                        app.post(&format!("{base}/send"), json!({}))
+                            .await
+                            .unwrap()
+                            .assert_status(200);
+                    }
+                    let body = if verb == "lose" {
+                        json!({ "reason": "walker" })
+                    } else {
+                        json!({})
+                    };
+                    app.post(&url, body).await.unwrap()
+                }
+                (Method::GET, p) if p.contains("{revision}") => {
+                    let base = url.split("/revisions/").next().unwrap().to_string();
+                    app.post(&format!("{base}/send"), json!({}))
+                        .await
+                        .unwrap()
+                        .assert_status(200);
+                    app.post(&format!("{base}/revise"), json!({}))
+                        .await
+                        .unwrap()
+                        .assert_status(200);
+                    app.get(&url.replace("{revision}", "1")).await.unwrap()
+                }
                 (Method::POST, p) if p.ends_with("/approve") => app
                     .post(&url, json!({ "document_version": 1 }))
                     .await
@@ -378,18 +441,31 @@ async fn every_documented_operation_answers_as_documented() {
                     .unwrap(),
                 _ => app.call(m.clone(), &url, None).await.unwrap(),
             };
+            // Read-only records may not exist yet in this app (404), and
+            // only a parked event can be retried (409): documented answers;
+            // tests/tests/jobs.rs covers the successful ones.
+            let refused_as_documented = matches!(
+                (op_id, reply.status.as_u16(), reply.code()),
+                (
+                    "getWorkOrder" | "getProject" | "getOutboxEvent" | "retryOutboxEvent",
+                    404,
+                    "not_found"
+                ) | ("retryOutboxEvent", 409, "invalid_state")
+            );
             assert!(
-                reply.status.is_success(),
+                reply.status.is_success() || refused_as_documented,
                 "{op_id}: a valid request failed: {} {}",
                 reply.status,
                 reply.text
             );
             check(&doc, op_id, op, &reply);
 
-            // No key.
-            let reply = app.call_as("", m.clone(), &url, None, &[]).await.unwrap();
-            assert_eq!(reply.status.as_u16(), 401, "{op_id}");
-            check(&doc, op_id, op, &reply);
+            // No key (except on public operations: `security: []`).
+            if !is_public(op) {
+                let reply = app.call_as("", m.clone(), &url, None, &[]).await.unwrap();
+                assert_eq!(reply.status.as_u16(), 401, "{op_id}");
+                check(&doc, op_id, op, &reply);
+            }
 
             // A bad request: an unknown id, or a body that is not JSON.
             let bad = if path.contains("{id}") {
@@ -475,7 +551,7 @@ fn shared_conventions_are_documented_on_every_operation() {
             }
             let params = format!("{shared}{}", op["parameters"]);
             let responses = op["responses"].as_object().unwrap();
-            let mut need = vec!["401"];
+            let mut need = if is_public(op) { vec![] } else { vec!["401"] };
             if params.contains("#/components/parameters/idempotencyKey") {
                 need.push("422");
             }

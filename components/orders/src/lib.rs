@@ -9,7 +9,7 @@
 //! `Idempotency-Key`. The rules are `sales_domain::orders`, the SQL
 //! `sales_store::orders`.
 
-use sales_kit::{ApiError, ApiRequest, ApiResult};
+use sales_kit::{not_allowed, ApiError, ApiRequest, ApiResult, Method};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
@@ -18,12 +18,56 @@ pub(crate) use sales_kit::spin::Ctx;
 // Until the order flow calls them (ORDERS, QUOTATIONS).
 #[allow(dead_code)]
 mod capabilities;
+mod quotation_wire;
+mod quotations;
 
 #[http_component]
 fn handle(req: Request) -> Response {
-    sales_kit::spin::serve(req, route)
+    // The one public route: a customer accepting through a signed link.
+    sales_kit::spin::serve_with_public(req, quotations::is_public, quotations::public_accept, route)
 }
 
-fn route(_ctx: &Ctx, req: &ApiRequest) -> ApiResult {
-    Err(ApiError::not_found(format!("no resource at {}", req.path)))
+fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
+    let segments = req.segments();
+    let m = &req.method;
+    match segments.as_slice() {
+        ["api", "v1", "quotations"] => match m {
+            Method::Get => quotations::list(ctx, req),
+            Method::Post => quotations::create(ctx, req),
+            _ => not_allowed(m, "GET, POST"),
+        },
+        ["api", "v1", "quotations", "expire"] => match m {
+            Method::Post => quotations::expire(ctx, req),
+            _ => not_allowed(m, "POST"),
+        },
+        ["api", "v1", "quotations", id] => match m {
+            Method::Get => quotations::get(ctx, id),
+            Method::Patch => quotations::update(ctx, req, id),
+            _ => not_allowed(m, "GET, PATCH"),
+        },
+        ["api", "v1", "quotations", id, "revisions", n] => match m {
+            Method::Get => quotations::get_revision(ctx, id, n),
+            _ => not_allowed(m, "GET"),
+        },
+        ["api", "v1", "quotations", id, action] => match (m, *action) {
+            (Method::Post, "send") => quotations::send(ctx, req, id),
+            (Method::Post, "accept") => quotations::accept(ctx, req, id),
+            (Method::Post, "lose") => quotations::lose(ctx, req, id),
+            (Method::Post, "revise") => quotations::revise(ctx, req, id),
+            (Method::Post, "convert") => quotations::convert(ctx, req, id),
+            (Method::Post, "cancel") => quotations::cancel(ctx, req, id),
+            (_, "send" | "accept" | "lose" | "revise" | "convert" | "cancel") => {
+                not_allowed(m, "POST")
+            }
+            _ => Err(not_found(req)),
+        },
+        // Only POST .../accept is public (authenticated before it gets
+        // here otherwise); anything else under the prefix is unknown.
+        ["api", "v1", "quotation-links", ..] => Err(not_found(req)),
+        _ => Err(not_found(req)),
+    }
+}
+
+fn not_found(req: &ApiRequest) -> ApiError {
+    ApiError::not_found(format!("no resource at {}", req.path))
 }

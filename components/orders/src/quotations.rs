@@ -1,0 +1,631 @@
+//! `/api/v1/quotations`: create (priced), read (with revision history),
+//! update a draft (PATCH + If-Match, re-priced when lines change), list
+//! with filters, and the actions `send` (answers a signed accept link),
+//! `accept`, `lose`, `revise`, `convert` (a draft sales order in the same
+//! transaction as the ordered quantities) and `cancel`; `POST
+//! /api/v1/quotations/expire` is the periodic expiry for a CronJob; `POST
+//! /api/v1/quotation-links/accept` is the customer's public accept.
+//!
+//! Pricing goes through the `pricing` capability (read-only) before the
+//! write transaction; every line is priced, optional and alternative ones
+//! too, in request order, so the capability's `lines[n]` fields are this
+//! request's. Every write runs in one transaction with its outbox event
+//! (`quotation.<verb>`) and `Idempotency-Key`; the jobs component is woken
+//! after the commit.
+
+use chrono::{Datelike, NaiveDate};
+use sales_domain::auth::Action;
+use sales_domain::ids::{ChannelId, CustomerId, LineId, OrderId, QuotationId};
+use sales_domain::money::Currency;
+use sales_domain::orders::{NewOrder, NewOrderLine};
+use sales_domain::quotations::{
+    default_valid_until, AcceptedBy, Choice, LinePrice, LostReason, NewQuotation, PriceStep,
+    Quotation, QuotationStatus,
+};
+use sales_domain::series::{DocumentSeries, QUOTATION_PREFIX};
+use sales_kit::auth::require;
+use sales_kit::etag::if_match;
+use sales_kit::idempotency::write;
+use sales_kit::json::parse_json;
+use sales_kit::query::{parse_query, Page, PageRequest};
+use sales_kit::spin::PublicCtx;
+use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult};
+use sales_store::page::Page as StorePage;
+use sales_store::quotations::{self as store, QuotationFilter};
+use sales_store::{channels, customers, settings, Db, StoreError};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use crate::capabilities::{self, Basket, BasketLine};
+use crate::quotation_wire::{self as wire, path_id};
+use crate::Ctx;
+
+/// The path of the public accept route.
+pub const PUBLIC_ACCEPT: &str = "/api/v1/quotation-links/accept";
+
+/// Whether a request goes to the public (unauthenticated) accept route:
+/// exactly `POST /api/v1/quotation-links/accept`.
+pub fn is_public(req: &ApiRequest) -> bool {
+    req.method == sales_kit::Method::Post && req.path.trim_end_matches('/') == PUBLIC_ACCEPT
+}
+
+fn today(ctx_now: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+    ctx_now.date_naive()
+}
+
+fn principal(ctx: &Ctx) -> String {
+    ctx.principal.id().to_string()
+}
+
+/// An action's body: optional — empty means the defaults.
+fn optional_body<T: DeserializeOwned + Default>(req: &ApiRequest) -> Result<T, ApiError> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        parse_json(req)
+    }
+}
+
+fn store_page(limit: Option<u32>, cursor: Option<String>) -> Result<StorePage, ApiError> {
+    let p = PageRequest::new(limit, cursor)?;
+    Ok(match p.cursor() {
+        Some(c) => StorePage::after(p.limit(), c),
+        None => StorePage::first(p.limit()),
+    })
+}
+
+/// Prices every line of `q` (a draft) through the pricing capability.
+fn price(q: &mut Quotation, today: NaiveDate) -> Result<(), ApiError> {
+    let basket = Basket {
+        customer: q.customer_id(),
+        channel_code: q.channel_code().to_owned(),
+        currency: q.currency(),
+        date: Some(today),
+        coupon_codes: Vec::new(),
+        lines: q
+            .lines()
+            .iter()
+            .map(|l| BasketLine {
+                product: l.product_id(),
+                quantity: l.quantity(),
+                uom: l.uom().map(str::to_owned),
+            })
+            .collect(),
+    };
+    let priced = capabilities::price(&basket)?;
+    let mut prices = Vec::with_capacity(q.lines().len());
+    for n in 1..=q.lines().len() {
+        let line = priced
+            .lines
+            .iter()
+            .find(|l| l.line_no as usize == n && l.free_item_rule.is_none())
+            .ok_or_else(|| {
+                ApiError::internal(format!("the pricing capability did not price line {n}"))
+            })?;
+        prices.push(LinePrice {
+            uom: line.uom.clone(),
+            list_price: line.list_price,
+            adjustments: line
+                .adjustments
+                .iter()
+                .map(|a| PriceStep {
+                    rule_id: a.rule_id.clone(),
+                    rule_name: a.rule_name.clone(),
+                    kind: a.kind.clone(),
+                    amount_per_unit: a.amount_per_unit,
+                    unit_price_after: a.unit_price_after,
+                })
+                .collect(),
+            net_unit_price: line.net_unit_price,
+            net_total: line.net_total,
+            tax_total: line.tax_total,
+            gross_total: line.gross_total,
+            flags: line.flags.clone(),
+        });
+    }
+    q.apply_prices(prices).map_err(wire::error)
+}
+
+/// A write with its `quotation.<verb>` event; wakes the jobs after commit.
+fn write_with_event(
+    ctx: &Ctx,
+    req: &ApiRequest,
+    handler: impl FnOnce(&sales_kit::spin::SpinDb) -> ApiResult,
+) -> ApiResult {
+    let resp = write(&ctx.db, &principal(ctx), req, ctx.now, handler)?;
+    if resp.header(sales_kit::idempotency::REPLAYED).is_none() {
+        sales_kit::spin::wake_jobs();
+    }
+    Ok(resp)
+}
+
+fn no_payload() -> Value {
+    json!({})
+}
+
+pub fn list(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
+    require(&ctx.principal, Action::ReadCatalog)?;
+    let q: wire::ListQuery = parse_query(&req.query)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            QuotationStatus::parse(s).ok_or_else(|| {
+                ApiError::invalid_query(
+                    "status",
+                    format!("expected one of {}", QuotationStatus::expected()),
+                )
+            })
+        })
+        .transpose()?;
+    let id_query = |field: &str, v: Option<String>| -> Result<Option<String>, ApiError> {
+        Ok(v.filter(|s| !s.is_empty()).map(|s| s.trim().to_owned())).and_then(|v| match v {
+            Some(s) if s.len() != 36 => Err(ApiError::invalid_query(field, "expected a UUID v7")),
+            other => Ok(other),
+        })
+    };
+    let customer_id = id_query("customer_id", q.customer_id)?
+        .map(|s| {
+            CustomerId::parse(&s).map_err(|e| ApiError::invalid_query("customer_id", e.to_string()))
+        })
+        .transpose()?;
+    let channel_id = id_query("channel_id", q.channel_id)?
+        .map(|s| {
+            ChannelId::parse(&s).map_err(|e| ApiError::invalid_query("channel_id", e.to_string()))
+        })
+        .transpose()?;
+    let filter = QuotationFilter {
+        status,
+        customer_id,
+        channel_id,
+        valid_from: q.valid_from,
+        valid_to: q.valid_to,
+    };
+    let (items, next) = store::list(&ctx.db, &filter, &store_page(q.limit, q.cursor)?)?;
+    let items = items
+        .iter()
+        .map(wire::quotation_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    ApiResponse::json(
+        200,
+        &Page {
+            items,
+            next_cursor: next,
+        },
+    )
+}
+
+pub fn get(ctx: &Ctx, id: &str) -> ApiResult {
+    require(&ctx.principal, Action::ReadCatalog)?;
+    let id = path_id(id, QuotationId::parse)?;
+    let q = store::get(&ctx.db, id)?;
+    let history = store::revisions(&ctx.db, id)?;
+    wire::respond(
+        200,
+        &q,
+        vec![("revisions", wire::history_json(&history))],
+        false,
+    )
+}
+
+/// `GET /quotations/{id}/revisions/{n}`: a superseded revision as it was.
+pub fn get_revision(ctx: &Ctx, id: &str, revision: &str) -> ApiResult {
+    require(&ctx.principal, Action::ReadCatalog)?;
+    let id = path_id(id, QuotationId::parse)?;
+    let n: u32 = revision
+        .parse()
+        .map_err(|_| ApiError::invalid_id("revision", "expected a revision number"))?;
+    let r = store::revision(&ctx.db, id, n)?;
+    let mut body = serde_json::to_value(&r.quotation)
+        .map_err(|e| ApiError::internal(format!("failed to serialise a revision: {e}")))?;
+    if let Value::Object(map) = &mut body {
+        map.insert("totals".into(), json!(r.quotation.totals()));
+        map.insert(
+            "superseded_at".into(),
+            sales_store::time::to_sql(r.superseded_at).into(),
+        );
+    }
+    ApiResponse::json(200, &body)
+}
+
+pub fn create(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
+    require(&ctx.principal, Action::WriteQuotations)?;
+    let b: wire::CreateBody = parse_json(req)?;
+    let today = today(ctx.now);
+    let settings = settings::get(&ctx.db)?.record;
+    let code = match b
+        .channel_code
+        .or_else(|| settings.default_channel().map(str::to_owned))
+    {
+        Some(c) => c,
+        None => return Err(ApiError::missing_field("channel_code")),
+    };
+    let channel = channels::find_by_code(&ctx.db, &code)?
+        .filter(|c| c.record.is_active())
+        .ok_or_else(|| {
+            ApiError::new(
+                422,
+                "unknown_reference",
+                "A referenced record does not exist",
+                format!("no active channel has code {code:?}"),
+            )
+            .with_field("channel_code")
+        })?
+        .record;
+    match customers::get(&ctx.db, b.customer_id) {
+        Ok(c) if c.record.is_active() => {}
+        Ok(_) | Err(StoreError::NotFound { .. }) => {
+            return Err(ApiError::new(
+                422,
+                "unknown_reference",
+                "A referenced record does not exist",
+                format!("no active customer has id {}", b.customer_id),
+            )
+            .with_field("customer_id"))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let currency = match &b.currency {
+        Some(c) => Currency::from_code(c)
+            .map_err(|e| ApiError::invalid_field("currency", e.to_string()))?,
+        None => channel.currency(),
+    };
+    let series = DocumentSeries::new(QUOTATION_PREFIX, today.year())
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let placeholder = series
+        .number(1)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut q = Quotation::new(
+        NewQuotation {
+            id: QuotationId::new(),
+            number: placeholder,
+            customer_id: b.customer_id,
+            channel_id: channel.id(),
+            channel_code: channel.code().to_owned(),
+            currency,
+            valid_until: b
+                .valid_until
+                .unwrap_or_else(|| default_valid_until(today, &settings, channel.code())),
+            notes: b.notes,
+            created_by: ctx.principal.id(),
+            lines: b.lines.into_iter().map(Into::into).collect(),
+        },
+        today,
+    )
+    .map_err(wire::error)?;
+    price(&mut q, today)?;
+    write_with_event(ctx, req, |db| {
+        let number = sales_store::series::next_document_number(db, &series)?;
+        let mut spec = q.spec().clone();
+        spec.number = number;
+        let q = Quotation::from_spec(spec).map_err(|e| wire::error(e.into()))?;
+        let stored = store::create(db, &q, ctx.now)?;
+        store::enqueue_event(db, "created", &q, no_payload(), ctx.now)?;
+        wire::respond(201, &stored, vec![], true)
+    })
+}
+
+pub fn update(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
+    require(&ctx.principal, Action::WriteQuotations)?;
+    let id = path_id(id, QuotationId::parse)?;
+    let expected = if_match(req)?;
+    let b: wire::PatchBody = parse_json(req)?;
+    let today = today(ctx.now);
+    let reprice = b.lines.is_some();
+    let current = store::get(&ctx.db, id)?;
+    let mut next = current.record.clone();
+    next.edit(b.into(), today).map_err(wire::error)?;
+    if reprice {
+        price(&mut next, today)?;
+    }
+    write_with_event(ctx, req, |db| {
+        // The edit was planned on the version read before pricing; `save`
+        // refuses it unless the row is still at the client's version.
+        let now_stored = store::get(db, id)?;
+        if now_stored.version != expected || now_stored.version != current.version {
+            return Err(ApiError::version_conflict(now_stored.version));
+        }
+        let saved = store::save(db, &next, expected, ctx.now)?;
+        wire::respond(200, &saved, vec![], false)
+    })
+}
+
+/// Runs `change` on the quotation inside the write transaction, saves it
+/// and writes `quotation.<verb>`.
+fn transition(
+    ctx: &Ctx,
+    req: &ApiRequest,
+    id: &str,
+    verb: &'static str,
+    change: impl FnOnce(&mut Quotation) -> Result<Value, ApiError>,
+    extra: impl FnOnce(&Quotation) -> Result<Vec<(&'static str, Value)>, ApiError>,
+) -> ApiResult {
+    require(&ctx.principal, Action::WriteQuotations)?;
+    let id = path_id(id, QuotationId::parse)?;
+    write_with_event(ctx, req, |db| {
+        let current = store::get(db, id)?;
+        let mut q = current.record;
+        let payload = change(&mut q)?;
+        let saved = store::save(db, &q, current.version, ctx.now)?;
+        store::enqueue_event(db, verb, &q, payload, ctx.now)?;
+        let extra = extra(&saved.record)?;
+        wire::respond(200, &saved, extra, false)
+    })
+}
+
+fn link_key() -> Result<Vec<u8>, ApiError> {
+    wire::link_key(
+        sales_kit::spin::variable("quotation_link_secret"),
+        sales_kit::spin::variable("admin_api_key"),
+    )
+}
+
+fn accept_link(key: &[u8], q: &Quotation) -> Result<Value, ApiError> {
+    Ok(json!({
+        "token": wire::sign(key, q)?,
+        "path": PUBLIC_ACCEPT,
+        "revision": q.revision(),
+        "valid_until": q.valid_until(),
+    }))
+}
+
+pub fn send(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
+    if !req.body.iter().all(u8::is_ascii_whitespace) {
+        let _: EmptyBody = parse_json(req)?;
+    }
+    let key = link_key()?;
+    let today = today(ctx.now);
+    transition(
+        ctx,
+        req,
+        id,
+        "sent",
+        |q| {
+            q.send(today).map_err(wire::error)?;
+            Ok(no_payload())
+        },
+        |q| Ok(vec![("accept_link", accept_link(&key, q)?)]),
+    )
+}
+
+/// No fields: `{}` or nothing.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmptyBody {}
+
+pub fn accept(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
+    let b: wire::ChoiceBody = optional_body(req)?;
+    let choice: Choice = b.into();
+    let today = today(ctx.now);
+    let by = AcceptedBy::Principal {
+        id: ctx.principal.id(),
+    };
+    let now = ctx.now;
+    transition(
+        ctx,
+        req,
+        id,
+        "accepted",
+        |q| {
+            q.accept(&choice, by, now, today).map_err(wire::error)?;
+            Ok(json!({ "by": "principal" }))
+        },
+        |_| Ok(vec![]),
+    )
+}
+
+pub fn lose(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
+    let b: wire::LoseBody = parse_json(req)?;
+    let reason = LostReason::new(&b.reason, b.competitor.as_deref(), ctx.now)
+        .map_err(|e| wire::error(e.into()))?;
+    transition(
+        ctx,
+        req,
+        id,
+        "lost",
+        |q| {
+            let payload = json!({ "reason": reason.reason(), "competitor": reason.competitor() });
+            q.lose(reason).map_err(wire::error)?;
+            Ok(payload)
+        },
+        |_| Ok(vec![]),
+    )
+}
+
+pub fn cancel(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
+    let _: EmptyBody = optional_body(req)?;
+    transition(
+        ctx,
+        req,
+        id,
+        "cancelled",
+        |q| {
+            q.cancel().map_err(wire::error)?;
+            Ok(no_payload())
+        },
+        |_| Ok(vec![]),
+    )
+}
+
+/// A new revision (`draft`, valid for the channel's validity from today);
+/// the previous one stays readable under `/revisions/{n}`.
+pub fn revise(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
+    require(&ctx.principal, Action::WriteQuotations)?;
+    let _: EmptyBody = optional_body(req)?;
+    let id = path_id(id, QuotationId::parse)?;
+    let today = today(ctx.now);
+    write_with_event(ctx, req, |db| {
+        let settings = settings::get(db)?.record;
+        let current = store::get(db, id)?;
+        let valid_until = default_valid_until(today, &settings, current.record.channel_code());
+        let next = current
+            .record
+            .revise(today, valid_until)
+            .map_err(wire::error)?;
+        let saved = store::revise(db, &current, &next, ctx.now)?;
+        store::enqueue_event(
+            db,
+            "revised",
+            &next,
+            json!({ "previous_revision": current.record.revision() }),
+            ctx.now,
+        )?;
+        let history = store::revisions(db, id)?;
+        wire::respond(
+            200,
+            &saved,
+            vec![("revisions", wire::history_json(&history))],
+            false,
+        )
+    })
+}
+
+/// Converts (part of) the quotation into a draft sales order in one
+/// transaction: the plan (choices, remaining quantities, the expired and
+/// kept-rate settings), the order through the orders store, the
+/// quotation's ordered quantities and status, the event, the idempotency
+/// record.
+pub fn convert(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
+    require(&ctx.principal, Action::WriteQuotations)?;
+    let b: wire::ConvertBody = optional_body(req)?;
+    let id = path_id(id, QuotationId::parse)?;
+    let today = today(ctx.now);
+    write_with_event(ctx, req, |db| {
+        let settings = settings::get(db)?.record;
+        let current = store::get(db, id)?;
+        let plan = current
+            .record
+            .plan_conversion(
+                &b.request(),
+                today,
+                settings.allow_order_from_expired_quotation(),
+                settings.keep_quoted_rate(),
+            )
+            .map_err(wire::error)?;
+        let q = &plan.quotation;
+        let order_id = OrderId::new();
+        let new = NewOrder {
+            customer_id: q.customer_id(),
+            channel_id: q.channel_id(),
+            currency: q.currency(),
+            payment_terms: None,
+            requested_date: None,
+            customer_reference: b.customer_reference.clone(),
+            quotation_id: Some(q.id()),
+            lines: plan
+                .lines
+                .iter()
+                .map(|l| NewOrderLine {
+                    id: LineId::new(),
+                    product_id: l.product_id,
+                    quantity: l.quantity,
+                    uom: l.uom.clone(),
+                    requested_date: l.requested_date.filter(|d| *d >= today),
+                    kept_rate: l.kept_rate,
+                    quotation_line_id: Some(l.line_id),
+                })
+                .collect(),
+        };
+        let order = sales_store::orders::create_draft(db, order_id, new, today, ctx.now)
+            .map_err(order_error)?;
+        let saved = store::save(db, q, current.version, ctx.now)?;
+        let order_number = order.record.order.parts().number.clone();
+        let lines: Vec<Value> = plan
+            .lines
+            .iter()
+            .map(|l| json!({ "line_id": l.line_id, "quantity": l.quantity, "kept_rate": l.kept_rate }))
+            .collect();
+        store::enqueue_event(
+            db,
+            "converted",
+            q,
+            json!({ "order_id": order_id.to_string(), "order_number": order_number, "lines": lines }),
+            ctx.now,
+        )?;
+        let body = json!({
+            "order": { "id": order_id, "number": order_number },
+            "lines": lines,
+            "quotation": wire::quotation_json(&saved)?,
+        });
+        Ok(ApiResponse::json(201, &body)?
+            .with_header("location", format!("/api/v1/orders/{order_id}")))
+    })
+}
+
+/// A draft order the orders store refused. Its product checks ran on the
+/// quotation's lines, so a refusal here is a product deactivated since it
+/// was quoted (or a store failure).
+fn order_error(e: sales_store::orders::FlowError) -> ApiError {
+    match e {
+        sales_store::orders::FlowError::Store(e) => e.into(),
+        sales_store::orders::FlowError::Order(e) => ApiError::new(
+            422,
+            "order_refused",
+            "The order cannot be made from these lines",
+            e.to_string(),
+        )
+        .with_field("lines"),
+    }
+}
+
+/// `POST /api/v1/quotations/expire`: the periodic expiry, for a CronJob
+/// (the jobs component's tick calls the store directly).
+pub fn expire(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
+    require(&ctx.principal, Action::RunPeriodicWork)?;
+    let _: EmptyBody = optional_body(req)?;
+    let today = today(ctx.now);
+    write_with_event(ctx, req, |db| {
+        let expired = store::expire_due(db, today, ctx.now)?;
+        ApiResponse::json(200, &json!({ "expired": expired, "as_of": today }))
+    })
+}
+
+/// The customer's accept through the signed link: verifies the token,
+/// checks it names the current revision and is still valid, and accepts
+/// with the customer's choices — nothing else is reachable from here.
+pub fn public_accept(ctx: &PublicCtx, req: &ApiRequest) -> ApiResult {
+    let b: wire::PublicAcceptBody = parse_json(req)?;
+    let key = link_key()?;
+    let claims = wire::verify(&key, &b.token)?;
+    let today = today(ctx.now);
+    let choice = Choice {
+        alternatives: b.alternatives,
+        optional_lines: b.optional_lines,
+    };
+    let resp = ctx.db.transaction(|db| {
+        let current = match store::get(db, claims.quotation) {
+            Ok(q) => q,
+            Err(StoreError::NotFound { .. }) => {
+                return Err(ApiError::not_found("the quotation of this link no longer exists"))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut q = current.record;
+        if q.revision() != claims.revision {
+            return Err(ApiError::conflict(
+                "link_superseded",
+                format!(
+                    "this link is for revision {} of {}; revision {} replaced it — ask for the new link",
+                    claims.revision,
+                    q.number(),
+                    q.revision()
+                ),
+            )
+            .with_field("token"));
+        }
+        if today > claims.valid_until {
+            return Err(ApiError::conflict(
+                "quotation_expired",
+                format!("the link was valid until {}", claims.valid_until),
+            )
+            .with_field("token"));
+        }
+        q.accept(&choice, AcceptedBy::CustomerLink, ctx.now, today)
+            .map_err(wire::error)?;
+        let saved = store::save(db, &q, current.version, ctx.now)?;
+        store::enqueue_event(db, "accepted", &q, json!({ "by": "customer_link" }), ctx.now)?;
+        ApiResponse::json(200, &wire::public_json(&saved.record))
+    })?;
+    sales_kit::spin::wake_jobs();
+    Ok(resp)
+}
