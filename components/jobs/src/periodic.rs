@@ -31,8 +31,10 @@ pub(crate) fn run(db: &impl Db, now: DateTime<Utc>) -> Result<(), StoreError> {
             Ok(escalation::escalate_due(db, &dir, now)?.len())
         }),
     );
-    // QUOTATIONS (issue #7): quotation expiry goes here, one call:
-    // note("quotations expired", db.transaction(|db| sales_store::quotations::expire_due(db, today, now)));
+    note(
+        "quotations expired",
+        db.transaction(|db| Ok(sales_store::quotations::expire_due(db, today, now)?.len())),
+    );
     match first_error {
         None => Ok(()),
         Some(e) => Err(e),
