@@ -381,3 +381,60 @@ fn check_components_built(root: &std::path::Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// A throwaway `redis-server` on a free loopback port, killed on drop, for
+/// the tests that need a real Redis (the jobs component's trigger).
+pub struct RedisServer {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl RedisServer {
+    pub fn start() -> Result<RedisServer> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .context("failed to find a free port")?
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("redis-server must be installed (apt-get install redis-server)")?;
+        let server = RedisServer { child, port };
+        let start = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if start.elapsed() > std::time::Duration::from_secs(10) {
+                bail!("redis-server did not start");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Ok(server)
+    }
+
+    /// `redis://127.0.0.1:<port>`, the value of the `redis_address` variable.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// `PUBLISH channel message` through `redis-cli`; returns how many
+    /// subscribers received it.
+    pub fn publish(&self, channel: &str, message: &str) -> Result<u64> {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "PUBLISH", channel, message])
+            .output()
+            .context("redis-cli must be installed")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.trim()
+            .parse()
+            .with_context(|| format!("unexpected redis-cli answer {text:?}"))
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,587 @@
+//! The jobs component through the runner with a real Redis: outbox events
+//! woken by a Redis message are processed; a poison event backs off, is
+//! parked, shows at /api/v1/outbox and is retried by hand; two job
+//! consumers (two runners on one database file, both subscribed) and
+//! replayed messages perform each downstream effect once; an order's
+//! demand is reconciled through confirm, reduce and cancel.
+//!
+//! Order events are enqueued through the store into the app's SQLite file,
+//! standing in for the order flow's transaction (the writer), and the test
+//! publishes the wake-up the writer would. What the jobs component did is
+//! read back over HTTP.
+
+// Test helpers panic on purpose: a failed call is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, Utc};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use sales_domain::availability::{DayHours, ProjectRoleId, WorkCenterId};
+use sales_domain::downstream::{
+    DemandState, LineDemand, ManufactureDemand, OrderDemand, ServiceDemand,
+};
+use sales_domain::ids::{CustomerId, EventId, LineId, OrderId, ProductId, WarehouseId};
+use sales_e2e::{json, RedisServer, TestApp};
+use sales_store::db::Db;
+use sales_store::outbox::{self, NewEvent};
+use sales_store::rusqlite_db::RusqliteDb;
+use serde_json::Value;
+
+const CHANNEL: &str = "sales-jobs";
+
+async fn apps(redis: &RedisServer, n: usize, extra: &[(&str, &str)]) -> Vec<TestApp> {
+    let url = redis.url();
+    let mut vars = vec![
+        ("redis_address", url.as_str()),
+        ("jobs_retry_base_ms", "300"),
+        ("jobs_retry_cap_ms", "2000"),
+    ];
+    vars.extend_from_slice(extra);
+    TestApp::spawn_replicas_with(n, &vars).await.unwrap()
+}
+
+/// A warehouse, a work centre and a project role (with their calendar)
+/// created over the API, and two products: (warehouse, centre, role).
+async fn world(app: &TestApp) -> (WarehouseId, WorkCenterId, ProjectRoleId) {
+    let w = app
+        .create(
+            "/api/v1/warehouses",
+            json!({ "code": app.code("JW"), "name": "Jobs warehouse" }),
+        )
+        .await
+        .unwrap();
+    let calendar = app
+        .create(
+            "/api/v1/calendars",
+            json!({ "name": "Jobs week", "working_days":
+                    ["monday", "tuesday", "wednesday", "thursday", "friday"] }),
+        )
+        .await
+        .unwrap();
+    let center = app
+        .create(
+            "/api/v1/work-centers",
+            json!({ "name": "Jobs cell", "calendar_id": calendar["id"], "hours_per_day": "8" }),
+        )
+        .await
+        .unwrap();
+    let role = app
+        .create(
+            "/api/v1/project-roles",
+            json!({ "name": "Jobs installer", "calendar_id": calendar["id"],
+                    "hours_per_week": "40" }),
+        )
+        .await
+        .unwrap();
+    (
+        WarehouseId::parse(w["id"].as_str().unwrap()).unwrap(),
+        WorkCenterId::parse(center["id"].as_str().unwrap()).unwrap(),
+        ProjectRoleId::parse(role["id"].as_str().unwrap()).unwrap(),
+    )
+}
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2030, 3, d).unwrap()
+}
+
+struct Spec {
+    order: OrderId,
+    version: i64,
+    state: DemandState,
+    product: ProductId,
+    warehouse: WarehouseId,
+    center: WorkCenterId,
+    units: Decimal,
+    service: Option<(ProductId, ProjectRoleId, Decimal)>,
+}
+
+fn demand(s: &Spec) -> OrderDemand {
+    // Fixed line ids per order, so versions of one order name the same lines.
+    let line = |n: u128| {
+        LineId::from_uuid(uuid::Uuid::from_u128(
+            s.order.as_uuid().as_u128() ^ (n << 8),
+        ))
+        .unwrap_or_else(|_| LineId::new())
+    };
+    let mut lines = vec![LineDemand {
+        line_id: line(1),
+        product_id: s.product,
+        due_date: Some(day(20)),
+        manufacture: Some(ManufactureDemand {
+            quantity: s.units,
+            warehouse_id: s.warehouse,
+            work_center_id: s.center,
+            hours: s.units,
+            start: day(11),
+            finish: day(11),
+            schedule: vec![DayHours {
+                date: day(11),
+                hours: s.units,
+            }],
+        }),
+        service: None,
+    }];
+    if let Some((product, role, hours)) = s.service {
+        lines.push(LineDemand {
+            line_id: line(2),
+            product_id: product,
+            due_date: Some(day(20)),
+            manufacture: None,
+            service: Some(ServiceDemand {
+                hours,
+                role_id: role,
+                start: day(12),
+                finish: day(12),
+                schedule: vec![],
+            }),
+        });
+    }
+    OrderDemand {
+        order_id: s.order,
+        order_number: format!("SO-T-{}", &s.order.to_string()[24..]),
+        version: s.version,
+        customer_id: CustomerId::new(),
+        state: s.state,
+        lines,
+    }
+}
+
+/// Writes an `order.<verb>` event carrying `d`, as the order flow would
+/// inside its transaction.
+fn enqueue(db_file: &Path, topic: &str, d: &OrderDemand) -> EventId {
+    let db = RusqliteDb::open(db_file).unwrap();
+    db.transaction(|db| {
+        outbox::enqueue(
+            db,
+            &NewEvent {
+                topic: topic.into(),
+                aggregate_kind: "order".into(),
+                aggregate_id: d.order_id.to_string(),
+                payload: json!({ "order_id": d.order_id, "number": d.order_number,
+                                 "version": d.version, "demand": d }),
+            },
+            Utc::now(),
+        )
+    })
+    .unwrap()
+}
+
+async fn event(app: &TestApp, id: EventId) -> Value {
+    app.get(&format!("/api/v1/outbox/{id}"))
+        .await
+        .unwrap()
+        .assert_status(200)
+        .clone()
+}
+
+/// Polls until the event reaches `status`; publishes a wake-up every
+/// round when `nudge` (standing in for the runner's `--tick`).
+async fn wait_for(
+    app: &TestApp,
+    redis: &RedisServer,
+    id: EventId,
+    status: &str,
+    nudge: bool,
+) -> Value {
+    let start = Instant::now();
+    loop {
+        let e = event(app, id).await;
+        if e["status"] == status {
+            return e;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "event {id} never became {status}: {e}"
+        );
+        if nudge {
+            redis.publish(CHANNEL, "wake").unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn items(app: &TestApp, path: &str) -> Vec<Value> {
+    app.get(path).await.unwrap().assert_status(200)["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn position(app: &TestApp, p: ProductId, w: WarehouseId) -> (String, String) {
+    let rows = items(
+        app,
+        &format!("/api/v1/stock?product_id={p}&warehouse_id={w}"),
+    )
+    .await;
+    match rows.first() {
+        Some(r) => (
+            r["incoming"].as_str().unwrap().to_string(),
+            r["reserved"].as_str().unwrap().to_string(),
+        ),
+        None => ("0".into(), "0".into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_is_reconciled_through_confirm_reduce_and_cancel() {
+    let redis = RedisServer::start().unwrap();
+    let app = apps(&redis, 1, &[]).await.pop().unwrap();
+    let (warehouse, center, role) = world(&app).await;
+    let db_file = app.database_path().unwrap();
+    let (product, service) = (ProductId::new(), ProductId::new());
+    let mut spec = Spec {
+        order: OrderId::new(),
+        version: 1,
+        state: DemandState::Active,
+        product,
+        warehouse,
+        center,
+        units: dec!(5),
+        service: Some((service, role, dec!(6))),
+    };
+
+    // Confirmed: the writer's event and one wake-up are enough.
+    let id = enqueue(&db_file, "order.confirmed", &demand(&spec));
+    assert_eq!(redis.publish(CHANNEL, "wake").unwrap(), 1);
+    let done = wait_for(&app, &redis, id, "done", false).await;
+    assert_eq!(done["attempts"], 1);
+    assert!(done["processed_at"].is_string());
+    let order = spec.order;
+    let wos = items(&app, &format!("/api/v1/work-orders?order_id={order}")).await;
+    assert_eq!(wos.len(), 1, "{wos:?}");
+    let wo = &wos[0];
+    assert_eq!(
+        (wo["quantity"].as_str(), wo["status"].as_str()),
+        (Some("5"), Some("planned"))
+    );
+    assert!(wo["number"].as_str().unwrap().starts_with("WO-"));
+    let wo_id = wo["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        app.get(&format!("/api/v1/work-orders/{wo_id}"))
+            .await
+            .unwrap()
+            .assert_status(200)["id"],
+        wo["id"]
+    );
+    // Its output is incoming and pegged to the order: none of it is free.
+    assert_eq!(
+        position(&app, product, warehouse).await,
+        ("5".into(), "5".into())
+    );
+    let receipt = app
+        .get(&format!(
+            "/api/v1/receipts/{}",
+            wo["receipt_id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(receipt.assert_status(200)["due_on"], "2030-03-11");
+    let hold = app
+        .get(&format!(
+            "/api/v1/reservations/{}",
+            wo["reservation_id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(hold.assert_status(200)["status"], "held");
+    let cell = app
+        .get(&format!("/api/v1/work-centers/{center}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        cell.assert_status(200)["planned_load"],
+        json!([{ "date": "2030-03-11", "hours": "5" }])
+    );
+    let projects = items(&app, &format!("/api/v1/projects?order_id={order}")).await;
+    assert_eq!(projects.len(), 1);
+    let project = &projects[0];
+    assert_eq!(project["status"], "planned");
+    assert_eq!(project["tasks"][0]["hours"], "6");
+    assert_eq!(project["tasks"][0]["booked"], true);
+    let roles = app
+        .get(&format!("/api/v1/project-roles/{role}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        roles.assert_status(200)["bookings"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Reduced to 3 units and 4 hours: the same records shrink.
+    spec.version = 2;
+    spec.units = dec!(3);
+    spec.service = Some((service, role, dec!(4)));
+    let id = enqueue(&db_file, "order.amended", &demand(&spec));
+    redis.publish(CHANNEL, "wake").unwrap();
+    wait_for(&app, &redis, id, "done", false).await;
+    let wo = app
+        .get(&format!("/api/v1/work-orders/{wo_id}"))
+        .await
+        .unwrap();
+    let wo = wo.assert_status(200);
+    assert_eq!(
+        (wo["quantity"].as_str(), wo["version"].as_i64()),
+        (Some("3"), Some(2))
+    );
+    assert_eq!(
+        position(&app, product, warehouse).await,
+        ("3".into(), "3".into())
+    );
+    let project = app
+        .get(&format!(
+            "/api/v1/projects/{}",
+            project["id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(project.assert_status(200)["tasks"][0]["hours"], "4");
+
+    // An older snapshot arriving late changes nothing.
+    spec.version = 1;
+    spec.units = dec!(9);
+    let id = enqueue(&db_file, "order.confirmed", &demand(&spec));
+    redis.publish(CHANNEL, "wake").unwrap();
+    wait_for(&app, &redis, id, "done", false).await;
+    assert_eq!(
+        position(&app, product, warehouse).await,
+        ("3".into(), "3".into())
+    );
+
+    // Cancelled: everything is compensated.
+    spec.version = 3;
+    spec.state = DemandState::Cancelled;
+    let id = enqueue(&db_file, "order.cancelled", &demand(&spec));
+    redis.publish(CHANNEL, "wake").unwrap();
+    wait_for(&app, &redis, id, "done", false).await;
+    let wo = app
+        .get(&format!("/api/v1/work-orders/{wo_id}"))
+        .await
+        .unwrap();
+    let wo = wo.assert_status(200);
+    assert_eq!(wo["status"], "cancelled");
+    assert_eq!(
+        (wo["receipt_id"].is_null(), wo["reservation_id"].is_null()),
+        (true, true)
+    );
+    assert_eq!(
+        position(&app, product, warehouse).await,
+        ("0".into(), "0".into())
+    );
+    let cell = app
+        .get(&format!("/api/v1/work-centers/{center}"))
+        .await
+        .unwrap();
+    assert_eq!(cell.assert_status(200)["planned_load"], json!([]));
+    let projects = items(
+        &app,
+        &format!("/api/v1/projects?order_id={order}&status=cancelled"),
+    )
+    .await;
+    assert_eq!(projects.len(), 1);
+    assert_eq!(projects[0]["tasks"][0]["status"], "cancelled");
+    let roles = app
+        .get(&format!("/api/v1/project-roles/{role}"))
+        .await
+        .unwrap();
+    assert_eq!(roles.assert_status(200)["bookings"], json!([]));
+
+    // Every change was announced for subscribers, and the jobs component
+    // drained those too.
+    let announced = items(
+        &app,
+        &format!("/api/v1/outbox?aggregate_kind=work_order&aggregate_id={wo_id}"),
+    )
+    .await;
+    let topics: Vec<&str> = announced
+        .iter()
+        .map(|e| e["topic"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        topics,
+        [
+            "work_order.planned",
+            "work_order.changed",
+            "work_order.cancelled"
+        ]
+    );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_event_backs_off_is_parked_and_is_retried_by_hand() {
+    let redis = RedisServer::start().unwrap();
+    let app = apps(&redis, 1, &[("jobs_max_attempts", "3")])
+        .await
+        .pop()
+        .unwrap();
+    let (warehouse, center, _) = world(&app).await;
+    let db_file = app.database_path().unwrap();
+    // The service line names a role that does not exist (yet).
+    let missing_role = ProjectRoleId::new();
+    let spec = Spec {
+        order: OrderId::new(),
+        version: 1,
+        state: DemandState::Active,
+        product: ProductId::new(),
+        warehouse,
+        center,
+        units: dec!(1),
+        service: Some((ProductId::new(), missing_role, dec!(2))),
+    };
+    let id = enqueue(&db_file, "order.confirmed", &demand(&spec));
+    let parked = wait_for(&app, &redis, id, "parked", true).await;
+    assert_eq!(parked["attempts"], 3);
+    assert!(
+        parked["last_error"].as_str().unwrap().contains("role_id"),
+        "{parked}"
+    );
+    // It waited 300 ms, then 600 ms, before its second and third attempts.
+    let created =
+        chrono::DateTime::parse_from_rfc3339(parked["created_at"].as_str().unwrap()).unwrap();
+    let last =
+        chrono::DateTime::parse_from_rfc3339(parked["available_at"].as_str().unwrap()).unwrap();
+    assert!(
+        last - created >= chrono::Duration::milliseconds(900),
+        "{parked}"
+    );
+    // Visible to operators, and it did nothing.
+    let listed = items(&app, "/api/v1/outbox?status=parked&topic=order.confirmed").await;
+    assert!(listed.iter().any(|e| e["id"] == parked["id"]));
+    assert!(items(
+        &app,
+        &format!("/api/v1/work-orders?order_id={}", spec.order)
+    )
+    .await
+    .is_empty());
+
+    // Only an admin retries; an integration may look.
+    let integration = app
+        .create_key(&app.unique("ops"), &["integration"])
+        .await
+        .unwrap();
+    let retry = format!("/api/v1/outbox/{id}/retry");
+    let r = app
+        .call_as(
+            &integration,
+            reqwest::Method::POST,
+            &retry,
+            Some(json!({})),
+            &[],
+        )
+        .await
+        .unwrap();
+    r.assert_problem(403, "forbidden");
+    let r = app
+        .call_as(
+            &integration,
+            reqwest::Method::GET,
+            &format!("/api/v1/outbox/{id}"),
+            None,
+            &[],
+        )
+        .await
+        .unwrap();
+    r.assert_status(200);
+
+    // The master data arrives (the role, as an import would write it) and
+    // the operator retries: the retry wakes the jobs component itself.
+    let db = RusqliteDb::open(&db_file).unwrap();
+    let calendar = db
+        .execute("SELECT id FROM calendars LIMIT 1", &[])
+        .unwrap()
+        .first()
+        .unwrap()
+        .text("id")
+        .unwrap()
+        .to_string();
+    let role = sales_store::availability::capacity::ProjectRole {
+        id: missing_role,
+        name: "Late installer".into(),
+        calendar_id: sales_domain::availability::CalendarId::parse(&calendar).unwrap(),
+        hours_per_week: dec!(40),
+        bookings: vec![],
+        services: vec![],
+    };
+    sales_store::availability::capacity::create(&db, &role, Utc::now()).unwrap();
+    let again = app.post(&retry, json!({})).await.unwrap();
+    let again = again.assert_status(200);
+    assert_eq!(
+        (again["status"].as_str(), again["attempts"].as_i64()),
+        (Some("pending"), Some(0))
+    );
+    let done = wait_for(&app, &redis, id, "done", false).await;
+    assert_eq!(done["attempts"], 1);
+    let projects = items(&app, &format!("/api/v1/projects?order_id={}", spec.order)).await;
+    assert_eq!(projects[0]["tasks"][0]["booked"], true);
+    // Only a parked event is retried.
+    app.post(&retry, json!({}))
+        .await
+        .unwrap()
+        .assert_problem(409, "invalid_state");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_consumers_and_replayed_messages_perform_each_effect_once() {
+    let redis = RedisServer::start().unwrap();
+    let apps = apps(&redis, 2, &[]).await;
+    let app = &apps[0];
+    let (warehouse, center, _) = world(app).await;
+    let db_file = app.database_path().unwrap();
+    let product = ProductId::new();
+    let orders: Vec<OrderId> = (0..12).map(|_| OrderId::new()).collect();
+    let mut ids = Vec::new();
+    for order in &orders {
+        let d = demand(&Spec {
+            order: *order,
+            version: 1,
+            state: DemandState::Active,
+            product,
+            warehouse,
+            center,
+            units: dec!(1),
+            service: None,
+        });
+        ids.push(enqueue(&db_file, "order.confirmed", &d));
+        // A duplicate delivery of the first order's event (a writer that
+        // retried): a second event with the same snapshot.
+        if ids.len() == 1 {
+            ids.push(enqueue(&db_file, "order.confirmed", &d));
+        }
+    }
+    // Both runners listen; every message reaches both, five times over.
+    for _ in 0..5 {
+        assert_eq!(redis.publish(CHANNEL, "wake").unwrap(), 2);
+    }
+    for id in &ids {
+        wait_for(app, &redis, *id, "done", false).await;
+    }
+    let wos = items(app, &format!("/api/v1/work-orders?product_id={product}")).await;
+    assert_eq!(wos.len(), orders.len(), "{wos:?}");
+    let mut numbers: Vec<&str> = wos.iter().map(|w| w["number"].as_str().unwrap()).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), orders.len());
+    assert!(wos
+        .iter()
+        .all(|w| w["quantity"] == "1" && w["version"] == 1));
+    assert_eq!(
+        position(app, product, warehouse).await,
+        ("12".into(), "12".into())
+    );
+    let planned = items(app, "/api/v1/outbox?topic=work_order.planned&limit=200").await;
+    let mine = planned
+        .iter()
+        .filter(|e| e["payload"]["product_id"] == json!(product))
+        .count();
+    assert_eq!(mine, orders.len());
+    for a in apps {
+        a.stop().await.unwrap();
+    }
+}
