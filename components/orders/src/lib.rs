@@ -15,11 +15,13 @@ use spin_sdk::http_component;
 
 pub(crate) use sales_kit::spin::Ctx;
 
-// Until the order flow calls them (ORDERS, QUOTATIONS).
-#[allow(dead_code)]
 mod capabilities;
+mod errors;
+mod orders;
 mod quotation_wire;
 mod quotations;
+mod submit;
+mod wire;
 
 #[http_component]
 fn handle(req: Request) -> Response {
@@ -57,6 +59,27 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             (Method::Post, "convert") => quotations::convert(ctx, req, id),
             (Method::Post, "cancel") => quotations::cancel(ctx, req, id),
             (_, "send" | "accept" | "lose" | "revise" | "convert" | "cancel") => {
+                not_allowed(m, "POST")
+            }
+            _ => Err(not_found(req)),
+        },
+        ["api", "v1", "orders"] => match m {
+            Method::Get => orders::list(ctx, req),
+            Method::Post => orders::create(ctx, req),
+            _ => not_allowed(m, "GET, POST"),
+        },
+        ["api", "v1", "orders", id] => match m {
+            Method::Get => orders::get(ctx, id),
+            Method::Patch => orders::update(ctx, req, id),
+            _ => not_allowed(m, "GET, PATCH"),
+        },
+        ["api", "v1", "orders", id, action] => match (m, *action) {
+            (Method::Post, "submit") => submit::submit(ctx, req, id),
+            (Method::Post, "hold" | "resume" | "cancel" | "close") => {
+                orders::act(ctx, req, id, action)
+            }
+            (Method::Post, "fulfil") => orders::fulfil(ctx, req, id),
+            (_, "submit" | "hold" | "resume" | "cancel" | "close" | "fulfil") => {
                 not_allowed(m, "POST")
             }
             _ => Err(not_found(req)),

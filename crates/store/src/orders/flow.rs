@@ -448,8 +448,11 @@ pub fn return_to_draft(
         let next = release_reservations(db, &order.with_status(to, Some(reason.to_owned())), now)?;
         let mut parts = next.into_parts();
         parts.approval_request_id = None;
+        // A new revision: submitting it again asks for approval afresh
+        // (one approval request per document version).
         let rec = OrderRecord {
             order: Order::from_parts(parts)?,
+            revision: current.record.revision + 1,
             ..current.record.clone()
         };
         let saved = save(db, &rec, current.version, now)?;
