@@ -585,3 +585,216 @@ async fn two_consumers_and_replayed_messages_perform_each_effect_once() {
         a.stop().await.unwrap();
     }
 }
+
+/// Polls `path` (as `key`) until `done` holds for its body, publishing
+/// nothing: the writers' own wake-ups must do.
+async fn eventually(app: &TestApp, key: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let r = app
+            .call_as(key, reqwest::Method::GET, path, None, &[])
+            .await
+            .unwrap();
+        if r.status.is_success() && done(&r.body) {
+            return r.body;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{path} never got there: {}",
+            r.text
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_outcomes_confirm_or_return_real_orders_and_the_work_follows() {
+    let redis = RedisServer::start().unwrap();
+    let app = apps(&redis, 1, &[]).await.pop().unwrap();
+    let admin = app.admin_key.clone();
+    let eur = |a: &str| json!({ "amount": a, "currency": "EUR" });
+    let id = |v: &Value| v["id"].as_str().unwrap().to_string();
+
+    // A made-to-order product (nothing on hand) made on a work centre.
+    let warehouse = id(&app
+        .create(
+            "/api/v1/warehouses",
+            json!({ "code": "MAIN", "name": "Main" }),
+        )
+        .await
+        .unwrap());
+    let cabinet = id(&app
+        .create_product(
+            json!({ "sku": app.unique("CAB"), "name": "Cabinet", "uom": "pcs",
+                                "kind": "manufactured", "standard_cost": eur("40.00") }),
+        )
+        .await
+        .unwrap());
+    let calendar = app
+        .create(
+            "/api/v1/calendars",
+            json!({ "name": "Plant", "working_days":
+                    ["monday", "tuesday", "wednesday", "thursday", "friday"] }),
+        )
+        .await
+        .unwrap();
+    let center = id(&app
+        .create(
+            "/api/v1/work-centers",
+            json!({ "name": "Carpentry", "calendar_id": calendar["id"], "hours_per_day": "8",
+                    "routings": [{ "product_id": cabinet, "hours_per_unit": "2" }] }),
+        )
+        .await
+        .unwrap());
+    app.create(
+        "/api/v1/price-lists",
+        json!({ "name": "Standard", "currency": "EUR",
+                "items": [{ "product_id": cabinet, "uom": "pcs", "rate": "100.00" }] }),
+    )
+    .await
+    .unwrap();
+    let customer = id(&app
+        .create_customer(json!({ "name": app.unique("Cabinets & Co") }))
+        .await
+        .unwrap());
+    let code = app.code("CH");
+    let channel = id(&app
+        .create(
+            "/api/v1/channels",
+            json!({ "code": code, "name": "B2B", "kind": "b2b", "mode": "offline",
+                    "currency": "EUR", "tax_mode": "exclusive", "warehouses": ["MAIN"] }),
+        )
+        .await
+        .unwrap());
+    // Orders over 500 EUR wait for the manager.
+    let manager = app
+        .create_key(&app.unique("boss"), &["manager"])
+        .await
+        .unwrap();
+    let me = app
+        .call_as(&manager, reqwest::Method::GET, "/api/v1/me", None, &[])
+        .await
+        .unwrap();
+    let boss = me.body["id"].as_str().unwrap().to_string();
+    app.create(
+        "/api/v1/approval-policies",
+        json!({ "name": "Large order", "applies_to": ["order"],
+                "condition": { "type": "all", "all": [
+                    { "type": "channels", "codes": [code] },
+                    { "type": "total_amount", "limits": { "EUR": { "over": "500" } } } ] },
+                "chain": { "levels": [{ "name": "Manager",
+                    "approvers": [{ "type": "principal", "id": boss }],
+                    "mode": { "type": "any_one" } }] } }),
+    )
+    .await
+    .unwrap();
+
+    let order = |quantity: &str| {
+        json!({ "customer_id": customer, "channel_id": channel,
+                "lines": [{ "product_id": cabinet, "quantity": quantity }] })
+    };
+    let submit = |o: &Value| format!("/api/v1/orders/{}/submit", o["id"].as_str().unwrap());
+
+    // Six cabinets: pending approval; the manager is notified.
+    let approved = app.create("/api/v1/orders", order("6")).await.unwrap();
+    let waiting = app.post(&submit(&approved), json!({})).await.unwrap();
+    let waiting = waiting.assert_status(200).clone();
+    assert_eq!(waiting["status"], "pending_approval", "{waiting}");
+    let request = waiting["approval_request_id"].as_str().unwrap().to_string();
+    let inbox = eventually(&app, &manager, "/api/v1/notifications", |b| {
+        b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["subject_id"] == request.as_str())
+    })
+    .await;
+    let note = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["subject_id"] == request.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(note["kind"], "approval_requested");
+    // Nobody else's inbox shows it.
+    let mine = app.get("/api/v1/notifications").await.unwrap();
+    assert!(!mine.text.contains(&request));
+    // No work before the approval.
+    let orders_wos = format!("/api/v1/work-orders?order_id={}", id(&approved));
+    assert!(items(&app, &orders_wos).await.is_empty());
+
+    // Approved: the jobs component confirms the order, and the confirmed
+    // order's demand becomes a work order for the six cabinets.
+    let version = app
+        .get(&format!("/api/v1/approvals/{request}"))
+        .await
+        .unwrap()
+        .body["document"]["version"]
+        .clone();
+    app.call_as(
+        &manager,
+        reqwest::Method::POST,
+        &format!("/api/v1/approvals/{request}/approve"),
+        Some(json!({ "document_version": version })),
+        &[],
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    let path = format!("/api/v1/orders/{}", id(&approved));
+    eventually(&app, &admin, &path, |o| o["status"] == "confirmed").await;
+    let wos = eventually(&app, &admin, &orders_wos, |b| {
+        b["items"].as_array().unwrap().len() == 1
+    })
+    .await;
+    let wo = &wos["items"][0];
+    assert_eq!(
+        (wo["quantity"].as_str(), wo["status"].as_str()),
+        (Some("6"), Some("planned"))
+    );
+    assert_eq!(wo["work_center_id"], center.as_str());
+    assert_eq!(wo["warehouse_id"], warehouse.as_str());
+
+    // Seven more: rejected, back to draft with the reason, no work.
+    let rejected = app.create("/api/v1/orders", order("7")).await.unwrap();
+    let waiting = app.post(&submit(&rejected), json!({})).await.unwrap();
+    let request = waiting.assert_status(200)["approval_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let version = app
+        .get(&format!("/api/v1/approvals/{request}"))
+        .await
+        .unwrap()
+        .body["document"]["version"]
+        .clone();
+    app.call_as(
+        &manager,
+        reqwest::Method::POST,
+        &format!("/api/v1/approvals/{request}/reject"),
+        Some(json!({ "document_version": version, "comment": "too many cabinets" })),
+        &[],
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    let path = format!("/api/v1/orders/{}", id(&rejected));
+    let back = eventually(&app, &admin, &path, |o| o["status"] == "draft").await;
+    assert!(back.to_string().contains("too many cabinets"), "{back}");
+    assert!(items(
+        &app,
+        &format!("/api/v1/work-orders?order_id={}", id(&rejected))
+    )
+    .await
+    .is_empty());
+    // Every event the flow wrote was handled.
+    let pending = items(&app, "/api/v1/outbox?status=pending").await;
+    let parked = items(&app, "/api/v1/outbox?status=parked").await;
+    assert!(parked.is_empty(), "{parked:?}");
+    assert!(
+        pending.is_empty() || pending.iter().all(|e| e["attempts"] == 0),
+        "{pending:?}"
+    );
+    app.stop().await.unwrap();
+}
