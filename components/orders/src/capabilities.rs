@@ -50,19 +50,6 @@ use sales::orchestration::types::{
     DocumentKind as WitDocumentKind, DocumentRef as WitDocumentRef, Money as WitMoney,
 };
 
-/// Keeps the four imports in `orders.wasm` while nothing calls them yet
-/// (the linker drops unused imports, and then there is nothing to plug
-/// into). Remove together with the `dead_code` allowance in `lib.rs` once
-/// the order flow calls them.
-#[used]
-#[allow(clippy::type_complexity)]
-static KEEP_IMPORTS: (
-    fn(&Basket) -> Result<PricedBasket, ApiError>,
-    fn(&CheckRequest) -> Result<Promise, ApiError>,
-    fn(&DocumentSnapshotInput) -> Result<Evaluation, ApiError>,
-    fn(&DocumentSnapshotInput) -> Result<(), ApiError>,
-) = (price, promise, evaluate, check_authorized);
-
 // --- pricing ----------------------------------------------------------------
 
 /// A basket to price: one line per order line, in the order's line order.
