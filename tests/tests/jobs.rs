@@ -798,3 +798,186 @@ async fn approval_outcomes_confirm_or_return_real_orders_and_the_work_follows() 
     );
     app.stop().await.unwrap();
 }
+
+/// Moves every RFC 3339 timestamp in a JSON text `days` into the past:
+/// standing in for the passage of time on a stored approval request.
+fn backdate(body: &str, days: i64) -> String {
+    body.split('"')
+        .map(|token| match chrono::DateTime::parse_from_rfc3339(token) {
+            Ok(t) => (t - chrono::Duration::days(days))
+                .with_timezone(&Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            Err(_) => token.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\"")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tick_expires_reservations_and_escalations_notify() {
+    let redis = RedisServer::start().unwrap();
+    let app = apps(&redis, 1, &[]).await.pop().unwrap();
+    let db_file = app.database_path().unwrap();
+    let person = |role: &'static str| {
+        let app = &app;
+        async move {
+            let key = app.create_key(&app.unique(role), &[role]).await.unwrap();
+            let me = app
+                .call_as(&key, reqwest::Method::GET, "/api/v1/me", None, &[])
+                .await
+                .unwrap();
+            (key, me.body["id"].as_str().unwrap().to_string())
+        }
+    };
+    let (rep_key, rep) = person("rep").await;
+    let (manager_key, manager) = person("manager").await;
+    let (director_key, director) = person("manager").await;
+
+    // A hold whose last day has passed.
+    let code = app.code("TW");
+    let warehouse = app
+        .create(
+            "/api/v1/warehouses",
+            json!({ "code": code, "name": "Tick" }),
+        )
+        .await
+        .unwrap();
+    let product = app
+        .create_product(
+            json!({ "sku": app.unique("TICK"), "name": "Tick", "uom": "pcs",
+                                "kind": "stocked",
+                                "standard_cost": { "amount": "1.00", "currency": "EUR" } }),
+        )
+        .await
+        .unwrap();
+    app.post(
+        "/api/v1/stock/adjustments",
+        json!({ "product_id": product["id"], "warehouse_id": warehouse["id"], "on_hand": "5",
+                "reason": "count" }),
+    )
+    .await
+    .unwrap()
+    .assert_status(201);
+    let hold = app
+        .create(
+            "/api/v1/reservations",
+            json!({ "document": app.unique("SO"), "warehouses": [code],
+                    "lines": [{ "product_id": product["id"], "quantity": "2" }],
+                    "valid_until": "2099-01-01" }),
+        )
+        .await
+        .unwrap();
+    let db = RusqliteDb::open(&db_file).unwrap();
+    db.execute(
+        "UPDATE reservations SET valid_until = '2020-01-01' WHERE id = ?",
+        &[hold["id"].as_str().unwrap().into()],
+    )
+    .unwrap();
+
+    // A discount request with a 24-hour limit, opened three days ago.
+    let channel = app.code("TC");
+    app.create(
+        "/api/v1/approval-policies",
+        json!({ "name": "Discount", "applies_to": ["quotation"],
+                "condition": { "type": "all", "all": [
+                    { "type": "channels", "codes": [channel] },
+                    { "type": "max_line_discount", "over": "10" } ] },
+                "chain": { "levels": [{ "name": "Manager",
+                    "approvers": [{ "type": "principal", "id": manager }],
+                    "mode": { "type": "any_one" },
+                    "escalation": { "after_hours": 24,
+                                    "to": { "type": "principal", "id": director } } }] } }),
+    )
+    .await
+    .unwrap();
+    let eur = |a: &str| json!({ "amount": a, "currency": "EUR" });
+    let opened = app
+        .call_as(
+            &rep_key,
+            reqwest::Method::POST,
+            "/api/v1/approval-requests",
+            Some(json!({ "snapshot": {
+                "document": { "kind": "quotation", "id": uuid::Uuid::now_v7().to_string() },
+                "version": 1, "channel": channel,
+                "customer": { "id": uuid::Uuid::now_v7().to_string(), "open_exposure": eur("0") },
+                "submitted_by": rep, "payment_terms_days": 30, "default_payment_terms_days": 30,
+                "currency": "EUR", "total": eur("800"),
+                "lines": [{ "line_no": 1, "product": uuid::Uuid::now_v7().to_string(),
+                            "quantity": "10", "list_price": eur("100"), "net_price": eur("80"),
+                            "discount_percent": "20" }] } })),
+            &[],
+        )
+        .await
+        .unwrap();
+    let request = opened.assert_status(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The manager was asked (approval.requested, woken by the approvals
+    // component itself).
+    eventually(&app, &manager_key, "/api/v1/notifications", |b| {
+        b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["subject_id"] == request.as_str() && n["kind"] == "approval_requested")
+    })
+    .await;
+    let body = db
+        .execute(
+            "SELECT body FROM approval_requests WHERE id = ?",
+            &[request.as_str().into()],
+        )
+        .unwrap()
+        .first()
+        .unwrap()
+        .text("body")
+        .unwrap()
+        .to_string();
+    db.execute(
+        "UPDATE approval_requests SET body = ? WHERE id = ?",
+        &[backdate(&body, 3).into(), request.as_str().into()],
+    )
+    .unwrap();
+
+    // One tick: the hold expires, the step escalates to the director, who
+    // is notified.
+    assert_eq!(redis.publish(CHANNEL, "tick").unwrap(), 1);
+    let hold_path = format!("/api/v1/reservations/{}", hold["id"].as_str().unwrap());
+    eventually(&app, &app.admin_key, &hold_path, |h| {
+        h["status"] == "expired"
+    })
+    .await;
+    let inbox = eventually(&app, &director_key, "/api/v1/notifications", |b| {
+        b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["subject_id"] == request.as_str() && n["kind"] == "approval_escalated")
+    })
+    .await;
+    assert_eq!(inbox["items"].as_array().unwrap().len(), 1, "{inbox}");
+    let request_now = app
+        .get(&format!("/api/v1/approvals/{request}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        request_now.assert_status(200)["steps"][0]["escalated_to"],
+        json!([director])
+    );
+    // A second tick changes nothing: the clock restarted, the inbox holds one.
+    redis.publish(CHANNEL, "tick").unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let inbox = app
+        .call_as(
+            &director_key,
+            reqwest::Method::GET,
+            "/api/v1/notifications",
+            None,
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(inbox.body["items"].as_array().unwrap().len(), 1);
+    app.stop().await.unwrap();
+}
