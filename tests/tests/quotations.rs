@@ -4,8 +4,9 @@
 //! with a reason and a competitor, revisions kept as history, whole and
 //! partial conversion into draft orders (remaining quantity per line, a
 //! second conversion of the same remainder refused), expiry through the
-//! periodic route and the `allow_order_from_expired_quotation` setting,
-//! and bad input that is a clear 4xx and writes nothing.
+//! periodic route, the jobs component's tick (real Redis) and the
+//! `allow_order_from_expired_quotation` setting, and bad input that is a
+//! clear 4xx and writes nothing.
 
 // Test helpers panic on purpose: a failed call is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -225,6 +226,17 @@ async fn the_customer_accepts_through_the_signed_link_choosing_an_alternative() 
     accept_by_link(&app, json!({ "token": token }))
         .await
         .assert_problem(409, "invalid_transition");
+    // Each change is announced once in the outbox, refusals not at all.
+    for topic in ["quotation.created", "quotation.sent", "quotation.accepted"] {
+        let n = app
+            .count(&format!(
+                "/api/v1/outbox?topic={topic}&aggregate_id={}",
+                id(&q)
+            ))
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "{topic}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -665,4 +677,42 @@ async fn bad_input_is_a_clear_4xx_naming_the_field_and_writes_nothing() {
         .await
         .unwrap()
         .assert_problem(400, "invalid_query");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jobs_tick_expires_a_quotation_past_its_validity() {
+    let redis = sales_e2e::RedisServer::start().unwrap();
+    let url = redis.url();
+    let app = TestApp::spawn_with(&[("redis_address", url.as_str())])
+        .await
+        .unwrap();
+    let w = world(&app).await;
+    let due = create_quotation(&app, &w).await;
+    send(&app, &due).await;
+    let valid = create_quotation(&app, &w).await;
+    send(&app, &valid).await;
+    backdate(&app, &due);
+
+    redis.publish("sales-jobs", "tick").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if get(&app, &due).await["status"] == "expired" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the tick did not expire the quotation"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(get(&app, &valid).await["status"], "sent");
+    // The expiry is announced once in the outbox.
+    let events = app
+        .count(&format!(
+            "/api/v1/outbox?topic=quotation.expired&aggregate_id={}",
+            id(&due)
+        ))
+        .await
+        .unwrap();
+    assert_eq!(events, 1);
 }
