@@ -716,3 +716,22 @@ async fn the_jobs_tick_expires_a_quotation_past_its_validity() {
         .unwrap();
     assert_eq!(events, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_conversions_of_the_same_remainder_at_once_make_one_order() {
+    let app = TestApp::spawn().await.unwrap();
+    let w = world(&app).await;
+    let q = create_quotation(&app, &w).await;
+    send(&app, &q).await;
+    let (a, b) = tokio::join!(
+        action(&app, &q, "convert", json!({})),
+        action(&app, &q, "convert", json!({}))
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409], "{} / {}", a.text, b.text);
+    assert_eq!(count_orders_of(&app, &q).await, 1);
+    let read = get(&app, &q).await;
+    assert_eq!(read["status"], "ordered");
+    assert_eq!(read["lines"][0]["ordered_quantity"], "10");
+}
