@@ -1073,4 +1073,6 @@ pub struct ConversionPlan {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@ use rust_decimal_macros::dec;
 use super::*;
 use crate::series::DocumentSeries;
 
-fn today() -> NaiveDate {
+pub(super) fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()
 }
 
@@ -29,7 +29,7 @@ fn line(kind: LineKind, q: Decimal, group: Option<&str>) -> NewLine {
 }
 
 /// 10 × standard at 10, optional 1 × at 50, alternatives A (2 × at 100, 2 × at 80).
-fn quotation(valid_until: NaiveDate) -> Quotation {
+pub(super) fn quotation(valid_until: NaiveDate) -> Quotation {
     let mut q = Quotation::new(
         NewQuotation {
             id: QuotationId::new(),
@@ -75,7 +75,7 @@ fn quotation(valid_until: NaiveDate) -> Quotation {
     q
 }
 
-fn valid() -> NaiveDate {
+pub(super) fn valid() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 3, 31).unwrap()
 }
 
