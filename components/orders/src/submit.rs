@@ -269,7 +269,8 @@ fn promise(
     channel: &Channel,
 ) -> Result<(OrderPromise, Vec<PlannedReservation>), ApiError> {
     let request = CheckRequest {
-        channel: Some(channel.id()),
+        // A channel without warehouses ships from every active one.
+        channel: (!channel.warehouses().is_empty()).then(|| channel.id()),
         warehouses: None,
         strategy: None,
         ship_policy: None,
