@@ -194,7 +194,7 @@ async fn a_draft_is_submitted_and_confirmed_with_prices_promised_dates_and_reser
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_order_that_needs_approval_waits_with_an_approval_request() {
+async fn an_order_needing_approval_waits_is_confirmed_on_approval_and_asks_again_when_amended() {
     let app = app().await;
     let w = world(&app, "10", None).await;
     let (b2b, code) = channel(&app, json!({})).await;
@@ -239,6 +239,68 @@ async fn an_order_that_needs_approval_waits_with_an_approval_request() {
     assert_eq!(approval["document"]["document"]["id"], id(&large).as_str());
     // The stock is held while the approval is pending.
     assert_eq!(stock(&app, &w).await, ("10".into(), "8".into()));
+
+    // The manager approves: the jobs component confirms the order.
+    let revision = waiting["revision"].as_i64().unwrap();
+    app.call_as(
+        &manager,
+        Method::POST,
+        &format!("/api/v1/approvals/{request}/approve"),
+        Some(json!({ "document_version": revision })),
+        &[],
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    let confirmed = wait_for_status(&app, &large, "confirmed").await;
+
+    // An amendment that raises the total past what was approved asks again.
+    let path = format!("/api/v1/orders/{}", id(&large));
+    let line = confirmed["lines"][0]["id"].clone();
+    let amended = app
+        .patch(
+            &path,
+            confirmed["version"].as_i64().unwrap(),
+            json!({ "lines": [{ "id": line, "product_id": w.drill, "quantity": "7" }] }),
+        )
+        .await
+        .unwrap();
+    let amended = amended.assert_status(200).clone();
+    assert_eq!(amended["status"], "pending_approval");
+    let second = amended["approval_request_id"].as_str().unwrap().to_string();
+    assert_ne!(second, request);
+    assert_eq!(stock(&app, &w).await, ("10".into(), "9".into()));
+
+    // Rejected: back to draft, the stock given back.
+    app.call_as(
+        &manager,
+        Method::POST,
+        &format!("/api/v1/approvals/{second}/reject"),
+        Some(json!({ "document_version": amended["revision"], "comment": "too much" })),
+        &[],
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    let draft = wait_for_status(&app, &large, "draft").await;
+    assert_eq!(draft["lines"][0]["reserved_quantity"], "0");
+    assert_eq!(stock(&app, &w).await, ("10".into(), "2".into()));
+}
+
+/// Polls the order until the jobs component has moved it to `status`.
+async fn wait_for_status(app: &TestApp, order: &Value, status: &str) -> Value {
+    for _ in 0..100 {
+        let now = get(app, order).await;
+        if now["status"] == status {
+            return now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "order {} never became {status}: {}",
+        id(order),
+        get(app, order).await
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
