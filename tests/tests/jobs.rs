@@ -524,6 +524,25 @@ async fn a_poison_event_backs_off_is_parked_and_is_retried_by_hand() {
         .await
         .unwrap()
         .assert_problem(409, "invalid_state");
+    // Bad filters are refused, naming the parameter.
+    let long_topic = format!("topic={}", "x".repeat(201));
+    for (query, field) in [
+        ("status=stuck", "status"),
+        (long_topic.as_str(), "topic"),
+        ("limit=0", "limit"),
+    ] {
+        let r = app.get(&format!("/api/v1/outbox?{query}")).await.unwrap();
+        r.assert_problem(400, "invalid_query");
+        assert_eq!(r.body["field"], field, "{}", r.text);
+    }
+    app.get("/api/v1/work-orders?order_id=nope")
+        .await
+        .unwrap()
+        .assert_problem(400, "invalid_query");
+    app.get("/api/v1/outbox/not-an-id")
+        .await
+        .unwrap()
+        .assert_problem(400, "invalid_id");
     app.stop().await.unwrap();
 }
 

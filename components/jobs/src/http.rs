@@ -149,6 +149,18 @@ fn list_events(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             })
         })
         .transpose()?;
+    for (field, value) in [
+        ("topic", &q.topic),
+        ("aggregate_kind", &q.aggregate_kind),
+        ("aggregate_id", &q.aggregate_id),
+    ] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > 200) {
+            return Err(ApiError::invalid_query(
+                field,
+                "must be at most 200 characters",
+            ));
+        }
+    }
     let filter = EventFilter {
         status,
         topic: q.topic,
