@@ -735,3 +735,84 @@ async fn two_conversions_of_the_same_remainder_at_once_make_one_order() {
     assert_eq!(read["status"], "ordered");
     assert_eq!(read["lines"][0]["ordered_quantity"], "10");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rep_accepts_for_the_customer_and_the_choice_then_holds_through_conversion() {
+    let app = TestApp::spawn().await.unwrap();
+    let w = world(&app).await;
+    let rep = app.create_key(&app.unique("rep"), &["rep"]).await.unwrap();
+    let q = app
+        .call_as(
+            &rep,
+            Method::POST,
+            QUOTATIONS,
+            Some(quotation_body(&w)),
+            &[],
+        )
+        .await
+        .unwrap()
+        .assert_status(201)
+        .clone();
+    let path = |verb: &str| format!("{QUOTATIONS}/{}/{verb}", id(&q));
+    app.call_as(&rep, Method::POST, &path("send"), Some(json!({})), &[])
+        .await
+        .unwrap()
+        .assert_status(200);
+    // A choice naming a line of another group is refused, nothing changes.
+    app.call_as(
+        &rep,
+        Method::POST,
+        &path("accept"),
+        Some(json!({ "alternatives": { "size": line_id(&q, 0) } })),
+        &[],
+    )
+    .await
+    .unwrap()
+    .assert_problem(422, "unknown_line");
+    let accepted = app
+        .call_as(
+            &rep,
+            Method::POST,
+            &path("accept"),
+            Some(json!({ "alternatives": { "size": line_id(&q, 3) } })),
+            &[],
+        )
+        .await
+        .unwrap();
+    let accepted = accepted.assert_status(200).clone();
+    assert_eq!(accepted["acceptance"]["by"]["type"], "principal");
+    assert_eq!(accepted["totals"]["net_total"], eur("300.00"));
+
+    // The accepted choice holds: switching back at conversion is refused.
+    action(
+        &app,
+        &q,
+        "convert",
+        json!({ "alternatives": { "size": line_id(&q, 2) } }),
+    )
+    .await
+    .assert_problem(409, "choice_fixed");
+    let converted = action(&app, &q, "convert", json!({})).await;
+    let converted = converted.assert_status(201).clone();
+    let lines: Vec<&str> = converted["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["line_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(lines, [line_id(&q, 0), line_id(&q, 3)]);
+    // The draft order carries the quoted rates and points back at the lines.
+    let order = app
+        .get(&format!(
+            "/api/v1/orders/{}",
+            converted["order"]["id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
+    let order = order.assert_status(200);
+    assert_eq!(order["lines"][1]["kept_rate"], eur("100.00"), "{order}");
+    assert_eq!(
+        order["lines"][1]["quotation_line_id"],
+        line_id(&q, 3).as_str()
+    );
+}
