@@ -705,3 +705,55 @@ async fn reps_create_and_submit_viewers_only_read_and_only_managers_stop_orders(
     .unwrap()
     .assert_problem(403, "forbidden");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_converted_from_a_quotation_keeps_the_quoted_rate_where_quotations_are_required() {
+    let app = app().await;
+    let w = world(&app, "10", None).await;
+    let (_, code) = channel(&app, json!({ "quotation_required": true })).await;
+    let q = app
+        .create(
+            "/api/v1/quotations",
+            json!({ "customer_id": w.customer, "channel_code": code,
+                    "lines": [{ "product_id": w.drill, "quantity": "3" }] }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(q["lines"][0]["price"]["net_unit_price"], eur("100.00"));
+    app.post(&format!("/api/v1/quotations/{}/send", id(&q)), json!({}))
+        .await
+        .unwrap()
+        .assert_status(200);
+    let converted = app
+        .post(&format!("/api/v1/quotations/{}/convert", id(&q)), json!({}))
+        .await
+        .unwrap();
+    let order = converted.assert_status(201)["order"].clone();
+    // Prices go down 10 % after the quote; the customer keeps the quoted rate.
+    app.create(
+        "/api/v1/pricing-rules",
+        json!({ "name": "Spring sale", "stacking": "exclusive",
+                "action": { "type": "discount_percent", "percent": "10" } }),
+    )
+    .await
+    .unwrap();
+    let reply = submit(&app, &order).await;
+    let done = reply.assert_status(200);
+    assert_eq!(done["status"], "confirmed");
+    assert_eq!(done["quotation_id"], q["id"]);
+    let pricing = &done["lines"][0]["pricing"];
+    assert_eq!(pricing["net_unit_price"], eur("100.00"));
+    assert_eq!(pricing["net_total"], eur("300.00"));
+    assert!(pricing["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f == "kept_quoted_rate"));
+    assert_eq!(done["totals"]["grand_total"], eur("357.00"));
+    // Pricing itself said 90.00 today (the waterfall keeps its answer).
+    let read = get(&app, &order).await;
+    assert_eq!(
+        read["waterfall"]["lines"][0]["net_unit_price"],
+        eur("90.00")
+    );
+}
