@@ -24,11 +24,13 @@ pub mod availability;
 pub mod catalog;
 pub mod downstream;
 pub mod ids;
+pub mod integrations;
 pub mod money;
 pub mod orders;
 pub mod pricing;
 pub mod quotations;
 pub mod series;
+pub mod teams;
 
 pub use ids::*;
 pub use money::{round, Currency, Money, MoneyError, RoundingMode};

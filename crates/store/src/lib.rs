@@ -60,6 +60,7 @@ mod repo;
 pub mod rusqlite_db;
 pub mod series;
 pub mod settings;
+pub mod teams;
 pub mod time;
 pub mod trees;
 

@@ -740,6 +740,155 @@ const V9_QUOTATIONS: &[&str] = &[
     ) WITHOUT ROWID",
 ];
 
+/// Migration 10: sales teams (issue #8). People, teams, partners, rules
+/// and plans keep their validated domain record as JSON in `body` beside
+/// the columns lookups use. `sales_team_members` indexes each team's
+/// split by person. `document_sales_teams` / `document_sales_partners` are
+/// the split credited on a quotation or order (kind `quotation` /
+/// `order`). `commission_ledger` is append-only — triggers refuse any
+/// UPDATE or DELETE — so what was once booked stays visible and a change
+/// is always a new row.
+const V10_TEAMS: &[&str] = &[
+    "CREATE TABLE sales_people (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        principal_id TEXT,
+        manager_id TEXT REFERENCES sales_people(id),
+        body TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX sales_people_principal ON sales_people (principal_id)
+        WHERE principal_id IS NOT NULL",
+    "CREATE INDEX sales_people_manager ON sales_people (manager_id, id)",
+    "CREATE TABLE sales_teams (
+        id TEXT PRIMARY KEY NOT NULL,
+        code TEXT NOT NULL,
+        territory_id TEXT REFERENCES territories(id),
+        body TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX sales_teams_code ON sales_teams (code)",
+    "CREATE INDEX sales_teams_territory ON sales_teams (territory_id, id)",
+    "CREATE TABLE sales_team_members (
+        team_id TEXT NOT NULL REFERENCES sales_teams(id),
+        sales_person_id TEXT NOT NULL REFERENCES sales_people(id),
+        percentage TEXT NOT NULL,
+        PRIMARY KEY (team_id, sales_person_id)
+    ) WITHOUT ROWID",
+    "CREATE INDEX sales_team_members_person ON sales_team_members (sales_person_id)",
+    "CREATE TABLE sales_partners (
+        id TEXT PRIMARY KEY NOT NULL,
+        code TEXT NOT NULL,
+        body TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX sales_partners_code ON sales_partners (code)",
+    "CREATE TABLE territory_managers (
+        id TEXT PRIMARY KEY NOT NULL,
+        territory_id TEXT NOT NULL REFERENCES territories(id),
+        sales_person_id TEXT NOT NULL REFERENCES sales_people(id),
+        body TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX territory_managers_territory ON territory_managers (territory_id)",
+    "CREATE INDEX territory_managers_person ON territory_managers (sales_person_id)",
+    "CREATE TABLE territory_rules (
+        id TEXT PRIMARY KEY NOT NULL,
+        territory_id TEXT NOT NULL REFERENCES territories(id),
+        country TEXT NOT NULL,
+        body TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE INDEX territory_rules_country ON territory_rules (country, id)",
+    "CREATE INDEX territory_rules_territory ON territory_rules (territory_id, id)",
+    "CREATE TABLE commission_plans (
+        id TEXT PRIMARY KEY NOT NULL,
+        beneficiary_kind TEXT NOT NULL,
+        beneficiary_id TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        effective_from TEXT NOT NULL,
+        effective_to TEXT,
+        body TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE INDEX commission_plans_beneficiary
+        ON commission_plans (beneficiary_kind, beneficiary_id, id)",
+    "CREATE TABLE sales_targets (
+        id TEXT PRIMARY KEY NOT NULL,
+        subject_kind TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        period_kind TEXT NOT NULL,
+        period_start TEXT NOT NULL,
+        item_group_id TEXT,
+        body TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX sales_targets_subject_period ON sales_targets
+        (subject_kind, subject_id, period_kind, period_start, COALESCE(item_group_id, ''))",
+    "CREATE TABLE document_sales_teams (
+        document_kind TEXT NOT NULL,
+        document_id TEXT NOT NULL,
+        sales_person_id TEXT NOT NULL REFERENCES sales_people(id),
+        percentage TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (document_kind, document_id, sales_person_id)
+    ) WITHOUT ROWID",
+    "CREATE INDEX document_sales_teams_person
+        ON document_sales_teams (sales_person_id, document_kind, document_id)",
+    "CREATE TABLE document_sales_partners (
+        document_kind TEXT NOT NULL,
+        document_id TEXT NOT NULL,
+        sales_partner_id TEXT NOT NULL REFERENCES sales_partners(id),
+        PRIMARY KEY (document_kind, document_id)
+    ) WITHOUT ROWID",
+    "CREATE INDEX document_sales_partners_partner
+        ON document_sales_partners (sales_partner_id, document_kind, document_id)",
+    "CREATE TABLE commission_ledger (
+        id TEXT PRIMARY KEY NOT NULL,
+        beneficiary_kind TEXT NOT NULL,
+        beneficiary_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        amount TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        order_id TEXT,
+        order_number TEXT,
+        order_version INTEGER,
+        earned_on TEXT NOT NULL,
+        plan_id TEXT,
+        reason TEXT,
+        created_by TEXT,
+        created_at TEXT NOT NULL
+    )",
+    "CREATE INDEX commission_ledger_beneficiary
+        ON commission_ledger (beneficiary_kind, beneficiary_id, earned_on)",
+    "CREATE INDEX commission_ledger_order ON commission_ledger (order_id, id)",
+    "CREATE TRIGGER commission_ledger_no_update BEFORE UPDATE ON commission_ledger
+     BEGIN SELECT RAISE(ABORT, 'the commission ledger is append-only'); END",
+    "CREATE TRIGGER commission_ledger_no_delete BEFORE DELETE ON commission_ledger
+     BEGIN SELECT RAISE(ABORT, 'the commission ledger is append-only'); END",
+];
+
 /// Every migration, oldest first. Append only.
 pub const MIGRATIONS: &[&[&str]] = &[
     V1_CATALOG,
@@ -751,6 +900,7 @@ pub const MIGRATIONS: &[&[&str]] = &[
     V7_ORDERS,
     V8_JOBS,
     V9_QUOTATIONS,
+    V10_TEAMS,
 ];
 
 /// The schema version this build writes and expects.

@@ -1,0 +1,508 @@
+//! Store tests of the teams tables on real SQLite: the directory from the
+//! hierarchy, customers' territories by rule and through tree moves,
+//! commission recalculation booked in the ledger (accrual, amendment,
+//! cancellation, tiers across orders, idempotence), attainment.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use sales_domain::approvals::Directory;
+use sales_domain::catalog::{
+    AddressInput, Channel, ChannelKind, ChannelMode, Customer, NewChannel, NewCustomer, NewProduct,
+    NewTreeNode, Product, ProductKind, TaxMode, Territory, TreeNode, TreeNodePatch,
+};
+use sales_domain::ids::{
+    ChannelId, CustomerId, LineId, OrderId, PrincipalId, ProductId, SalesPersonId, TerritoryId,
+};
+use sales_domain::money::{Currency, Money};
+use sales_domain::orders::{LinePricing, NewOrder, NewOrderLine, Order, OrderStatus};
+use sales_domain::teams::{
+    AccrueOn, Allocation, Beneficiary, CommissionPlan, CommissionPlanId, CommissionPlanInput,
+    EntryKind, NewSalesPerson, NewTeam, PeriodKind, SalesPerson, Target, TargetId, TargetInput,
+    TargetSubject, Team, TeamId, TerritoryManager, TerritoryManagerId, TerritoryRule,
+    TerritoryRuleId, TerritoryRuleInput, Tier,
+};
+
+use super::commissions::{self, ledger, plans, LedgerFilter};
+use super::{allocations, directory, people, sales_teams, targets, territories};
+use crate::orders::{self, OrderRecord};
+use crate::rusqlite_db::RusqliteDb;
+use crate::{migrate, Db, StoreError};
+
+fn at(h: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, h, 0, 0).unwrap()
+}
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()
+}
+
+fn db() -> RusqliteDb {
+    let db = RusqliteDb::open_in_memory().unwrap();
+    migrate(&db).unwrap();
+    db
+}
+
+fn territory(db: &impl Db, code: &str, parent: Option<TerritoryId>) -> TerritoryId {
+    let t: Territory = TreeNode::create(
+        TerritoryId::new(),
+        NewTreeNode {
+            code: code.into(),
+            name: code.into(),
+            parent_id: parent,
+        },
+    )
+    .unwrap();
+    crate::trees::create(db, &t, at(1)).unwrap().record.id()
+}
+
+fn person(
+    db: &impl Db,
+    name: &str,
+    principal: Option<PrincipalId>,
+    manager: Option<SalesPersonId>,
+) -> SalesPersonId {
+    let p = SalesPerson::create(
+        SalesPersonId::new(),
+        NewSalesPerson {
+            name: name.into(),
+            email: None,
+            principal_id: principal,
+            manager_id: manager,
+            employee_code: None,
+        },
+    )
+    .unwrap();
+    people::create(db, &p, at(1)).unwrap().record.id()
+}
+
+fn customer(db: &impl Db, territory: Option<TerritoryId>, postcode: &str) -> CustomerId {
+    let c = Customer::create(
+        CustomerId::new(),
+        NewCustomer {
+            name: "Acme".into(),
+            territory_id: territory,
+            shipping_address: Some(
+                sales_domain::catalog::Address::new(AddressInput {
+                    line1: "Main St 1".into(),
+                    city: "Munich".into(),
+                    postcode: Some(postcode.into()),
+                    country: "DE".into(),
+                    ..AddressInput::default()
+                })
+                .unwrap(),
+            ),
+            ..NewCustomer::default()
+        },
+    )
+    .unwrap();
+    crate::customers::create(db, &c, at(1)).unwrap().record.id()
+}
+
+struct World {
+    channel: ChannelId,
+    product: ProductId,
+}
+
+fn world(db: &impl Db) -> World {
+    let ch = Channel::create(
+        ChannelId::new(),
+        NewChannel {
+            code: "B2B".into(),
+            name: "B2B".into(),
+            kind: ChannelKind::B2b,
+            mode: ChannelMode::Offline,
+            currency: Currency::EUR,
+            default_price_list_id: None,
+            tax_mode: TaxMode::Exclusive,
+            warehouses: vec![],
+            quotation_required: false,
+            approval_policy_id: None,
+            payment_terms: None,
+            credit_check: None,
+            paid_on_order: false,
+            fulfil_on_order: false,
+        },
+    )
+    .unwrap();
+    let channel = crate::channels::create(db, &ch, at(1)).unwrap().record.id();
+    let p = Product::create(
+        ProductId::new(),
+        NewProduct {
+            sku: "W-1".into(),
+            name: "Widget".into(),
+            description: None,
+            item_group_id: None,
+            uom: "pcs".into(),
+            kind: ProductKind::Stocked,
+            standard_cost: Money::new(dec!(1), Currency::EUR).unwrap(),
+            lead_time_days: 1,
+            external_ids: Default::default(),
+        },
+    )
+    .unwrap();
+    let product = crate::products::create(db, &p, at(1)).unwrap().record.id();
+    World { channel, product }
+}
+
+fn eur(a: Decimal) -> Money {
+    Money::new(a, Currency::EUR).unwrap()
+}
+
+/// Sets the order's one line to `net` and its status, as the order flow
+/// would after pricing and confirming it.
+fn set_order(db: &impl Db, id: OrderId, net: Decimal, status: OrderStatus) {
+    let cur = orders::get(db, id).unwrap();
+    let mut parts = cur.record.order.parts().clone();
+    parts.status = status;
+    parts.lines[0].pricing = Some(LinePricing {
+        list_price: eur(net),
+        net_unit_price: eur(net),
+        net_total: eur(net),
+        tax_total: eur(dec!(0)),
+        gross_total: eur(net),
+        margin: eur(dec!(0)),
+        flags: vec![],
+    });
+    let rec = OrderRecord {
+        order: Order::from_parts(parts).unwrap(),
+        ..cur.record.clone()
+    };
+    orders::save(db, &rec, cur.version, at(3)).unwrap();
+}
+
+fn order(db: &impl Db, w: &World, customer: CustomerId, net: Decimal) -> OrderId {
+    let id = OrderId::new();
+    orders::create_draft(
+        db,
+        id,
+        NewOrder {
+            customer_id: customer,
+            channel_id: w.channel,
+            currency: Currency::EUR,
+            payment_terms: None,
+            requested_date: None,
+            customer_reference: None,
+            quotation_id: None,
+            lines: vec![NewOrderLine {
+                id: LineId::new(),
+                product_id: w.product,
+                quantity: dec!(1),
+                uom: None,
+                requested_date: None,
+                kept_rate: None,
+                quotation_line_id: None,
+            }],
+        },
+        today(),
+        at(2),
+    )
+    .unwrap();
+    set_order(db, id, net, OrderStatus::Confirmed);
+    id
+}
+
+fn team(db: &impl Db, code: &str, territory: TerritoryId, members: &[(SalesPersonId, Decimal)]) {
+    let t = Team::from_parts(
+        TeamId::new(),
+        NewTeam {
+            code: code.into(),
+            name: code.into(),
+            territory_id: Some(territory),
+            members: members
+                .iter()
+                .map(|(p, pct)| Allocation {
+                    sales_person_id: *p,
+                    percentage: *pct,
+                })
+                .collect(),
+        },
+        true,
+    )
+    .unwrap();
+    sales_teams::create(db, &t, at(1)).unwrap();
+}
+
+fn plan(db: &impl Db, p: SalesPersonId, tiers: Vec<Tier>) -> CommissionPlanId {
+    let plan = CommissionPlan::from_parts(
+        CommissionPlanId::new(),
+        CommissionPlanInput {
+            name: "2026".into(),
+            beneficiary: Beneficiary::SalesPerson(p),
+            currency: Currency::EUR,
+            effective_from: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            effective_to: None,
+            accrue_on: AccrueOn::Confirmation,
+            default_rate: dec!(5),
+            rates: vec![],
+            tiers,
+            tier_period: PeriodKind::Month,
+            cap: None,
+        },
+        true,
+    )
+    .unwrap();
+    plans::create(db, &plan, at(1)).unwrap().record.id()
+}
+
+fn booked(db: &impl Db, p: SalesPersonId, o: OrderId) -> Decimal {
+    ledger::booked(db, Beneficiary::SalesPerson(p), o).unwrap()
+}
+
+#[test]
+fn the_directory_takes_managers_and_territory_managers_from_the_hierarchy() {
+    let db = db();
+    let (boss_p, rep_p) = (PrincipalId::new(), PrincipalId::new());
+    let boss = person(&db, "Boss", Some(boss_p), None);
+    person(&db, "Rep", Some(rep_p), Some(boss));
+    let eu = territory(&db, "EU", None);
+    let de = territory(&db, "DE", Some(eu));
+    territories::managers::create(
+        &db,
+        &TerritoryManager {
+            id: TerritoryManagerId::new(),
+            territory_id: eu,
+            sales_person_id: boss,
+        },
+        at(1),
+    )
+    .unwrap();
+    let mut dir = Directory::default();
+    directory::fill(&db, &mut dir).unwrap();
+    assert_eq!(dir.managers.get(&rep_p), Some(&boss_p));
+    // DE has no manager of its own: EU's manages it.
+    assert_eq!(dir.territory_managers.get(&de), Some(&boss_p));
+    assert_eq!(dir.territory_managers.get(&eu), Some(&boss_p));
+    // One person per principal.
+    let again = SalesPerson::create(
+        SalesPersonId::new(),
+        NewSalesPerson {
+            name: "Twin".into(),
+            email: None,
+            principal_id: Some(rep_p),
+            manager_id: None,
+            employee_code: None,
+        },
+    )
+    .unwrap();
+    assert!(matches!(
+        people::create(&db, &again, at(1)),
+        Err(StoreError::Duplicate {
+            field: "principal_id",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn rules_place_customers_explicit_assignment_wins_and_a_tree_move_carries_them() {
+    let db = db();
+    let w = world(&db);
+    let (south, north, other) = (
+        territory(&db, "SOUTH", None),
+        territory(&db, "NORTH", None),
+        territory(&db, "OTHER", None),
+    );
+    let munich_area = territory(&db, "MUC", Some(south));
+    let rule = TerritoryRule::from_parts(
+        TerritoryRuleId::new(),
+        TerritoryRuleInput {
+            territory_id: munich_area,
+            country: "DE".into(),
+            region: None,
+            postcode_from: Some("80000".into()),
+            postcode_to: Some("81999".into()),
+            priority: 0,
+        },
+        true,
+    )
+    .unwrap();
+    territories::rules::create(&db, &rule, at(1)).unwrap();
+    let by_rule = customer(&db, None, "80331");
+    let explicit = customer(&db, Some(other), "80331");
+    let t = territories::customer_territory(&db, by_rule).unwrap();
+    assert_eq!(
+        (t.territory_id, t.source),
+        (Some(munich_area), territories::TerritorySource::Rule)
+    );
+    let t = territories::customer_territory(&db, explicit).unwrap();
+    assert_eq!(
+        (t.territory_id, t.source),
+        (Some(other), territories::TerritorySource::Explicit)
+    );
+
+    // A territory target of SOUTH counts the rule-placed customer's order …
+    order(&db, &w, by_rule, dec!(1000));
+    let target = |t: TerritoryId| {
+        Target::new(
+            TargetId::new(),
+            TargetInput {
+                subject: TargetSubject::Territory(t),
+                period: PeriodKind::Month,
+                period_start: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+                item_group_id: None,
+                amount: dec!(4000),
+                currency: Currency::EUR,
+            },
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        targets::attainment(&db, &target(south)).unwrap().achieved,
+        dec!(1000.00)
+    );
+    assert_eq!(
+        targets::attainment(&db, &target(south)).unwrap().attainment,
+        dec!(25)
+    );
+    // … until MUC moves under NORTH: the customer stays in MUC, and MUC's
+    // orders now count for NORTH.
+    let muc = crate::trees::get(&db, munich_area).unwrap();
+    let moved = muc
+        .record
+        .patched(TreeNodePatch {
+            parent_id: Some(Some(north)),
+            ..TreeNodePatch::default()
+        })
+        .unwrap();
+    crate::trees::update(&db, &moved, muc.version, at(4)).unwrap();
+    assert_eq!(
+        territories::customer_territory(&db, by_rule)
+            .unwrap()
+            .territory_id,
+        Some(munich_area)
+    );
+    assert_eq!(
+        targets::attainment(&db, &target(south)).unwrap().achieved,
+        dec!(0.00)
+    );
+    assert_eq!(
+        targets::attainment(&db, &target(north)).unwrap().achieved,
+        dec!(1000.00)
+    );
+}
+
+#[test]
+fn commission_accrues_on_confirmation_follows_an_amendment_and_is_clawed_back_on_cancel() {
+    let db = db();
+    let w = world(&db);
+    let t = territory(&db, "SOUTH", None);
+    let (ann, bob) = (
+        person(&db, "Ann", None, None),
+        person(&db, "Bob", None, None),
+    );
+    team(&db, "S", t, &[(ann, dec!(60)), (bob, dec!(40))]);
+    plan(&db, ann, vec![]);
+    let c = customer(&db, Some(t), "80331");
+    let o = order(&db, &w, c, dec!(1000));
+
+    let rows = commissions::recalculate_order(&db, o, at(5)).unwrap();
+    // Ann: 60 % of 1 000 at 5 %; Bob has no plan and earns nothing.
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].kind, rows[0].amount),
+        (EntryKind::Accrual, dec!(30.00))
+    );
+    // The split was fixed on the order.
+    let team = allocations::get(&db, allocations::DocumentKind::Order, &o.to_string())
+        .unwrap()
+        .unwrap();
+    assert_eq!(team.sales_team.share_of(bob), dec!(40));
+    // Twice: nothing new.
+    assert!(commissions::recalculate_order(&db, o, at(5))
+        .unwrap()
+        .is_empty());
+
+    // Amended down to 600: 18.00 due, a reversal of 12.00.
+    set_order(&db, o, dec!(600), OrderStatus::Confirmed);
+    let rows = commissions::recalculate_order(&db, o, at(6)).unwrap();
+    assert_eq!(
+        (rows[0].kind, rows[0].amount),
+        (EntryKind::Reversal, dec!(-12.00))
+    );
+    assert_eq!(booked(&db, ann, o), dec!(18.00));
+
+    // Cancelled: everything clawed back, each step still in the ledger.
+    orders::change_status(&db, o, orders::StatusAction::Cancel, None, None, at(7)).unwrap();
+    let rows = commissions::recalculate_order(&db, o, at(7)).unwrap();
+    assert_eq!(
+        (rows[0].kind, rows[0].amount),
+        (EntryKind::Reversal, dec!(-18.00))
+    );
+    assert_eq!(booked(&db, ann, o), dec!(0));
+    let all = ledger::all(
+        &db,
+        &LedgerFilter {
+            order_id: Some(o),
+            ..LedgerFilter::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(all.len(), 3);
+    // The ledger is append-only.
+    assert!(db.execute("DELETE FROM commission_ledger", &[]).is_err());
+    assert!(db
+        .execute("UPDATE commission_ledger SET amount = '0'", &[])
+        .is_err());
+    let st = commissions::statement(
+        &db,
+        Beneficiary::SalesPerson(ann),
+        NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 3, 31).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(st.totals[0].accrued, dec!(30.00));
+    assert_eq!(st.totals[0].reversed, dec!(-30.00));
+    assert_eq!(st.totals[0].closing, dec!(0.00));
+}
+
+#[test]
+fn tiers_across_orders_are_settled_together_when_one_order_changes() {
+    let db = db();
+    let w = world(&db);
+    let t = territory(&db, "SOUTH", None);
+    let ann = person(&db, "Ann", None, None);
+    team(&db, "S", t, &[(ann, dec!(100))]);
+    plan(
+        &db,
+        ann,
+        vec![Tier {
+            from_attainment: dec!(100),
+            multiplier: dec!(2),
+        }],
+    );
+    let target = Target::new(
+        TargetId::new(),
+        TargetInput {
+            subject: TargetSubject::SalesPerson(ann),
+            period: PeriodKind::Month,
+            period_start: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+            item_group_id: None,
+            amount: dec!(1000),
+            currency: Currency::EUR,
+        },
+    )
+    .unwrap();
+    targets::create(&db, &target, at(1)).unwrap();
+    let c = customer(&db, Some(t), "80331");
+    let first = order(&db, &w, c, dec!(800));
+    commissions::recalculate_order(&db, first, at(5)).unwrap();
+    let second = order(&db, &w, c, dec!(400));
+    commissions::recalculate_order(&db, second, at(5)).unwrap();
+    // 800 at 5 % = 40; then 200 to the target at 5 % and 200 past it at 10 %.
+    assert_eq!(booked(&db, ann, first), dec!(40.00));
+    assert_eq!(booked(&db, ann, second), dec!(30.00));
+    assert_eq!(
+        targets::attainment(&db, &target).unwrap().attainment,
+        dec!(120)
+    );
+    // Cancelling the first takes the second back below the boundary.
+    orders::change_status(&db, first, orders::StatusAction::Cancel, None, None, at(6)).unwrap();
+    commissions::recalculate_order(&db, first, at(6)).unwrap();
+    assert_eq!(booked(&db, ann, first), dec!(0));
+    assert_eq!(booked(&db, ann, second), dec!(20.00));
+    assert!(commissions::recalculate_order(&db, second, at(7))
+        .unwrap()
+        .is_empty());
+}
