@@ -757,3 +757,53 @@ async fn an_order_converted_from_a_quotation_keeps_the_quoted_rate_where_quotati
         eur("90.00")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_decided_while_the_order_was_held_applies_when_it_resumes() {
+    let app = app().await;
+    let w = world(&app, "10", None).await;
+    let (b2b, code) = channel(&app, json!({})).await;
+    let manager = app
+        .create_key(&app.unique("boss"), &["manager"])
+        .await
+        .unwrap();
+    let boss = app
+        .call_as(&manager, Method::GET, "/api/v1/me", None, &[])
+        .await
+        .unwrap()
+        .body["id"]
+        .clone();
+    app.create(
+        "/api/v1/approval-policies",
+        json!({ "name": "Any order", "applies_to": ["order"],
+                "condition": { "type": "channels", "codes": [code] },
+                "chain": { "levels": [{ "name": "Manager",
+                    "approvers": [{ "type": "principal", "id": boss }],
+                    "mode": { "type": "any_one" } }] } }),
+    )
+    .await
+    .unwrap();
+    let order = draft(&app, &w, &b2b, "1").await;
+    let waiting = submit(&app, &order).await.assert_status(200).clone();
+    assert_eq!(waiting["status"], "pending_approval");
+    action(&app, &order, "hold", json!({}))
+        .await
+        .assert_status(200);
+    let request = waiting["approval_request_id"].as_str().unwrap();
+    app.call_as(
+        &manager,
+        Method::POST,
+        &format!("/api/v1/approvals/{request}/approve"),
+        Some(json!({ "document_version": waiting["revision"] })),
+        &[],
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    // The jobs component leaves a held order alone...
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(get(&app, &order).await["status"], "on_hold");
+    // ...and resuming applies the decision.
+    let resumed = action(&app, &order, "resume", json!({})).await;
+    assert_eq!(resumed.assert_status(200)["status"], "confirmed");
+}

@@ -291,8 +291,38 @@ pub fn change_status(
                 now,
             )?;
         }
+        if action == StatusAction::Resume {
+            return settle_decided_approval(db, saved, now);
+        }
         Ok(saved)
     })
+}
+
+/// A pending order resumed after its approval request was decided while
+/// it was on hold (the jobs component leaves a held order alone): the
+/// decision applies now — approved at this revision confirms it, rejected
+/// returns it to draft.
+fn settle_decided_approval(
+    db: &impl Db,
+    saved: Versioned<OrderRecord>,
+    now: DateTime<Utc>,
+) -> Result<Versioned<OrderRecord>, FlowError> {
+    let order = &saved.record.order;
+    let Some(request_id) = order.approval_request_id() else {
+        return Ok(saved);
+    };
+    if order.status() != OrderStatus::PendingApproval {
+        return Ok(saved);
+    }
+    let request = crate::approvals::requests::get(db, request_id)?.record;
+    if i64::from(request.document().version) != saved.record.revision {
+        return Ok(saved);
+    }
+    match request.status().name() {
+        "approved" => confirm_approved(db, order.id(), saved.record.revision, now),
+        "rejected" => return_to_draft(db, order.id(), "the approval request was rejected", now),
+        _ => Ok(saved),
+    }
 }
 
 /// The status actions of [`change_status`].
