@@ -889,6 +889,76 @@ const V10_TEAMS: &[&str] = &[
      BEGIN SELECT RAISE(ABORT, 'the commission ledger is append-only'); END",
 ];
 
+/// Migration 11: analytics rollups (issue #10), maintained by the jobs
+/// component from `order.*` events (`sales_store::analytics::rollup`).
+/// Amounts are INTEGER ten-thousandths so `SUM` is exact; a missing
+/// dimension is `''` (key columns are never NULL).
+///
+/// `analytics_daily` is the cube the period reports read: one row per
+/// order date × currency × channel × territory × customer group, so a
+/// year by month × territory reads at most a few thousand rows whatever
+/// the number of order lines. `analytics_orders` / `analytics_order_lines`
+/// are the booked orders' facts with their dimensions (the breakdowns by
+/// item group, product, customer and sales person, and the cube's own
+/// bookkeeping: what an order contributed, so a change takes exactly that
+/// out again). `analytics_order_versions` is the newest order version
+/// applied: a replayed event is skipped.
+const V11_ANALYTICS: &[&str] = &[
+    "CREATE TABLE analytics_daily (
+        day TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        territory_id TEXT NOT NULL,
+        customer_group_id TEXT NOT NULL,
+        orders INTEGER NOT NULL,
+        quantity_milli INTEGER NOT NULL,
+        net_e4 INTEGER NOT NULL,
+        margin_e4 INTEGER NOT NULL,
+        PRIMARY KEY (day, currency, channel_id, territory_id, customer_group_id)
+    ) WITHOUT ROWID",
+    "CREATE TABLE analytics_orders (
+        order_id TEXT PRIMARY KEY NOT NULL,
+        order_date TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        territory_id TEXT NOT NULL,
+        customer_group_id TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        quantity_milli INTEGER NOT NULL,
+        net_e4 INTEGER NOT NULL,
+        margin_e4 INTEGER NOT NULL
+    ) WITHOUT ROWID",
+    "CREATE INDEX analytics_orders_date ON analytics_orders (currency, order_date)",
+    "CREATE TABLE analytics_order_lines (
+        order_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        order_date TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        territory_id TEXT NOT NULL,
+        customer_group_id TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        product_id TEXT NOT NULL,
+        item_group_id TEXT NOT NULL,
+        quantity_milli INTEGER NOT NULL,
+        net_e4 INTEGER NOT NULL,
+        margin_e4 INTEGER NOT NULL,
+        PRIMARY KEY (order_id, seq)
+    ) WITHOUT ROWID",
+    // Breakdowns and filters by product / item group / customer over a range.
+    "CREATE INDEX analytics_lines_date ON analytics_order_lines (currency, order_date)",
+    "CREATE INDEX analytics_lines_product ON analytics_order_lines (product_id, currency, order_date)",
+    "CREATE INDEX analytics_lines_item_group
+        ON analytics_order_lines (item_group_id, currency, order_date)",
+    "CREATE TABLE analytics_order_versions (
+        order_id TEXT PRIMARY KEY NOT NULL,
+        version INTEGER NOT NULL
+    ) WITHOUT ROWID",
+    // The funnel and the cycle times read the documents by date.
+    "CREATE INDEX quotations_created ON quotations (created_at)",
+    "CREATE INDEX sales_orders_submitted ON sales_orders (order_date, submitted_at)",
+];
+
 /// Every migration, oldest first. Append only.
 pub const MIGRATIONS: &[&[&str]] = &[
     V1_CATALOG,
@@ -901,6 +971,7 @@ pub const MIGRATIONS: &[&[&str]] = &[
     V8_JOBS,
     V9_QUOTATIONS,
     V10_TEAMS,
+    V11_ANALYTICS,
 ];
 
 /// The schema version this build writes and expects.
