@@ -143,6 +143,11 @@ define_id!(StockAdjustmentId, "stock adjustment");
 define_id!(EventId, "event");
 define_id!(ImportId, "import");
 
+define_id!(WebhookSubscriptionId, "webhook subscription");
+define_id!(WebhookDeliveryId, "webhook delivery");
+define_id!(AutomationId, "automation");
+define_id!(InboundEventId, "inbound event");
+
 #[cfg(test)]
 mod tests {
     use super::*;
