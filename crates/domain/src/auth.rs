@@ -95,6 +95,7 @@ impl Role {
                     | WriteOrders
                     | ManageOrders
                     | FulfilOrders
+                    | WriteTeams
             ),
             Role::Rep => matches!(
                 action,
@@ -194,6 +195,14 @@ pub enum Action {
     /// Put a parked outbox event back in the queue (admin only: retrying
     /// an effect is an operator's decision).
     RetryOutbox,
+    /// Sales people and their hierarchy, teams, sales partners, territory
+    /// managers and rules, targets (admin, manager). Reading them needs
+    /// `ReadCatalog`; commissions are read by whom they pay (and their
+    /// managers).
+    WriteTeams,
+    /// Commission plans, ledger adjustments and recalculation (admin only:
+    /// the people plans pay do not write them, as with approval policies).
+    ManageCommissions,
 }
 
 impl fmt::Display for Action {
@@ -219,6 +228,8 @@ impl fmt::Display for Action {
             Action::FulfilOrders => "record shipments",
             Action::ReadOutbox => "inspect the outbox",
             Action::RetryOutbox => "retry parked outbox events",
+            Action::WriteTeams => "write sales people, teams, territories and targets",
+            Action::ManageCommissions => "manage commission plans and the commission ledger",
         };
         f.write_str(s)
     }
@@ -393,6 +404,21 @@ mod tests {
             let p = principal(&[role]);
             assert_eq!(p.can(Action::ReadOutbox), read, "{role}");
             assert_eq!(p.can(Action::RetryOutbox), retry, "{role}");
+        }
+    }
+
+    #[test]
+    fn admins_and_managers_write_teams_and_only_admins_manage_commissions() {
+        for (role, teams, commissions) in [
+            (Role::Admin, true, true),
+            (Role::Manager, true, false),
+            (Role::Rep, false, false),
+            (Role::Integration, false, false),
+            (Role::Viewer, false, false),
+        ] {
+            let p = principal(&[role]);
+            assert_eq!(p.can(Action::WriteTeams), teams, "{role}");
+            assert_eq!(p.can(Action::ManageCommissions), commissions, "{role}");
         }
     }
 
