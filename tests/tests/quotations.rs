@@ -816,3 +816,25 @@ async fn a_rep_accepts_for_the_customer_and_the_choice_then_holds_through_conver
         line_id(&q, 3).as_str()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_deactivated_since_quoting_is_refused_at_conversion_and_nothing_is_written() {
+    let app = TestApp::spawn().await.unwrap();
+    let w = world(&app).await;
+    let q = create_quotation(&app, &w).await;
+    send(&app, &q).await;
+    app.post(
+        &format!("/api/v1/products/{}/deactivate", w.drill),
+        json!({}),
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    action(&app, &q, "convert", json!({}))
+        .await
+        .assert_problem(422, "inactive_product");
+    assert_eq!(count_orders_of(&app, &q).await, 0);
+    let read = get(&app, &q).await;
+    assert_eq!(read["status"], "sent");
+    assert_eq!(read["lines"][0]["ordered_quantity"], "0");
+}

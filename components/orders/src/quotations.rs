@@ -552,20 +552,12 @@ pub fn convert(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
     })
 }
 
-/// A draft order the orders store refused. Its product checks ran on the
-/// quotation's lines, so a refusal here is a product deactivated since it
-/// was quoted (or a store failure).
+/// A draft order the orders store refused (the orders component's
+/// mapping). Its product checks ran when the lines were quoted, so a
+/// refusal here is a product deactivated since (422 `inactive_product`,
+/// `lines[n]` counting the converted lines) or a store failure.
 fn order_error(e: sales_store::orders::FlowError) -> ApiError {
-    match e {
-        sales_store::orders::FlowError::Store(e) => e.into(),
-        sales_store::orders::FlowError::Order(e) => ApiError::new(
-            422,
-            "order_refused",
-            "The order cannot be made from these lines",
-            e.to_string(),
-        )
-        .with_field("lines"),
-    }
+    crate::errors::flow(e)
 }
 
 /// `POST /api/v1/quotations/expire`: the periodic expiry, for a CronJob
