@@ -959,6 +959,97 @@ const V11_ANALYTICS: &[&str] = &[
     "CREATE INDEX sales_orders_submitted ON sales_orders (order_date, submitted_at)",
 ];
 
+/// Migration 12: the integration hub (issue #9). `inbound_events` logs
+/// every accepted inbound call with its outcome and raw payload; the
+/// partial unique index makes a platform event create its document once
+/// (a repeat is logged with `duplicate_of`). `webhook_subscriptions` keep
+/// their signing secret (it must be readable to sign). One
+/// `webhook_deliveries` row per event and target (`dedupe_key`), claimed
+/// with a lease like the outbox, each attempt in
+/// `webhook_delivery_attempts`. `automations` hold their rule as JSON;
+/// `automation_runs` makes each action of each rule run once per event.
+const V12_INTEGRATIONS: &[&str] = &[
+    "CREATE TABLE inbound_events (
+        id TEXT PRIMARY KEY NOT NULL,
+        source TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        external_id TEXT,
+        outcome TEXT NOT NULL,
+        reason TEXT,
+        document_kind TEXT,
+        document_id TEXT,
+        duplicate_of TEXT,
+        payload TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    )",
+    "CREATE UNIQUE INDEX inbound_events_once ON inbound_events (source, external_id)
+        WHERE duplicate_of IS NULL AND external_id IS NOT NULL",
+    "CREATE INDEX inbound_events_source ON inbound_events (source, id)",
+    "CREATE TABLE webhook_subscriptions (
+        id TEXT PRIMARY KEY NOT NULL,
+        url TEXT NOT NULL,
+        event_types TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        description TEXT,
+        active INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE TABLE webhook_deliveries (
+        id TEXT PRIMARY KEY NOT NULL,
+        subscription_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        dedupe_key TEXT NOT NULL UNIQUE,
+        body TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        lease_owner TEXT,
+        lease_until TEXT,
+        last_status INTEGER,
+        last_error TEXT,
+        delivered_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at)",
+    "CREATE INDEX webhook_deliveries_subscription ON webhook_deliveries (subscription_id, id)",
+    "CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id)",
+    "CREATE TABLE webhook_delivery_attempts (
+        delivery_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        status_code INTEGER,
+        error TEXT,
+        duration_ms INTEGER NOT NULL,
+        PRIMARY KEY (delivery_id, attempt)
+    ) WITHOUT ROWID",
+    "CREATE TABLE automations (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        event TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        active INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE INDEX automations_event ON automations (event, active)",
+    "CREATE TABLE automation_runs (
+        automation_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        action_index INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT,
+        ran_at TEXT NOT NULL,
+        PRIMARY KEY (automation_id, event_id, action_index)
+    ) WITHOUT ROWID",
+];
+
 /// Every migration, oldest first. Append only.
 pub const MIGRATIONS: &[&[&str]] = &[
     V1_CATALOG,
@@ -972,6 +1063,7 @@ pub const MIGRATIONS: &[&[&str]] = &[
     V9_QUOTATIONS,
     V10_TEAMS,
     V11_ANALYTICS,
+    V12_INTEGRATIONS,
 ];
 
 /// The schema version this build writes and expects.
