@@ -169,6 +169,9 @@ pub struct SqliteHandle {
     pub db: Arc<SqliteDb>,
     /// The connection; `None` only while a statement runs on a blocking thread.
     pub conn: Option<rusqlite::Connection>,
+    /// This handle's write turn, from its `BEGIN IMMEDIATE` to the end of
+    /// the transaction (dropped after the connection is released).
+    pub write_turn: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// An open outbound Redis handle of a guest.
@@ -287,6 +290,8 @@ impl Drop for HostState {
                 if let Some(conn) = h.conn {
                     h.db.release(conn);
                 }
+                // The write turn passes on only after the rollback.
+                drop(h.write_turn);
             }
         };
         match tokio::runtime::Handle::try_current() {

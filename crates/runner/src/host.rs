@@ -67,6 +67,7 @@ impl sqlite::HostConnection for HostState {
         match self.sqlite.push(SqliteHandle {
             db: db.clone(),
             conn: Some(conn),
+            write_turn: None,
         }) {
             Some(id) => Ok(Resource::new_own(id)),
             None => Err(sqlite::Error::Io("too many connections opened".into())),
@@ -83,6 +84,18 @@ impl sqlite::HostConnection for HostState {
             .sqlite
             .get_mut(self_.rep())
             .ok_or(sqlite::Error::InvalidConnection)?;
+        if handle.write_turn.is_none() && crate::sqlite::begins_write(&statement) {
+            let db = handle.db.clone();
+            let turn = db.writer_turn().await.map_err(sqlite::Error::Io)?;
+            self.sqlite
+                .get_mut(self_.rep())
+                .ok_or(sqlite::Error::InvalidConnection)?
+                .write_turn = Some(turn);
+        }
+        let handle = self
+            .sqlite
+            .get_mut(self_.rep())
+            .ok_or(sqlite::Error::InvalidConnection)?;
         let conn = handle.conn.take().ok_or(sqlite::Error::InvalidConnection)?;
         let params: Vec<SqlValue> = parameters.into_iter().map(to_sql).collect();
         let joined = tokio::task::spawn_blocking(move || {
@@ -92,6 +105,11 @@ impl sqlite::HostConnection for HostState {
         .await;
         let (conn, result) = joined.map_err(|e| sqlite::Error::Io(e.to_string()))?;
         if let Some(handle) = self.sqlite.get_mut(self_.rep()) {
+            // Back in autocommit mode: no transaction holds the write lock
+            // (COMMIT, ROLLBACK, or a BEGIN that failed), the turn passes on.
+            if conn.is_autocommit() {
+                handle.write_turn = None;
+            }
             handle.conn = Some(conn);
         }
         result.map(to_query_result).map_err(sqlite::Error::Io)
@@ -100,10 +118,15 @@ impl sqlite::HostConnection for HostState {
     async fn drop(&mut self, rep: Resource<sqlite::Connection>) -> wasmtime::Result<()> {
         if let Some(SqliteHandle {
             db,
-            conn: Some(conn),
+            conn,
+            write_turn,
         }) = self.sqlite.remove(rep.rep())
         {
-            let _ = tokio::task::spawn_blocking(move || db.release(conn)).await;
+            if let Some(conn) = conn {
+                let _ = tokio::task::spawn_blocking(move || db.release(conn)).await;
+            }
+            // The write turn passes on only after the rollback.
+            drop(write_turn);
         }
         Ok(())
     }

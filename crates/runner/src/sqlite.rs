@@ -7,17 +7,33 @@
 //! handle is dropped, after any open transaction has been rolled back, so a
 //! connection is never shared by two live handles. All SQLite calls run on
 //! tokio's blocking pool so a `busy_timeout` wait never stalls the runtime.
+//!
+//! Writers of one process take turns in arrival order: a guest's
+//! `BEGIN IMMEDIATE` / `BEGIN EXCLUSIVE` first waits for the database's
+//! write turn ([`SqliteDb::writer_turn`], a fair one-permit semaphore), and
+//! the turn passes on when the transaction ends (the connection is back in
+//! autocommit mode) or the handle goes away. Without it, concurrent writers
+//! poll the lock in SQLite's busy handler, which is not first-come
+//! first-served: under load some wait past `busy_timeout` and fail while
+//! later ones go through. Other processes on the same file still meet
+//! `busy_timeout`, as before.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// How long a connection waits for another writer (another connection or
 /// another runner process on the same file) before failing with SQLITE_BUSY.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a guest's `BEGIN IMMEDIATE` waits for this process's other
+/// writers before failing with `database is locked` (the request deadline
+/// ends a stuck holder well before).
+pub const WRITE_TURN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Spin caps query results at 128 MiB.
 const MAX_RESULT_BYTES: usize = 128 << 20;
@@ -31,6 +47,8 @@ pub struct SqliteDb {
     label: String,
     target: Target,
     pool: Mutex<Vec<Connection>>,
+    /// One permit: the write turn (see the module docs).
+    writer: Arc<Semaphore>,
 }
 
 #[derive(Debug)]
@@ -50,6 +68,7 @@ impl SqliteDb {
             label: label.to_string(),
             target: Target::File(path.to_path_buf()),
             pool: Mutex::new(Vec::new()),
+            writer: Arc::new(Semaphore::new(1)),
         };
         // Open once now so a bad path fails the start, and switch to WAL.
         let conn = db.connect()?;
@@ -69,12 +88,29 @@ impl SqliteDb {
             label: label.to_string(),
             target: Target::Memory(uri),
             pool: Mutex::new(Vec::new()),
+            writer: Arc::new(Semaphore::new(1)),
         };
         // Keep one connection pooled so the shared in-memory database lives
         // as long as the app.
         let conn = db.connect()?;
         db.release(conn);
         Ok(db)
+    }
+
+    /// Waits for this process's write turn on the database, first come
+    /// first served; hold it from `BEGIN IMMEDIATE` to the end of the
+    /// transaction. Fails with `database is locked` after
+    /// [`WRITE_TURN_TIMEOUT`].
+    pub async fn writer_turn(&self) -> Result<OwnedSemaphorePermit, String> {
+        match tokio::time::timeout(WRITE_TURN_TIMEOUT, self.writer.clone().acquire_owned()).await {
+            Ok(Ok(turn)) => Ok(turn),
+            Ok(Err(e)) => Err(format!("database is locked: {e}")),
+            Err(_) => Err(format!(
+                "database is locked: waited {} s for other writers of {:?}",
+                WRITE_TURN_TIMEOUT.as_secs(),
+                self.label
+            )),
+        }
     }
 
     /// The label this database is configured under.
@@ -141,6 +177,19 @@ impl SqliteDb {
         self.release(conn);
         result
     }
+}
+
+/// Whether `statement` starts a transaction that takes the write lock at
+/// once (`BEGIN IMMEDIATE`, `BEGIN EXCLUSIVE`, any case and spacing): the
+/// statements that wait for [`SqliteDb::writer_turn`].
+pub fn begins_write(statement: &str) -> bool {
+    let mut words = statement
+        .trim_start()
+        .split(|c: char| c.is_whitespace() || c == ';')
+        .filter(|w| !w.is_empty());
+    matches!(words.next(), Some(w) if w.eq_ignore_ascii_case("BEGIN"))
+        && matches!(words.next(), Some(w) if w.eq_ignore_ascii_case("IMMEDIATE")
+            || w.eq_ignore_ascii_case("EXCLUSIVE"))
 }
 
 /// A guest-visible value, independent of the generated bindings.
@@ -252,6 +301,74 @@ mod tests {
         let r = execute(&conn, "SELECT count(*) AS n FROM t", vec![]).unwrap();
         assert_eq!(r.columns, vec!["n"]);
         assert_eq!(r.rows, vec![vec![SqlValue::Integer(0)]]);
+    }
+
+    #[test]
+    fn only_immediate_and_exclusive_begins_take_a_write_turn() {
+        for sql in [
+            "BEGIN IMMEDIATE",
+            "  begin immediate transaction",
+            "BEGIN\tEXCLUSIVE;",
+            "Begin Immediate;",
+        ] {
+            assert!(begins_write(sql), "{sql}");
+        }
+        for sql in [
+            "BEGIN",
+            "BEGIN DEFERRED",
+            "BEGIN TRANSACTION",
+            "COMMIT",
+            "SELECT 'BEGIN IMMEDIATE'",
+            "BEGINIMMEDIATE",
+            "",
+        ] {
+            assert!(!begins_write(sql), "{sql}");
+        }
+    }
+
+    /// Eight writers that each hold the write lock for 0.7 s: 5.6 s in
+    /// all, past `busy_timeout` (5 s), so polling the lock in SQLite's busy
+    /// handler would fail the last ones. Taking turns, every transaction
+    /// commits, in the order the writers arrived.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writers_take_turns_in_arrival_order_past_the_busy_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(SqliteDb::file("default", &dir.path().join("db.sqlite")).unwrap());
+        db.execute_batch("CREATE TABLE t (n INTEGER)").unwrap();
+        let mut writers = Vec::new();
+        for n in 0..8i64 {
+            let db = db.clone();
+            writers.push(tokio::spawn(async move {
+                let turn = db.writer_turn().await?;
+                let db2 = db.clone();
+                tokio::task::spawn_blocking(move || {
+                    let conn = db2.acquire()?;
+                    execute(&conn, "BEGIN IMMEDIATE", vec![])?;
+                    execute(
+                        &conn,
+                        "INSERT INTO t VALUES (?)",
+                        vec![SqlValue::Integer(n)],
+                    )?;
+                    std::thread::sleep(Duration::from_millis(700));
+                    execute(&conn, "COMMIT", vec![])?;
+                    db2.release(conn);
+                    Ok::<_, String>(())
+                })
+                .await
+                .map_err(|e| e.to_string())??;
+                drop(turn);
+                Ok::<_, String>(())
+            }));
+            // Arrival order.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for w in writers {
+            w.await.unwrap().unwrap();
+        }
+        let conn = db.acquire().unwrap();
+        let r = execute(&conn, "SELECT n FROM t ORDER BY rowid", vec![]).unwrap();
+        let order: Vec<SqlValue> = r.rows.into_iter().flatten().collect();
+        assert_eq!(order, (0..8).map(SqlValue::Integer).collect::<Vec<_>>());
     }
 
     #[test]
