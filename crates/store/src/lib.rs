@@ -48,6 +48,7 @@ pub mod db;
 pub mod downstream;
 pub mod error;
 pub mod idempotency;
+pub mod integrations;
 pub mod migrate;
 pub mod orders;
 pub mod outbox;
