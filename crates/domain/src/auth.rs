@@ -203,6 +203,10 @@ pub enum Action {
     /// Commission plans, ledger adjustments and recalculation (admin only:
     /// the people plans pay do not write them, as with approval policies).
     ManageCommissions,
+    /// Webhook subscriptions, automations and redelivering webhooks (admin
+    /// only: they send the company's data out and act on documents).
+    /// Reading the inbound and delivery logs needs `ReadOutbox`.
+    ManageIntegrations,
 }
 
 impl fmt::Display for Action {
@@ -230,6 +234,7 @@ impl fmt::Display for Action {
             Action::RetryOutbox => "retry parked outbox events",
             Action::WriteTeams => "write sales people, teams, territories and targets",
             Action::ManageCommissions => "manage commission plans and the commission ledger",
+            Action::ManageIntegrations => "manage webhook subscriptions and automations",
         };
         f.write_str(s)
     }
