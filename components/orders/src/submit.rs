@@ -457,8 +457,9 @@ fn required(snapshot: &DocumentSnapshotInput) -> Result<Option<RequiredApprovals
     })
 }
 
-/// The people approvals know, from the usable API keys (and the caller)
-/// and who manages whom — the same directory the approvals component uses.
+/// The people approvals know, from the usable API keys (and the caller),
+/// who manages whom and who runs each territory — built as the approvals
+/// component builds it.
 fn directory(
     db: &impl Db,
     caller: &Principal,
@@ -486,6 +487,9 @@ fn directory(
         }
     }
     dir.managers = sales_store::approvals::managers::all(db)?;
+    // The sales hierarchy (who manages whom, territory managers) where the
+    // teams capability knows it; the approval-managers list stays the fallback.
+    sales_store::teams::directory::fill(db, &mut dir)?;
     Ok(dir)
 }
 
