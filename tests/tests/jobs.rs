@@ -801,6 +801,25 @@ async fn approval_outcomes_confirm_or_return_real_orders_and_the_work_follows() 
     let path = format!("/api/v1/orders/{}", id(&rejected));
     let back = eventually(&app, &admin, &path, |o| o["status"] == "draft").await;
     assert!(back.to_string().contains("too many cabinets"), "{back}");
+    // The submitter was told both outcomes.
+    let told = eventually(&app, &admin, "/api/v1/notifications", |b| {
+        b["items"].as_array().unwrap().iter().any(|n| {
+            n["kind"] == "order_returned_to_draft" && n["subject_id"] == id(&rejected).as_str()
+        })
+    })
+    .await;
+    let kinds: Vec<&str> = told["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["order_confirmed", "order_returned_to_draft"],
+        "{told}"
+    );
+    assert!(told.to_string().contains("too many cabinets"));
     assert!(items(
         &app,
         &format!("/api/v1/work-orders?order_id={}", id(&rejected))

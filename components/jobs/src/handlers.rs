@@ -4,13 +4,13 @@
 //! - `order.*` with a demand snapshot: reconcile the order's work orders,
 //!   project and tasks to it (`sales_store::downstream::reconcile`).
 //! - `approval.requested` / `approval.escalated`: notify the people the
-//!   request waits for / the escalation names (in-app inbox, once per
-//!   person and request or escalation).
+//!   request waits for (and their delegates of the day) / the escalation
+//!   names (in-app inbox, once per person and request or escalation).
 //! - `approval.approved` / `approval.rejected` for an order: confirm it
 //!   (which writes `order.confirmed` with its demand, drained next) or send
 //!   it back to draft with the reason, through the order store's own
-//!   transitions; an order that is no longer pending approval at that
-//!   revision is left alone.
+//!   transitions, and tell the submitter; an order that is no longer
+//!   pending approval at that revision is left alone.
 //! - Everything else (`work_order.*`, `project.*`, `quotation.*`, …) has
 //!   no in-process effect: those events exist for outside subscribers, and
 //!   delivering them (webhooks) is the handler issue #9 adds here.
@@ -22,7 +22,7 @@ use sales_domain::approvals::{DocumentId, EscalationAction, StepState};
 use sales_domain::downstream::OrderDemand;
 use sales_domain::ids::{ApprovalRequestId, OrderId, PrincipalId};
 use sales_domain::orders::OrderStatus;
-use sales_store::approvals::requests;
+use sales_store::approvals::{delegations, requests};
 use sales_store::downstream::notifications::{self, NewNotification};
 use sales_store::downstream::reconcile;
 use sales_store::orders::{self, FlowError};
@@ -120,6 +120,14 @@ fn approval_requested(db: &impl Db, event: &Event, now: DateTime<Utc>) -> Result
             waiting.extend(step.escalated_to().iter().copied());
         }
     }
+    // Whoever decides for an approver today (a delegate) is asked too.
+    let today = now.date_naive();
+    let delegates: Vec<PrincipalId> = delegations::all(db)?
+        .iter()
+        .filter(|d| d.is_active_on(today) && waiting.contains(&d.from()))
+        .map(|d| d.to())
+        .collect();
+    waiting.extend(delegates);
     let what = describe(request.document().document);
     for who in waiting {
         notifications::notify(
@@ -200,13 +208,36 @@ fn approval_decided(db: &impl Db, event: &Event, now: DateTime<Utc>) -> Result<(
         );
         return Ok(());
     }
-    if event.topic == "approval.approved" {
+    let number = current.record.order.number().to_owned();
+    let (kind, message) = if event.topic == "approval.approved" {
         orders::confirm_approved(db, order_id, e.document_version, now)?;
+        (
+            "order_confirmed",
+            format!("{number} was approved and is confirmed"),
+        )
     } else {
         let reason = e
             .reason
             .unwrap_or_else(|| "the approval request was rejected".into());
         orders::return_to_draft(db, order_id, &reason, now)?;
-    }
+        (
+            "order_returned_to_draft",
+            format!("{number} was rejected and is back in draft: {reason}"),
+        )
+    };
+    // The submitter learns the outcome.
+    let request = requests::get(db, e.request_id)?.record;
+    notifications::notify(
+        db,
+        &NewNotification {
+            recipient: request.submitted_by(),
+            kind: kind.into(),
+            subject_kind: "order".into(),
+            subject_id: order_id.to_string(),
+            message,
+            dedupe_key: format!("{}:{}", event.topic, e.request_id),
+        },
+        now,
+    )?;
     Ok(())
 }
