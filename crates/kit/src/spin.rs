@@ -209,3 +209,20 @@ impl From<ApiResponse> for Response {
         builder.body(resp.body).build()
     }
 }
+
+/// POSTs `body` to `url` with `headers` (outbound HTTP: the host must be in
+/// the component's `allowed_outbound_hosts`) and answers the response
+/// status, or the error (denied host, refused connection, …) as text.
+/// Used by the jobs component to deliver webhooks.
+pub fn post(url: &str, headers: &[(String, String)], body: Vec<u8>) -> Result<u16, String> {
+    let mut builder = spin_sdk::http::Request::builder();
+    builder.method(spin_sdk::http::Method::Post).uri(url);
+    for (name, value) in headers {
+        builder.header(name.as_str(), value.as_str());
+    }
+    let request = builder.body(body).build();
+    let response: Result<Response, _> = spin_sdk::http::run(spin_sdk::http::send(request));
+    response
+        .map(|r| *r.status())
+        .map_err(|e| e.to_string())
+}
