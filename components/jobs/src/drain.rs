@@ -38,6 +38,8 @@ pub(crate) fn drain(db: &impl Db, config: &Config) -> anyhow::Result<Report> {
             let now = chrono::Utc::now();
             let result = db.transaction(|db| {
                 handlers::handle(db, &event, now)?;
+                crate::integrations::on_event(db, &event, now)?;
+                crate::rollups::handle(db, &event)?;
                 outbox::complete(db, event.id, &owner, now)?;
                 Ok::<(), handlers::HandlerError>(())
             });

@@ -16,7 +16,9 @@
 mod drain;
 mod handlers;
 mod http;
+mod integrations;
 mod periodic;
+mod rollups;
 
 use sales_store::outbox::RetryPolicy;
 use spin_sdk::http::{Request, Response};
@@ -47,6 +49,11 @@ fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
             "jobs: {} claimed, {} done, {} retried later, {} parked",
             report.claimed, report.done, report.retried, report.parked
         );
+    }
+    // Webhook deliveries the drain (or an earlier failure) left due: the
+    // HTTP calls happen here, outside every transaction.
+    if let Err(e) = integrations::deliver_due(&db, config.lease) {
+        eprintln!("jobs: webhook delivery failed: {e}");
     }
     Ok(())
 }

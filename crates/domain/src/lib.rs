@@ -18,6 +18,7 @@
 //! Every type validates on construction: fields are private, constructors
 //! return `Result`, and each module has one `thiserror` error enum.
 
+pub mod analytics;
 pub mod approvals;
 pub mod auth;
 pub mod availability;

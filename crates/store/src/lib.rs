@@ -39,6 +39,7 @@
 //! external ids) run in a SAVEPOINT, so they are all-or-nothing on their own
 //! too.
 
+pub mod analytics;
 pub mod api_keys;
 pub mod approvals;
 pub mod availability;

@@ -1,0 +1,406 @@
+//! The rollups (migration 11), maintained by the jobs component from
+//! `order.*` outbox events.
+//!
+//! [`refresh_order`] brings one order's contribution up to date: it reads
+//! the order as it is now, computes its facts ([`OrderFacts`]: the order
+//! and each line with its date, currency and dimensions), takes the old
+//! contribution out of `analytics_daily` and puts the new one in, and
+//! replaces the order's rows in `analytics_orders` / `analytics_order_lines`.
+//! Because the result depends only on the order's current state, a
+//! replayed, duplicated or out-of-order event changes nothing; the order's
+//! `version` is remembered in `analytics_order_versions`, so an event for a
+//! version already applied is skipped without touching a table.
+//!
+//! Only booked orders (`sales_domain::analytics::is_booked`) have facts.
+//! [`rebuild`] recomputes every order (a backfill after the migration, or
+//! a repair); [`recompute_daily`] computes the daily cube from the raw
+//! order tables without the rollups, which [`verify`] compares with the
+//! stored one.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use sales_domain::analytics::{is_booked, to_e4};
+use sales_domain::ids::{CustomerId, OrderId};
+use sales_domain::orders::OrderStatus;
+
+use crate::db::{Db, DbError, Value};
+use crate::error::StoreError;
+
+/// One key of the daily cube; a missing dimension is the empty string.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DailyKey {
+    pub day: String,
+    pub currency: String,
+    pub channel_id: String,
+    pub territory_id: String,
+    pub customer_group_id: String,
+}
+
+/// The measures of a cube cell or an order (amounts in ten-thousandths).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Measures {
+    pub orders: i64,
+    pub quantity_milli: i64,
+    pub net_e4: i64,
+    pub margin_e4: i64,
+}
+
+impl Measures {
+    fn add(&mut self, o: &Measures) {
+        self.orders += o.orders;
+        self.quantity_milli += o.quantity_milli;
+        self.net_e4 += o.net_e4;
+        self.margin_e4 += o.margin_e4;
+    }
+}
+
+/// A booked line's facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineFacts {
+    pub seq: i64,
+    pub product_id: String,
+    pub item_group_id: String,
+    pub quantity_milli: i64,
+    pub net_e4: i64,
+    pub margin_e4: i64,
+}
+
+/// A booked order's facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderFacts {
+    pub key: DailyKey,
+    pub customer_id: String,
+    pub measures: Measures,
+    pub lines: Vec<LineFacts>,
+}
+
+fn corrupt(id: &str, message: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        entity: "order",
+        id: id.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn e4(id: &str, text: Option<&str>) -> Result<i64, StoreError> {
+    match text {
+        None | Some("") => Ok(0),
+        Some(t) => {
+            let d = Decimal::from_str(t).map_err(|e| corrupt(id, e.to_string()))?;
+            to_e4(d).ok_or_else(|| corrupt(id, format!("amount {t} out of range")))
+        }
+    }
+}
+
+/// The order's version, and its facts when it is booked (`None` when it
+/// does not exist or does not count).
+pub fn facts(db: &impl Db, order: &str) -> Result<Option<(i64, Option<OrderFacts>)>, StoreError> {
+    let rows = db.execute(
+        "SELECT o.status, o.held_from, o.order_date, o.currency, o.customer_id, o.channel_id,
+                o.version, c.customer_group_id
+         FROM sales_orders o LEFT JOIN customers c ON c.id = o.customer_id
+         WHERE o.id = ?",
+        &[Value::from(order)],
+    )?;
+    let Some(r) = rows.first() else {
+        return Ok(None);
+    };
+    let version = r.int("version")?;
+    let status_text = r.text("status")?;
+    let status = OrderStatus::parse(status_text)
+        .ok_or_else(|| corrupt(order, format!("unknown status {status_text}")))?;
+    let held_from = r.opt_text("held_from")?.and_then(OrderStatus::parse);
+    if !is_booked(status, held_from) {
+        return Ok(Some((version, None)));
+    }
+    let customer_text = r.text("customer_id")?;
+    let customer = CustomerId::parse(customer_text).map_err(|e| corrupt(order, e.to_string()))?;
+    // The territory as the teams' rules resolve it (explicit, else by address).
+    let territory = crate::teams::territories::customer_territory(db, customer)?
+        .territory_id
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    let key = DailyKey {
+        day: r.text("order_date")?.to_owned(),
+        currency: r.text("currency")?.to_owned(),
+        channel_id: r.text("channel_id")?.to_owned(),
+        territory_id: territory,
+        customer_group_id: r.opt_text("customer_group_id")?.unwrap_or("").to_owned(),
+    };
+    let line_rows = db.execute(
+        "SELECT l.seq, l.product_id, l.quantity_milli, l.net_total, l.margin, p.item_group_id
+         FROM sales_order_lines l LEFT JOIN products p ON p.id = l.product_id
+         WHERE l.order_id = ? ORDER BY l.seq",
+        &[Value::from(order)],
+    )?;
+    let mut measures = Measures {
+        orders: 1,
+        ..Measures::default()
+    };
+    let mut lines = Vec::with_capacity(line_rows.len());
+    for l in line_rows.iter() {
+        let line = LineFacts {
+            seq: l.int("seq")?,
+            product_id: l.text("product_id")?.to_owned(),
+            item_group_id: l.opt_text("item_group_id")?.unwrap_or("").to_owned(),
+            quantity_milli: l.int("quantity_milli")?,
+            net_e4: e4(order, l.opt_text("net_total")?)?,
+            margin_e4: e4(order, l.opt_text("margin")?)?,
+        };
+        measures.quantity_milli += line.quantity_milli;
+        measures.net_e4 += line.net_e4;
+        measures.margin_e4 += line.margin_e4;
+        lines.push(line);
+    }
+    Ok(Some((
+        version,
+        Some(OrderFacts {
+            key,
+            customer_id: customer_text.to_owned(),
+            measures,
+            lines,
+        }),
+    )))
+}
+
+/// What [`refresh_order`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refreshed {
+    /// The order's contribution changed (or was checked at a new version).
+    Applied,
+    /// This version was applied before: nothing touched.
+    AlreadyCurrent,
+    /// No such order.
+    Missing,
+}
+
+fn stored(db: &impl Db, order: &str) -> Result<Option<(DailyKey, Measures)>, StoreError> {
+    let rows = db.execute(
+        "SELECT order_date, currency, channel_id, territory_id, customer_group_id,
+                quantity_milli, net_e4, margin_e4
+         FROM analytics_orders WHERE order_id = ?",
+        &[Value::from(order)],
+    )?;
+    let Some(r) = rows.first() else {
+        return Ok(None);
+    };
+    Ok(Some((
+        DailyKey {
+            day: r.text("order_date")?.to_owned(),
+            currency: r.text("currency")?.to_owned(),
+            channel_id: r.text("channel_id")?.to_owned(),
+            territory_id: r.text("territory_id")?.to_owned(),
+            customer_group_id: r.text("customer_group_id")?.to_owned(),
+        },
+        Measures {
+            orders: 1,
+            quantity_milli: r.int("quantity_milli")?,
+            net_e4: r.int("net_e4")?,
+            margin_e4: r.int("margin_e4")?,
+        },
+    )))
+}
+
+fn add_daily(db: &impl Db, k: &DailyKey, m: &Measures, sign: i64) -> Result<(), DbError> {
+    db.execute(
+        "INSERT INTO analytics_daily
+            (day, currency, channel_id, territory_id, customer_group_id,
+             orders, quantity_milli, net_e4, margin_e4)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (day, currency, channel_id, territory_id, customer_group_id) DO UPDATE SET
+            orders = orders + excluded.orders,
+            quantity_milli = quantity_milli + excluded.quantity_milli,
+            net_e4 = net_e4 + excluded.net_e4,
+            margin_e4 = margin_e4 + excluded.margin_e4",
+        &[
+            Value::from(&k.day),
+            Value::from(&k.currency),
+            Value::from(&k.channel_id),
+            Value::from(&k.territory_id),
+            Value::from(&k.customer_group_id),
+            Value::Integer(sign * m.orders),
+            Value::Integer(sign * m.quantity_milli),
+            Value::Integer(sign * m.net_e4),
+            Value::Integer(sign * m.margin_e4),
+        ],
+    )?;
+    if sign < 0 {
+        db.execute(
+            "DELETE FROM analytics_daily WHERE day = ? AND currency = ? AND channel_id = ?
+               AND territory_id = ? AND customer_group_id = ? AND orders = 0",
+            &[
+                Value::from(&k.day),
+                Value::from(&k.currency),
+                Value::from(&k.channel_id),
+                Value::from(&k.territory_id),
+                Value::from(&k.customer_group_id),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// Brings `order`'s contribution to the rollups up to date (see the module
+/// docs). Runs in the caller's transaction.
+pub fn refresh_order(db: &impl Db, order: OrderId) -> Result<Refreshed, StoreError> {
+    let id = order.to_string();
+    let Some((version, facts)) = facts(db, &id)? else {
+        return Ok(Refreshed::Missing);
+    };
+    let applied = db.execute(
+        "SELECT version FROM analytics_order_versions WHERE order_id = ?",
+        &[Value::from(&id)],
+    )?;
+    if let Some(r) = applied.first() {
+        if r.int("version")? >= version {
+            return Ok(Refreshed::AlreadyCurrent);
+        }
+    }
+    if let Some((old_key, old)) = stored(db, &id)? {
+        add_daily(db, &old_key, &old, -1)?;
+        db.execute(
+            "DELETE FROM analytics_order_lines WHERE order_id = ?",
+            &[Value::from(&id)],
+        )?;
+        db.execute(
+            "DELETE FROM analytics_orders WHERE order_id = ?",
+            &[Value::from(&id)],
+        )?;
+    }
+    if let Some(f) = facts {
+        add_daily(db, &f.key, &f.measures, 1)?;
+        db.execute(
+            "INSERT INTO analytics_orders
+                (order_id, order_date, currency, channel_id, territory_id, customer_group_id,
+                 customer_id, quantity_milli, net_e4, margin_e4)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            &[
+                Value::from(&id),
+                Value::from(&f.key.day),
+                Value::from(&f.key.currency),
+                Value::from(&f.key.channel_id),
+                Value::from(&f.key.territory_id),
+                Value::from(&f.key.customer_group_id),
+                Value::from(&f.customer_id),
+                Value::Integer(f.measures.quantity_milli),
+                Value::Integer(f.measures.net_e4),
+                Value::Integer(f.measures.margin_e4),
+            ],
+        )?;
+        for l in &f.lines {
+            db.execute(
+                "INSERT INTO analytics_order_lines
+                    (order_id, seq, order_date, currency, channel_id, territory_id,
+                     customer_group_id, customer_id, product_id, item_group_id,
+                     quantity_milli, net_e4, margin_e4)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                &[
+                    Value::from(&id),
+                    Value::Integer(l.seq),
+                    Value::from(&f.key.day),
+                    Value::from(&f.key.currency),
+                    Value::from(&f.key.channel_id),
+                    Value::from(&f.key.territory_id),
+                    Value::from(&f.key.customer_group_id),
+                    Value::from(&f.customer_id),
+                    Value::from(&l.product_id),
+                    Value::from(&l.item_group_id),
+                    Value::Integer(l.quantity_milli),
+                    Value::Integer(l.net_e4),
+                    Value::Integer(l.margin_e4),
+                ],
+            )?;
+        }
+    }
+    db.execute(
+        "INSERT INTO analytics_order_versions (order_id, version) VALUES (?, ?)
+         ON CONFLICT (order_id) DO UPDATE SET version = excluded.version",
+        &[Value::from(&id), Value::Integer(version)],
+    )?;
+    Ok(Refreshed::Applied)
+}
+
+fn all_order_ids(db: &impl Db) -> Result<Vec<String>, StoreError> {
+    let rows = db.execute("SELECT id FROM sales_orders ORDER BY id", &[])?;
+    rows.iter().map(|r| Ok(r.text("id")?.to_owned())).collect()
+}
+
+/// Empties the rollups and recomputes every order; returns how many orders
+/// were read. Runs in the caller's transaction.
+pub fn rebuild(db: &impl Db) -> Result<usize, StoreError> {
+    for table in [
+        "analytics_daily",
+        "analytics_order_lines",
+        "analytics_orders",
+        "analytics_order_versions",
+    ] {
+        db.execute(&format!("DELETE FROM {table}"), &[])?;
+    }
+    let ids = all_order_ids(db)?;
+    for id in &ids {
+        let order = OrderId::parse(id).map_err(|e| corrupt(id, e.to_string()))?;
+        refresh_order(db, order)?;
+    }
+    Ok(ids.len())
+}
+
+/// The daily cube computed from the raw order tables, without reading a
+/// rollup table.
+pub fn recompute_daily(db: &impl Db) -> Result<BTreeMap<DailyKey, Measures>, StoreError> {
+    let mut cube: BTreeMap<DailyKey, Measures> = BTreeMap::new();
+    for id in all_order_ids(db)? {
+        if let Some((_, Some(f))) = facts(db, &id)? {
+            cube.entry(f.key).or_default().add(&f.measures);
+        }
+    }
+    Ok(cube)
+}
+
+/// The stored daily cube.
+pub fn stored_daily(db: &impl Db) -> Result<BTreeMap<DailyKey, Measures>, StoreError> {
+    let rows = db.execute(
+        "SELECT day, currency, channel_id, territory_id, customer_group_id,
+                orders, quantity_milli, net_e4, margin_e4 FROM analytics_daily",
+        &[],
+    )?;
+    let mut cube = BTreeMap::new();
+    for r in rows.iter() {
+        cube.insert(
+            DailyKey {
+                day: r.text("day")?.to_owned(),
+                currency: r.text("currency")?.to_owned(),
+                channel_id: r.text("channel_id")?.to_owned(),
+                territory_id: r.text("territory_id")?.to_owned(),
+                customer_group_id: r.text("customer_group_id")?.to_owned(),
+            },
+            Measures {
+                orders: r.int("orders")?,
+                quantity_milli: r.int("quantity_milli")?,
+                net_e4: r.int("net_e4")?,
+                margin_e4: r.int("margin_e4")?,
+            },
+        );
+    }
+    Ok(cube)
+}
+
+/// Cells where the stored cube differs from [`recompute_daily`]:
+/// `(key, stored, recomputed)`; empty when they agree.
+#[allow(clippy::type_complexity)]
+pub fn verify(db: &impl Db) -> Result<Vec<(DailyKey, Measures, Measures)>, StoreError> {
+    let fresh = recompute_daily(db)?;
+    let stored = stored_daily(db)?;
+    let mut keys: Vec<&DailyKey> = fresh.keys().chain(stored.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    Ok(keys
+        .into_iter()
+        .filter_map(|k| {
+            let s = stored.get(k).copied().unwrap_or_default();
+            let f = fresh.get(k).copied().unwrap_or_default();
+            (s != f).then(|| (k.clone(), s, f))
+        })
+        .collect())
+}
