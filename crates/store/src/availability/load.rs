@@ -1,6 +1,7 @@
 //! The loader: the slice one check reads, as the engine's
 //! `PromiseContextSpec` — the positions of the request's products in the
-//! request's warehouses, their open receipts and held reservation rows, and
+//! request's warehouses, their open receipts and held reservations (summed
+//! per date and expiry), and
 //! the work centres and roles that make or deliver those products.
 
 use std::collections::BTreeMap;
@@ -87,11 +88,18 @@ pub fn promise_context(
                 });
             }
         }
+        // Summed per position, date and expiry: the engine only adds
+        // reservations up by date (and drops expired ones), so one row per
+        // (needed on, valid until) is the same picture — and a check's cost
+        // stays flat instead of growing with every open order's rows.
         let rows = db.execute(
             &format!(
-                "SELECT l.product_id, l.warehouse_id, l.quantity_milli, l.needed_on, h.valid_until
+                "SELECT l.product_id, l.warehouse_id, SUM(l.quantity_milli) AS quantity_milli,
+                        l.needed_on, h.valid_until
                  FROM reservation_lines l JOIN reservations h ON h.id = l.reservation_id
-                 WHERE h.status = 'held' AND l.{} ORDER BY h.id, l.seq",
+                 WHERE h.status = 'held' AND l.{}
+                 GROUP BY l.product_id, l.warehouse_id, l.needed_on, h.valid_until
+                 ORDER BY l.needed_on, h.valid_until",
                 scope.replace(" AND warehouse_id", " AND l.warehouse_id")
             ),
             &params,

@@ -402,3 +402,23 @@ fn a_hold_on_a_receipt_that_has_not_arrived_cannot_be_consumed() {
         ReservationStatus::Held
     );
 }
+
+/// Issue 7's submission benchmark: a check's cost grew with every open
+/// order's reservation rows. The loader sums them per date and expiry,
+/// which is the same picture for the engine.
+#[test]
+fn the_loader_sums_held_reservations_per_date_and_the_promise_is_unchanged() {
+    let db = db();
+    let (p, w) = (ProductId::new(), warehouse(&db, "A"));
+    set_on_hand(&db, p, w, dec!(100));
+    for q in [dec!(3), dec!(4), dec!(5)] {
+        reservations::reserve(&db, &hold_for(&db, p, w, q), at(2)).unwrap();
+    }
+    let spec = load::promise_context(&db, &[p], &[w]).unwrap();
+    let held = &spec.stock.positions[0].reservations;
+    assert_eq!(held.len(), 1, "one row per date and expiry: {held:?}");
+    assert_eq!(held[0].quantity, dec!(12));
+    // What is left to promise is on hand minus all three holds.
+    assert!(try_hold_for(&db, p, w, dec!(88)).is_some());
+    assert!(try_hold_for(&db, p, w, dec!(89)).is_none());
+}
