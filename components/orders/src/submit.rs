@@ -691,22 +691,6 @@ fn prepare(
 /// Step 6, inside the write transaction.
 fn commit(ctx: &Ctx, db: &impl Db, current: &Versioned<OrderRecord>, p: Prepared) -> ApiResult {
     let id = current.record.order.id();
-    let fresh = orders::get(db, id)?;
-    if fresh.version != current.version {
-        fresh
-            .record
-            .order
-            .status()
-            .submit(false)
-            .map_err(|e| errors::order(e.into()))?;
-        return Err(StoreError::VersionConflict {
-            entity: "order",
-            id: id.to_string(),
-            expected: current.version,
-            actual: fresh.version,
-        }
-        .into());
-    }
     // The exposure may have grown since the check: check again, now that
     // the write lock is held.
     let outcome = credit(db, &p.order, p.policy.credit_check, p.limit.as_ref())?;
@@ -737,13 +721,26 @@ fn commit(ctx: &Ctx, db: &impl Db, current: &Versioned<OrderRecord>, p: Prepared
     }
     let rec = OrderRecord {
         order,
-        revision: fresh.record.revision,
-        order_date: fresh.record.order_date,
+        revision: current.record.revision,
+        order_date: current.record.order_date,
         waterfall: Some(p.waterfall),
         promise: p.promise.clone(),
         submitted_at: Some(ctx.now),
     };
-    let mut saved = orders::save(db, &rec, fresh.version, ctx.now)?;
+    // Saved on the version the steps above read: a submission or edit that
+    // committed meanwhile makes this a conflict, told apart below.
+    let mut saved = match orders::save(db, &rec, current.version, ctx.now) {
+        Err(StoreError::VersionConflict { .. }) => {
+            let now = orders::get(db, id)?;
+            now.record
+                .order
+                .status()
+                .submit(false)
+                .map_err(|e| errors::order(e.into()))?;
+            return Err(ApiError::version_conflict(now.version));
+        }
+        other => other?,
+    };
     point("submit.after_order_written")?;
 
     if !p.rows.is_empty() {

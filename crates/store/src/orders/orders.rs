@@ -256,22 +256,24 @@ fn decode(db: &impl Db, row: Row<'_>) -> Result<Versioned<OrderRecord>, StoreErr
     })
 }
 
+/// Lines per INSERT statement: 22 parameters each stays under SQLite's
+/// oldest default limit of 999 parameters per statement.
+const LINES_PER_INSERT: usize = 40;
+
 fn write_lines(db: &impl Db, order: &Order) -> Result<(), StoreError> {
     let id = order.id().to_string();
     db.execute(
         "DELETE FROM sales_order_lines WHERE order_id = ?",
         &[Value::from(&id)],
     )?;
-    for (seq, l) in order.lines().iter().enumerate() {
-        let p = l.pricing.as_ref();
-        let rows = db.execute(
-            &format!(
-                "INSERT INTO sales_order_lines ({LINE_COLUMNS})
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            ),
-            &[
+    let lines: Vec<(usize, &OrderLine)> = order.lines().iter().enumerate().collect();
+    for chunk in lines.chunks(LINES_PER_INSERT) {
+        let mut params = Vec::with_capacity(chunk.len() * 22);
+        for (seq, l) in chunk {
+            let p = l.pricing.as_ref();
+            params.extend([
                 Value::from(&id),
-                Value::Integer(i64::try_from(seq).unwrap_or(i64::MAX)),
+                Value::Integer(i64::try_from(*seq).unwrap_or(i64::MAX)),
                 Value::Text(l.id.to_string()),
                 Value::Text(l.product_id.to_string()),
                 Value::from(l.product_kind.as_str()),
@@ -292,20 +294,33 @@ fn write_lines(db: &impl Db, order: &Order) -> Result<(), StoreError> {
                 Value::Integer(milli("reserved_quantity", l.reserved_quantity)?),
                 Value::from(l.reservation_id.map(|i| i.to_string())),
                 Value::Integer(milli("shipped_quantity", l.shipped_quantity)?),
-            ],
-        );
-        match rows {
-            Err(DbError::Unique(_)) => {
-                return Err(StoreError::Duplicate {
-                    entity: "order line",
-                    field: "id",
-                    value: l.id.to_string(),
-                })
-            }
-            other => {
-                other?;
-            }
+            ]);
         }
+        let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        let values = vec![one; chunk.len()].join(", ");
+        let inserted = db.execute(
+            &format!("INSERT INTO sales_order_lines ({LINE_COLUMNS}) VALUES {values}"),
+            &params,
+        );
+        if let Err(DbError::Unique(_)) = inserted {
+            // Line ids are unique across orders; name the first taken one.
+            let taken = chunk
+                .iter()
+                .find(|(_, l)| {
+                    db.execute(
+                        "SELECT 1 AS one FROM sales_order_lines WHERE id = ?",
+                        &[Value::Text(l.id.to_string())],
+                    )
+                    .is_ok_and(|r| !r.is_empty())
+                })
+                .map_or_else(String::new, |(_, l)| l.id.to_string());
+            return Err(StoreError::Duplicate {
+                entity: "order line",
+                field: "id",
+                value: taken,
+            });
+        }
+        inserted?;
     }
     Ok(())
 }
@@ -546,14 +561,24 @@ pub fn save(
                totals = ?, waterfall = ?, credit = ?, promise = ?, approval_request_id = ?,
                submitted_by = ?, submitted_at = ?, status_reason = ?, paid_amount = ?,
                revision = ?, version = version + 1, updated_at = ?
-             WHERE id = ? AND version = ? RETURNING id",
+             WHERE id = ? AND version = ?
+             RETURNING version, order_date, created_at, updated_at",
             &params,
         )?;
-        if rows.is_empty() {
+        let Some(row) = rows.first() else {
             return Err(stale_or_missing(db, TABLE, ENTITY, &id, expected_version));
-        }
+        };
         write_lines(db, &rec.order)?;
-        get(db, rec.order.id())
+        // What was written is what a read would decode: no second read.
+        Ok(Versioned {
+            record: OrderRecord {
+                order_date: date(row.text("order_date")?)?,
+                ..rec.clone()
+            },
+            version: row.int("version")?,
+            created_at: time::from_sql(row.text("created_at")?)?,
+            updated_at: time::from_sql(row.text("updated_at")?)?,
+        })
     })
 }
 
