@@ -222,7 +222,5 @@ pub fn post(url: &str, headers: &[(String, String)], body: Vec<u8>) -> Result<u1
     }
     let request = builder.body(body).build();
     let response: Result<Response, _> = spin_sdk::http::run(spin_sdk::http::send(request));
-    response
-        .map(|r| *r.status())
-        .map_err(|e| e.to_string())
+    response.map(|r| *r.status()).map_err(|e| e.to_string())
 }

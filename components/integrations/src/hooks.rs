@@ -1,0 +1,225 @@
+//! Public, signature-authenticated inbound webhooks.
+//!
+//! Order of checks, so an unauthenticated caller learns nothing and a bad
+//! call writes nothing: body size (the kit's 1 MiB JSON limit, 413) →
+//! secret configured (503 `integration_not_configured`) → signature
+//! (401 `invalid_signature`, also when the header is missing) → the
+//! platform's topic and delivery headers (400 naming the header) → JSON
+//! (400 malformed, 422 naming the field) → the intake in one transaction.
+//! Refused calls are written to the component's log (stderr) only;
+//! accepted ones are in `/api/v1/inbound-events`.
+
+use sales_domain::integrations::shop::{Platform, ShopOrder, ShopifyOrder, WooOrder};
+use sales_domain::integrations::signature::{verify_shop, SignatureError};
+use sales_kit::json::{parse_json_bytes, MAX_JSON_BODY};
+use sales_kit::spin::PublicCtx;
+use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult, Method};
+use sales_store::integrations::inbound::{self, InboundEvent};
+use sales_store::integrations::shop::{intake, IntakeError};
+use sales_store::Db;
+
+use crate::wire::invalid;
+
+pub const SHOPIFY: &str = "/hooks/shopify";
+pub const WOOCOMMERCE: &str = "/hooks/woocommerce";
+
+pub fn is_public(req: &ApiRequest) -> bool {
+    req.path.starts_with("/hooks/")
+}
+
+pub fn route(ctx: &PublicCtx, req: &ApiRequest) -> ApiResult {
+    let path = req.path.trim_end_matches('/');
+    let platform = match path {
+        SHOPIFY => Platform::Shopify,
+        WOOCOMMERCE => Platform::WooCommerce,
+        _ => return Err(ApiError::not_found(format!("no webhook at {path}"))),
+    };
+    if req.method != Method::Post {
+        return sales_kit::not_allowed(&req.method, "POST");
+    }
+    let result = shop(ctx, req, platform);
+    if let Err(e) = &result {
+        eprintln!(
+            "integrations: {} webhook refused: {} {} ({})",
+            platform.source(),
+            e.status(),
+            e.code(),
+            e.detail()
+        );
+    }
+    result
+}
+
+struct Headers {
+    signature: &'static str,
+    topic: &'static str,
+    delivery: &'static str,
+    accepted_topic: &'static str,
+    secret_var: &'static str,
+    channel_var: &'static str,
+}
+
+fn headers(p: Platform) -> Headers {
+    match p {
+        Platform::Shopify => Headers {
+            signature: "x-shopify-hmac-sha256",
+            topic: "x-shopify-topic",
+            delivery: "x-shopify-webhook-id",
+            accepted_topic: "orders/create",
+            secret_var: "shopify_webhook_secret",
+            channel_var: "shopify_channel",
+        },
+        Platform::WooCommerce => Headers {
+            signature: "x-wc-webhook-signature",
+            topic: "x-wc-webhook-topic",
+            delivery: "x-wc-webhook-delivery-id",
+            accepted_topic: "order.created",
+            secret_var: "woocommerce_webhook_secret",
+            channel_var: "woocommerce_channel",
+        },
+    }
+}
+
+fn unauthorized(e: SignatureError) -> ApiError {
+    ApiError::new(
+        401,
+        "invalid_signature",
+        "The webhook signature is missing or does not match",
+        e.to_string(),
+    )
+}
+
+fn required_header<'a>(req: &'a ApiRequest, name: &'static str) -> Result<&'a str, ApiError> {
+    req.header(name)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                400,
+                "missing_header",
+                "A required header is missing",
+                format!("the {name} header is required"),
+            )
+            .with_field(name)
+        })
+}
+
+fn shop(ctx: &PublicCtx, req: &ApiRequest, platform: Platform) -> ApiResult {
+    if req.body.len() > MAX_JSON_BODY {
+        return Err(ApiError::payload_too_large(MAX_JSON_BODY));
+    }
+    let h = headers(platform);
+    let secret = sales_kit::spin::variable(h.secret_var).ok_or_else(|| {
+        ApiError::new(
+            503,
+            "integration_not_configured",
+            "This integration is not configured",
+            format!(
+                "set the Spin variable {} to the shop's webhook secret",
+                h.secret_var
+            ),
+        )
+    })?;
+    verify_shop(&secret, &req.body, req.header(h.signature), "signature").map_err(unauthorized)?;
+    let topic = required_header(req, h.topic)?.to_owned();
+    required_header(req, h.delivery)?;
+    let raw = String::from_utf8_lossy(&req.body).into_owned();
+    if topic != h.accepted_topic {
+        // Signed, but nothing we act on: logged as ignored, 200 so the
+        // platform does not retry it.
+        let event = InboundEvent {
+            id: sales_domain::ids::InboundEventId::new(),
+            source: platform.source().into(),
+            topic,
+            external_id: None,
+            outcome: "ignored".into(),
+            reason: Some(format!("only {} is acted on", h.accepted_topic)),
+            document_kind: None,
+            document_id: None,
+            duplicate_of: None,
+            payload: raw,
+            received_at: ctx.now,
+        };
+        ctx.db.transaction(|db| inbound::record(db, &event))?;
+        return answer(200, &event, None, None);
+    }
+    let order: ShopOrder = match platform {
+        Platform::Shopify => {
+            ShopOrder::try_from(parse_json_bytes::<ShopifyOrder>(&req.body, MAX_JSON_BODY)?)
+        }
+        Platform::WooCommerce => {
+            ShopOrder::try_from(parse_json_bytes::<WooOrder>(&req.body, MAX_JSON_BODY)?)
+        }
+    }
+    .map_err(invalid)?;
+    let channel = sales_kit::spin::variable(h.channel_var).unwrap_or_else(|| "WEB".into());
+    let taken = ctx
+        .db
+        .transaction(|db| intake(db, &order, &channel, &topic, &raw, ctx.now))
+        .map_err(intake_error)?;
+    if taken.event.outcome != "duplicate" {
+        sales_kit::spin::wake_jobs();
+    }
+    let status = if taken.event.outcome == "duplicate" {
+        200
+    } else {
+        201
+    };
+    answer(
+        status,
+        &taken.event,
+        taken.order_id.map(|i| i.to_string()),
+        taken.order_number,
+    )
+}
+
+fn intake_error(e: IntakeError) -> ApiError {
+    match e {
+        IntakeError::NoChannel(code) => ApiError::new(
+            503,
+            "integration_not_configured",
+            "This integration is not configured",
+            format!("the channel {code:?} configured for this shop does not exist"),
+        ),
+        IntakeError::Currency(c) => ApiError::invalid_field(
+            "currency",
+            format!("{c:?} is not an ISO 4217 currency code"),
+        ),
+        IntakeError::Flow(sales_store::orders::FlowError::Store(e)) | IntakeError::Store(e) => {
+            e.into()
+        }
+        IntakeError::Flow(sales_store::orders::FlowError::Order(e)) => {
+            ApiError::invalid_field("line_items", e.to_string())
+        }
+    }
+}
+
+pub fn event_view(e: &InboundEvent) -> serde_json::Value {
+    serde_json::json!({
+        "id": e.id,
+        "source": e.source,
+        "topic": e.topic,
+        "external_id": e.external_id,
+        "outcome": e.outcome,
+        "reason": e.reason,
+        "document_kind": e.document_kind,
+        "document_id": e.document_id,
+        "duplicate_of": e.duplicate_of,
+        "received_at": sales_store::time::to_sql(e.received_at),
+    })
+}
+
+fn answer(
+    status: u16,
+    e: &InboundEvent,
+    order_id: Option<String>,
+    order_number: Option<String>,
+) -> ApiResult {
+    let mut body = event_view(e);
+    if let serde_json::Value::Object(m) = &mut body {
+        m.insert("inbound_event_id".into(), e.id.to_string().into());
+        m.insert("order_id".into(), order_id.into());
+        m.insert("order_number".into(), order_number.into());
+    }
+    ApiResponse::json(status, &body)
+}

@@ -1,0 +1,90 @@
+//! The integrations component: the integration hub's edge.
+//!
+//! - `/hooks/shopify`, `/hooks/woocommerce` ([`hooks`]): public routes
+//!   that authenticate by signature (HMAC-SHA256 of the raw body with the
+//!   shop's secret, Spin variables `shopify_webhook_secret`,
+//!   `woocommerce_webhook_secret`) instead of an API key; a shop order
+//!   becomes a sales order on the configured channel
+//!   (`shopify_channel`, `woocommerce_channel`, default `WEB`) through
+//!   `sales_store::integrations::shop::intake`.
+//! - `/api/v1/inbound-events` ([`logs`]): the inbound call log.
+//! - `/api/v1/webhook-subscriptions` ([`subscriptions`]) and
+//!   `/api/v1/webhook-deliveries` ([`logs`]: the delivery log and
+//!   redelivery). The deliveries themselves are made by the jobs
+//!   component from the outbox.
+//! - `/api/v1/automations` ([`automations`]): rules as data, run by the
+//!   jobs component.
+//!
+//! What it does not do: send anything (outbound HTTP is the jobs
+//! component's), or price and promise (a shop's order keeps the shop's
+//! prices; see ARCHITECTURE.md, Integrations).
+
+mod automations;
+mod hooks;
+mod logs;
+mod subscriptions;
+mod wire;
+
+use sales_kit::{not_allowed, ApiRequest, ApiResult, Method};
+use spin_sdk::http::{Request, Response};
+use spin_sdk::http_component;
+
+pub(crate) use sales_kit::spin::Ctx;
+
+#[http_component]
+fn handle(req: Request) -> Response {
+    sales_kit::spin::serve_with_public(req, hooks::is_public, hooks::route, route)
+}
+
+fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
+    let segments = req.segments();
+    let m = &req.method;
+    match segments.as_slice() {
+        ["api", "v1", "webhook-subscriptions"] => match m {
+            Method::Get => subscriptions::list(ctx, req),
+            Method::Post => subscriptions::create(ctx, req),
+            _ => not_allowed(m, "GET, POST"),
+        },
+        ["api", "v1", "webhook-subscriptions", id] => match m {
+            Method::Get => subscriptions::get(ctx, id),
+            Method::Patch => subscriptions::update(ctx, req, id),
+            Method::Delete => subscriptions::delete(ctx, req, id),
+            _ => not_allowed(m, "GET, PATCH, DELETE"),
+        },
+        ["api", "v1", "webhook-deliveries"] => match m {
+            Method::Get => logs::deliveries(ctx, req),
+            _ => not_allowed(m, "GET"),
+        },
+        ["api", "v1", "webhook-deliveries", id] => match m {
+            Method::Get => logs::delivery(ctx, id),
+            _ => not_allowed(m, "GET"),
+        },
+        ["api", "v1", "webhook-deliveries", id, "redeliver"] => match m {
+            Method::Post => logs::redeliver(ctx, req, id),
+            _ => not_allowed(m, "POST"),
+        },
+        ["api", "v1", "inbound-events"] => match m {
+            Method::Get => logs::inbound(ctx, req),
+            _ => not_allowed(m, "GET"),
+        },
+        ["api", "v1", "inbound-events", id] => match m {
+            Method::Get => logs::inbound_one(ctx, id),
+            _ => not_allowed(m, "GET"),
+        },
+        ["api", "v1", "automations"] => match m {
+            Method::Get => automations::list(ctx, req),
+            Method::Post => automations::create(ctx, req),
+            _ => not_allowed(m, "GET, POST"),
+        },
+        ["api", "v1", "automations", id] => match m {
+            Method::Get => automations::get(ctx, id),
+            Method::Patch => automations::update(ctx, req, id),
+            Method::Delete => automations::delete(ctx, req, id),
+            _ => not_allowed(m, "GET, PATCH, DELETE"),
+        },
+        _ => Err(sales_kit::ApiError::not_found(format!(
+            "no resource at {}",
+            req.path
+        ))),
+    }
+}

@@ -1,0 +1,335 @@
+//! The integration hub's share of the outbox (issue #9).
+//!
+//! - [`on_event`], inside each event's transaction (so it happens exactly
+//!   once with the event): one webhook delivery row per subscription that
+//!   wants the topic (`sub:<subscription>:<event>`), and every active
+//!   automation on the topic whose conditions hold runs its actions — each
+//!   action claimed in `automation_runs` first, so a replayed event runs
+//!   nothing twice.
+//! - [`deliver_due`], after the drain and outside any transaction: claims
+//!   due deliveries with a lease, POSTs each signed per Standard Webhooks
+//!   (`webhook-id` = the delivery id, the same on every attempt and
+//!   redelivery; `webhook-timestamp`; `webhook-signature: v1,…`), and
+//!   records the attempt: delivered on a 2xx, else retried after the
+//!   backoff, parked after the last attempt (Spin variables
+//!   `webhook_max_attempts`, `webhook_retry_base_ms`, `webhook_retry_cap_ms`).
+
+use chrono::{DateTime, Utc};
+use sales_domain::ids::{OrderId, QuotationId};
+use sales_domain::integrations::automations::{Action, Recipient};
+use sales_domain::integrations::signature::standard_sign;
+use sales_store::downstream::notifications::{self, NewNotification};
+use sales_store::integrations::automations::{self, Subject};
+use sales_store::integrations::deliveries::{self, Attempt, NewDelivery};
+use sales_store::integrations::subscriptions;
+use sales_store::orders::{self, FlowError, StatusAction};
+use sales_store::outbox::{Event, RetryPolicy};
+use sales_store::{Db, StoreError};
+
+use crate::handlers::HandlerError;
+
+/// The body every delivery of `event` carries (fixed when written).
+fn body(event: &Event) -> String {
+    serde_json::json!({
+        "type": event.topic,
+        "timestamp": event.created_at.to_rfc3339(),
+        "data": event.payload,
+    })
+    .to_string()
+}
+
+fn subject(db: &impl Db, event: &Event) -> Result<Option<Subject>, StoreError> {
+    let id = &event.aggregate_id;
+    match event.aggregate_kind.as_str() {
+        "order" => match OrderId::parse(id) {
+            Ok(id) => automations::order_subject(db, id).map(Some),
+            Err(_) => Ok(None),
+        },
+        "quotation" => match QuotationId::parse(id) {
+            Ok(id) => automations::quotation_subject(db, id).map(Some),
+            Err(_) => Ok(None),
+        },
+        _ => Ok(None),
+    }
+}
+
+pub(crate) fn on_event(
+    db: &impl Db,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Result<(), HandlerError> {
+    let subs = subscriptions::matching(db, &event.topic)?;
+    let rules = automations::for_event(db, &event.topic)?;
+    if subs.is_empty() && rules.is_empty() {
+        return Ok(());
+    }
+    let body = body(event);
+    for s in subs {
+        deliveries::enqueue(
+            db,
+            &NewDelivery {
+                subscription_id: s.id,
+                event_id: event.id,
+                topic: event.topic.clone(),
+                origin: "subscription".into(),
+                dedupe_key: format!("sub:{}:{}", s.id, event.id),
+                body: body.clone(),
+            },
+            now,
+        )?;
+    }
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let Some(subject) = subject(db, event)? else {
+        return Ok(());
+    };
+    let facts = automations::facts(db, &subject)?;
+    for rule in rules {
+        if !rule.rule.matches(&event.topic, &facts) {
+            continue;
+        }
+        for (i, action) in rule.rule.actions.iter().enumerate() {
+            if !automations::claim_run(db, rule.id, event.id, i, action.name(), now)? {
+                continue;
+            }
+            let note = run_action(
+                db,
+                event,
+                &subject,
+                &rule.rule.name,
+                rule.id,
+                i,
+                action,
+                &body,
+                now,
+            )?;
+            if let Some((outcome, detail)) = note {
+                automations::note_run(db, rule.id, event.id, i, outcome, &detail)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs one action; answers a note when it did something other than
+/// plainly succeed (skipped, with why).
+#[allow(clippy::too_many_arguments)]
+fn run_action(
+    db: &impl Db,
+    event: &Event,
+    subject: &Subject,
+    rule_name: &str,
+    rule: sales_domain::ids::AutomationId,
+    index: usize,
+    action: &Action,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(&'static str, String)>, HandlerError> {
+    match action {
+        Action::Notify {
+            recipients,
+            message,
+        } => {
+            let mut people = Vec::new();
+            let mut missing = Vec::new();
+            for r in recipients {
+                match r {
+                    Recipient::Principal { id } => people.push(*id),
+                    Recipient::TerritoryManager => {
+                        match automations::territory_manager(db, subject.customer_id)? {
+                            Some(p) => people.push(p),
+                            None => missing.push(
+                                "no territory manager with a key for the customer's territory",
+                            ),
+                        }
+                    }
+                }
+            }
+            let text = message
+                .clone()
+                .unwrap_or_else(|| format!("{rule_name}: {} {}", event.topic, event.aggregate_id));
+            for who in &people {
+                notifications::notify(
+                    db,
+                    &NewNotification {
+                        recipient: *who,
+                        kind: "automation".into(),
+                        subject_kind: event.aggregate_kind.clone(),
+                        subject_id: event.aggregate_id.clone(),
+                        message: text.clone(),
+                        dedupe_key: format!("automation:{rule}:{}:{index}", event.id),
+                    },
+                    now,
+                )?;
+            }
+            Ok((!missing.is_empty()).then(|| {
+                (
+                    if people.is_empty() {
+                        "skipped"
+                    } else {
+                        "partial"
+                    },
+                    missing.join("; "),
+                )
+            }))
+        }
+        Action::Webhook { subscription_id } => {
+            match subscriptions::get(db, *subscription_id) {
+                Err(StoreError::NotFound { .. }) => {
+                    return Ok(Some((
+                        "skipped",
+                        format!("subscription {subscription_id} was deleted"),
+                    )))
+                }
+                Err(e) => return Err(e.into()),
+                Ok(_) => {}
+            }
+            deliveries::enqueue(
+                db,
+                &NewDelivery {
+                    subscription_id: *subscription_id,
+                    event_id: event.id,
+                    topic: event.topic.clone(),
+                    origin: format!("automation:{rule}"),
+                    dedupe_key: format!("auto:{rule}:{index}:{}", event.id),
+                    body: body.to_owned(),
+                },
+                now,
+            )?;
+            Ok(None)
+        }
+        Action::Hold { reason } => {
+            let Ok(order) = OrderId::parse(&event.aggregate_id) else {
+                return Ok(Some(("skipped", "not an order".into())));
+            };
+            match orders::change_status(
+                db,
+                order,
+                StatusAction::Hold,
+                None,
+                Some(reason.clone()),
+                now,
+            ) {
+                Ok(_) => Ok(None),
+                Err(FlowError::Order(e)) => Ok(Some(("skipped", e.to_string()))),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Action::CreateTask { .. } => {
+            Ok(Some(("skipped", "create_task is not available yet".into())))
+        }
+    }
+}
+
+/// How deliveries retry.
+pub(crate) fn policy() -> RetryPolicy {
+    let var = |n: &str| sales_kit::spin::variable(n).and_then(|v| v.trim().parse::<i64>().ok());
+    let default = RetryPolicy::default();
+    RetryPolicy {
+        max_attempts: var("webhook_max_attempts")
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(default.max_attempts),
+        base: var("webhook_retry_base_ms")
+            .map(chrono::Duration::milliseconds)
+            .unwrap_or(default.base),
+        cap: var("webhook_retry_cap_ms")
+            .map(chrono::Duration::milliseconds)
+            .unwrap_or(default.cap),
+    }
+}
+
+/// Deliveries per invocation, so a message stays inside the deadline.
+const MAX_DELIVERIES: usize = 64;
+
+/// Sends what is due (see the module docs); answers how many were tried.
+pub(crate) fn deliver_due(db: &impl Db, lease: chrono::Duration) -> Result<usize, StoreError> {
+    let owner = format!("webhooks-{}", sales_domain::ids::EventId::new());
+    let policy = policy();
+    let mut tried = 0;
+    while tried < MAX_DELIVERIES {
+        let batch = deliveries::claim(db, &owner, Utc::now(), lease, 8)?;
+        if batch.is_empty() {
+            break;
+        }
+        for d in batch {
+            tried += 1;
+            let started = Utc::now();
+            let (success, code, error, policy_now) = match subscriptions::get(db, d.subscription_id)
+            {
+                Err(StoreError::NotFound { .. }) => (
+                    false,
+                    None,
+                    Some("the subscription was deleted".to_owned()),
+                    RetryPolicy {
+                        max_attempts: 0,
+                        ..policy
+                    },
+                ),
+                Err(e) => return Err(e),
+                Ok(sub) => {
+                    let sub = sub.record;
+                    let ts = started.timestamp();
+                    let id = d.id.to_string();
+                    match standard_sign(&sub.secret, &id, ts, d.body.as_bytes()) {
+                        Err(e) => (false, None, Some(e.to_string()), policy),
+                        Ok(sig) => {
+                            let headers = vec![
+                                ("content-type".to_owned(), "application/json".to_owned()),
+                                ("webhook-id".to_owned(), id),
+                                ("webhook-timestamp".to_owned(), ts.to_string()),
+                                ("webhook-signature".to_owned(), sig),
+                                (
+                                    "user-agent".to_owned(),
+                                    "sales-orchestration-webhooks/1".to_owned(),
+                                ),
+                            ];
+                            match sales_kit::spin::post(
+                                &sub.url,
+                                &headers,
+                                d.body.clone().into_bytes(),
+                            ) {
+                                Ok(code) if (200..300).contains(&code) => {
+                                    (true, Some(i64::from(code)), None, policy)
+                                }
+                                Ok(code) => (
+                                    false,
+                                    Some(i64::from(code)),
+                                    Some(format!("the receiver answered {code}")),
+                                    policy,
+                                ),
+                                Err(e) => (false, None, Some(e), policy),
+                            }
+                        }
+                    }
+                }
+            };
+            let finished = Utc::now();
+            let attempt = Attempt {
+                attempt: d.attempts,
+                at: started,
+                status_code: code,
+                error,
+                duration_ms: (finished - started).num_milliseconds(),
+            };
+            let status = deliveries::finish_attempt(
+                db,
+                &d,
+                &owner,
+                &attempt,
+                success,
+                &policy_now,
+                finished,
+            )?;
+            eprintln!(
+                "jobs: webhook {} ({}) attempt {}: {}",
+                d.id,
+                d.topic,
+                d.attempts,
+                status.as_deref().unwrap_or("lease lost")
+            );
+        }
+    }
+    Ok(tried)
+}
