@@ -806,4 +806,19 @@ async fn an_approval_decided_while_the_order_was_held_applies_when_it_resumes() 
     // ...and resuming applies the decision.
     let resumed = action(&app, &order, "resume", json!({})).await;
     assert_eq!(resumed.assert_status(200)["status"], "confirmed");
+
+    // Cancelling an order that waits for approval takes the request out of
+    // the approvers' inboxes.
+    let other = draft(&app, &w, &b2b, "1").await;
+    let waiting = submit(&app, &other).await.assert_status(200).clone();
+    let request = waiting["approval_request_id"].as_str().unwrap();
+    action(&app, &other, "cancel", json!({}))
+        .await
+        .assert_status(200);
+    let closed = app
+        .get(&format!("/api/v1/approvals/{request}"))
+        .await
+        .unwrap();
+    assert_eq!(closed.assert_status(200)["status"]["status"], "superseded");
+    assert_eq!(stock(&app, &w).await.1, "1");
 }

@@ -269,11 +269,18 @@ pub fn change_status(
             StatusAction::Close => order.status().close()?,
         };
         let mut next = order.with_status(to, reason.clone());
+        let mut revision = current.record.revision;
         if matches!(to, OrderStatus::Cancelled | OrderStatus::Closed) {
             next = release_reservations(db, &next, now)?;
+            // A request still waiting for approvers leaves their inboxes:
+            // the cancelled order is a new revision that supersedes it.
+            if withdraw_pending_approval(db, order, revision + 1, now)? {
+                revision += 1;
+            }
         }
         let rec = OrderRecord {
             order: next,
+            revision,
             ..current.record.clone()
         };
         let saved = save(db, &rec, current.version, now)?;
@@ -296,6 +303,34 @@ pub fn change_status(
         }
         Ok(saved)
     })
+}
+
+/// Supersedes the order's approval request if it is still pending, by
+/// `by_revision`; whether it did.
+fn withdraw_pending_approval(
+    db: &impl Db,
+    order: &Order,
+    by_revision: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, FlowError> {
+    let Some(request_id) = order.approval_request_id() else {
+        return Ok(false);
+    };
+    let stored = crate::approvals::requests::get(db, request_id)?;
+    if stored.record.status().name() != "pending" {
+        return Ok(false);
+    }
+    let by = u32::try_from(by_revision).unwrap_or(u32::MAX);
+    let superseded = stored
+        .record
+        .supersede(by, now)
+        .map_err(|e| StoreError::InvalidState {
+            entity: "approval request",
+            id: request_id.to_string(),
+            message: e.to_string(),
+        })?;
+    crate::approvals::requests::save(db, &superseded, stored.version, now)?;
+    Ok(true)
 }
 
 /// A pending order resumed after its approval request was decided while
