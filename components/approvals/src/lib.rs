@@ -11,12 +11,13 @@
 //! `Idempotency-Key`. The engine is `sales_domain::approvals`, the SQL
 //! `sales_store::approvals`.
 //!
-//! The people approvals resolve ([`directory`]) come from the API keys
-//! until the teams component lands: every principal with a usable key is
-//! active, with its roles; who manages whom is the admin-managed
-//! `/api/v1/approval-managers` list. Nobody runs a territory yet, so
-//! `territory_manager` approvers cannot be met and opening such a request
-//! is refused with the reason (see ARCHITECTURE.md).
+//! The people approvals resolve ([`directory`]): every principal with a
+//! usable key is active, with its roles; who manages whom comes from the
+//! sales hierarchy of the teams component (people linked to principals),
+//! with the admin-managed `/api/v1/approval-managers` list as the
+//! fallback for principals the hierarchy does not cover; territory
+//! managers come from the teams' `/api/v1/territory-managers` (a
+//! territory without one is run by its nearest ancestor's manager).
 //!
 //! It also exports the WIT interface `sales:orchestration/approvals`
 //! (read-only: evaluate a snapshot, check that it is authorized) for the
@@ -119,9 +120,9 @@ fn not_found(req: &ApiRequest) -> ApiError {
 }
 
 /// The people approvals know, from the usable API keys (and the caller,
-/// who may be the bootstrap admin, which has no key row), and who manages
-/// whom from `approval_managers`. Territory managers stay empty until the
-/// teams component provides them.
+/// who may be the bootstrap admin, which has no key row), who manages
+/// whom (the sales hierarchy, else `approval_managers`) and who runs each
+/// territory (the teams' territory managers).
 pub(crate) fn directory(db: &impl Db, caller: &Principal) -> Result<Directory, ApiError> {
     Ok(sales_store::approvals::escalation::directory(
         db,

@@ -23,8 +23,9 @@
 //! all of them by [`delegations::all`].
 //!
 //! [`managers`] (migration 6) says who manages whom — one manager per
-//! principal — for `submitter_manager` approvers and escalation up the
-//! management chain, until the teams capability owns the hierarchy.
+//! principal — for principals the teams hierarchy (`crate::teams`) does
+//! not cover; where a principal's sales person has a manager, the
+//! hierarchy wins ([`escalation::directory`]).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sales_domain::approvals::{
@@ -720,9 +721,11 @@ pub mod escalation {
     use crate::page::MAX_LIMIT;
 
     /// The people approvals know: the holders of usable API keys (and
-    /// `caller`, who may be the bootstrap admin, which has no key row), and
-    /// who manages whom from `approval_managers`. Territory managers stay
-    /// empty until the teams component provides them.
+    /// `caller`, who may be the bootstrap admin, which has no key row);
+    /// who manages whom from the sales hierarchy (`teams::directory::fill`:
+    /// people linked to principals), else from `approval_managers` (the
+    /// fallback for principals the hierarchy does not cover); and each
+    /// territory's manager from the teams' territory managers.
     pub fn directory(db: &impl Db, caller: Option<&Principal>) -> Result<Directory, StoreError> {
         let mut dir = Directory::default();
         let mut add = |p: &Principal| {
@@ -749,6 +752,7 @@ pub mod escalation {
             }
         }
         dir.managers = managers::all(db)?;
+        crate::teams::directory::fill(db, &mut dir)?;
         Ok(dir)
     }
 

@@ -506,3 +506,44 @@ fn tiers_across_orders_are_settled_together_when_one_order_changes() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn the_approvals_directory_prefers_the_hierarchy_and_keeps_the_old_list_as_fallback() {
+    use crate::approvals::managers::{self as old, ManagerLine};
+    let db = db();
+    let (rep_p, boss_p, listed_p, other_p) = (
+        PrincipalId::new(),
+        PrincipalId::new(),
+        PrincipalId::new(),
+        PrincipalId::new(),
+    );
+    let boss = person(&db, "Boss", Some(boss_p), None);
+    person(&db, "Rep", Some(rep_p), Some(boss));
+    for (principal, manager) in [(rep_p, listed_p), (other_p, listed_p)] {
+        old::create(
+            &db,
+            &ManagerLine {
+                id: sales_domain::ids::ApprovalManagerId::new(),
+                principal,
+                manager,
+                created_at: at(1),
+            },
+        )
+        .unwrap();
+    }
+    let t = territory(&db, "SOUTH", None);
+    territories::managers::create(
+        &db,
+        &TerritoryManager {
+            id: TerritoryManagerId::new(),
+            territory_id: t,
+            sales_person_id: boss,
+        },
+        at(1),
+    )
+    .unwrap();
+    let dir = crate::approvals::escalation::directory(&db, None).unwrap();
+    assert_eq!(dir.managers.get(&rep_p), Some(&boss_p));
+    assert_eq!(dir.managers.get(&other_p), Some(&listed_p));
+    assert_eq!(dir.territory_managers.get(&t), Some(&boss_p));
+}
