@@ -40,6 +40,7 @@ pub(crate) fn drain(db: &impl Db, config: &Config) -> anyhow::Result<Report> {
                 handlers::handle(db, &event, now)?;
                 crate::integrations::on_event(db, &event, now)?;
                 crate::rollups::handle(db, &event)?;
+                crate::commissions::handle(db, &event, now)?;
                 outbox::complete(db, event.id, &owner, now)?;
                 Ok::<(), handlers::HandlerError>(())
             });

@@ -13,6 +13,7 @@
 //! Tuning (Spin variables, milliseconds): `jobs_max_attempts`,
 //! `jobs_retry_base_ms`, `jobs_retry_cap_ms`, `jobs_lease_ms`.
 
+mod commissions;
 mod drain;
 mod handlers;
 mod http;
