@@ -1,7 +1,8 @@
 //! `/api/v1/commissions`: the commission ledger (append-only rows:
 //! accrual, reversal, adjustment — each with the order, its version and
-//! the amount), filtered and paged; `GET /commissions/statement` — a
-//! person's (or partner's) totals and rows for a period; `POST
+//! the amount), filtered and paged; `GET /sales-people/{id}/statement`
+//! and `/sales-partners/{id}/statement` — totals and rows for a period
+//! (the current month by default); `POST
 //! /commissions/adjustments` — a manual row (admins); `POST
 //! /commissions/recalculate` — recalculate one order now (admins; the
 //! jobs component does it for every order event).
@@ -110,40 +111,53 @@ pub fn get(ctx: &Ctx, id: &str) -> ApiResult {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StatementQuery {
-    sales_person_id: Option<SalesPersonId>,
-    sales_partner_id: Option<SalesPartnerId>,
     period: Option<PeriodKind>,
     period_start: Option<NaiveDate>,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 }
 
-/// A statement for a person (default: the caller's own) or a partner, for
-/// `period` + `period_start` or `from` + `to`.
-pub fn statement(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
+/// `GET /sales-people/{id}/statement`.
+pub fn person_statement(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
+    let id = path_id(id, SalesPersonId::parse)?;
+    statement(ctx, req, Beneficiary::SalesPerson(id))
+}
+
+/// `GET /sales-partners/{id}/statement`.
+pub fn partner_statement(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
+    let id = path_id(id, SalesPartnerId::parse)?;
+    statement(ctx, req, Beneficiary::SalesPartner(id))
+}
+
+/// A statement for `period` + `period_start` or `from` + `to`; without
+/// either, the current month.
+fn statement(ctx: &Ctx, req: &ApiRequest, b: Beneficiary) -> ApiResult {
     require(&ctx.principal, Action::ReadCatalog)?;
     let q: StatementQuery = parse_query(&req.query)?;
     let scope = scope(&ctx.db, &ctx.principal)?;
-    let b = match beneficiary(q.sales_person_id, q.sales_partner_id)? {
-        Some(b) => b,
-        None => match sales_store::teams::people::by_principal(&ctx.db, ctx.principal.id())? {
-            Some(p) => Beneficiary::SalesPerson(p.id()),
-            None => {
-                return Err(ApiError::invalid_query(
-                    "sales_person_id",
-                    "name the sales person (your key is linked to none)",
-                ))
-            }
-        },
-    };
-    if !sees(&scope, b) {
-        return Err(ApiError::not_found(format!(
+    let missing = || {
+        ApiError::not_found(format!(
             "{} {} does not exist",
             b.kind().replace('_', " "),
             b.id_text()
-        )));
+        ))
+    };
+    if !sees(&scope, b) {
+        return Err(missing());
+    }
+    match b {
+        Beneficiary::SalesPerson(p) => {
+            sales_store::teams::people::get(&ctx.db, p)?;
+        }
+        Beneficiary::SalesPartner(p) => {
+            sales_store::teams::partners::get(&ctx.db, p)?;
+        }
     }
     let (from, to) = match (q.period, q.period_start, q.from, q.to) {
+        (None, None, None, None) => {
+            let p = Period::containing(PeriodKind::Month, ctx.now.date_naive());
+            (p.start, p.end())
+        }
         (Some(kind), Some(start), None, None) => {
             let p = Period::starting("period_start", kind, start)
                 .map_err(|e| ApiError::invalid_query(e.field, e.message))?;
@@ -162,20 +176,6 @@ pub fn statement(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             ))
         }
     };
-    match b {
-        Beneficiary::SalesPerson(p) => {
-            reference(
-                sales_store::teams::people::get(&ctx.db, p),
-                "sales_person_id",
-            )?;
-        }
-        Beneficiary::SalesPartner(p) => {
-            reference(
-                sales_store::teams::partners::get(&ctx.db, p),
-                "sales_partner_id",
-            )?;
-        }
-    }
     ApiResponse::json(200, &commissions::statement(&ctx.db, b, from, to)?)
 }
 

@@ -55,6 +55,10 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             Method::Patch => org::update_person(ctx, req, id),
             _ => not_allowed(m, "GET, PATCH"),
         },
+        ["api", "v1", "sales-people", id, "statement"] => match m {
+            Method::Get => commissions::person_statement(ctx, req, id),
+            _ => not_allowed(m, "GET"),
+        },
         ["api", "v1", "sales-people", id, "deactivate"] => match m {
             Method::Post => org::deactivate_person(ctx, req, id),
             _ => not_allowed(m, "POST"),
@@ -85,6 +89,10 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             Method::Patch => org::update_partner(ctx, req, id),
             _ => not_allowed(m, "GET, PATCH"),
         },
+        ["api", "v1", "sales-partners", id, "statement"] => match m {
+            Method::Get => commissions::partner_statement(ctx, req, id),
+            _ => not_allowed(m, "GET"),
+        },
         ["api", "v1", "sales-partners", id, "deactivate"] => match m {
             Method::Post => org::deactivate_partner(ctx, req, id),
             _ => not_allowed(m, "POST"),
@@ -107,8 +115,8 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             _ => not_allowed(m, "GET, POST"),
         },
         ["api", "v1", "territory-rules", "resolve"] => match m {
-            Method::Get => territories::resolve(ctx, req),
-            _ => not_allowed(m, "GET"),
+            Method::Post => territories::resolve(ctx, req),
+            _ => not_allowed(m, "POST"),
         },
         ["api", "v1", "territory-rules", id] => match m {
             Method::Get => territories::get_rule(ctx, id),
@@ -148,10 +156,6 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
 
         ["api", "v1", "commissions"] => match m {
             Method::Get => commissions::list(ctx, req),
-            _ => not_allowed(m, "GET"),
-        },
-        ["api", "v1", "commissions", "statement"] => match m {
-            Method::Get => commissions::statement(ctx, req),
             _ => not_allowed(m, "GET"),
         },
         ["api", "v1", "commissions", "adjustments"] => match m {

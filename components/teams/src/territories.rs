@@ -1,9 +1,9 @@
 //! `/api/v1/territory-managers` (one sales person per territory; a
 //! territory without its own manager is managed by the nearest ancestor's)
 //! and `/api/v1/territory-rules` (country, region, postcode range →
-//! territory), with `GET /api/v1/territory-rules/resolve?customer_id=`:
-//! the customer's territory (explicit wins, else by rule), where it came
-//! from, and the default sales team of its new documents.
+//! territory), with `POST /api/v1/territory-rules/resolve` (a customer
+//! or an address): the territory (explicit wins, else by rule), where it
+//! came from, and the default sales team of new documents there.
 
 use sales_domain::auth::Action;
 use sales_domain::ids::{CustomerId, SalesPersonId, TerritoryId};
@@ -256,43 +256,82 @@ pub fn deactivate_rule(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
     )
 }
 
+/// What to place: a customer, or an address.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ResolveQuery {
+struct ResolveBody {
+    #[serde(default)]
     customer_id: Option<CustomerId>,
+    #[serde(default)]
+    country: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    postcode: Option<String>,
 }
 
 #[derive(Serialize)]
 struct Resolved {
-    #[serde(flatten)]
-    territory: territories::CustomerTerritory,
+    customer_id: Option<CustomerId>,
+    territory_id: Option<TerritoryId>,
+    source: territories::TerritorySource,
+    rule_id: Option<TerritoryRuleId>,
     /// The team the default split comes from (none when it is the
     /// territory manager's alone, or when there is none).
     team_id: Option<sales_domain::teams::TeamId>,
     sales_team: sales_domain::teams::Split,
 }
 
+/// Places a customer (explicit territory, else by rule) or an address (by
+/// rule) and answers the default sales team there. Reads only.
 pub fn resolve(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     require(&ctx.principal, Action::ReadCatalog)?;
-    let q: ResolveQuery = parse_query(&req.query)?;
-    let customer = q
-        .customer_id
-        .ok_or_else(|| ApiError::invalid_query("customer_id", "name the customer to resolve"))?;
-    let territory = match territories::customer_territory(&ctx.db, customer) {
-        Err(sales_store::StoreError::NotFound { id, .. }) => {
-            return Err(ApiError::invalid_query(
-                "customer_id",
-                format!("customer {id} does not exist"),
+    let b: ResolveBody = parse_json(req)?;
+    let (customer_id, territory_id, source, rule_id) = match (b.customer_id, b.country) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "country",
+                "give a customer_id or an address, not both",
             ))
         }
-        other => other?,
+        (Some(customer), None) => {
+            let t = reference(
+                territories::customer_territory(&ctx.db, customer),
+                "customer_id",
+            )?;
+            (Some(customer), t.territory_id, t.source, t.rule_id)
+        }
+        (None, Some(country)) => {
+            let candidates = rules::for_country(&ctx.db, &country)?;
+            let rule = sales_domain::teams::resolve_territory(
+                &candidates,
+                &country,
+                b.region.as_deref(),
+                b.postcode.as_deref(),
+            );
+            let source = if rule.is_some() {
+                territories::TerritorySource::Rule
+            } else {
+                territories::TerritorySource::None
+            };
+            (
+                None,
+                rule.map(|r| r.territory_id()),
+                source,
+                rule.map(|r| r.id()),
+            )
+        }
+        (None, None) => return Err(ApiError::missing_field("customer_id")),
     };
-    let split = territories::default_split(&ctx.db, territory.territory_id)?;
+    let split = territories::default_split(&ctx.db, territory_id)?;
     let (team_id, sales_team) = split.unwrap_or_default();
     ApiResponse::json(
         200,
         &Resolved {
-            territory,
+            customer_id,
+            territory_id,
+            source,
+            rule_id,
             team_id,
             sales_team,
         },
