@@ -191,6 +191,23 @@ async fn a_draft_is_submitted_and_confirmed_with_prices_promised_dates_and_reser
         count(&app, &format!("/api/v1/orders?customer_id={}", w.customer)).await,
         1
     );
+
+    // A requested date that passed while the order was a draft means as
+    // soon as possible.
+    let yesterday = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
+    let late = app
+        .create(
+            "/api/v1/orders",
+            json!({ "customer_id": w.customer, "channel_id": b2b, "requested_date": yesterday,
+                    "lines": [{ "product_id": w.drill, "quantity": "1" }] }),
+        )
+        .await
+        .unwrap();
+    let done = submit(&app, &late).await;
+    assert_eq!(
+        done.assert_status(200)["lines"][0]["promised_date"],
+        today().as_str()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -267,6 +267,7 @@ fn with_promise(order: &Order, promise: &OrderPromise) -> Result<Order, ApiError
 fn promise(
     order: &Order,
     channel: &Channel,
+    today: chrono::NaiveDate,
 ) -> Result<(OrderPromise, Vec<PlannedReservation>), ApiError> {
     let request = CheckRequest {
         // A channel without warehouses ships from every active one.
@@ -281,7 +282,12 @@ fn promise(
                 line_id: Some(l.id),
                 product: l.product_id,
                 quantity: l.quantity,
-                requested_date: l.requested_date.or(order.requested_date()),
+                // A date that has passed since the draft was written means
+                // as soon as possible (as a quotation's conversion drops it).
+                requested_date: l
+                    .requested_date
+                    .or(order.requested_date())
+                    .filter(|d| *d >= today),
             })
             .collect(),
     };
@@ -659,7 +665,7 @@ fn prepare(
         }
         (Order::from_parts(parts).map_err(errors::order)?, None, rows)
     } else {
-        let (promised, rows) = promise(&order, &channel)?;
+        let (promised, rows) = promise(&order, &channel, today(ctx))?;
         (with_promise(&order, &promised)?, Some(promised), rows)
     };
     point("submit.after_promise")?;
