@@ -770,7 +770,13 @@ pub fn statement(
     let totals = totals
         .into_values()
         .map(|mut t| {
-            t.closing = t.opening + t.accrued + t.reversed + t.adjusted;
+            // Amounts print with the currency's decimals (`0.00`, not `0`).
+            let r = |d: Decimal| sales_domain::money::round(d, t.currency, Default::default());
+            t.closing = r(t.opening + t.accrued + t.reversed + t.adjusted);
+            t.opening = r(t.opening);
+            t.accrued = r(t.accrued);
+            t.reversed = r(t.reversed);
+            t.adjusted = r(t.adjusted);
             t
         })
         .collect();
