@@ -18,6 +18,10 @@ ensure_tools() {
   local missing=()
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
+  # The dashboard: Node.js + npm build it, Debian's Chromium runs its
+  # browser test (tests/tests/dashboard.rs drives it with playwright-core).
+  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]}"
     if [ ! -d /var/lib/apt/lists ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ]; then
@@ -48,4 +52,18 @@ compose_orders() {
     --plug "$out/availability.wasm" \
     --plug "$out/approvals.wasm" \
     -o "$out/orders.composed.wasm"
+}
+
+# The dashboard's front-end (components/dashboard/web): installs its npm
+# dependencies from package-lock.json when node_modules is missing or older
+# than the lock file, then builds the hashed assets into web/dist, which
+# the dashboard component compiles in (its build.rs).
+build_web() {
+  local web=components/dashboard/web
+  if [ ! -d "$web/node_modules" ] || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+    log "installing the dashboard's npm dependencies"
+    npm --prefix "$web" ci --no-audit --no-fund
+  fi
+  log "building the dashboard's assets"
+  npm --prefix "$web" run build --silent
 }

@@ -4,7 +4,7 @@
 //! - `sales` — revenue, orders, quantity and margin of booked orders over
 //!   a range, a series by `granularity` (day, week, month, quarter, year)
 //!   and the previous period of the same length for comparison;
-//! - `breakdown?dimension=` — the same figures by channel, territory
+//! - `breakdown?dimension=` — the same figures by channel (the default), territory
 //!   (rolled up the tree), sales person (the orders' team split, rolled up
 //!   the manager hierarchy), customer group, item group, product or
 //!   customer; `top-customers`, `top-products` are its first rows;

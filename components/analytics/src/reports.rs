@@ -193,12 +193,7 @@ fn breakdown_of(
                 "not a parameter of this report",
             ))
         }
-        (None, None) => {
-            return Err(ApiError::invalid_query(
-                "dimension",
-                format!("required: one of {}", Dimension::expected()),
-            ))
-        }
+        (None, None) => Dimension::Channel,
         (None, Some(d)) => Dimension::parse(d).ok_or_else(|| {
             ApiError::invalid_query("dimension", format!("one of {}", Dimension::expected()))
         })?,
@@ -355,10 +350,15 @@ pub(crate) fn commissions(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     )
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RebuildBody {}
+
 pub(crate) fn rebuild(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     if !ctx.principal.has_role(Role::Admin) {
         return Err(ApiError::forbidden("rebuilding the rollups is for admins"));
     }
+    let RebuildBody {} = sales_kit::json::parse_json(req)?;
     let now = ctx.now;
     sales_kit::idempotency::write(&ctx.db, &ctx.principal.id().to_string(), req, now, |db| {
         let orders = rollup::rebuild(db)?;

@@ -185,7 +185,10 @@ pub fn percent(part: Decimal, whole: Decimal) -> Option<Decimal> {
         return None;
     }
     let p = part.checked_mul(Decimal::ONE_HUNDRED)?.checked_div(whole)?;
-    Some(p.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+    let mut p = p.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    // Always two decimals on the wire: "50.00", not "50".
+    p.rescale(2);
+    Some(p)
 }
 
 /// Change from `previous` to `current` in percent (`None` when there was
@@ -276,6 +279,7 @@ mod tests {
         assert_eq!(percent(dec!(1), dec!(3)), Some(dec!(33.33)));
         assert_eq!(percent(dec!(2), dec!(3)), Some(dec!(66.67)));
         assert_eq!(percent(dec!(1), dec!(0)), None);
+        assert_eq!(percent(dec!(1), dec!(2)).unwrap().to_string(), "50.00");
         assert_eq!(change_percent(dec!(150), dec!(100)), Some(dec!(50.00)));
     }
 }

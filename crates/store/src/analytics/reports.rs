@@ -604,8 +604,9 @@ fn durations(mut days: Vec<i64>) -> Durations {
     days.sort_unstable();
     let n = days.len();
     let sum: i64 = days.iter().sum();
-    let mean = (Decimal::from(sum) / Decimal::from(n as i64))
+    let mut mean = (Decimal::from(sum) / Decimal::from(n as i64))
         .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    mean.rescale(2);
     let median = if n % 2 == 1 {
         Decimal::from(days[n / 2])
     } else {

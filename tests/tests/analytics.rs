@@ -1,0 +1,580 @@
+//! Analytics through the runner (issue #10), against a seeded data set
+//! whose answers are worked out by hand:
+//!
+//! Territories World › Europe › {Germany, France}; customers A (Germany,
+//! group Retail) and B (France, group Wholesale); a drill (cost 40, price
+//! 100) and a saw (cost 10, price 50) in item group Tools; channels B2B
+//! and WEB. Booked orders, all dated today:
+//!
+//! | order | customer | channel | lines            | net | margin |
+//! |-------|----------|---------|------------------|-----|--------|
+//! | 1     | A        | B2B     | 2 drills         | 200 | 120    |
+//! | 2     | A        | WEB     | 1 drill + 4 saws | 300 | 220    |
+//! | 3     | B        | B2B     | 3 saws (quoted)  | 150 | 120    |
+//!
+//! plus an order submitted and then cancelled and a draft, which do not
+//! count. Quotations: one sent and converted (order 3), one sent and lost
+//! ("price"), one left a draft.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use reqwest::Method;
+use sales_e2e::{json, Reply, TestApp};
+use sales_store::analytics::rollup;
+use sales_store::rusqlite_db::RusqliteDb;
+use sales_store::Db;
+use serde_json::Value;
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().expect("an id").to_string()
+}
+
+fn eur(amount: &str) -> Value {
+    json!({ "amount": amount, "currency": "EUR" })
+}
+
+struct Seeded {
+    germany: String,
+    france: String,
+    europe: String,
+    world: String,
+    b2b: String,
+    drill: String,
+    saw: String,
+    orders: Vec<Value>,
+}
+
+async fn tree(app: &TestApp, path: &str, name: &str, parent: Option<&str>) -> String {
+    let mut body = json!({ "code": app.code(name), "name": name });
+    if let Some(p) = parent {
+        body["parent_id"] = json!(p);
+    }
+    id(&app.create(path, body).await.unwrap())
+}
+
+async fn submit(app: &TestApp, order: &Value) -> Value {
+    let r = app
+        .post(&format!("/api/v1/orders/{}/submit", id(order)), json!({}))
+        .await
+        .unwrap();
+    let body = r.assert_status(200).clone();
+    assert_eq!(body["status"], "confirmed", "{body}");
+    body
+}
+
+async fn order(app: &TestApp, customer: &str, channel: &str, lines: Value) -> Value {
+    app.create(
+        "/api/v1/orders",
+        json!({ "customer_id": customer, "channel_id": channel, "lines": lines }),
+    )
+    .await
+    .unwrap()
+}
+
+async fn seed(app: &TestApp) -> Seeded {
+    let world = tree(app, "/api/v1/territories", "World", None).await;
+    let europe = tree(app, "/api/v1/territories", "Europe", Some(&world)).await;
+    let germany = tree(app, "/api/v1/territories", "Germany", Some(&europe)).await;
+    let france = tree(app, "/api/v1/territories", "France", Some(&europe)).await;
+    let retail = tree(app, "/api/v1/customer-groups", "Retail", None).await;
+    let wholesale = tree(app, "/api/v1/customer-groups", "Wholesale", None).await;
+    let tools = tree(app, "/api/v1/item-groups", "Tools", None).await;
+    app.create(
+        "/api/v1/warehouses",
+        json!({ "code": "MAIN", "name": "Main warehouse" }),
+    )
+    .await
+    .unwrap();
+    let warehouse = app.get("/api/v1/warehouses").await.unwrap().body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut products = Vec::new();
+    for (name, cost) in [("Drill", "40.00"), ("Saw", "10.00")] {
+        let p = id(&app
+            .create_product(json!({
+                "sku": app.unique(name), "name": name, "uom": "pcs", "kind": "stocked",
+                "standard_cost": eur(cost), "item_group_id": tools
+            }))
+            .await
+            .unwrap());
+        app.post(
+            "/api/v1/stock/adjustments",
+            json!({ "product_id": p, "warehouse_id": warehouse, "on_hand": "1000",
+                    "reason": "count" }),
+        )
+        .await
+        .unwrap()
+        .assert_status(201);
+        products.push(p);
+    }
+    let (drill, saw) = (products[0].clone(), products[1].clone());
+    app.create(
+        "/api/v1/price-lists",
+        json!({ "name": "Standard", "currency": "EUR", "items": [
+            { "product_id": drill, "uom": "pcs", "rate": "100.00" },
+            { "product_id": saw, "uom": "pcs", "rate": "50.00" }
+        ]}),
+    )
+    .await
+    .unwrap();
+    let mut channels = Vec::new();
+    for name in ["B2B", "WEB"] {
+        let code = app.code(name);
+        let ch = app
+            .create(
+                "/api/v1/channels",
+                json!({ "code": code, "name": name, "kind": "b2b", "mode": "offline",
+                        "currency": "EUR", "tax_mode": "exclusive", "warehouses": ["MAIN"] }),
+            )
+            .await
+            .unwrap();
+        channels.push((id(&ch), code));
+    }
+    let a = id(&app
+        .create_customer(json!({ "name": app.unique("A"), "territory_id": germany,
+                                 "customer_group_id": retail }))
+        .await
+        .unwrap());
+    let b = id(&app
+        .create_customer(json!({ "name": app.unique("B"), "territory_id": france,
+                                 "customer_group_id": wholesale }))
+        .await
+        .unwrap());
+    let (b2b, web) = (channels[0].0.clone(), channels[1].0.clone());
+
+    let o1 = order(
+        app,
+        &a,
+        &b2b,
+        json!([{ "product_id": drill, "quantity": "2" }]),
+    )
+    .await;
+    let o2 = order(
+        app,
+        &a,
+        &web,
+        json!([{ "product_id": drill, "quantity": "1" },
+               { "product_id": saw, "quantity": "4" }]),
+    )
+    .await;
+    submit(app, &o1).await;
+    submit(app, &o2).await;
+
+    // Quotations: converted, lost, draft.
+    let quote =
+        |lines: Value| json!({ "customer_id": b, "channel_code": channels[0].1, "lines": lines });
+    let q1 = app
+        .create(
+            "/api/v1/quotations",
+            quote(json!([{ "product_id": saw, "quantity": "3" }])),
+        )
+        .await
+        .unwrap();
+    let q2 = app
+        .create(
+            "/api/v1/quotations",
+            quote(json!([{ "product_id": drill, "quantity": "5" }])),
+        )
+        .await
+        .unwrap();
+    app.create(
+        "/api/v1/quotations",
+        quote(json!([{ "product_id": drill, "quantity": "1" }])),
+    )
+    .await
+    .unwrap();
+    for q in [&q1, &q2] {
+        app.post(&format!("/api/v1/quotations/{}/send", id(q)), json!({}))
+            .await
+            .unwrap()
+            .assert_status(200);
+    }
+    app.post(
+        &format!("/api/v1/quotations/{}/lose", id(&q2)),
+        json!({ "reason": "price", "competitor": "Rival GmbH" }),
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    let converted = app
+        .post(
+            &format!("/api/v1/quotations/{}/convert", id(&q1)),
+            json!({}),
+        )
+        .await
+        .unwrap();
+    let o3 = converted.assert_status(201)["order"].clone();
+    submit(app, &o3).await;
+
+    // Cancelled after submission, and a draft: neither counts.
+    let cancelled = order(
+        app,
+        &b,
+        &b2b,
+        json!([{ "product_id": drill, "quantity": "1" }]),
+    )
+    .await;
+    submit(app, &cancelled).await;
+    app.post(
+        &format!("/api/v1/orders/{}/cancel", id(&cancelled)),
+        json!({ "reason": "changed their mind" }),
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    order(
+        app,
+        &a,
+        &b2b,
+        json!([{ "product_id": saw, "quantity": "9" }]),
+    )
+    .await;
+
+    Seeded {
+        germany,
+        france,
+        europe,
+        world,
+        b2b,
+        drill,
+        saw,
+        orders: vec![o1, o2, o3],
+    }
+}
+
+async fn report(app: &TestApp, path: &str) -> Value {
+    let r = app.get(path).await.unwrap();
+    r.assert_status(200).clone()
+}
+
+/// Waits until the jobs component has rolled up `orders` booked orders
+/// and nothing is left in the outbox.
+async fn rolled_up(app: &TestApp, orders: i64) -> Value {
+    for _ in 0..150 {
+        let s = report(app, "/api/v1/analytics/sales?currency=EUR").await;
+        let pending = app.count("/api/v1/outbox?status=pending").await.unwrap();
+        if s["totals"]["orders"] == orders && pending == 0 {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the rollups never reached {orders} orders");
+}
+
+fn item<'a>(items: &'a Value, key: &str) -> &'a Value {
+    items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == key)
+        .unwrap_or_else(|| panic!("no item {key} in {items}"))
+}
+
+fn db(app: &TestApp) -> RusqliteDb {
+    RusqliteDb::open(app.database_path().expect("a local app")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_report_gives_the_seeded_answers() {
+    let app = TestApp::spawn().await.unwrap();
+    let s = seed(&app).await;
+    let sales = rolled_up(&app, 3).await;
+
+    // Totals: three booked orders.
+    let t = &sales["totals"];
+    assert_eq!(t["revenue"], eur("650.00"));
+    assert_eq!(t["margin"], eur("460.00"));
+    assert_eq!(t["quantity"], "10");
+    assert_eq!(t["average_order_value"], eur("216.67"));
+    assert_eq!(t["margin_percent"], "70.77");
+    // Today is the last point of the daily series and holds everything.
+    let series = sales["series"].as_array().unwrap();
+    assert_eq!(sales["granularity"], "day");
+    assert_eq!(series.len(), 30);
+    assert_eq!(series[29]["revenue"], eur("650.00"));
+    assert_eq!(series[0]["orders"], 0);
+    assert_eq!(sales["previous"]["totals"]["orders"], 0);
+    assert_eq!(sales["change"]["revenue_percent"], Value::Null);
+
+    // A filter changes the numbers.
+    let b2b = report(
+        &app,
+        &format!("/api/v1/analytics/sales?channel_id={}", s.b2b),
+    )
+    .await;
+    assert_eq!(b2b["totals"]["revenue"], eur("350.00"));
+    assert_eq!(b2b["totals"]["orders"], 2);
+    let saws = report(
+        &app,
+        &format!("/api/v1/analytics/sales?product_id={}", s.saw),
+    )
+    .await;
+    assert_eq!(saws["totals"]["revenue"], eur("350.00"));
+    assert_eq!(saws["totals"]["orders"], 2);
+    assert_eq!(saws["totals"]["quantity"], "7");
+    let france = report(
+        &app,
+        &format!("/api/v1/analytics/sales?territory_id={}", s.france),
+    )
+    .await;
+    assert_eq!(france["totals"]["revenue"], eur("150.00"));
+
+    // Territory rolled up the tree.
+    let by = report(&app, "/api/v1/analytics/breakdown?dimension=territory").await;
+    assert_eq!(item(&by, &s.germany)["total"]["revenue"], eur("500.00"));
+    assert_eq!(item(&by, &s.france)["total"]["revenue"], eur("150.00"));
+    assert_eq!(item(&by, &s.europe)["total"]["revenue"], eur("650.00"));
+    assert_eq!(item(&by, &s.europe)["own"]["revenue"], eur("0.00"));
+    assert_eq!(item(&by, &s.world)["total"]["orders"], 3);
+    assert_eq!(item(&by, &s.germany)["label"], "Germany");
+    assert_eq!(item(&by, &s.germany)["parent_id"], s.europe.as_str());
+    // Channel, product, item group.
+    let by = report(&app, "/api/v1/analytics/breakdown?dimension=channel").await;
+    assert_eq!(item(&by, &s.b2b)["own"]["revenue"], eur("350.00"));
+    assert_eq!(by["items"][0]["key"], s.b2b.as_str(), "largest first");
+    let top = report(&app, "/api/v1/analytics/top-products?limit=1").await;
+    assert_eq!(top["items"].as_array().unwrap().len(), 1);
+    assert_eq!(top["items"][0]["key"], s.saw.as_str());
+    assert_eq!(top["items"][0]["own"]["quantity"], "7");
+    let by = report(&app, "/api/v1/analytics/breakdown?dimension=product").await;
+    assert_eq!(item(&by, &s.drill)["own"]["revenue"], eur("300.00"));
+    assert_eq!(item(&by, &s.drill)["own"]["margin"], eur("180.00"));
+    let by = report(&app, "/api/v1/analytics/breakdown?dimension=item_group").await;
+    assert_eq!(by["items"][0]["own"]["revenue"], eur("650.00"));
+    assert_eq!(by["items"][0]["label"], "Tools");
+    let top = report(&app, "/api/v1/analytics/top-customers").await;
+    assert_eq!(top["items"][0]["own"]["revenue"], eur("500.00"));
+    let by = report(&app, "/api/v1/analytics/breakdown?dimension=customer_group").await;
+    assert_eq!(by["items"][1]["own"]["revenue"], eur("150.00"));
+    assert_eq!(by["items"][1]["label"], "Wholesale");
+
+    // The funnel: three created, two sent, one ordered, one lost.
+    let f = report(&app, "/api/v1/analytics/funnel").await;
+    assert_eq!(
+        (
+            &f["created"],
+            &f["sent"],
+            &f["accepted"],
+            &f["ordered"],
+            &f["lost"],
+            &f["open"]
+        ),
+        (
+            &json!(3),
+            &json!(2),
+            &json!(1),
+            &json!(1),
+            &json!(1),
+            &json!(1)
+        )
+    );
+    assert_eq!(f["conversion_rate_percent"], "50.00");
+    assert_eq!(
+        f["lost_reasons"],
+        json!([{ "reason": "price", "count": 1 }])
+    );
+
+    // Nothing shipped yet: four lines pending, none late (promised ahead).
+    let p = report(&app, "/api/v1/analytics/pending-lines").await;
+    assert_eq!(p["items"].as_array().unwrap().len(), 4);
+    assert!(p["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["days_late"] == 0));
+
+    // Ship order 1 in full: it leaves the pending lines, the order-to-
+    // fulfilled cycle time counts it; order 3 came from a quotation today.
+    let o1 = app
+        .get(&format!("/api/v1/orders/{}", id(&s.orders[0])))
+        .await
+        .unwrap()
+        .body;
+    app.post(
+        &format!("/api/v1/orders/{}/fulfil", id(&o1)),
+        json!({ "lines": [{ "line_id": o1["lines"][0]["id"], "quantity": "2" }],
+                "external_source": "wms", "external_id": "DN-1" }),
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    let p = report(&app, "/api/v1/analytics/pending-lines").await;
+    assert_eq!(p["items"].as_array().unwrap().len(), 3);
+    let c = report(&app, "/api/v1/analytics/cycle-times").await;
+    assert_eq!(c["quotation_to_order"]["count"], 1);
+    assert_eq!(c["quotation_to_order"]["median_days"], "0");
+    assert_eq!(c["order_to_fulfilled"]["count"], 1);
+    assert_eq!(c["order_to_fulfilled"]["mean_days"], "0.00");
+
+    // Teams' reports answer from their tables (nothing set up here).
+    assert_eq!(
+        report(&app, "/api/v1/analytics/targets").await["items"],
+        json!([])
+    );
+    assert_eq!(
+        report(&app, "/api/v1/analytics/commissions").await["items"],
+        json!([])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reps_reports_count_only_their_territory() {
+    let app = TestApp::spawn().await.unwrap();
+    let s = seed(&app).await;
+    rolled_up(&app, 3).await;
+    let key = app
+        .create(
+            "/api/v1/api-keys",
+            json!({ "name": app.unique("rep-fr"), "roles": ["rep"], "territory_id": s.france }),
+        )
+        .await
+        .unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let as_rep = |path: &str| {
+        let app = &app;
+        let key = key.clone();
+        let path = path.to_string();
+        async move {
+            let r: Reply = app
+                .call_as(&key, Method::GET, &path, None, &[])
+                .await
+                .unwrap();
+            r.assert_status(200).clone()
+        }
+    };
+    let sales = as_rep("/api/v1/analytics/sales").await;
+    assert_eq!(sales["totals"]["revenue"], eur("150.00"));
+    assert_eq!(sales["totals"]["orders"], 1);
+    // Asking for a territory outside theirs reports nothing.
+    let other = as_rep(&format!(
+        "/api/v1/analytics/sales?territory_id={}",
+        s.germany
+    ))
+    .await;
+    assert_eq!(other["totals"]["orders"], 0);
+    // The breakdown shows France only, not the totals above it.
+    let by = as_rep("/api/v1/analytics/breakdown?dimension=territory").await;
+    let keys: Vec<&Value> = by["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["key"])
+        .collect();
+    assert_eq!(keys, vec![&json!(s.france)]);
+    let f = as_rep("/api/v1/analytics/funnel").await;
+    assert_eq!(
+        f["created"], 3,
+        "all three quotations were for the French customer"
+    );
+    let p = as_rep("/api/v1/analytics/pending-lines").await;
+    assert_eq!(p["items"].as_array().unwrap().len(), 1);
+    // Rebuilding is for admins.
+    app.call_as(
+        &key,
+        Method::POST,
+        "/api/v1/analytics/rollups/rebuild",
+        None,
+        &[],
+    )
+    .await
+    .unwrap()
+    .assert_problem(403, "forbidden");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rollups_match_a_recomputation_from_scratch_and_replays_change_nothing() {
+    let app = TestApp::spawn().await.unwrap();
+    let s = seed(&app).await;
+    rolled_up(&app, 3).await;
+    let db = db(&app);
+    assert_eq!(rollup::verify(&db).unwrap(), vec![]);
+    let before = rollup::stored_daily(&db).unwrap();
+    assert!(!before.is_empty());
+
+    // Replaying every order's refresh changes nothing, even with the
+    // applied versions forgotten.
+    for o in &s.orders {
+        let order = sales_domain::ids::OrderId::parse(&id(o)).unwrap();
+        assert_eq!(
+            rollup::refresh_order(&db, order).unwrap(),
+            rollup::Refreshed::AlreadyCurrent
+        );
+    }
+    db.execute("DELETE FROM analytics_order_versions", &[])
+        .unwrap();
+    for o in &s.orders {
+        let order = sales_domain::ids::OrderId::parse(&id(o)).unwrap();
+        rollup::refresh_order(&db, order).unwrap();
+    }
+    assert_eq!(rollup::stored_daily(&db).unwrap(), before);
+
+    // Order 3 moved 40 days back (as if it were old), then a rebuild: the
+    // last 30 days hold 500, the 30 before 150, a change of +233.33 %.
+    let day = (chrono::Utc::now().date_naive() - chrono::Days::new(40)).to_string();
+    db.execute(
+        "UPDATE sales_orders SET order_date = ? WHERE id = ?",
+        &[day.as_str().into(), id(&s.orders[2]).as_str().into()],
+    )
+    .unwrap();
+    assert_eq!(rollup::verify(&db).unwrap().len(), 2, "stale until rebuilt");
+    let r = app
+        .post("/api/v1/analytics/rollups/rebuild", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(r.assert_status(200)["orders"], 5);
+    assert_eq!(rollup::verify(&db).unwrap(), vec![]);
+    let sales = report(&app, "/api/v1/analytics/sales").await;
+    assert_eq!(sales["totals"]["revenue"], eur("500.00"));
+    assert_eq!(sales["previous"]["totals"]["revenue"], eur("150.00"));
+    assert_eq!(sales["change"]["revenue_percent"], "233.33");
+    let quarter = report(
+        &app,
+        &format!(
+            "/api/v1/analytics/sales?granularity=month&from={day}&to={}",
+            chrono::Utc::now().date_naive()
+        ),
+    )
+    .await;
+    let months: Vec<&Value> = quarter["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["revenue"])
+        .collect();
+    assert!(months.contains(&&eur("150.00")), "{quarter}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_parameters_are_a_400_naming_the_parameter() {
+    let app = TestApp::spawn().await.unwrap();
+    for (path, field) in [
+        ("/api/v1/analytics/sales?from=2026-13-01", "from"),
+        (
+            "/api/v1/analytics/sales?from=2026-02-01&to=2026-01-01",
+            "from",
+        ),
+        (
+            "/api/v1/analytics/sales?from=2000-01-01&to=2026-01-01",
+            "to",
+        ),
+        ("/api/v1/analytics/sales?granularity=hour", "granularity"),
+        ("/api/v1/analytics/sales?currency=euro", "currency"),
+        ("/api/v1/analytics/sales?colour=red", "colour"),
+        ("/api/v1/analytics/breakdown?dimension=planet", "dimension"),
+        ("/api/v1/analytics/top-products?limit=0", "limit"),
+        ("/api/v1/analytics/sales?territory_id=x%27y", "territory_id"),
+    ] {
+        let r = app.get(path).await.unwrap();
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert_eq!(r.body["field"], field, "{path}: {}", r.body);
+    }
+    app.post("/api/v1/analytics/sales", json!({}))
+        .await
+        .unwrap()
+        .assert_problem(405, "method_not_allowed");
+}
