@@ -562,3 +562,87 @@ async fn commission_accrues_from_a_submitted_order_follows_the_amendment_and_is_
     .await
     .assert_problem(404, "not_found");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_ask_the_submitters_manager_and_the_territory_manager_from_the_hierarchy() {
+    let app = app().await;
+    let (rep_key, rep_principal) = key(&app, "rep").await;
+    let (boss_key, boss_principal) = key(&app, "manager").await;
+    let (area_key, area_principal) = key(&app, "manager").await;
+    let boss = person(&app, "Bea Boss", Some(&boss_principal), None).await;
+    person(&app, "Rick Rep", Some(&rep_principal), Some(&id(&boss))).await;
+    let area = person(&app, "Ana Area", Some(&area_principal), None).await;
+    // The area manager runs SOUTH; MUNICH below it has no manager of its own.
+    let south = territory(&app, None).await;
+    let munich = territory(&app, Some(&south)).await;
+    app.create(
+        "/api/v1/territory-managers",
+        json!({ "territory_id": south, "sales_person_id": id(&area) }),
+    )
+    .await
+    .unwrap();
+    let channel = app.code("AP");
+    let level = |name: &str, approver: &str| json!({ "name": name, "approvers": [{ "type": approver }], "mode": { "type": "any_one" } });
+    app.create(
+        "/api/v1/approval-policies",
+        json!({ "name": "Large quotes", "applies_to": ["quotation"],
+                "condition": { "type": "all", "all": [
+                    { "type": "channels", "codes": [channel] },
+                    { "type": "total_amount", "limits": { "EUR": { "over": "1000" } } } ] },
+                "chain": { "levels": [ level("Manager", "submitter_manager"),
+                                       level("Territory", "territory_manager") ] } }),
+    )
+    .await
+    .unwrap();
+    let snapshot = json!({
+        "document": { "kind": "quotation", "id": "0190f5c2-7b3a-7c3e-9a1f-1d2e3f405170" },
+        "version": 1, "channel": channel,
+        "customer": { "id": "0190f5c2-7b3a-7c3e-9a1f-1d2e3f405162", "territory": munich,
+                      "open_exposure": eur("0") },
+        "submitted_by": rep_principal, "payment_terms_days": 30,
+        "default_payment_terms_days": 30, "currency": "EUR", "total": eur("5000"),
+        "lines": [{ "line_no": 1, "product": "0190f5c2-7b3a-7c3e-9a1f-1d2e3f405163",
+                    "quantity": "50", "list_price": eur("100"), "net_price": eur("100"),
+                    "discount_percent": "0" }]
+    });
+    let opened = app
+        .call_as(
+            &rep_key,
+            Method::POST,
+            "/api/v1/approval-requests",
+            Some(json!({ "snapshot": snapshot })),
+            &[],
+        )
+        .await
+        .unwrap();
+    let request = opened.assert_status(201).clone();
+    let text = request.to_string();
+    // No approval-managers line exists: both come from the teams.
+    assert!(text.contains(&boss_principal), "{text}");
+    assert!(text.contains(&area_principal), "{text}");
+    let inbox = "/api/v1/approvals?assignee=me&status=pending";
+    let waiting = |r: Reply| {
+        r.assert_status(200)["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == request["id"])
+    };
+    assert!(waiting(get_as(&app, &boss_key, inbox).await));
+    // The rep's own inbox does not hold it (no self-approval).
+    assert!(!waiting(get_as(&app, &rep_key, inbox).await));
+    // Once the manager approves, the territory level waits for the area
+    // manager (MUNICH's nearest manager up the tree).
+    let approved = app
+        .call_as(
+            &boss_key,
+            Method::POST,
+            &format!("/api/v1/approvals/{}/approve", id(&request)),
+            Some(json!({ "document_version": 1 })),
+            &[],
+        )
+        .await
+        .unwrap();
+    approved.assert_status(200);
+    assert!(waiting(get_as(&app, &area_key, inbox).await));
+}
