@@ -193,6 +193,58 @@ async fn create_body(op_id: &str, app: &TestApp) -> Value {
                     "lines": basket["lines"] })
         }
         "rebuildAnalyticsRollups" => json!({}),
+        // Teams (issue #8).
+        "createSalesPerson" => json!({ "name": "Walker Rep" }),
+        "createTeam" => json!({ "code": code, "name": "Walker team" }),
+        "createSalesPartner" => {
+            json!({ "code": code, "name": "Walker reseller", "commission_rate": "5" })
+        }
+        "createTerritoryManager" | "createTerritoryRule" => {
+            let territory = app
+                .create(
+                    "/api/v1/territories",
+                    json!({ "code": code, "name": "Walker land" }),
+                )
+                .await
+                .unwrap();
+            if op_id == "createTerritoryRule" {
+                json!({ "territory_id": territory["id"], "country": "DE",
+                        "postcode_from": "80000", "postcode_to": "81999" })
+            } else {
+                let person = app
+                    .create("/api/v1/sales-people", json!({ "name": "Walker Boss" }))
+                    .await
+                    .unwrap();
+                json!({ "territory_id": territory["id"], "sales_person_id": person["id"] })
+            }
+        }
+        "resolveTerritory" => json!({ "country": "DE", "postcode": "80331" }),
+        "createCommissionPlan" | "createTarget" | "createCommissionAdjustment" => {
+            let person = app
+                .create("/api/v1/sales-people", json!({ "name": "Walker Rep" }))
+                .await
+                .unwrap();
+            let who = json!({ "kind": "sales_person", "id": person["id"] });
+            match op_id {
+                "createCommissionPlan" => json!({ "name": "Walker plan", "beneficiary": who,
+                    "currency": "EUR", "effective_from": "2026-01-01", "default_rate": "5" }),
+                "createTarget" => json!({ "subject": who, "period": "month",
+                    "period_start": "2026-03-01", "amount": "1000", "currency": "EUR" }),
+                _ => json!({ "beneficiary": who, "amount": "10.00", "currency": "EUR",
+                    "earned_on": "2026-03-01", "reason": "walker" }),
+            }
+        }
+        "rebuildAnalyticsRollups" => json!({}),
+        "recalculateCommissions" => {
+            let order = app
+                .create(
+                    "/api/v1/orders",
+                    Box::pin(create_body("createOrder", app)).await,
+                )
+                .await
+                .unwrap();
+            json!({ "order_id": order["id"] })
+        }
         other => panic!("no valid body for {other}: add one to the walker"),
     }
 }
