@@ -547,6 +547,26 @@ async fn the_rollups_match_a_recomputation_from_scratch_and_replays_change_nothi
         .map(|p| &p["revenue"])
         .collect();
     assert!(months.contains(&&eur("150.00")), "{quarter}");
+
+    // Revenue by month × territory: Europe's rolled-up months hold the old
+    // order (France) and today's two (Germany) apart.
+    let grid = report(
+        &app,
+        &format!(
+            "/api/v1/analytics/breakdown?dimension=territory&granularity=month&from={day}&to={}",
+            chrono::Utc::now().date_naive()
+        ),
+    )
+    .await;
+    let europe: Vec<&Value> = item(&grid, &s.europe)["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["revenue"])
+        .collect();
+    assert_eq!(europe, vec![&eur("150.00"), &eur("500.00")], "{grid}");
+    let france = item(&grid, &s.france)["series"].as_array().unwrap();
+    assert_eq!(france[1]["revenue"], eur("0.00"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

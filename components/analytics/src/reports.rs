@@ -200,7 +200,37 @@ fn breakdown_of(
     };
     let s = scope(ctx, &f)?;
     let n = limit(&f, default_limit)?;
+    let granularity = match f.granularity.as_deref() {
+        None => None,
+        Some(_) if dimension == Dimension::SalesPerson => {
+            return Err(ApiError::invalid_query(
+                "granularity",
+                "not available for the sales-person split",
+            ))
+        }
+        Some(g) => Some(Granularity::parse(g).ok_or_else(|| {
+            ApiError::invalid_query("granularity", format!("one of {}", Granularity::expected()))
+        })?),
+    };
     let slices = store::breakdown(&ctx.db, &s, dimension, n)?;
+    let mut items = slices_json(&slices, &s.currency);
+    if let Some(g) = granularity {
+        // Revenue by bucket × key: each row's points (its total, rolled up
+        // for territories).
+        let series = store::breakdown_series(&ctx.db, &s, dimension, g)?;
+        for (item, slice) in items.iter_mut().zip(&slices) {
+            let points = series.get(&slice.key).map_or_else(Vec::new, |ps| {
+                ps.iter()
+                    .map(|(p, m)| {
+                        let mut v = figures(m, &s.currency);
+                        v["period"] = json!(p.to_string());
+                        v
+                    })
+                    .collect()
+            });
+            item["series"] = json!(points);
+        }
+    }
     ApiResponse::json(
         200,
         &json!({
@@ -208,7 +238,8 @@ fn breakdown_of(
             "currency": s.currency,
             "from": s.range.from().to_string(),
             "to": s.range.to().to_string(),
-            "items": slices_json(&slices, &s.currency),
+            "granularity": granularity.map(|g| g.as_str()),
+            "items": items,
         }),
     )
 }

@@ -270,6 +270,97 @@ pub fn breakdown(
     Ok(slices)
 }
 
+/// The figures of `scope` by `dimension` *and* bucket of `granularity`
+/// (revenue by month × territory): per key, one point per bucket. The
+/// territory's points are rolled up the tree like [`breakdown`]'s totals.
+/// Not for the sales-person split (it has no per-day rows).
+pub fn breakdown_series(
+    db: &impl Db,
+    scope: &Scope,
+    dimension: Dimension,
+    granularity: Granularity,
+) -> Result<BTreeMap<String, Vec<(NaiveDate, Measures)>>, StoreError> {
+    let col = column(dimension);
+    let cube = matches!(
+        dimension,
+        Dimension::Channel | Dimension::Territory | Dimension::CustomerGroup
+    ) && !scope.needs_lines();
+    let (sql, params) = if cube {
+        let (w, p) = scope.clause("day", false);
+        (
+            format!(
+                "SELECT day, {col} AS k, SUM(orders) AS orders,
+                        SUM(quantity_milli) AS quantity_milli,
+                        SUM(net_e4) AS net_e4, SUM(margin_e4) AS margin_e4
+                 FROM analytics_daily WHERE {w} GROUP BY day, {col}"
+            ),
+            p,
+        )
+    } else {
+        let (w, p) = scope.clause("order_date", true);
+        (
+            format!(
+                "SELECT order_date AS day, {col} AS k, COUNT(DISTINCT order_id) AS orders,
+                        SUM(quantity_milli) AS quantity_milli,
+                        SUM(net_e4) AS net_e4, SUM(margin_e4) AS margin_e4
+                 FROM analytics_order_lines WHERE {w} GROUP BY order_date, {col}"
+            ),
+            p,
+        )
+    };
+    let buckets = granularity.buckets(&scope.range);
+    let empty: BTreeMap<NaiveDate, Measures> =
+        buckets.iter().map(|b| (*b, Measures::default())).collect();
+    let mut own: BTreeMap<String, BTreeMap<NaiveDate, Measures>> = BTreeMap::new();
+    for r in db.execute(&sql, &params)?.iter() {
+        let day = r.text("day")?;
+        let d = NaiveDate::from_str(day).map_err(|e| StoreError::Corrupt {
+            entity: "analytics_daily",
+            id: day.to_owned(),
+            message: e.to_string(),
+        })?;
+        let points = own
+            .entry(r.text("k")?.to_owned())
+            .or_insert_with(|| empty.clone());
+        add(
+            points.entry(granularity.bucket_start(d)).or_default(),
+            &measures(&r)?,
+        );
+    }
+    if dimension == Dimension::Territory {
+        let parents: BTreeMap<String, Option<String>> = db
+            .execute("SELECT id, parent_id FROM territories", &[])?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.text("id")?.to_owned(),
+                    r.opt_text("parent_id")?.map(str::to_owned),
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let mut rolled: BTreeMap<String, BTreeMap<NaiveDate, Measures>> = BTreeMap::new();
+        for (key, points) in &own {
+            let mut seen = BTreeSet::new();
+            let mut node = Some(key.clone());
+            while let Some(n) = node {
+                if !seen.insert(n.clone()) {
+                    break;
+                }
+                let target = rolled.entry(n.clone()).or_insert_with(|| empty.clone());
+                for (b, m) in points {
+                    add(target.entry(*b).or_default(), m);
+                }
+                node = parents.get(&n).cloned().flatten();
+            }
+        }
+        own = rolled;
+    }
+    Ok(own
+        .into_iter()
+        .map(|(k, points)| (k, points.into_iter().collect()))
+        .collect())
+}
+
 fn column(d: Dimension) -> &'static str {
     match d {
         Dimension::Channel => "channel_id",
