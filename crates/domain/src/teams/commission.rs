@@ -209,6 +209,13 @@ impl CommissionPlan {
                 )
                 .into());
             }
+            if t.from_attainment > Decimal::from(10_000) {
+                return Err(ValidationError::new(
+                    format!("tiers[{i}].from_attainment"),
+                    "must be at most 10000 (percent of target)",
+                )
+                .into());
+            }
             if last.is_some_and(|l| t.from_attainment <= l) {
                 return Err(ValidationError::new(
                     format!("tiers[{i}].from_attainment"),

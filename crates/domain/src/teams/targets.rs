@@ -150,6 +150,16 @@ impl Target {
         if input.amount <= Decimal::ZERO {
             return Err(ValidationError::new("amount", "must be above 0"));
         }
+        if input.amount.scale() > input.currency.minor_units() {
+            return Err(ValidationError::new(
+                "amount",
+                format!(
+                    "at most {} decimals in {}",
+                    input.currency.minor_units(),
+                    input.currency.code()
+                ),
+            ));
+        }
         Money::new(input.amount, input.currency)
             .map_err(|e| ValidationError::new("amount", e.to_string()))?;
         Ok(Target {

@@ -262,6 +262,14 @@ fn bad_plan_fields_name_the_field() {
     ];
     let e = CommissionPlan::from_parts(CommissionPlanId::new(), i, true).unwrap_err();
     assert_eq!(e.field(), "tiers[1].from_attainment");
+    // Bounded, so the slab arithmetic cannot overflow.
+    let mut i = plan_input(person);
+    i.tiers = vec![Tier {
+        from_attainment: dec!(1e20),
+        multiplier: dec!(2),
+    }];
+    let e = CommissionPlan::from_parts(CommissionPlanId::new(), i, true).unwrap_err();
+    assert_eq!(e.field(), "tiers[0].from_attainment");
 }
 
 #[test]
@@ -462,5 +470,8 @@ fn periods_start_on_their_first_day_and_contain_their_days() {
     )
     .unwrap();
     assert_eq!(t.attainment(dec!(2500)), dec!(25));
+    let mut input = t.to_input();
+    input.amount = dec!(10.001);
+    assert_eq!(Target::new(TargetId::new(), input).unwrap_err().field, "amount");
     assert!(Period::containing(PeriodKind::Month, day("2026-02-28")) == t.period());
 }
