@@ -245,6 +245,17 @@ async fn create_body(op_id: &str, app: &TestApp) -> Value {
                 .unwrap();
             json!({ "order_id": order["id"] })
         }
+        "createWebhookSubscription" => {
+            json!({ "url": "https://hooks.example.com/walker", "event_types": ["order.*"] })
+        }
+        "createAutomation" => {
+            // Harmless for the rest of the walk: a note to the bootstrap admin.
+            json!({ "name": "Walker rule", "event": "quotation.sent",
+                    "actions": [{ "type": "notify", "recipients": [
+                        { "kind": "principal", "id": "00000000-0000-7000-8000-000000000001" }] }] })
+        }
+        // Signed by the shop, which the walker is not: 401 (documented).
+        "receiveShopifyOrder" | "receiveWooCommerceOrder" => json!({}),
         other => panic!("no valid body for {other}: add one to the walker"),
     }
 }
@@ -561,6 +572,16 @@ async fn every_documented_operation_answers_as_documented() {
                     404,
                     "not_found"
                 ) | ("retryOutboxEvent", 409, "invalid_state")
+                    | (
+                        "getInboundEvent" | "getWebhookDelivery" | "redeliverWebhookDelivery",
+                        404,
+                        "not_found"
+                    )
+                    | (
+                        "receiveShopifyOrder" | "receiveWooCommerceOrder",
+                        401,
+                        "invalid_signature"
+                    )
             );
             assert!(
                 reply.status.is_success() || refused_as_documented,

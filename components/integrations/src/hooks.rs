@@ -1,9 +1,9 @@
 //! Public, signature-authenticated inbound webhooks.
 //!
 //! Order of checks, so an unauthenticated caller learns nothing and a bad
-//! call writes nothing: body size (the kit's 1 MiB JSON limit, 413) →
-//! secret configured (503 `integration_not_configured`) → signature
-//! (401 `invalid_signature`, also when the header is missing) → the
+//! call writes nothing: body size (the kit's 1 MiB JSON limit, 413) → a
+//! signature header at all (401 `invalid_signature`) → the secret
+//! configured (503 `integration_not_configured`) → the signature (401) → the
 //! platform's topic and delivery headers (400 naming the header) → JSON
 //! (400 malformed, 422 naming the field) → the intake in one transaction.
 //! Refused calls are written to the component's log (stderr) only;
@@ -109,6 +109,14 @@ fn shop(ctx: &PublicCtx, req: &ApiRequest, platform: Platform) -> ApiResult {
         return Err(ApiError::payload_too_large(MAX_JSON_BODY));
     }
     let h = headers(platform);
+    // No signature at all: 401 whether or not this shop is configured.
+    if req
+        .header(h.signature)
+        .map(str::trim)
+        .is_none_or(str::is_empty)
+    {
+        return Err(unauthorized(SignatureError::Missing(h.signature)));
+    }
     let secret = sales_kit::spin::variable(h.secret_var).ok_or_else(|| {
         ApiError::new(
             503,
