@@ -379,9 +379,19 @@ fn snapshot(
         }
         None => vec![],
     };
-    let (open, unpaid) =
-        orders::customer_exposure(db, order.customer_id(), order.currency(), order.id())?;
+    // The credit check worked the exposure out already (unless it is off).
+    let (open, unpaid) = match order
+        .parts()
+        .credit
+        .as_ref()
+        .and_then(|c| c.exposure.as_ref())
+    {
+        Some(e) => (e.open_orders, e.unpaid),
+        None => orders::customer_exposure(db, order.customer_id(), order.currency(), order.id())?,
+    };
     let zero = sales_domain::money::Money::zero(order.currency());
+    // One chain lookup per item group, however many lines share it.
+    let mut chains: BTreeMap<ItemGroupId, Vec<ItemGroupId>> = BTreeMap::new();
     let mut lines = Vec::new();
     for (i, l) in order.lines().iter().enumerate() {
         let Some(p) = &l.pricing else {
@@ -389,11 +399,15 @@ fn snapshot(
         };
         let item_group_chain: Vec<ItemGroupId> =
             match products.get(&l.product_id).and_then(|p| p.item_group_id()) {
-                Some(g) => {
-                    let mut chain = vec![g];
-                    chain.extend(sales_store::trees::ancestors(db, g)?);
-                    chain
-                }
+                Some(g) => match chains.get(&g) {
+                    Some(chain) => chain.clone(),
+                    None => {
+                        let mut chain = vec![g];
+                        chain.extend(sales_store::trees::ancestors(db, g)?);
+                        chains.insert(g, chain.clone());
+                        chain
+                    }
+                },
                 None => vec![],
             };
         let list = p.list_price.amount();
