@@ -646,3 +646,97 @@ async fn approvals_ask_the_submitters_manager_and_the_territory_manager_from_the
     approved.assert_status(200);
     assert!(waiting(get_as(&app, &area_key, inbox).await));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orders_sales_team_defaults_from_the_customer_and_a_new_split_moves_the_commission() {
+    let app = app().await;
+    let south = territory(&app, None).await;
+    let rick = person(&app, "Rick Rep", None, None).await;
+    let olga = person(&app, "Olga Other", None, None).await;
+    app.create(
+        "/api/v1/teams",
+        json!({ "code": app.code("TEAM"), "name": "South", "territory_id": south,
+                "members": [{ "sales_person_id": id(&rick), "percentage": "100" }] }),
+    )
+    .await
+    .unwrap();
+    for p in [&rick, &olga] {
+        app.create(
+            "/api/v1/commission-plans",
+            json!({ "name": "5 %", "beneficiary": { "kind": "sales_person", "id": id(p) },
+                    "currency": "EUR", "effective_from": "2026-01-01", "default_rate": "5" }),
+        )
+        .await
+        .unwrap();
+    }
+    let (drill, channel, customer) = shop(&app, &south).await;
+    let order = app
+        .create(
+            "/api/v1/orders",
+            json!({ "customer_id": customer, "channel_id": channel,
+                    "lines": [{ "product_id": drill, "quantity": "6" }] }),
+        )
+        .await
+        .unwrap();
+    let order_id = id(&order);
+    let team_path = format!("/api/v1/sales-teams/orders/{order_id}");
+    let default = app.get(&team_path).await.unwrap();
+    let default = default.assert_status(200);
+    assert_eq!(default["source"], "default");
+    assert_eq!(default["sales_team"][0]["sales_person_id"], rick["id"]);
+
+    app.post(&format!("/api/v1/orders/{order_id}/submit"), json!({}))
+        .await
+        .unwrap()
+        .assert_status(200);
+    assert_eq!(rows(&app, &order_id, 1).await[0].1, "30.00");
+    assert_eq!(app.get(&team_path).await.unwrap().body["source"], "stored");
+
+    // A split of 110 is refused and changes nothing.
+    let split = |a: &str, b: &str| {
+        json!({ "sales_team": [ { "sales_person_id": id(&rick), "percentage": a },
+                                { "sales_person_id": id(&olga), "percentage": b } ] })
+    };
+    let refused = app
+        .call(Method::PUT, &team_path, Some(split("60", "50")))
+        .await
+        .unwrap();
+    refused.assert_problem(422, "split_total");
+    assert_eq!(refused.body["field"], "sales_team");
+    assert_eq!(
+        app.get(&team_path).await.unwrap().body["sales_team"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Half to Olga: Rick gives back 15.00, Olga earns 15.00, at once.
+    let shared = app
+        .call(Method::PUT, &team_path, Some(split("50", "50")))
+        .await
+        .unwrap();
+    assert_eq!(
+        shared.assert_status(200)["sales_team"][1]["percentage"],
+        "50"
+    );
+    let ledger = app
+        .get(&format!("/api/v1/commissions?order_id={order_id}"))
+        .await
+        .unwrap();
+    let moved: Vec<(Value, Value, Value)> = ledger.assert_status(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["beneficiary"]["id"].clone(),
+                e["kind"].clone(),
+                e["amount"].clone(),
+            )
+        })
+        .collect();
+    assert!(moved.contains(&(rick["id"].clone(), json!("reversal"), json!("-15.00"))));
+    assert!(moved.contains(&(olga["id"].clone(), json!("accrual"), json!("15.00"))));
+    assert_eq!(moved.len(), 3);
+}

@@ -27,6 +27,7 @@ use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
 mod commissions;
+mod documents;
 mod errors;
 mod org;
 mod plans;
@@ -170,6 +171,19 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             Method::Get => commissions::get(ctx, id),
             _ => not_allowed(m, "GET"),
         },
+
+        ["api", "v1", "sales-teams", kind @ ("orders" | "quotations"), id] => {
+            let kind = if *kind == "orders" {
+                sales_store::teams::allocations::DocumentKind::Order
+            } else {
+                sales_store::teams::allocations::DocumentKind::Quotation
+            };
+            match m {
+                Method::Get => documents::get(ctx, kind, id),
+                Method::Put => documents::put(ctx, req, kind, id),
+                _ => not_allowed(m, "GET, PUT"),
+            }
+        }
 
         _ => Err(ApiError::not_found(format!("no resource at {}", req.path))),
     }

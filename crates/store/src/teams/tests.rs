@@ -547,3 +547,64 @@ fn the_approvals_directory_prefers_the_hierarchy_and_keeps_the_old_list_as_fallb
     assert_eq!(dir.managers.get(&other_p), Some(&listed_p));
     assert_eq!(dir.territory_managers.get(&t), Some(&boss_p));
 }
+
+#[test]
+fn a_converted_order_keeps_its_quotations_split_once() {
+    let db = db();
+    let w = world(&db);
+    let t = territory(&db, "SOUTH", None);
+    let (ann, bob) = (
+        person(&db, "Ann", None, None),
+        person(&db, "Bob", None, None),
+    );
+    team(&db, "S", t, &[(ann, dec!(100))]);
+    let c = customer(&db, Some(t), "80331");
+    // The quotation was split 70/30, unlike the territory's default.
+    let quotation = sales_domain::ids::QuotationId::new();
+    let split = allocations::DocumentTeam {
+        sales_team: sales_domain::teams::Split::new(
+            "sales_team",
+            vec![
+                Allocation {
+                    sales_person_id: ann,
+                    percentage: dec!(70),
+                },
+                Allocation {
+                    sales_person_id: bob,
+                    percentage: dec!(30),
+                },
+            ],
+        )
+        .unwrap(),
+        sales_partner_id: None,
+    };
+    allocations::set(
+        &db,
+        allocations::DocumentKind::Quotation,
+        &quotation.to_string(),
+        &split,
+    )
+    .unwrap();
+    let o = order(&db, &w, c, dec!(1000));
+    let cur = orders::get(&db, o).unwrap();
+    let mut parts = cur.record.order.parts().clone();
+    parts.quotation_id = Some(quotation);
+    let rec = OrderRecord {
+        order: Order::from_parts(parts).unwrap(),
+        ..cur.record.clone()
+    };
+    orders::save(&db, &rec, cur.version, at(3)).unwrap();
+    commissions::recalculate_order(&db, o, at(4)).unwrap();
+    commissions::recalculate_order(&db, o, at(5)).unwrap();
+    let kept = allocations::get(&db, allocations::DocumentKind::Order, &o.to_string())
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept, split);
+    let rows = db
+        .execute(
+            "SELECT COUNT(*) AS n FROM document_sales_teams WHERE document_id = ?",
+            &[crate::Value::Text(o.to_string())],
+        )
+        .unwrap();
+    assert_eq!(rows.first().unwrap().int("n").unwrap(), 2);
+}
