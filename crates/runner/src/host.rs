@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use redis::AsyncCommands;
 use wasmtime::component::Resource;
 
 use crate::app::{HostState, RedisHandle, SqliteHandle};
@@ -256,6 +255,14 @@ fn redis_err(e: redis::RedisError) -> spin_redis::Error {
     }
 }
 
+/// Whether `e` means the connection itself is gone (not a command error).
+fn connection_lost(e: &redis::RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_unrecoverable_error()
+}
+
 fn embedded_only(op: &str) -> spin_redis::Error {
     spin_redis::Error::Other(format!(
         "{op} is not supported by the embedded broker (no Redis address configured)"
@@ -273,13 +280,15 @@ impl HostState {
             .ok_or_else(|| spin_redis::Error::Other("invalid connection handle".into()))
     }
 
+    /// The process's shared connection to `address` (opened on first use)
+    /// and whether it was already open.
     async fn redis_conn(
         &mut self,
         address: &str,
-    ) -> Result<redis::aio::MultiplexedConnection, spin_redis::Error> {
+    ) -> Result<(redis::aio::MultiplexedConnection, bool), spin_redis::Error> {
         let mut conns = self.app.redis_conns.lock().await;
         if let Some(c) = conns.get(address) {
-            return Ok(c.clone());
+            return Ok((c.clone(), true));
         }
         let client = redis::Client::open(address).map_err(|_| spin_redis::Error::InvalidAddress)?;
         let conn = client
@@ -287,7 +296,40 @@ impl HostState {
             .await
             .map_err(|e| spin_redis::Error::Other(e.to_string()))?;
         conns.insert(address.to_string(), conn.clone());
-        Ok(conn)
+        Ok((conn, false))
+    }
+
+    /// Runs `cmd` on the shared connection to `address`. A shared
+    /// connection does not reconnect by itself: after Redis restarted (an
+    /// outage, a failover) every command on it would fail for the rest of
+    /// the process's life. So a connection that turns out dead is dropped
+    /// from the cache, and a command that found a cached connection dead is
+    /// sent once more on a fresh one — what Spin does anyway, which opens a
+    /// connection per `open`.
+    async fn redis_run<T: redis::FromRedisValue>(
+        &mut self,
+        address: &str,
+        cmd: &redis::Cmd,
+    ) -> Result<T, spin_redis::Error> {
+        let (mut c, cached) = self.redis_conn(address).await?;
+        match cmd.query_async::<T>(&mut c).await {
+            Err(e) if connection_lost(&e) => {
+                self.app.redis_conns.lock().await.remove(address);
+                if !cached {
+                    return Err(redis_err(e));
+                }
+                tracing::info!(%address, "redis connection lost ({e}); reconnecting");
+                let (mut c, _) = self.redis_conn(address).await?;
+                let r = cmd.query_async::<T>(&mut c).await;
+                if let Err(e) = &r {
+                    if connection_lost(e) {
+                        self.app.redis_conns.lock().await.remove(address);
+                    }
+                }
+                r.map_err(redis_err)
+            }
+            r => r.map_err(redis_err),
+        }
     }
 
     fn with_embedded<T>(
@@ -343,11 +385,8 @@ impl spin_redis::HostConnection for HostState {
             // PUBLISH to a channel without subscribers would.
             return Ok(());
         }
-        let mut c = self.redis_conn(&address).await?;
-        c.publish::<_, _, i64>(channel, payload)
-            .await
-            .map(|_| ())
-            .map_err(redis_err)
+        let cmd = redis::cmd("PUBLISH").arg(channel).arg(payload).clone();
+        self.redis_run::<i64>(&address, &cmd).await.map(|_| ())
     }
 
     async fn get(
@@ -363,8 +402,8 @@ impl spin_redis::HostConnection for HostState {
                 None => Ok(None),
             })?;
         }
-        let mut c = self.redis_conn(&address).await?;
-        c.get::<_, Option<Vec<u8>>>(key).await.map_err(redis_err)
+        let cmd = redis::cmd("GET").arg(key).clone();
+        self.redis_run(&address, &cmd).await
     }
 
     async fn set(
@@ -379,8 +418,8 @@ impl spin_redis::HostConnection for HostState {
                 m.insert(key, EmbeddedValue::Bytes(value));
             });
         }
-        let mut c = self.redis_conn(&address).await?;
-        c.set::<_, _, ()>(key, value).await.map_err(redis_err)
+        let cmd = redis::cmd("SET").arg(key).arg(value).clone();
+        self.redis_run(&address, &cmd).await
     }
 
     async fn incr(
@@ -404,8 +443,8 @@ impl spin_redis::HostConnection for HostState {
                 Ok(next)
             })?;
         }
-        let mut c = self.redis_conn(&address).await?;
-        c.incr::<_, _, i64>(key, 1).await.map_err(redis_err)
+        let cmd = redis::cmd("INCRBY").arg(key).arg(1).clone();
+        self.redis_run(&address, &cmd).await
     }
 
     async fn del(
@@ -418,8 +457,8 @@ impl spin_redis::HostConnection for HostState {
             return self
                 .with_embedded(|m| keys.iter().filter(|k| m.remove(*k).is_some()).count() as u32);
         }
-        let mut c = self.redis_conn(&address).await?;
-        c.del::<_, u32>(keys).await.map_err(redis_err)
+        let cmd = redis::cmd("DEL").arg(keys).clone();
+        self.redis_run(&address, &cmd).await
     }
 
     async fn sadd(
@@ -442,8 +481,8 @@ impl spin_redis::HostConnection for HostState {
                 }
             })?;
         }
-        let mut c = self.redis_conn(&address).await?;
-        c.sadd::<_, _, u32>(key, values).await.map_err(redis_err)
+        let cmd = redis::cmd("SADD").arg(key).arg(values).clone();
+        self.redis_run(&address, &cmd).await
     }
 
     async fn smembers(
@@ -459,8 +498,8 @@ impl spin_redis::HostConnection for HostState {
                 Some(EmbeddedValue::Bytes(_)) => Err(spin_redis::Error::TypeError),
             })?;
         }
-        let mut c = self.redis_conn(&address).await?;
-        c.smembers::<_, Vec<String>>(key).await.map_err(redis_err)
+        let cmd = redis::cmd("SMEMBERS").arg(key).clone();
+        self.redis_run(&address, &cmd).await
     }
 
     async fn srem(
@@ -479,8 +518,8 @@ impl spin_redis::HostConnection for HostState {
                 Some(EmbeddedValue::Bytes(_)) => Err(spin_redis::Error::TypeError),
             })?;
         }
-        let mut c = self.redis_conn(&address).await?;
-        c.srem::<_, _, u32>(key, values).await.map_err(redis_err)
+        let cmd = redis::cmd("SREM").arg(key).arg(values).clone();
+        self.redis_run(&address, &cmd).await
     }
 
     async fn execute(
@@ -500,8 +539,7 @@ impl spin_redis::HostConnection for HostState {
                 spin_redis::RedisParameter::Binary(b) => cmd.arg(b),
             };
         }
-        let mut c = self.redis_conn(&address).await?;
-        let value: redis::Value = cmd.query_async(&mut c).await.map_err(redis_err)?;
+        let value: redis::Value = self.redis_run(&address, &cmd).await?;
         let mut out = Vec::new();
         flatten(value, &mut out)?;
         Ok(out)
