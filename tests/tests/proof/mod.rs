@@ -629,3 +629,89 @@ pub fn check_effects(db: &Path, manager: &str) {
         }
     }
 }
+
+/// A `redis-server` on a fixed loopback port that can be stopped and
+/// started again on the same port (an outage), killed on drop.
+pub struct Redis {
+    child: Option<std::process::Child>,
+    pub port: u16,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut r = Redis { child: None, port };
+        r.up();
+        r
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again) on its port.
+    pub fn up(&mut self) {
+        assert!(self.child.is_none(), "redis is already up");
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (apt-get install redis-server)");
+        self.child = Some(child);
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the server (SIGKILL): every connection drops at once.
+    pub fn down(&mut self) {
+        let mut child = self.child.take().expect("redis is up");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// `PUBSUB NUMSUB channel`: how many clients are subscribed.
+    pub fn subscribers(&self, channel: &str) -> u64 {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "PUBSUB", "NUMSUB", channel])
+            .output()
+            .expect("redis-cli must be installed");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Waits until `n` clients are subscribed to `channel`.
+    pub async fn wait_subscribers(&self, channel: &str, n: u64, within: Duration) {
+        let start = Instant::now();
+        while self.subscribers(channel) < n {
+            assert!(
+                start.elapsed() < within,
+                "{channel} has {} subscribers, not {n}, after {within:?}",
+                self.subscribers(channel)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
