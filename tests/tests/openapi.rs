@@ -192,7 +192,6 @@ async fn create_body(op_id: &str, app: &TestApp) -> Value {
             json!({ "customer_id": basket["customer_id"], "channel_id": channel,
                     "lines": basket["lines"] })
         }
-        "rebuildAnalyticsRollups" => json!({}),
         // Teams (issue #8).
         "createSalesPerson" => json!({ "name": "Walker Rep" }),
         "createTeam" => json!({ "code": code, "name": "Walker team" }),
