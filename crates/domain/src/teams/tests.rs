@@ -472,6 +472,9 @@ fn periods_start_on_their_first_day_and_contain_their_days() {
     assert_eq!(t.attainment(dec!(2500)), dec!(25));
     let mut input = t.to_input();
     input.amount = dec!(10.001);
-    assert_eq!(Target::new(TargetId::new(), input).unwrap_err().field, "amount");
+    assert_eq!(
+        Target::new(TargetId::new(), input).unwrap_err().field,
+        "amount"
+    );
     assert!(Period::containing(PeriodKind::Month, day("2026-02-28")) == t.period());
 }
