@@ -210,6 +210,14 @@ pub fn adjust(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             ),
         ));
     }
+    // Stored as `YYYY-MM-DD` text that statements compare and read back.
+    let year = chrono::Datelike::year(&b.earned_on);
+    if !(2000..=9999).contains(&year) {
+        return Err(ApiError::invalid_field(
+            "earned_on",
+            "must be a day between 2000-01-01 and 9999-12-31",
+        ));
+    }
     let reason = b.reason.trim().to_owned();
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(ApiError::invalid_field(
