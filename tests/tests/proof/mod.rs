@@ -134,6 +134,7 @@ fn eur(amount: &str) -> Value {
 /// B2B channel without quotations, and a policy sending orders over
 /// 1,000 EUR to the manager (an approval request and a notification).
 pub struct Shop {
+    pub warehouse: String,
     pub customers: Vec<String>,
     pub channel: String,
     pub shelf: String,
@@ -241,6 +242,7 @@ pub async fn shop(app: &TestApp) -> Shop {
     .await
     .unwrap();
     Shop {
+        warehouse,
         customers,
         channel,
         shelf,
