@@ -140,9 +140,15 @@ pub fn default_for_customer(
     db: &impl Db,
     customer: sales_domain::ids::CustomerId,
 ) -> Result<DocumentTeam, StoreError> {
-    let t = territories::customer_territory(db, customer)?;
+    // A customer the catalog does not know (an outside system's made-up
+    // id on a held order) has no territory, so no default team.
+    let territory = match territories::customer_territory(db, customer) {
+        Ok(t) => t.territory_id,
+        Err(StoreError::NotFound { .. }) => None,
+        Err(e) => return Err(e),
+    };
     Ok(DocumentTeam {
-        sales_team: territories::default_split(db, t.territory_id)?
+        sales_team: territories::default_split(db, territory)?
             .map(|(_, s)| s)
             .unwrap_or_default(),
         sales_partner_id: None,

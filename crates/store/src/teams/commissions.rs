@@ -414,7 +414,13 @@ impl GroupChains {
         if let Some(c) = self.0.get(&p) {
             return Ok(c.clone());
         }
-        let chain = match crate::products::get(db, p)?.record.item_group_id() {
+        let group = match crate::products::get(db, p) {
+            Ok(product) => product.record.item_group_id(),
+            // A line whose product is gone earns the plan's default rate.
+            Err(StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let chain = match group {
             Some(g) => {
                 let mut c = vec![g];
                 c.extend(crate::trees::ancestors(db, g)?);

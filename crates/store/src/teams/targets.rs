@@ -186,7 +186,12 @@ pub fn customer_in(
     if let Some(chain) = cache.get(&customer) {
         return Ok(chain.contains(&territory));
     }
-    let chain = match territories::customer_territory(db, customer)?.territory_id {
+    let own = match territories::customer_territory(db, customer) {
+        Ok(t) => t.territory_id,
+        Err(StoreError::NotFound { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let chain = match own {
         Some(t) => territories::chain(db, t)?,
         None => vec![],
     };
