@@ -287,6 +287,27 @@ async fn an_order_needing_approval_waits_is_confirmed_on_approval_and_asks_again
     let second = amended["approval_request_id"].as_str().unwrap().to_string();
     assert_ne!(second, request);
     assert_eq!(stock(&app, &w).await, ("10".into(), "9".into()));
+    // Downstream work does not run ahead of the approval: the confirmation
+    // carried the order's demand, the amendment that waits carries none.
+    let events = |topic: &'static str| {
+        let app = &app;
+        let order = id(&large);
+        async move {
+            let page = app
+                .get(&format!(
+                    "/api/v1/outbox?aggregate_kind=order&aggregate_id={order}&topic={topic}"
+                ))
+                .await
+                .unwrap();
+            page.assert_status(200)["items"].as_array().unwrap().clone()
+        }
+    };
+    let confirmations = events("order.confirmed").await;
+    assert_eq!(confirmations.len(), 1);
+    assert!(confirmations[0]["payload"]["demand"].is_object());
+    let amendments = events("order.amended").await;
+    assert_eq!(amendments.len(), 1);
+    assert!(amendments[0]["payload"]["demand"].is_null());
 
     // Rejected: back to draft, the stock given back.
     app.call_as(

@@ -44,7 +44,9 @@
 //! the new version needs (`check-authorized`); when it does not, the
 //! levels whose values got worse ask again (smart re-approval) and a
 //! confirmed order goes back to `pending_approval`. `order.amended`
-//! carries the new demand and the diff.
+//! carries the diff, and the new demand only when no approval is needed
+//! again: downstream work (work orders, projects) never runs ahead of an
+//! approval; the approval's `order.confirmed` carries the new demand.
 
 use std::collections::BTreeMap;
 
@@ -994,11 +996,15 @@ pub fn amend(
         };
         let detail = serde_json::to_value(&amendment)
             .map_err(|e| ApiError::internal(format!("failed to serialise the amendment: {e}")))?;
+        // Downstream work follows the amendment only once it is authorized:
+        // an amendment that must be approved again leaves work orders and
+        // projects at the last approved demand, and the approval's
+        // `order.confirmed` carries the new one.
         emit(
             db,
             "order.amended",
             &saved,
-            Some(DemandState::Active),
+            request.is_none().then_some(DemandState::Active),
             detail,
             ctx.now,
         )?;
