@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use sales_domain::integrations::signature::shop_signature;
+use sales_domain::integrations::signature::{new_secret, shop_signature, standard_sign};
 use sales_e2e::{workspace_root, RedisServer, Reply, TestApp};
 use serde_json::{json, Value};
 
@@ -668,6 +668,135 @@ async fn bad_signatures_and_bad_input_are_refused_and_write_nothing() {
         .await
         .unwrap()
         .assert_problem(403, "forbidden");
+    app.stop().await.unwrap();
+}
+
+// --- the CRM hook ------------------------------------------------------------
+
+async fn crm(app: &TestApp, secret: &str, msg_id: &str, ts: i64, body: &Value) -> Reply {
+    let raw = serde_json::to_vec(body).unwrap();
+    let sig = standard_sign(secret, msg_id, ts, &raw).unwrap();
+    let ts = ts.to_string();
+    hook(
+        app,
+        "/hooks/crm",
+        &raw,
+        &[
+            ("webhook-id", msg_id),
+            ("webhook-timestamp", &ts),
+            ("webhook-signature", &sig),
+        ],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_crm_deal_becomes_one_draft_order_for_the_customer_and_sales_person() {
+    let secret = new_secret(&[42; 24]);
+    let app = TestApp::spawn_with(&[("crm_webhook_secret", &secret)])
+        .await
+        .unwrap();
+    app.create(
+        "/api/v1/channels",
+        json!({ "code": "B2B", "name": "B2B", "kind": "b2b", "mode": "offline",
+                "currency": "EUR", "tax_mode": "exclusive" }),
+    )
+    .await
+    .unwrap();
+    let (sku, _) = shop_world(&app).await;
+    // The sales person the deal names (matched by e-mail, any case).
+    app.create(
+        "/api/v1/sales-people",
+        json!({ "name": "Sam Seller", "email": "sam@example.com" }),
+    )
+    .await
+    .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let deal = json!({
+        "type": "deal.won",
+        "timestamp": "2026-11-27T07:00:00Z",
+        "data": {
+            "deal_id": "D-4711",
+            "customer": { "external_id": "crm-acme", "email": "buy@acme.example", "name": "ACME Corp" },
+            "sales_person_email": "SAM@example.com",
+            "currency": "EUR",
+            "lines": [{ "sku": sku, "quantity": "3" }]
+        }
+    });
+    let r = crm(&app, &secret, "msg_1", now, &deal).await;
+    let r = r.assert_status(201).clone();
+    assert_eq!(r["outcome"], "created", "{r}");
+    let order = app
+        .get(&format!(
+            "/api/v1/orders/{}",
+            r["order_id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap()
+        .assert_status(200)
+        .clone();
+    assert_eq!(order["status"], "draft");
+    assert_eq!(order["lines"][0]["quantity"], "3");
+    let customer = app
+        .get(&format!(
+            "/api/v1/customers/{}",
+            order["customer_id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap()
+        .assert_status(200)
+        .clone();
+    assert_eq!(customer["external_ids"]["crm"], "crm-acme");
+    // The same deal again: one order. A replay with an old timestamp, a
+    // bad signature, a missing header: refused, nothing written.
+    crm(&app, &secret, "msg_2", now, &deal)
+        .await
+        .assert_status(200);
+    crm(&app, &secret, "msg_1", now - 301, &deal)
+        .await
+        .assert_problem(401, "stale_timestamp");
+    crm(&app, &new_secret(&[1; 24]), "msg_3", now, &deal)
+        .await
+        .assert_problem(401, "invalid_signature");
+    let raw = serde_json::to_vec(&deal).unwrap();
+    let sig = standard_sign(&secret, "m", now, &raw).unwrap();
+    let r = hook(
+        &app,
+        "/hooks/crm",
+        &raw,
+        &[("webhook-id", "m"), ("webhook-signature", &sig)],
+    )
+    .await;
+    assert_eq!(
+        problem_field(&r, 400, "missing_header"),
+        "webhook-timestamp"
+    );
+    let mut bad = deal.clone();
+    bad["type"] = json!("deal.lost");
+    let r = crm(&app, &secret, "msg_4", now, &bad).await;
+    assert_eq!(problem_field(&r, 422, "invalid_field"), "type");
+    assert_eq!(count(&app, "/api/v1/orders").await, 1);
+    let outcomes: Vec<String> = items(&app, "/api/v1/inbound-events?source=crm")
+        .await
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(outcomes, ["created", "duplicate"]);
+
+    // An unknown SKU and an unknown sales person: a draft with the reason.
+    let mut other = deal.clone();
+    other["type"] = json!("quote.requested");
+    other["data"]["sales_person_email"] = json!("nobody@example.com");
+    other["data"]["lines"] =
+        json!([{ "sku": sku, "quantity": "1" }, { "sku": "NOPE", "quantity": "2" }]);
+    let r = crm(&app, &secret, "msg_5", now, &other).await;
+    let r = r.assert_status(201).clone();
+    assert_eq!(r["outcome"], "held");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("NOPE") && reason.contains("nobody@example.com"),
+        "{reason}"
+    );
     app.stop().await.unwrap();
 }
 

@@ -254,7 +254,7 @@ async fn create_body(op_id: &str, app: &TestApp) -> Value {
                         { "kind": "principal", "id": "00000000-0000-7000-8000-000000000001" }] }] })
         }
         // Signed by the shop, which the walker is not: 401 (documented).
-        "receiveShopifyOrder" | "receiveWooCommerceOrder" => json!({}),
+        "receiveShopifyOrder" | "receiveWooCommerceOrder" | "receiveCrmEvent" => json!({}),
         other => panic!("no valid body for {other}: add one to the walker"),
     }
 }
@@ -584,7 +584,7 @@ async fn every_documented_operation_answers_as_documented() {
                         "not_found"
                     )
                     | (
-                        "receiveShopifyOrder" | "receiveWooCommerceOrder",
+                        "receiveShopifyOrder" | "receiveWooCommerceOrder" | "receiveCrmEvent",
                         401,
                         "invalid_signature"
                     )

@@ -9,8 +9,9 @@
 //! Refused calls are written to the component's log (stderr) only;
 //! accepted ones are in `/api/v1/inbound-events`.
 
+use sales_domain::integrations::crm::CrmEnvelope;
 use sales_domain::integrations::shop::{Platform, ShopOrder, ShopifyOrder, WooOrder};
-use sales_domain::integrations::signature::{verify_shop, SignatureError};
+use sales_domain::integrations::signature::{standard_verify, verify_shop, SignatureError};
 use sales_kit::json::{parse_json_bytes, MAX_JSON_BODY};
 use sales_kit::spin::PublicCtx;
 use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult, Method};
@@ -22,6 +23,7 @@ use crate::wire::invalid;
 
 pub const SHOPIFY: &str = "/hooks/shopify";
 pub const WOOCOMMERCE: &str = "/hooks/woocommerce";
+pub const CRM: &str = "/hooks/crm";
 
 pub fn is_public(req: &ApiRequest) -> bool {
     req.path.starts_with("/hooks/")
@@ -30,18 +32,22 @@ pub fn is_public(req: &ApiRequest) -> bool {
 pub fn route(ctx: &PublicCtx, req: &ApiRequest) -> ApiResult {
     let path = req.path.trim_end_matches('/');
     let platform = match path {
-        SHOPIFY => Platform::Shopify,
-        WOOCOMMERCE => Platform::WooCommerce,
+        SHOPIFY => Some(Platform::Shopify),
+        WOOCOMMERCE => Some(Platform::WooCommerce),
+        CRM => None,
         _ => return Err(ApiError::not_found(format!("no webhook at {path}"))),
     };
     if req.method != Method::Post {
         return sales_kit::not_allowed(&req.method, "POST");
     }
-    let result = shop(ctx, req, platform);
+    let result = match platform {
+        Some(p) => shop(ctx, req, p),
+        None => crm(ctx, req),
+    };
     if let Err(e) = &result {
         eprintln!(
             "integrations: {} webhook refused: {} {} ({})",
-            platform.source(),
+            platform.map_or("crm", Platform::source),
             e.status(),
             e.code(),
             e.detail()
@@ -168,6 +174,77 @@ fn shop(ctx: &PublicCtx, req: &ApiRequest, platform: Platform) -> ApiResult {
     if taken.event.outcome != "duplicate" {
         sales_kit::spin::wake_jobs();
     }
+    let status = if taken.event.outcome == "duplicate" {
+        200
+    } else {
+        201
+    };
+    answer(
+        status,
+        &taken.event,
+        taken.order_id.map(|i| i.to_string()),
+        taken.order_number,
+    )
+}
+
+/// `/hooks/crm`: a Standard-Webhooks-signed CRM event (secret
+/// `crm_webhook_secret`, a `whsec_…` value) — `deal.won` or
+/// `quote.requested` — becomes a draft order on `crm_channel` (default
+/// `B2B`) for the customer, credited to the sales person. A timestamp more
+/// than five minutes away is refused as a replay (401 `stale_timestamp`).
+fn crm(ctx: &PublicCtx, req: &ApiRequest) -> ApiResult {
+    if req.body.len() > MAX_JSON_BODY {
+        return Err(ApiError::payload_too_large(MAX_JSON_BODY));
+    }
+    if req
+        .header("webhook-signature")
+        .map(str::trim)
+        .is_none_or(str::is_empty)
+    {
+        return Err(unauthorized(SignatureError::Missing("webhook-signature")));
+    }
+    let secret = sales_kit::spin::variable("crm_webhook_secret").ok_or_else(|| {
+        ApiError::new(
+            503,
+            "integration_not_configured",
+            "This integration is not configured",
+            "set the Spin variable crm_webhook_secret to the CRM's whsec_ secret",
+        )
+    })?;
+    standard_verify(
+        &secret,
+        req.header("webhook-id"),
+        req.header("webhook-timestamp"),
+        req.header("webhook-signature"),
+        &req.body,
+        ctx.now.timestamp(),
+    )
+    .map_err(|e| match e {
+        SignatureError::Stale(_) => ApiError::new(
+            401,
+            "stale_timestamp",
+            "The webhook timestamp is too old or too far ahead",
+            e.to_string(),
+        ),
+        SignatureError::Missing(h) | SignatureError::Malformed(h) if h != "webhook-signature" => {
+            ApiError::new(
+                400,
+                "missing_header",
+                "A required header is missing or malformed",
+                e.to_string(),
+            )
+            .with_field(h)
+        }
+        other => unauthorized(other),
+    })?;
+    let env: CrmEnvelope = parse_json_bytes(&req.body, MAX_JSON_BODY)?;
+    env.check().map_err(invalid)?;
+    let raw = String::from_utf8_lossy(&req.body).into_owned();
+    let channel = sales_kit::spin::variable("crm_channel").unwrap_or_else(|| "B2B".into());
+    let taken = ctx
+        .db
+        .transaction(|db| sales_store::integrations::crm::intake(db, &env, &channel, &raw, ctx.now))
+        .map_err(intake_error)?;
     let status = if taken.event.outcome == "duplicate" {
         200
     } else {

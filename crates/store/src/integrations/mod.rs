@@ -12,6 +12,7 @@
 //!   and the run record that makes each action happen once per event.
 
 pub mod automations;
+pub mod crm;
 pub mod deliveries;
 pub mod inbound;
 pub mod shop;

@@ -71,33 +71,41 @@ fn find_customer_by_email(db: &impl Db, email: &str) -> Result<Option<CustomerId
 
 /// The customer of the order, and a reason to hold it when it had to be
 /// made up from too little.
-fn resolve_customer(
+/// Who an inbound document is for.
+pub(crate) struct Buyer<'a> {
+    pub source: &'a str,
+    pub external_id: Option<&'a String>,
+    pub email: Option<&'a String>,
+    pub name: &'a str,
+}
+
+pub(crate) fn resolve_customer(
     db: &impl Db,
-    shop: &ShopOrder,
+    buyer: &Buyer<'_>,
     now: DateTime<Utc>,
 ) -> Result<(CustomerId, Option<String>), StoreError> {
-    let source = shop.platform.source();
-    if let Some(ext) = &shop.customer_external_id {
+    let source = buyer.source;
+    if let Some(ext) = buyer.external_id {
         if let Some(c) = crate::customers::find_by_external_id(db, source, ext)? {
             return Ok((c.record.id(), None));
         }
     }
-    if let Some(email) = &shop.email {
+    if let Some(email) = buyer.email {
         if let Some(id) = find_customer_by_email(db, email)? {
             return Ok((id, None));
         }
     }
     let mut ids = std::collections::BTreeMap::new();
     let mut hold = None;
-    match &shop.customer_external_id {
+    match buyer.external_id {
         Some(ext) => {
             ids.insert(source.to_owned(), ext.clone());
         }
-        None if shop.email.is_none() => {
+        None if buyer.email.is_none() => {
             hold = Some(format!(
                 "unknown customer: the {source} order carries neither a customer id nor an e-mail; \
                  a customer named {:?} was created for it",
-                shop.customer_name
+                buyer.name
             ));
         }
         None => {}
@@ -107,7 +115,7 @@ fn resolve_customer(
         Customer::create(
             CustomerId::new(),
             NewCustomer {
-                name: shop.customer_name.chars().take(200).collect(),
+                name: buyer.name.chars().take(200).collect(),
                 email,
                 customer_group_id: None,
                 territory_id: None,
@@ -120,7 +128,7 @@ fn resolve_customer(
             },
         )
     };
-    let customer = match make(shop.email.clone()) {
+    let customer = match make(buyer.email.cloned()) {
         Ok(c) => c,
         Err(e) => {
             hold = Some(format!(
@@ -129,7 +137,7 @@ fn resolve_customer(
             ));
             make(None).map_err(|e| StoreError::Corrupt {
                 entity: "customer",
-                id: shop.customer_name.clone(),
+                id: buyer.name.to_owned(),
                 message: e.to_string(),
             })?
         }
@@ -198,7 +206,13 @@ pub fn intake(
         .record;
     let currency = Currency::from_code(&shop.currency)
         .map_err(|_| IntakeError::Currency(shop.currency.clone()))?;
-    let (customer_id, customer_hold) = resolve_customer(db, shop, now)?;
+    let buyer = Buyer {
+        source,
+        external_id: shop.customer_external_id.as_ref(),
+        email: shop.email.as_ref(),
+        name: &shop.customer_name,
+    };
+    let (customer_id, customer_hold) = resolve_customer(db, &buyer, now)?;
     let mut reasons: Vec<String> = customer_hold.into_iter().collect();
 
     let mut new_lines = Vec::new();
