@@ -239,6 +239,18 @@ impl RedisServer {
             .local_addr()
             .unwrap()
             .port();
+        Self::start_on(port)
+    }
+
+    /// Kills the server and starts a fresh one on the same port (an outage
+    /// and a restart): every connection to the old one is gone.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        drop(std::mem::replace(self, Self::start_on(self.port)));
+    }
+
+    fn start_on(port: u16) -> Self {
         let child = Command::new("redis-server")
             .args([
                 "--port",

@@ -164,6 +164,30 @@ async fn outbound_redis_commands_and_address_checks() {
     app.shutdown().await;
 }
 
+/// The process shares one outbound connection per address; after Redis
+/// restarted, that connection is dead, and the first command must already
+/// go through on a fresh one (before the fix every command failed until
+/// the runner restarted).
+#[tokio::test]
+async fn outbound_redis_reconnects_after_a_redis_restart() {
+    let mut redis = RedisServer::start();
+    let mut t = TestApp::new(&manifest("", r#""redis://127.0.0.1:*""#));
+    t.opts.variables.push(("redis_url".into(), redis.url()));
+    let app = t.start().await;
+    let url = redis.url();
+    let set = |v: &str| format!("/probe?op=redis&address={url}&cmd=set&key=k&value={v}");
+    assert_eq!(app.get(&set("before")).await.json()["ok"], "ok");
+    redis.restart();
+    let r = app.get(&set("after")).await.json();
+    assert_eq!(r["ok"], "ok", "{r}");
+    let got = app
+        .get(&format!("/probe?op=redis&address={url}&cmd=get&key=k"))
+        .await
+        .json();
+    assert_eq!(got["ok"], "after", "{got}");
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn embedded_broker_delivers_the_apps_own_publishes_without_redis() {
     let app = TestApp::new(&manifest("", r#""redis://127.0.0.1:6379""#))
