@@ -27,19 +27,48 @@ pub struct Runner {
     pub pid: u32,
 }
 
-/// Builds `sales-runner` once per test binary (a no-op when fresh).
+/// The newest modification time of the files under `path`.
+fn newest(path: &Path) -> Option<std::time::SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .filter_map(|e| newest(&e.ok()?.path()))
+        .max()
+}
+
+/// `target/debug/sales-runner`, built once per test binary unless it is
+/// newer than the runner's sources, manifest and `Cargo.lock` (as after
+/// `cargo test`, which builds it): `cargo build` waits for the build
+/// directory's lock, which other builds on the machine may hold a while.
 fn runner_binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
             let root = sales_e2e::workspace_root();
+            let bin = root.join("target/debug/sales-runner");
+            let sources = [
+                "crates/runner/src",
+                "crates/runner/Cargo.toml",
+                "Cargo.lock",
+            ]
+            .iter()
+            .filter_map(|p| newest(&root.join(p)))
+            .max();
+            if let (Some(built), Some(sources)) = (newest(&bin), sources) {
+                if built > sources {
+                    return bin;
+                }
+            }
             let status = std::process::Command::new(env!("CARGO"))
                 .args(["build", "-q", "-p", "sales-runner"])
                 .current_dir(&root)
                 .status()
                 .expect("cargo build -p sales-runner");
             assert!(status.success(), "failed to build sales-runner");
-            root.join("target/debug/sales-runner")
+            bin
         })
         .clone()
 }
