@@ -58,16 +58,29 @@ pub fn parse_json_bytes<T: DeserializeOwned>(body: &[u8], limit: usize) -> Resul
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        classify(path, &inner)
+        classify(path, &inner, body)
     })
 }
 
-fn classify(path: String, err: &serde_json::Error) -> ApiError {
+fn classify(path: String, err: &serde_json::Error, body: &[u8]) -> ApiError {
     use serde_json::error::Category;
     match err.classify() {
-        Category::Syntax | Category::Eof | Category::Io => {
+        Category::Syntax | Category::Eof | Category::Io
+            if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() =>
+        {
             ApiError::malformed_json(format!("{err}"))
         }
+        // Well-formed JSON that serde still reports as a syntax error: an
+        // array given for an object with more elements than it has fields
+        // ("trailing characters"). The document is valid; its shape is not.
+        Category::Syntax | Category::Eof | Category::Io => ApiError::invalid_field(
+            if path == "." {
+                "body".to_string()
+            } else {
+                path
+            },
+            strip_position(&err.to_string()),
+        ),
         Category::Data => {
             let msg = strip_position(&err.to_string());
             let parent = if path == "." { String::new() } else { path };
