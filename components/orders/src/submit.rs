@@ -352,7 +352,7 @@ fn first_warehouse(db: &impl Db, channel: &Channel) -> Result<WarehouseId, ApiEr
     }
 }
 
-fn flag_kind(flag: &str) -> Option<PricingFlagKind> {
+pub(crate) fn flag_kind(flag: &str) -> Option<PricingFlagKind> {
     match flag {
         "below_floor" | "below_floor_price" => Some(PricingFlagKind::BelowFloor),
         "below_minimum_margin" => Some(PricingFlagKind::BelowMinimumMargin),
@@ -460,7 +460,9 @@ fn snapshot(
 }
 
 /// The levels the snapshot needs, from the approvals capability's answer.
-fn required(snapshot: &DocumentSnapshotInput) -> Result<Option<RequiredApprovals>, ApiError> {
+pub(crate) fn required(
+    snapshot: &DocumentSnapshotInput,
+) -> Result<Option<RequiredApprovals>, ApiError> {
     let evaluation = capabilities::evaluate(snapshot)?;
     if !evaluation.approval_required {
         return Ok(None);
@@ -482,7 +484,7 @@ fn required(snapshot: &DocumentSnapshotInput) -> Result<Option<RequiredApprovals
 /// The people approvals know, from the usable API keys (and the caller),
 /// who manages whom and who runs each territory — built as the approvals
 /// component builds it.
-fn directory(
+pub(crate) fn directory(
     db: &impl Db,
     caller: &Principal,
 ) -> Result<sales_domain::approvals::Directory, ApiError> {
@@ -515,7 +517,7 @@ fn directory(
     Ok(dir)
 }
 
-fn decision_error(e: sales_domain::approvals::DecisionError) -> ApiError {
+pub(crate) fn decision_error(e: sales_domain::approvals::DecisionError) -> ApiError {
     use sales_domain::approvals::DecisionError as D;
     match &e {
         D::Approvers { .. } => ApiError::new(
@@ -542,7 +544,7 @@ fn decision_error(e: sales_domain::approvals::DecisionError) -> ApiError {
 
 /// Opens the approval request for `required` (superseding the document's
 /// live request, whose kept levels carry over) and stores it.
-fn open_request(
+pub(crate) fn open_request(
     db: &impl Db,
     required: &RequiredApprovals,
     id: ApprovalRequestId,
