@@ -43,7 +43,14 @@ pub struct LinePricing {
     pub flags: Vec<String>,
 }
 
-/// The document's totals. `discount_total` is list total minus net total.
+/// The document's totals.
+///
+/// `discount_total` is what the rules (or a kept rate) took off, summed
+/// per line as pricing defines it: `list_price × quantity` rounded minus
+/// `net_unit_price × quantity` rounded. It is not `list_total −
+/// net_total`: in a tax-inclusive channel the net total is extracted from
+/// the gross and may be a cent off `net_unit_price × quantity`, which
+/// would show a 1-cent "discount" on an undiscounted order (issue #4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderTotals {
@@ -122,7 +129,12 @@ pub fn apply_priced(
             None => p,
         };
         let list = Money::new(round(p.list_price.amount() * line.quantity, c, mode), c)?;
+        let discount = list.checked_sub(&Money::new(
+            round(p.net_unit_price.amount() * line.quantity, c, mode),
+            c,
+        )?)?;
         totals.list_total = totals.list_total.checked_add(&list)?;
+        totals.discount_total = totals.discount_total.checked_add(&discount)?;
         totals.net_total = totals.net_total.checked_add(&p.net_total)?;
         totals.tax_total = totals.tax_total.checked_add(&p.tax_total)?;
         totals.grand_total = totals.grand_total.checked_add(&p.gross_total)?;
@@ -130,7 +142,6 @@ pub fn apply_priced(
         totals.flagged |= !p.flags.is_empty();
         line.pricing = Some(p);
     }
-    totals.discount_total = totals.list_total.checked_sub(&totals.net_total)?;
     parts.totals = Some(totals);
     Order::from_parts(parts).map_err(|e| PricingError::Invalid(e.to_string()))
 }
@@ -177,6 +188,37 @@ pub(crate) mod tests {
         assert_eq!(t.discount_total, m("0.00"));
         assert!(!t.flagged);
         assert_eq!(o.grand_total(), m("42.00"));
+    }
+
+    /// Issue #4: in a tax-inclusive channel pricing extracts the net from
+    /// the gross (3 × 10.00 gross at 20 % is a net of 25.00, while the net
+    /// unit price 8.33 × 3 is 24.99); an undiscounted line still shows no
+    /// discount.
+    #[test]
+    fn an_undiscounted_inclusive_line_shows_no_discount() {
+        let p = product(ProductKind::Stocked);
+        let o = draft_of(&[(&p, dec!(3)), (&p, dec!(1))]);
+        let inclusive = LinePricing {
+            list_price: m("8.33"),
+            net_unit_price: m("8.33"),
+            net_total: m("25.00"),
+            tax_total: m("5.00"),
+            gross_total: m("30.00"),
+            margin: m("1.00"),
+            flags: vec![],
+        };
+        let discounted = LinePricing {
+            net_unit_price: m("7.50"),
+            net_total: m("7.50"),
+            tax_total: m("1.50"),
+            gross_total: m("9.00"),
+            ..priced("8.33", dec!(1))
+        };
+        let o = apply_priced(&o, vec![inclusive, discounted], RoundingMode::HalfUp).unwrap();
+        let t = o.totals().unwrap();
+        assert_eq!(t.list_total, m("33.32"));
+        assert_eq!(t.net_total, m("32.50"));
+        assert_eq!(t.discount_total, m("0.83"));
     }
 
     #[test]
