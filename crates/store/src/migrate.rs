@@ -1050,6 +1050,42 @@ const V12_INTEGRATIONS: &[&str] = &[
     ) WITHOUT ROWID",
 ];
 
+/// Migration 13: analytics at a year's scale (issue #10). `analytics_monthly`
+/// is the daily cube summed by calendar month (`month` is its first day),
+/// maintained in the same refresh as `analytics_daily`, so a report over
+/// whole months reads a thirtieth of the cells (the edges of a range that
+/// are not whole months still read the daily cube); filled here from the
+/// daily cube. The funnel compares `created_at` as a timestamp range on
+/// `quotations_funnel` (covering: status, channel, customer), and reads lost
+/// reasons from a partial index of lost quotations only; it supersedes the
+/// plain `quotations_created`.
+const V13_ANALYTICS_MONTHLY: &[&str] = &[
+    "CREATE TABLE analytics_monthly (
+        month TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        territory_id TEXT NOT NULL,
+        customer_group_id TEXT NOT NULL,
+        orders INTEGER NOT NULL,
+        quantity_milli INTEGER NOT NULL,
+        net_e4 INTEGER NOT NULL,
+        margin_e4 INTEGER NOT NULL,
+        PRIMARY KEY (month, currency, channel_id, territory_id, customer_group_id)
+    ) WITHOUT ROWID",
+    "INSERT INTO analytics_monthly
+        (month, currency, channel_id, territory_id, customer_group_id,
+         orders, quantity_milli, net_e4, margin_e4)
+     SELECT substr(day, 1, 7) || '-01', currency, channel_id, territory_id, customer_group_id,
+            SUM(orders), SUM(quantity_milli), SUM(net_e4), SUM(margin_e4)
+     FROM analytics_daily
+     GROUP BY substr(day, 1, 7), currency, channel_id, territory_id, customer_group_id",
+    "CREATE INDEX quotations_funnel ON quotations (created_at, status, channel_id, customer_id)",
+    "CREATE INDEX quotations_lost_reasons
+        ON quotations (created_at, json_extract(body, '$.lost.reason'), channel_id, customer_id)
+        WHERE status = 'lost'",
+    "DROP INDEX quotations_created",
+];
+
 /// Every migration, oldest first. Append only.
 pub const MIGRATIONS: &[&[&str]] = &[
     V1_CATALOG,
@@ -1064,6 +1100,7 @@ pub const MIGRATIONS: &[&[&str]] = &[
     V10_TEAMS,
     V11_ANALYTICS,
     V12_INTEGRATIONS,
+    V13_ANALYTICS_MONTHLY,
 ];
 
 /// The schema version this build writes and expects.
