@@ -8,8 +8,11 @@
 // Test helpers panic on purpose: a failed call is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod proof;
+
 use std::sync::Arc;
 
+use proof::Runner;
 use reqwest::Method;
 use sales_e2e::{json, TestApp};
 use serde_json::Value;
@@ -925,66 +928,14 @@ fn component_exports(bytes: &[u8]) -> Vec<String> {
     names
 }
 
-/// A `sales-runner up` process on `state`, killed when dropped.
-struct RunnerProcess {
-    child: std::process::Child,
-    base_url: String,
-}
-
-impl RunnerProcess {
-    fn start(state: &std::path::Path, key: &str) -> RunnerProcess {
-        use std::io::BufRead;
-        let root = sales_e2e::workspace_root();
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "sales-runner"])
-            .current_dir(&root)
-            .status()
-            .expect("cargo build -p sales-runner");
-        assert!(status.success(), "failed to build sales-runner");
-        let mut child = std::process::Command::new(root.join("target/debug/sales-runner"))
-            .args([
-                "up",
-                "--from",
-                "spin.toml",
-                "--listen",
-                "127.0.0.1:0",
-                "--state-dir",
-            ])
-            .arg(state)
-            .args(["--variable", &format!("admin_api_key={key}")])
-            .current_dir(&root)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("sales-runner starts");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base_url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        RunnerProcess { child, base_url }
-    }
-}
-
-impl Drop for RunnerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Issue 5, across processes: two `sales-runner` processes on one database
 /// file (WAL, busy timeout), each serving half of the racing requests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_runner_processes_on_one_database_never_oversell() {
     let state = tempfile::tempdir().unwrap();
     let key = format!("sk_test_{}", uuid::Uuid::now_v7().simple());
-    let a = RunnerProcess::start(state.path(), &key);
-    let b = RunnerProcess::start(state.path(), &key);
+    let a = Runner::start(state.path(), &key, &[], None);
+    let b = Runner::start(state.path(), &key, &[], None);
     let first = Arc::new(TestApp::connect(&a.base_url, &key).unwrap());
     let second = Arc::new(TestApp::connect(&b.base_url, &key).unwrap());
     let code = first.code("PROC");
