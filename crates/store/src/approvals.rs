@@ -178,6 +178,7 @@ pub mod policies {
 /// Approval requests and their decision records.
 pub mod requests {
     use super::*;
+    use crate::visibility::Visibility;
 
     const TABLE: &str = "approval_requests";
     const ENTITY: &str = "approval request";
@@ -338,10 +339,25 @@ pub mod requests {
         db: &impl Db,
         id: ApprovalRequestId,
     ) -> Result<Versioned<ApprovalRequest>, StoreError> {
-        let rows = db.execute(
-            &format!("{SELECT} WHERE id = ?"),
-            &[Value::Text(id.to_string())],
-        )?;
+        get_visible(db, id, &Visibility::All)
+    }
+
+    /// [`get`], or [`StoreError::NotFound`] when the caller may not see
+    /// the request's document — the same answer as for an unknown id.
+    pub fn get_visible(
+        db: &impl Db,
+        id: ApprovalRequestId,
+        visible: &Visibility,
+    ) -> Result<Versioned<ApprovalRequest>, StoreError> {
+        let mut params = vec![Value::Text(id.to_string())];
+        let extra = match crate::visibility::approval_request(visible) {
+            Some((clause, p)) => {
+                params.extend(p);
+                format!(" AND {clause}")
+            }
+            None => String::new(),
+        };
+        let rows = db.execute(&format!("{SELECT} WHERE id = ?{extra}"), &params)?;
         match rows.first() {
             Some(row) => decode(row),
             None => Err(StoreError::NotFound {
@@ -372,7 +388,21 @@ pub mod requests {
         filter: &RequestFilter,
         page: &Page,
     ) -> Result<Listed<ApprovalRequest>, StoreError> {
+        list_visible(db, filter, page, &Visibility::All)
+    }
+
+    /// [`list`] within what `visible` lets the caller see: requests whose
+    /// document the caller sees.
+    pub fn list_visible(
+        db: &impl Db,
+        filter: &RequestFilter,
+        page: &Page,
+        visible: &Visibility,
+    ) -> Result<Listed<ApprovalRequest>, StoreError> {
         let mut w = Where::default();
+        if let Some((clause, params)) = crate::visibility::approval_request(visible) {
+            w.and(&clause, params);
+        }
         if let Some(status) = &filter.status {
             w.and("status = ?", [Value::from(status.as_str())]);
         }

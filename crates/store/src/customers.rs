@@ -13,6 +13,7 @@ use crate::repo::{
     read_external_ids, read_money, replace_external_ids, require_exists, stale_or_missing,
     ExternallyKnown, Upserted, Where,
 };
+use crate::visibility::Visibility;
 use crate::{time, StoreError};
 
 const ENTITY: &str = "customer";
@@ -202,7 +203,20 @@ pub fn list(
     filter: &CustomerFilter,
     page: &Page,
 ) -> Result<Listed<Customer>, StoreError> {
+    list_visible(db, filter, page, &Visibility::All)
+}
+
+/// [`list`] within what `visible` lets the caller see.
+pub fn list_visible(
+    db: &impl Db,
+    filter: &CustomerFilter,
+    page: &Page,
+    visible: &Visibility,
+) -> Result<Listed<Customer>, StoreError> {
     let mut w = Where::default();
+    if let Some((clause, params)) = visible.customer_row("c") {
+        w.and(&clause, params);
+    }
     if let Some(g) = filter.customer_group_id {
         w.and("c.customer_group_id = ?", [Value::Text(g.to_string())]);
     }

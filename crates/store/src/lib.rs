@@ -19,6 +19,10 @@
 //! reservation holds with race-free conditional reserves, and the loader of
 //! one check's stock picture).
 //!
+//! Record visibility (a rep sees their territory and team, a manager their
+//! subtree) is [`visibility`]: a principal's scope as SQL conditions the
+//! customer, quotation, order and approval lists and reads apply.
+//!
 //! Repository conventions: `create(db, &record, now)`, `get(db, id)`,
 //! `list(db, &filter, &Page) -> (items, next_cursor)` (keyset pages in id
 //! order, opaque cursors, [`StoreError::BadCursor`] for a foreign one),
@@ -65,6 +69,7 @@ pub mod settings;
 pub mod teams;
 pub mod time;
 pub mod trees;
+pub mod visibility;
 
 pub use db::{Db, DbError, Row, Rows, Value};
 pub use error::StoreError;

@@ -22,6 +22,8 @@ use crate::db::{Db, DbError, Row, Value};
 use crate::page::{decode_cursor, finish, Listed, Page, Versioned};
 use crate::repo::{atomically, from_json, opt_to_json, stale_or_missing, Where};
 use crate::series::next_document_number;
+use crate::teams::allocations::DocumentKind;
+use crate::visibility::Visibility;
 use crate::{time, StoreError};
 
 const ENTITY: &str = "order";
@@ -496,7 +498,20 @@ pub fn list(
     filter: &OrderFilter,
     page: &Page,
 ) -> Result<Listed<OrderRecord>, StoreError> {
+    list_visible(db, filter, page, &Visibility::All)
+}
+
+/// [`list`] within what `visible` lets the caller see.
+pub fn list_visible(
+    db: &impl Db,
+    filter: &OrderFilter,
+    page: &Page,
+    visible: &Visibility,
+) -> Result<Listed<OrderRecord>, StoreError> {
     let mut w = Where::default();
+    if let Some((clause, params)) = visible.document(DocumentKind::Order, "id", "customer_id") {
+        w.and(&clause, params);
+    }
     if let Some(s) = filter.status {
         w.and("status = ?", [Value::from(s.as_str())]);
     }

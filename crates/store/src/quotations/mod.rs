@@ -30,6 +30,8 @@ use crate::db::{Db, DbError, Row, Value};
 use crate::outbox::{self, NewEvent};
 use crate::page::{decode_cursor, finish, Listed, Page, Versioned};
 use crate::repo::{atomically, require_exists, stale_or_missing, Where};
+use crate::teams::allocations::DocumentKind;
+use crate::visibility::Visibility;
 use crate::{time, StoreError};
 
 const TABLE: &str = "quotations";
@@ -342,7 +344,20 @@ pub fn list(
     filter: &QuotationFilter,
     page: &Page,
 ) -> Result<Listed<Quotation>, StoreError> {
+    list_visible(db, filter, page, &Visibility::All)
+}
+
+/// [`list`] within what `visible` lets the caller see.
+pub fn list_visible(
+    db: &impl Db,
+    filter: &QuotationFilter,
+    page: &Page,
+    visible: &Visibility,
+) -> Result<Listed<Quotation>, StoreError> {
     let mut w = Where::default();
+    if let Some((clause, params)) = visible.document(DocumentKind::Quotation, "id", "customer_id") {
+        w.and(&clause, params);
+    }
     if let Some(s) = filter.status {
         w.and("status = ?", [Value::from(s.as_str())]);
     }

@@ -608,3 +608,198 @@ fn a_converted_order_keeps_its_quotations_split_once() {
         .unwrap();
     assert_eq!(rows.first().unwrap().int("n").unwrap(), 2);
 }
+
+mod visibility {
+    //! The record-visibility scope (`crate::visibility`) as SQL filters:
+    //! a rep by key territory and managed territory, a rep by team, a
+    //! manager down the hierarchy, rule-placed customers, documents seen
+    //! through the split, and a tree move changing who sees what.
+    use super::*;
+    use crate::customers::{self, CustomerFilter};
+    use crate::orders::OrderFilter;
+    use crate::page::Page;
+    use crate::visibility::{self, Visibility};
+    use sales_domain::auth::{Principal, Role};
+
+    fn key(roles: &[Role], territory: Option<TerritoryId>) -> Principal {
+        Principal::new(PrincipalId::new(), "someone", roles.iter().copied())
+            .unwrap()
+            .with_territory(territory)
+    }
+
+    fn customers_seen(db: &impl Db, v: &Visibility) -> Vec<CustomerId> {
+        let (items, _) =
+            customers::list_visible(db, &CustomerFilter::default(), &Page::first(100), v).unwrap();
+        let mut ids: Vec<CustomerId> = items.iter().map(|c| c.record.id()).collect();
+        ids.sort();
+        ids
+    }
+
+    fn orders_seen(db: &impl Db, v: &Visibility) -> Vec<OrderId> {
+        let (items, _) =
+            orders::list_visible(db, &OrderFilter::default(), &Page::first(100), v).unwrap();
+        let mut ids: Vec<OrderId> = items.iter().map(|o| o.record.order.id()).collect();
+        ids.sort();
+        ids
+    }
+
+    fn sorted<T: Ord + Copy>(ids: &[T]) -> Vec<T> {
+        let mut v = ids.to_vec();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn reps_see_their_territories_and_credited_documents_managers_their_subtree() {
+        let db = db();
+        let w = world(&db);
+        let eu = territory(&db, "EU", None);
+        let north = territory(&db, "NORTH", Some(eu));
+        let south = territory(&db, "SOUTH", Some(eu));
+        let muc = territory(&db, "MUC", Some(south));
+        let other = territory(&db, "OTHER", None);
+        let rule = TerritoryRule::from_parts(
+            TerritoryRuleId::new(),
+            TerritoryRuleInput {
+                territory_id: muc,
+                country: "DE".into(),
+                region: None,
+                postcode_from: Some("80000".into()),
+                postcode_to: Some("81999".into()),
+                priority: 0,
+            },
+            true,
+        )
+        .unwrap();
+        territories::rules::create(&db, &rule, at(1)).unwrap();
+
+        let (boss_key, ann_key, bob_key) = (
+            key(&[Role::Manager], None),
+            key(&[Role::Rep], Some(north)),
+            key(&[Role::Rep], None),
+        );
+        let boss = person(&db, "Boss", Some(boss_key.id()), None);
+        let ann = person(&db, "Ann", Some(ann_key.id()), Some(boss));
+        let bob = person(&db, "Bob", Some(bob_key.id()), Some(boss));
+        // Bob sells in the south through his team; Ann runs the north.
+        team(&db, "SOUTH-TEAM", south, &[(bob, dec!(100))]);
+        territories::managers::create(
+            &db,
+            &TerritoryManager {
+                id: TerritoryManagerId::new(),
+                territory_id: north,
+                sales_person_id: ann,
+            },
+            at(1),
+        )
+        .unwrap();
+
+        let c_north = customer(&db, Some(north), "10115");
+        let c_south = customer(&db, Some(south), "70173");
+        let c_rule = customer(&db, None, "80331"); // placed in MUC by the rule
+        let c_other = customer(&db, Some(other), "80331"); // explicit wins over the rule
+        let (o_north, o_south, o_rule, o_other) = (
+            order(&db, &w, c_north, dec!(1)),
+            order(&db, &w, c_south, dec!(1)),
+            order(&db, &w, c_rule, dec!(1)),
+            order(&db, &w, c_other, dec!(1)),
+        );
+        // Ann is credited on an order of a customer outside her territory.
+        allocations::set(
+            &db,
+            allocations::DocumentKind::Order,
+            &o_other.to_string(),
+            &allocations::DocumentTeam {
+                sales_team: sales_domain::teams::Split::whole(ann),
+                sales_partner_id: None,
+            },
+        )
+        .unwrap();
+
+        let v_ann = visibility::for_principal(&db, &ann_key).unwrap();
+        let v_bob = visibility::for_principal(&db, &bob_key).unwrap();
+        let v_boss = visibility::for_principal(&db, &boss_key).unwrap();
+        assert_eq!(customers_seen(&db, &v_ann), vec![c_north]);
+        assert_eq!(customers_seen(&db, &v_bob), sorted(&[c_south, c_rule]));
+        assert_eq!(
+            customers_seen(&db, &v_boss),
+            sorted(&[c_north, c_south, c_rule])
+        );
+        assert_eq!(orders_seen(&db, &v_ann), sorted(&[o_north, o_other]));
+        assert_eq!(orders_seen(&db, &v_bob), sorted(&[o_south, o_rule]));
+        assert_eq!(
+            orders_seen(&db, &v_boss),
+            sorted(&[o_north, o_south, o_rule, o_other])
+        );
+        // A read outside the scope is the same NotFound as an unknown id.
+        assert!(matches!(
+            visibility::require_order(&db, &v_bob, o_north),
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(matches!(
+            visibility::require_order(&db, &v_bob, OrderId::new()),
+            Err(StoreError::NotFound { .. })
+        ));
+        visibility::require_order(&db, &v_ann, o_other).unwrap();
+        assert!(matches!(
+            visibility::require_customer(&db, &v_ann, c_other),
+            Err(StoreError::NotFound { .. })
+        ));
+        // Lists page within the scope: one per page, no empty pages.
+        let (page1, next) =
+            orders::list_visible(&db, &OrderFilter::default(), &Page::first(1), &v_bob).unwrap();
+        assert_eq!(page1.len(), 1);
+        let (page2, last) = orders::list_visible(
+            &db,
+            &OrderFilter::default(),
+            &Page::after(1, next.unwrap()),
+            &v_bob,
+        )
+        .unwrap();
+        assert_eq!(page2.len(), 1);
+        assert!(last.is_none());
+
+        // Admins, integrations and keys with no scope configured see all.
+        for p in [
+            key(&[Role::Admin], Some(north)),
+            key(&[Role::Integration], None),
+            key(&[Role::Rep], None),
+        ] {
+            assert_eq!(visibility::for_principal(&db, &p).unwrap(), Visibility::All);
+        }
+        assert_eq!(orders_seen(&db, &Visibility::All).len(), 4);
+
+        // MUC moves under NORTH: its rule-placed customer stays in MUC and
+        // is now Ann's, no longer Bob's.
+        let node = crate::trees::get(&db, muc).unwrap();
+        let moved = node
+            .record
+            .patched(TreeNodePatch {
+                parent_id: Some(Some(north)),
+                ..TreeNodePatch::default()
+            })
+            .unwrap();
+        crate::trees::update(&db, &moved, node.version, at(4)).unwrap();
+        let v_ann = visibility::for_principal(&db, &ann_key).unwrap();
+        let v_bob = visibility::for_principal(&db, &bob_key).unwrap();
+        assert_eq!(customers_seen(&db, &v_ann), sorted(&[c_north, c_rule]));
+        assert_eq!(customers_seen(&db, &v_bob), vec![c_south]);
+        assert_eq!(
+            orders_seen(&db, &v_ann),
+            sorted(&[o_north, o_rule, o_other])
+        );
+    }
+
+    #[test]
+    fn a_scoped_key_with_nothing_in_reach_sees_nothing() {
+        let db = db();
+        let w = world(&db);
+        let t = territory(&db, "T", None);
+        let empty = territory(&db, "EMPTY", None);
+        let c = customer(&db, Some(t), "1");
+        order(&db, &w, c, dec!(1));
+        let v = visibility::for_principal(&db, &key(&[Role::Viewer], Some(empty))).unwrap();
+        assert!(customers_seen(&db, &v).is_empty());
+        assert!(orders_seen(&db, &v).is_empty());
+    }
+}

@@ -1,0 +1,340 @@
+//! Record visibility: which customers, quotations, orders and approval
+//! requests a principal may see (issue #8 item 5).
+//!
+//! [`for_principal`] turns an API-key principal into a [`Visibility`] once
+//! per request; the repositories turn that into SQL conditions
+//! ([`Visibility::customer_row`], [`Visibility::customer_ref`],
+//! [`Visibility::document`]), so lists page correctly (a page is never
+//! emptied after the fact) and a read of an id outside the scope finds no
+//! row — the same [`StoreError::NotFound`] as an unknown id.
+//!
+//! The rule (ERPNext's user permissions on Territory / Sales Person, with
+//! a manager seeing down the hierarchy):
+//! - admins and integrations see everything; so does a key that names
+//!   neither a territory nor a sales person and is not linked to one (no
+//!   restriction was configured for it, as in ERPNext where a user without
+//!   user permissions sees every record);
+//! - otherwise the key's *people* are its sales person (the person linked
+//!   to the principal, else the key's `sales_person_id`) and, for a
+//!   manager, everyone below them in the hierarchy; its *territories* are
+//!   the key's `territory_id`, the territories of the active teams its
+//!   people are members of and the territories its people manage — each
+//!   with every territory below it, read from the tree at request time,
+//!   so moving a territory under another changes who sees its customers
+//!   at once;
+//! - a customer is visible when its territory (explicit, else by territory
+//!   rule) is one of the territories;
+//! - a quotation or order is visible when its customer is, or when one of
+//!   the people is in its stored sales team split;
+//! - an approval request is visible when its document is.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sales_domain::auth::{Principal, Role};
+use sales_domain::catalog::Address;
+use sales_domain::ids::{CustomerId, SalesPersonId, TerritoryId};
+use sales_domain::teams::{resolve_territory, TerritoryRule};
+
+use crate::db::{Db, Value};
+use crate::repo::from_json;
+use crate::teams::allocations::DocumentKind;
+use crate::StoreError;
+
+/// What a principal may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visibility {
+    /// Every record.
+    All,
+    /// Only what [`Scope`] reaches.
+    Scoped(Scope),
+}
+
+/// The territories and people a restricted principal sees by.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Every visible territory (roots and everything below them).
+    pub territories: BTreeSet<TerritoryId>,
+    /// The principal's sales person and, for a manager, their subtree.
+    pub people: BTreeSet<SalesPersonId>,
+    /// Customers without an explicit territory that a territory rule
+    /// places in one of `territories`.
+    pub placed: BTreeSet<CustomerId>,
+}
+
+fn json_ids<T: ToString>(ids: impl IntoIterator<Item = T>) -> Value {
+    let list: Vec<String> = ids.into_iter().map(|i| i.to_string()).collect();
+    Value::Text(serde_json::Value::from(list).to_string())
+}
+
+impl Visibility {
+    /// Whether everything is visible.
+    pub fn is_all(&self) -> bool {
+        matches!(self, Visibility::All)
+    }
+
+    /// The visible territories (`None`: every territory).
+    pub fn territories(&self) -> Option<&BTreeSet<TerritoryId>> {
+        match self {
+            Visibility::All => None,
+            Visibility::Scoped(s) => Some(&s.territories),
+        }
+    }
+
+    /// Rule-placed customers in the visible territories (empty for `All`).
+    pub fn placed_customers(&self) -> Option<&BTreeSet<CustomerId>> {
+        match self {
+            Visibility::All => None,
+            Visibility::Scoped(s) => Some(&s.placed),
+        }
+    }
+
+    /// A condition on a `customers` row aliased `alias`; `None` for `All`.
+    pub fn customer_row(&self, alias: &str) -> Option<(String, Vec<Value>)> {
+        let Visibility::Scoped(s) = self else {
+            return None;
+        };
+        Some((
+            format!(
+                "({alias}.territory_id IN (SELECT value FROM json_each(?))
+                  OR {alias}.id IN (SELECT value FROM json_each(?)))"
+            ),
+            vec![json_ids(&s.territories), json_ids(&s.placed)],
+        ))
+    }
+
+    /// A condition on a column holding a customer id; `None` for `All`.
+    pub fn customer_ref(&self, column: &str) -> Option<(String, Vec<Value>)> {
+        let (row, params) = self.customer_row("vc")?;
+        Some((
+            format!("{column} IN (SELECT vc.id FROM customers vc WHERE {row})"),
+            params,
+        ))
+    }
+
+    /// A condition on a quotation or order row whose id is in `id_column`
+    /// and customer in `customer_column`; `None` for `All`.
+    pub fn document(
+        &self,
+        kind: DocumentKind,
+        id_column: &str,
+        customer_column: &str,
+    ) -> Option<(String, Vec<Value>)> {
+        let Visibility::Scoped(s) = self else {
+            return None;
+        };
+        let (customer, mut params) = self.customer_ref(customer_column)?;
+        params.push(Value::from(kind.as_str()));
+        params.push(json_ids(&s.people));
+        Some((
+            format!(
+                "({customer} OR {id_column} IN (SELECT vt.document_id FROM document_sales_teams vt
+                   WHERE vt.document_kind = ?
+                     AND vt.sales_person_id IN (SELECT value FROM json_each(?))))"
+            ),
+            params,
+        ))
+    }
+}
+
+/// The [`Visibility`] of `principal` (see the module docs).
+pub fn for_principal(db: &impl Db, principal: &Principal) -> Result<Visibility, StoreError> {
+    if principal.has_role(Role::Admin) || principal.has_role(Role::Integration) {
+        return Ok(Visibility::All);
+    }
+    let me = match crate::teams::people::by_principal(db, principal.id())? {
+        Some(p) => Some(p.id()),
+        None => principal.sales_person_id(),
+    };
+    if me.is_none() && principal.territory_id().is_none() {
+        return Ok(Visibility::All);
+    }
+    let people: BTreeSet<SalesPersonId> = match me {
+        None => BTreeSet::new(),
+        Some(me) if principal.has_role(Role::Manager) => {
+            sales_domain::teams::subtree(me, &crate::teams::people::managers(db)?)
+        }
+        Some(me) => BTreeSet::from([me]),
+    };
+    let mut roots: BTreeSet<TerritoryId> = principal.territory_id().into_iter().collect();
+    if !people.is_empty() {
+        let people_json = json_ids(&people);
+        let rows = db.execute(
+            "SELECT territory_id FROM sales_teams
+              WHERE active = 1 AND territory_id IS NOT NULL
+                AND id IN (SELECT team_id FROM sales_team_members
+                           WHERE sales_person_id IN (SELECT value FROM json_each(?)))
+             UNION
+             SELECT territory_id FROM territory_managers
+              WHERE sales_person_id IN (SELECT value FROM json_each(?))",
+            &[people_json.clone(), people_json],
+        )?;
+        for r in rows.iter() {
+            let t = r.text("territory_id")?;
+            roots.insert(TerritoryId::parse(t).map_err(|e| StoreError::Corrupt {
+                entity: "territory",
+                id: t.to_owned(),
+                message: e.to_string(),
+            })?);
+        }
+    }
+    let territories = with_descendants(db, &roots)?;
+    let placed = placed_customers(db, &territories)?;
+    Ok(Visibility::Scoped(Scope {
+        territories,
+        people,
+        placed,
+    }))
+}
+
+/// `roots` and every territory below them.
+fn with_descendants(
+    db: &impl Db,
+    roots: &BTreeSet<TerritoryId>,
+) -> Result<BTreeSet<TerritoryId>, StoreError> {
+    let mut out = roots.clone();
+    for r in roots {
+        out.extend(crate::trees::descendants(db, *r)?);
+    }
+    Ok(out)
+}
+
+/// Customers without an explicit territory whose address a territory
+/// rule places in `territories` (the same resolution as
+/// `teams::territories::customer_territory`: shipping address first, then
+/// billing; the most specific active rule of the address's country).
+fn placed_customers(
+    db: &impl Db,
+    territories: &BTreeSet<TerritoryId>,
+) -> Result<BTreeSet<CustomerId>, StoreError> {
+    let mut out = BTreeSet::new();
+    if territories.is_empty() {
+        return Ok(out);
+    }
+    // No active rule points into the scope: nobody can be placed in it.
+    let any = db.execute(
+        "SELECT 1 AS one FROM territory_rules
+          WHERE active = 1 AND territory_id IN (SELECT value FROM json_each(?)) LIMIT 1",
+        &[json_ids(territories)],
+    )?;
+    if any.is_empty() {
+        return Ok(out);
+    }
+    let rows = db.execute(
+        "SELECT id, shipping_address, billing_address FROM customers
+          WHERE territory_id IS NULL
+            AND (shipping_address IS NOT NULL OR billing_address IS NOT NULL)",
+        &[],
+    )?;
+    let mut rules: BTreeMap<String, Vec<TerritoryRule>> = BTreeMap::new();
+    for r in rows.iter() {
+        let id = r.text("id")?;
+        for column in ["shipping_address", "billing_address"] {
+            let Some(text) = r.opt_text(column)? else {
+                continue;
+            };
+            let a: Address = from_json(column, text)?;
+            let country = a.country().trim().to_ascii_uppercase();
+            if !rules.contains_key(&country) {
+                let found = crate::teams::territories::rules::for_country(db, &country)?;
+                rules.insert(country.clone(), found);
+            }
+            let candidates = rules.get(&country).map(Vec::as_slice).unwrap_or_default();
+            if let Some(rule) = resolve_territory(candidates, a.country(), a.region(), a.postcode())
+            {
+                if territories.contains(&rule.territory_id()) {
+                    out.insert(CustomerId::parse(id).map_err(|e| StoreError::Corrupt {
+                        entity: "customer",
+                        id: id.to_owned(),
+                        message: e.to_string(),
+                    })?);
+                }
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a row of `table` with `id` passes `condition` (`None`: exists).
+fn row_passes(
+    db: &impl Db,
+    table: &str,
+    id: &str,
+    condition: Option<(String, Vec<Value>)>,
+) -> Result<bool, StoreError> {
+    let (extra, mut params) = match condition {
+        Some((c, p)) => (format!(" AND {c}"), p),
+        None => (String::new(), vec![]),
+    };
+    params.insert(0, Value::from(id));
+    Ok(!db
+        .execute(
+            &format!("SELECT 1 AS one FROM {table} WHERE id = ?{extra}"),
+            &params,
+        )?
+        .is_empty())
+}
+
+fn not_found(entity: &'static str, id: &str) -> StoreError {
+    StoreError::NotFound {
+        entity,
+        id: id.to_owned(),
+    }
+}
+
+/// `Ok` when the customer exists and is visible, else
+/// [`StoreError::NotFound`] — the same answer for both.
+pub fn require_customer(db: &impl Db, v: &Visibility, id: CustomerId) -> Result<(), StoreError> {
+    let id = id.to_string();
+    if row_passes(db, "customers c", &id, v.customer_row("c"))? {
+        Ok(())
+    } else {
+        Err(not_found("customer", &id))
+    }
+}
+
+/// `Ok` when the quotation exists and is visible, else `NotFound`.
+pub fn require_quotation(
+    db: &impl Db,
+    v: &Visibility,
+    id: sales_domain::ids::QuotationId,
+) -> Result<(), StoreError> {
+    let id = id.to_string();
+    let c = v.document(DocumentKind::Quotation, "id", "customer_id");
+    if row_passes(db, "quotations", &id, c)? {
+        Ok(())
+    } else {
+        Err(not_found("quotation", &id))
+    }
+}
+
+/// `Ok` when the order exists and is visible, else `NotFound`.
+pub fn require_order(
+    db: &impl Db,
+    v: &Visibility,
+    id: sales_domain::ids::OrderId,
+) -> Result<(), StoreError> {
+    let id = id.to_string();
+    let c = v.document(DocumentKind::Order, "id", "customer_id");
+    if row_passes(db, "sales_orders", &id, c)? {
+        Ok(())
+    } else {
+        Err(not_found("order", &id))
+    }
+}
+
+/// The condition on an `approval_requests` row: its document is visible.
+pub fn approval_request(v: &Visibility) -> Option<(String, Vec<Value>)> {
+    let (order, mut params) = v.document(DocumentKind::Order, "vo.id", "vo.customer_id")?;
+    let (quotation, qp) = v.document(DocumentKind::Quotation, "vq.id", "vq.customer_id")?;
+    params.extend(qp);
+    Some((
+        format!(
+            "((document_kind = 'order'
+               AND document_id IN (SELECT vo.id FROM sales_orders vo WHERE {order}))
+              OR (document_kind = 'quotation'
+               AND document_id IN (SELECT vq.id FROM quotations vq WHERE {quotation})))"
+        ),
+        params,
+    ))
+}
