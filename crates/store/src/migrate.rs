@@ -1086,6 +1086,33 @@ const V13_ANALYTICS_MONTHLY: &[&str] = &[
     "DROP INDEX quotations_created",
 ];
 
+/// Migration 14: the held quantity per position, date and last day
+/// (issue #7's submission benchmark). `reservation_totals` is the sum of
+/// the `held` holds' `reservation_lines` per product × warehouse ×
+/// `needed_on` × the hold's `valid_until` (`''` for a hold without a last
+/// day: a key column cannot be NULL), kept by `reservations::reserve` and
+/// `finish_hold` in the same SAVEPOINT as the ledger rows they write, so
+/// a check reads one row per (date, last day) instead of summing every open
+/// hold's rows. Filled here from the ledger.
+const V14_RESERVATION_TOTALS: &[&str] = &[
+    "CREATE TABLE reservation_totals (
+        product_id TEXT NOT NULL,
+        warehouse_id TEXT NOT NULL,
+        needed_on TEXT NOT NULL,
+        valid_until TEXT NOT NULL,
+        quantity_milli INTEGER NOT NULL,
+        PRIMARY KEY (product_id, warehouse_id, needed_on, valid_until)
+    ) WITHOUT ROWID",
+    "INSERT INTO reservation_totals
+        (product_id, warehouse_id, needed_on, valid_until, quantity_milli)
+     SELECT l.product_id, l.warehouse_id, l.needed_on, COALESCE(h.valid_until, ''),
+            SUM(l.quantity_milli)
+     FROM reservation_lines l JOIN reservations h ON h.id = l.reservation_id
+     WHERE h.status = 'held'
+     GROUP BY l.product_id, l.warehouse_id, l.needed_on, COALESCE(h.valid_until, '')
+     HAVING SUM(l.quantity_milli) <> 0",
+];
+
 /// Every migration, oldest first. Append only.
 pub const MIGRATIONS: &[&[&str]] = &[
     V1_CATALOG,
@@ -1101,6 +1128,7 @@ pub const MIGRATIONS: &[&[&str]] = &[
     V11_ANALYTICS,
     V12_INTEGRATIONS,
     V13_ANALYTICS_MONTHLY,
+    V14_RESERVATION_TOTALS,
 ];
 
 /// The schema version this build writes and expects.
