@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, Months, NaiveDate};
 use rust_decimal::{Decimal, RoundingStrategy};
 use sales_domain::analytics::{from_e4, to_e4, DateRange, Dimension, Granularity};
 
@@ -96,6 +96,90 @@ fn in_list(sql: &mut String, params: &mut Vec<Value>, column: &str, ids: &[Strin
     params.extend(ids.iter().map(Value::from));
 }
 
+/// One read of a cube: its table, its date column and the dates it covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CubePart {
+    table: &'static str,
+    date: &'static str,
+    range: DateRange,
+}
+
+/// Where the cube figures of `range` are read: with `monthly`, the whole
+/// calendar months in it from `analytics_monthly` (a row per month, dated
+/// its first day) and the days before the first and after the last whole
+/// month from `analytics_daily`; without, every day from the daily cube
+/// (for series by day or week, which a month cannot be split into).
+fn cube_parts(range: &DateRange, monthly: bool) -> Vec<CubePart> {
+    let daily = |r: DateRange| CubePart {
+        table: "analytics_daily",
+        date: "day",
+        range: r,
+    };
+    let whole = vec![daily(*range)];
+    if !monthly {
+        return whole;
+    }
+    let (from, to) = (range.from(), range.to());
+    let month_start = |d: NaiveDate| d.with_day(1).unwrap_or(d);
+    let first_whole = if from.day() == 1 {
+        Some(from)
+    } else {
+        month_start(from).checked_add_months(Months::new(1))
+    };
+    let last_whole_end = if to.succ_opt().is_none_or(|n| n.day() == 1) {
+        Some(to)
+    } else {
+        month_start(to).pred_opt()
+    };
+    let (Some(first), Some(last_end)) = (first_whole, last_whole_end) else {
+        return whole;
+    };
+    if first > last_end {
+        return whole;
+    }
+    let mut parts = Vec::with_capacity(3);
+    if from < first {
+        match first.pred_opt().map(|p| DateRange::new(from, p)) {
+            Some(Ok(r)) => parts.push(daily(r)),
+            _ => return whole,
+        }
+    }
+    match DateRange::new(first, month_start(last_end)) {
+        Ok(r) => parts.push(CubePart {
+            table: "analytics_monthly",
+            date: "month",
+            range: r,
+        }),
+        Err(_) => return whole,
+    }
+    if last_end < to {
+        match last_end.succ_opt().map(|n| DateRange::new(n, to)) {
+            Some(Ok(r)) => parts.push(daily(r)),
+            _ => return whole,
+        }
+    }
+    parts
+}
+
+/// The SQL expression of a date column's bucket when SQL can compute it
+/// (a month's or year's first day), else the column itself (bucketed by
+/// [`Granularity::bucket_start`] afterwards).
+fn bucket_sql(column: &str, granularity: Granularity) -> String {
+    match granularity {
+        Granularity::Month => format!("substr({column}, 1, 7) || '-01'"),
+        Granularity::Year => format!("substr({column}, 1, 4) || '-01-01'"),
+        _ => column.to_owned(),
+    }
+}
+
+/// Whether a series by `granularity` may read the monthly cube.
+fn monthly(granularity: Granularity) -> bool {
+    matches!(
+        granularity,
+        Granularity::Month | Granularity::Quarter | Granularity::Year
+    )
+}
+
 /// `territory` and every territory below it.
 pub fn territory_subtree(db: &impl Db, territory: &str) -> Result<Vec<String>, StoreError> {
     let rows = db.execute(
@@ -110,18 +194,31 @@ pub fn territory_subtree(db: &impl Db, territory: &str) -> Result<Vec<String>, S
 
 /// The currency most booked orders in `range` were in (EUR when none).
 pub fn default_currency(db: &impl Db, range: &DateRange) -> Result<String, StoreError> {
-    let rows = db.execute(
-        "SELECT currency, SUM(orders) AS n FROM analytics_daily WHERE day >= ? AND day <= ?
-         GROUP BY currency ORDER BY n DESC, currency LIMIT 1",
-        &[
-            Value::Text(range.from().to_string()),
-            Value::Text(range.to().to_string()),
-        ],
-    )?;
-    Ok(match rows.first() {
-        Some(r) => r.text("currency")?.to_owned(),
-        None => "EUR".to_owned(),
-    })
+    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+    for part in cube_parts(range, true) {
+        let rows = db.execute(
+            &format!(
+                "SELECT currency, SUM(orders) AS n FROM {} WHERE {d} >= ? AND {d} <= ?
+                 GROUP BY currency",
+                part.table,
+                d = part.date
+            ),
+            &[
+                Value::Text(part.range.from().to_string()),
+                Value::Text(part.range.to().to_string()),
+            ],
+        )?;
+        for r in rows.iter() {
+            *counts.entry(r.text("currency")?.to_owned()).or_default() +=
+                r.opt_int("n")?.unwrap_or(0);
+        }
+    }
+    // Most orders first; the alphabetically first currency on a tie.
+    Ok(counts
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+        .map_or_else(|| "EUR".to_owned(), |(c, _)| c))
 }
 
 fn measures(r: &crate::db::Row<'_>) -> Result<Measures, StoreError> {
@@ -133,11 +230,17 @@ fn measures(r: &crate::db::Row<'_>) -> Result<Measures, StoreError> {
     })
 }
 
-/// The figures per order date in `scope`.
-fn per_day(db: &impl Db, scope: &Scope) -> Result<Vec<(String, Measures)>, StoreError> {
-    let (sql, params) = if scope.needs_lines() {
+/// The figures per order date in `scope` — per month's first day for the
+/// whole months read from the monthly cube when `monthly` allows it.
+fn per_day(
+    db: &impl Db,
+    scope: &Scope,
+    monthly: bool,
+) -> Result<Vec<(String, Measures)>, StoreError> {
+    let mut queries = Vec::new();
+    if scope.needs_lines() {
         let (w, p) = scope.clause("order_date", true);
-        (
+        queries.push((
             format!(
                 "SELECT order_date AS day, COUNT(DISTINCT order_id) AS orders,
                         SUM(quantity_milli) AS quantity_milli, SUM(net_e4) AS net_e4,
@@ -145,28 +248,36 @@ fn per_day(db: &impl Db, scope: &Scope) -> Result<Vec<(String, Measures)>, Store
                  FROM analytics_order_lines WHERE {w} GROUP BY order_date ORDER BY order_date"
             ),
             p,
-        )
+        ));
     } else {
-        let (w, p) = scope.clause("day", false);
-        (
-            format!(
-                "SELECT day, SUM(orders) AS orders, SUM(quantity_milli) AS quantity_milli,
-                        SUM(net_e4) AS net_e4, SUM(margin_e4) AS margin_e4
-                 FROM analytics_daily WHERE {w} GROUP BY day ORDER BY day"
-            ),
-            p,
-        )
-    };
-    let rows = db.execute(&sql, &params)?;
-    rows.iter()
-        .map(|r| Ok((r.text("day")?.to_owned(), measures(&r)?)))
-        .collect()
+        for part in cube_parts(&scope.range, monthly) {
+            let (w, p) = scope.with_range(part.range).clause(part.date, false);
+            queries.push((
+                format!(
+                    "SELECT {d} AS day, SUM(orders) AS orders, SUM(quantity_milli) AS quantity_milli,
+                            SUM(net_e4) AS net_e4, SUM(margin_e4) AS margin_e4
+                     FROM {t} WHERE {w} GROUP BY {d} ORDER BY {d}",
+                    d = part.date,
+                    t = part.table
+                ),
+                p,
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    for (sql, params) in queries {
+        let rows = db.execute(&sql, &params)?;
+        for r in rows.iter() {
+            out.push((r.text("day")?.to_owned(), measures(&r)?));
+        }
+    }
+    Ok(out)
 }
 
 /// The totals of `scope`.
 pub fn totals(db: &impl Db, scope: &Scope) -> Result<Measures, StoreError> {
     let mut total = Measures::default();
-    for (_, m) in per_day(db, scope)? {
+    for (_, m) in per_day(db, scope, true)? {
         add(&mut total, &m);
     }
     Ok(total)
@@ -196,7 +307,7 @@ pub fn series(
         .into_iter()
         .map(|b| (b, Measures::default()))
         .collect();
-    for (day, m) in per_day(db, scope)? {
+    for (day, m) in per_day(db, scope, monthly(granularity))? {
         let d = NaiveDate::from_str(&day).map_err(|e| StoreError::Corrupt {
             entity: "analytics_daily",
             id: day.clone(),
@@ -235,17 +346,33 @@ pub fn breakdown(
             if !scope.needs_lines() =>
         {
             let col = column(dimension);
-            let (w, p) = scope.clause("day", false);
-            grouped(
-                db,
-                &format!(
-                    "SELECT {col} AS k, SUM(orders) AS orders,
-                            SUM(quantity_milli) AS quantity_milli,
-                            SUM(net_e4) AS net_e4, SUM(margin_e4) AS margin_e4
-                     FROM analytics_daily WHERE {w} GROUP BY {col}"
-                ),
-                &p,
-            )?
+            let mut sums: BTreeMap<String, Measures> = BTreeMap::new();
+            for part in cube_parts(&scope.range, true) {
+                let (w, p) = scope.with_range(part.range).clause(part.date, false);
+                let rows = grouped(
+                    db,
+                    &format!(
+                        "SELECT {col} AS k, SUM(orders) AS orders,
+                                SUM(quantity_milli) AS quantity_milli,
+                                SUM(net_e4) AS net_e4, SUM(margin_e4) AS margin_e4
+                         FROM {t} WHERE {w} GROUP BY {col}",
+                        t = part.table
+                    ),
+                    &p,
+                )?;
+                for s in rows {
+                    add(sums.entry(s.key).or_default(), &s.own);
+                }
+            }
+            sums.into_iter()
+                .map(|(key, own)| Slice {
+                    key,
+                    label: None,
+                    parent: None,
+                    own,
+                    rolled_up: None,
+                })
+                .collect()
         }
         _ => {
             let col = column(dimension);
@@ -285,20 +412,27 @@ pub fn breakdown_series(
         dimension,
         Dimension::Channel | Dimension::Territory | Dimension::CustomerGroup
     ) && !scope.needs_lines();
-    let (sql, params) = if cube {
-        let (w, p) = scope.clause("day", false);
-        (
-            format!(
-                "SELECT day, {col} AS k, SUM(orders) AS orders,
-                        SUM(quantity_milli) AS quantity_milli,
-                        SUM(net_e4) AS net_e4, SUM(margin_e4) AS margin_e4
-                 FROM analytics_daily WHERE {w} GROUP BY day, {col}"
-            ),
-            p,
-        )
+    let mut queries = Vec::new();
+    if cube {
+        for part in cube_parts(&scope.range, monthly(granularity)) {
+            let (w, p) = scope.with_range(part.range).clause(part.date, false);
+            let bucket = bucket_sql(part.date, granularity);
+            queries.push((
+                format!(
+                    "SELECT {bucket} AS day, {col} AS k, SUM(orders) AS orders,
+                            SUM(quantity_milli) AS quantity_milli,
+                            SUM(net_e4) AS net_e4, SUM(margin_e4) AS margin_e4
+                     FROM {t} WHERE {w} GROUP BY 1, {col}",
+                    t = part.table
+                ),
+                p,
+            ));
+        }
     } else {
+        // Orders are counted per day and key (an order has one date), so
+        // the lines are grouped by day before they are bucketed.
         let (w, p) = scope.clause("order_date", true);
-        (
+        queries.push((
             format!(
                 "SELECT order_date AS day, {col} AS k, COUNT(DISTINCT order_id) AS orders,
                         SUM(quantity_milli) AS quantity_milli,
@@ -306,26 +440,28 @@ pub fn breakdown_series(
                  FROM analytics_order_lines WHERE {w} GROUP BY order_date, {col}"
             ),
             p,
-        )
-    };
+        ));
+    }
     let buckets = granularity.buckets(&scope.range);
     let empty: BTreeMap<NaiveDate, Measures> =
         buckets.iter().map(|b| (*b, Measures::default())).collect();
     let mut own: BTreeMap<String, BTreeMap<NaiveDate, Measures>> = BTreeMap::new();
-    for r in db.execute(&sql, &params)?.iter() {
-        let day = r.text("day")?;
-        let d = NaiveDate::from_str(day).map_err(|e| StoreError::Corrupt {
-            entity: "analytics_daily",
-            id: day.to_owned(),
-            message: e.to_string(),
-        })?;
-        let points = own
-            .entry(r.text("k")?.to_owned())
-            .or_insert_with(|| empty.clone());
-        add(
-            points.entry(granularity.bucket_start(d)).or_default(),
-            &measures(&r)?,
-        );
+    for (sql, params) in &queries {
+        for r in db.execute(sql, params)?.iter() {
+            let day = r.text("day")?;
+            let d = NaiveDate::from_str(day).map_err(|e| StoreError::Corrupt {
+                entity: "analytics_daily",
+                id: day.to_owned(),
+                message: e.to_string(),
+            })?;
+            let points = own
+                .entry(r.text("k")?.to_owned())
+                .or_insert_with(|| empty.clone());
+            add(
+                points.entry(granularity.bucket_start(d)).or_default(),
+                &measures(&r)?,
+            );
+        }
     }
     if dimension == Dimension::Territory {
         let parents: BTreeMap<String, Option<String>> = db
@@ -609,32 +745,20 @@ pub struct Funnel {
 
 /// The funnel over quotations created in `range`, in `channel` and the
 /// `territories` (by the customer's own territory).
+///
+/// `created_at` is compared as a timestamp range (RFC 3339 text of fixed
+/// width sorts as time), so both queries are index range reads: the counts
+/// by status on the covering `quotations_funnel`, the lost reasons on the
+/// partial `quotations_lost_reasons` (lost quotations only). The customers
+/// are joined only for a territory filter.
 pub fn funnel(
     db: &impl Db,
     range: &DateRange,
     channel: Option<&str>,
     territories: Option<&[String]>,
 ) -> Result<Funnel, StoreError> {
-    let mut w =
-        String::from("substr(q.created_at, 1, 10) >= ? AND substr(q.created_at, 1, 10) <= ?");
-    let mut params = vec![
-        Value::Text(range.from().to_string()),
-        Value::Text(range.to().to_string()),
-    ];
-    if let Some(c) = channel {
-        w.push_str(" AND q.channel_id = ?");
-        params.push(Value::from(c));
-    }
-    if let Some(ts) = territories {
-        in_list(&mut w, &mut params, "c.territory_id", ts);
-    }
-    let rows = db.execute(
-        &format!(
-            "SELECT q.status, COUNT(*) AS n FROM quotations q
-             JOIN customers c ON c.id = q.customer_id WHERE {w} GROUP BY q.status"
-        ),
-        &params,
-    )?;
+    let (sql, params) = funnel_sql(range, channel, territories);
+    let rows = db.execute(&sql.0, &params)?;
     let mut f = Funnel::default();
     for r in rows.iter() {
         let n = r.int("n")?;
@@ -665,19 +789,57 @@ pub fn funnel(
             _ => f.cancelled += n,
         }
     }
-    let reasons = db.execute(
-        &format!(
-            "SELECT json_extract(q.body, '$.lost.reason') AS reason, COUNT(*) AS n
-             FROM quotations q JOIN customers c ON c.id = q.customer_id
-             WHERE {w} AND q.status = 'lost' GROUP BY reason ORDER BY n DESC, reason"
-        ),
-        &params,
-    )?;
+    let reasons = db.execute(&sql.1, &params)?;
     for r in reasons.iter() {
         f.lost_reasons
             .push((r.opt_text("reason")?.unwrap_or("").to_owned(), r.int("n")?));
     }
     Ok(f)
+}
+
+/// The funnel's two queries (counts by status, lost reasons) and their
+/// shared parameters; public to the crate's tests, which check their plans.
+#[doc(hidden)]
+pub fn funnel_sql(
+    range: &DateRange,
+    channel: Option<&str>,
+    territories: Option<&[String]>,
+) -> ((String, String), Vec<Value>) {
+    let mut w = String::from("q.created_at >= ? AND q.created_at < ?");
+    let end = range
+        .to()
+        .succ_opt()
+        .map_or_else(|| "9999-12-31T99".to_owned(), |d| d.to_string());
+    let mut params = vec![Value::Text(range.from().to_string()), Value::Text(end)];
+    if let Some(c) = channel {
+        w.push_str(" AND q.channel_id = ?");
+        params.push(Value::from(c));
+    }
+    if let Some(ts) = territories {
+        w.push_str(" AND q.customer_id IN (SELECT c.id FROM customers c WHERE 1 = 1");
+        in_list(&mut w, &mut params, "c.territory_id", ts);
+        w.push(')');
+    }
+    (
+        (
+            // INDEXED BY: without statistics the planner would rather
+            // take `quotations_status (status = 'lost')` and read every
+            // lost quotation ever; SQLite fails the statement if the named
+            // index cannot serve it, so a schema change cannot silently
+            // turn this into a scan.
+            format!(
+                "SELECT q.status, COUNT(*) AS n FROM quotations q INDEXED BY quotations_funnel
+                 WHERE {w} GROUP BY q.status"
+            ),
+            format!(
+                "SELECT json_extract(q.body, '$.lost.reason') AS reason, COUNT(*) AS n
+                 FROM quotations q INDEXED BY quotations_lost_reasons
+                 WHERE {w} AND q.status = 'lost'
+                 GROUP BY reason ORDER BY n DESC, reason"
+            ),
+        ),
+        params,
+    )
 }
 
 /// Durations in days: how many, the mean (two decimals), the median.

@@ -4,7 +4,8 @@
 //! [`refresh_order`] brings one order's contribution up to date: it reads
 //! the order as it is now, computes its facts ([`OrderFacts`]: the order
 //! and each line with its date, currency and dimensions), takes the old
-//! contribution out of `analytics_daily` and puts the new one in, and
+//! contribution out of `analytics_daily` and `analytics_monthly` (the same
+//! cube by calendar month, migration 13) and puts the new one in, and
 //! replaces the order's rows in `analytics_orders` / `analytics_order_lines`.
 //! Because the result depends only on the order's current state, a
 //! replayed, duplicated or out-of-order event changes nothing; the order's
@@ -15,7 +16,8 @@
 //! [`rebuild`] recomputes every order (a backfill after the migration, or
 //! a repair); [`recompute_daily`] computes the daily cube from the raw
 //! order tables without the rollups, which [`verify`] compares with the
-//! stored one.
+//! stored daily cube, and its months ([`months_of`]) with the stored
+//! monthly one.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -203,19 +205,38 @@ fn stored(db: &impl Db, order: &str) -> Result<Option<(DailyKey, Measures)>, Sto
     )))
 }
 
-fn add_daily(db: &impl Db, k: &DailyKey, m: &Measures, sign: i64) -> Result<(), DbError> {
+/// The first day of `day`'s month (`YYYY-MM-01`), the key of the monthly cube.
+pub fn month_of(day: &str) -> String {
+    format!("{}-01", day.get(..7).unwrap_or(day))
+}
+
+/// Adds (`sign` 1) or takes out (−1) `m` at `k` in one cube (`analytics_daily`
+/// keyed by `day`, `analytics_monthly` by `month`); a cell left with no
+/// orders is deleted.
+fn add_cell(
+    db: &impl Db,
+    table: &str,
+    date_column: &str,
+    date: &str,
+    k: &DailyKey,
+    m: &Measures,
+    sign: i64,
+) -> Result<(), DbError> {
     db.execute(
-        "INSERT INTO analytics_daily
-            (day, currency, channel_id, territory_id, customer_group_id,
-             orders, quantity_milli, net_e4, margin_e4)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (day, currency, channel_id, territory_id, customer_group_id) DO UPDATE SET
-            orders = orders + excluded.orders,
-            quantity_milli = quantity_milli + excluded.quantity_milli,
-            net_e4 = net_e4 + excluded.net_e4,
-            margin_e4 = margin_e4 + excluded.margin_e4",
+        &format!(
+            "INSERT INTO {table}
+                ({date_column}, currency, channel_id, territory_id, customer_group_id,
+                 orders, quantity_milli, net_e4, margin_e4)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT ({date_column}, currency, channel_id, territory_id, customer_group_id)
+             DO UPDATE SET
+                orders = orders + excluded.orders,
+                quantity_milli = quantity_milli + excluded.quantity_milli,
+                net_e4 = net_e4 + excluded.net_e4,
+                margin_e4 = margin_e4 + excluded.margin_e4"
+        ),
         &[
-            Value::from(&k.day),
+            Value::from(date),
             Value::from(&k.currency),
             Value::from(&k.channel_id),
             Value::from(&k.territory_id),
@@ -228,10 +249,12 @@ fn add_daily(db: &impl Db, k: &DailyKey, m: &Measures, sign: i64) -> Result<(), 
     )?;
     if sign < 0 {
         db.execute(
-            "DELETE FROM analytics_daily WHERE day = ? AND currency = ? AND channel_id = ?
-               AND territory_id = ? AND customer_group_id = ? AND orders = 0",
+            &format!(
+                "DELETE FROM {table} WHERE {date_column} = ? AND currency = ? AND channel_id = ?
+                   AND territory_id = ? AND customer_group_id = ? AND orders = 0"
+            ),
             &[
-                Value::from(&k.day),
+                Value::from(date),
                 Value::from(&k.currency),
                 Value::from(&k.channel_id),
                 Value::from(&k.territory_id),
@@ -240,6 +263,20 @@ fn add_daily(db: &impl Db, k: &DailyKey, m: &Measures, sign: i64) -> Result<(), 
         )?;
     }
     Ok(())
+}
+
+/// Adds or takes out an order's measures in both cubes, daily and monthly.
+fn add_daily(db: &impl Db, k: &DailyKey, m: &Measures, sign: i64) -> Result<(), DbError> {
+    add_cell(db, "analytics_daily", "day", &k.day, k, m, sign)?;
+    add_cell(
+        db,
+        "analytics_monthly",
+        "month",
+        &month_of(&k.day),
+        k,
+        m,
+        sign,
+    )
 }
 
 /// Brings `order`'s contribution to the rollups up to date (see the module
@@ -332,6 +369,7 @@ fn all_order_ids(db: &impl Db) -> Result<Vec<String>, StoreError> {
 pub fn rebuild(db: &impl Db) -> Result<usize, StoreError> {
     for table in [
         "analytics_daily",
+        "analytics_monthly",
         "analytics_order_lines",
         "analytics_orders",
         "analytics_order_versions",
@@ -360,9 +398,24 @@ pub fn recompute_daily(db: &impl Db) -> Result<BTreeMap<DailyKey, Measures>, Sto
 
 /// The stored daily cube.
 pub fn stored_daily(db: &impl Db) -> Result<BTreeMap<DailyKey, Measures>, StoreError> {
+    stored_cube(db, "analytics_daily", "day")
+}
+
+/// The stored monthly cube (`day` of each key is the month's first day).
+pub fn stored_monthly(db: &impl Db) -> Result<BTreeMap<DailyKey, Measures>, StoreError> {
+    stored_cube(db, "analytics_monthly", "month")
+}
+
+fn stored_cube(
+    db: &impl Db,
+    table: &str,
+    date_column: &str,
+) -> Result<BTreeMap<DailyKey, Measures>, StoreError> {
     let rows = db.execute(
-        "SELECT day, currency, channel_id, territory_id, customer_group_id,
-                orders, quantity_milli, net_e4, margin_e4 FROM analytics_daily",
+        &format!(
+            "SELECT {date_column} AS day, currency, channel_id, territory_id, customer_group_id,
+                    orders, quantity_milli, net_e4, margin_e4 FROM {table}"
+        ),
         &[],
     )?;
     let mut cube = BTreeMap::new();
@@ -386,21 +439,66 @@ pub fn stored_daily(db: &impl Db) -> Result<BTreeMap<DailyKey, Measures>, StoreE
     Ok(cube)
 }
 
-/// Cells where the stored cube differs from [`recompute_daily`]:
-/// `(key, stored, recomputed)`; empty when they agree.
-#[allow(clippy::type_complexity)]
-pub fn verify(db: &impl Db) -> Result<Vec<(DailyKey, Measures, Measures)>, StoreError> {
-    let fresh = recompute_daily(db)?;
-    let stored = stored_daily(db)?;
+/// The monthly cube computed from a daily one (each day's cell added to
+/// its month's).
+pub fn months_of(daily: &BTreeMap<DailyKey, Measures>) -> BTreeMap<DailyKey, Measures> {
+    let mut cube: BTreeMap<DailyKey, Measures> = BTreeMap::new();
+    for (k, m) in daily {
+        let key = DailyKey {
+            day: month_of(&k.day),
+            ..k.clone()
+        };
+        cube.entry(key).or_default().add(m);
+    }
+    cube
+}
+
+/// A cell of a stored cube that differs from the one recomputed from the
+/// raw order tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// `analytics_daily` or `analytics_monthly`.
+    pub table: &'static str,
+    pub key: DailyKey,
+    pub stored: Measures,
+    pub recomputed: Measures,
+}
+
+fn compare(
+    table: &'static str,
+    stored: &BTreeMap<DailyKey, Measures>,
+    fresh: &BTreeMap<DailyKey, Measures>,
+    out: &mut Vec<Mismatch>,
+) {
     let mut keys: Vec<&DailyKey> = fresh.keys().chain(stored.keys()).collect();
     keys.sort();
     keys.dedup();
-    Ok(keys
-        .into_iter()
-        .filter_map(|k| {
-            let s = stored.get(k).copied().unwrap_or_default();
-            let f = fresh.get(k).copied().unwrap_or_default();
-            (s != f).then(|| (k.clone(), s, f))
-        })
-        .collect())
+    for k in keys {
+        let s = stored.get(k).copied().unwrap_or_default();
+        let f = fresh.get(k).copied().unwrap_or_default();
+        if s != f {
+            out.push(Mismatch {
+                table,
+                key: k.clone(),
+                stored: s,
+                recomputed: f,
+            });
+        }
+    }
+}
+
+/// Cells where the stored cubes (daily, then monthly) differ from the ones
+/// recomputed from scratch out of the raw order tables ([`recompute_daily`],
+/// and [`months_of`] it); empty when they agree.
+pub fn verify(db: &impl Db) -> Result<Vec<Mismatch>, StoreError> {
+    let fresh = recompute_daily(db)?;
+    let mut out = Vec::new();
+    compare("analytics_daily", &stored_daily(db)?, &fresh, &mut out);
+    compare(
+        "analytics_monthly",
+        &stored_monthly(db)?,
+        &months_of(&fresh),
+        &mut out,
+    );
+    Ok(out)
 }

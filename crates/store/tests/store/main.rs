@@ -2,6 +2,7 @@
 // Helpers outside `#[test]` functions unwrap too; a panic is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod analytics;
 mod api_keys;
 mod approvals;
 mod availability;
