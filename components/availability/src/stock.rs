@@ -12,6 +12,7 @@ use sales_domain::auth::Action;
 use sales_domain::ids::{ProductId, StockAdjustmentId, WarehouseId};
 use sales_kit::auth::require;
 use sales_kit::idempotency::write;
+use sales_kit::import::{parse_import, RowError};
 use sales_kit::json::parse_json;
 use sales_kit::query::parse_query;
 use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult};
@@ -25,9 +26,6 @@ use crate::check::product;
 use crate::warehouses::{by_code, by_id};
 use crate::wire::{path_id, plain_page, quantity, store_page, Sign};
 use crate::Ctx;
-
-/// The largest bulk feed (10 MiB), as for the catalog's imports.
-const MAX_IMPORT_BODY: usize = 10 * 1024 * 1024;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,6 +45,7 @@ struct AdjustBody {
     external_id: Option<String>,
 }
 
+/// One row of the bulk feed (NDJSON keys or CSV columns).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ImportRow {
@@ -253,27 +252,6 @@ struct Report {
     errors: Vec<RowError>,
 }
 
-#[derive(Serialize)]
-struct RowError {
-    /// 1-based row of the feed (the CSV header is not counted).
-    row: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<String>,
-    code: String,
-    message: String,
-}
-
-impl RowError {
-    fn from_api(row: usize, e: &ApiError) -> RowError {
-        RowError {
-            row,
-            field: e.field().map(str::to_owned),
-            code: e.code().to_owned(),
-            message: e.detail().to_owned(),
-        }
-    }
-}
-
 /// The columns (CSV header) or keys (NDJSON) every feed row has.
 const IMPORT_COLUMNS: &[&str] = &[
     "external_source",
@@ -283,65 +261,6 @@ const IMPORT_COLUMNS: &[&str] = &[
     "on_hand",
 ];
 
-/// The feed's rows as JSON object text, numbered from 1: NDJSON lines as
-/// they are, CSV rows as an object of their non-empty cells (so both are
-/// read by one deserializer that names the field at fault). A CSV header
-/// without a required column fails the whole feed before anything is
-/// written; a row the CSV reader cannot read is a row error.
-/// One feed row: its number and its JSON text (or why it cannot be read).
-type FeedRow = (usize, Result<String, ApiError>);
-
-fn feed_rows(media: &str, text: &str) -> Result<Vec<FeedRow>, ApiError> {
-    match media {
-        "application/x-ndjson" | "application/jsonl" | "application/ndjson" => Ok(text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .enumerate()
-            .map(|(i, l)| (i + 1, Ok(l.to_owned())))
-            .collect()),
-        "text/csv" => {
-            let mut reader = csv::ReaderBuilder::new()
-                .trim(csv::Trim::All)
-                .from_reader(text.as_bytes());
-            let headers = reader
-                .headers()
-                .map_err(|e| {
-                    ApiError::invalid_field("body", format!("the CSV header cannot be read: {e}"))
-                })?
-                .clone();
-            for column in IMPORT_COLUMNS {
-                if !headers.iter().any(|h| h == *column) {
-                    return Err(ApiError::invalid_field(
-                        *column,
-                        format!("the CSV header has no `{column}` column"),
-                    ));
-                }
-            }
-            Ok(reader
-                .records()
-                .enumerate()
-                .map(|(i, record)| {
-                    let row = record
-                        .map_err(|e| ApiError::malformed_json(format!("row {}: {e}", i + 1)))
-                        .map(|rec| {
-                            let object: serde_json::Map<String, serde_json::Value> = headers
-                                .iter()
-                                .zip(rec.iter())
-                                .filter(|(_, v)| !v.is_empty())
-                                .map(|(h, v)| (h.to_owned(), v.into()))
-                                .collect();
-                            serde_json::Value::Object(object).to_string()
-                        });
-                    (i + 1, row)
-                })
-                .collect())
-        }
-        other => Err(ApiError::unsupported_media_type(format!(
-            "send the stock feed as application/x-ndjson or text/csv (got {other:?})"
-        ))),
-    }
-}
-
 /// `POST /api/v1/stock/import`: NDJSON or CSV, one count a row
 /// (`external_source`, `external_id`, `product_id`, `warehouse_code`,
 /// `on_hand`). Each row is applied on its own; a bad row is reported and
@@ -349,20 +268,7 @@ fn feed_rows(media: &str, text: &str) -> Result<Vec<FeedRow>, ApiError> {
 /// the whole feed.
 pub fn import(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     require(&ctx.principal, Action::WriteStock)?;
-    if req.body.len() > MAX_IMPORT_BODY {
-        return Err(ApiError::payload_too_large(MAX_IMPORT_BODY));
-    }
-    let media = req
-        .header("content-type")
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let text = std::str::from_utf8(&req.body)
-        .map_err(|_| ApiError::invalid_field("body", "the body is not UTF-8 text"))?;
-    let rows = feed_rows(&media, text)?;
+    let rows = parse_import::<ImportRow>(req, IMPORT_COLUMNS)?;
     write(
         &ctx.db,
         &ctx.principal.id().to_string(),
@@ -373,11 +279,15 @@ pub fn import(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             for (n, row) in rows {
                 report.rows += 1;
                 match row
-                    .map_err(RowOutcome::Row)
-                    .and_then(|line| import_row(ctx, db, &line))
+                    .map_err(RowOutcome::Parse)
+                    .and_then(|row| import_row(ctx, db, row))
                 {
                     Ok(Upserted::Unchanged) => report.unchanged += 1,
                     Ok(_) => report.created += 1,
+                    Err(RowOutcome::Parse(e)) => {
+                        report.failed += 1;
+                        report.errors.push(e);
+                    }
                     Err(RowOutcome::Row(e)) => {
                         report.failed += 1;
                         report.errors.push(RowError::from_api(n, &e));
@@ -391,6 +301,8 @@ pub fn import(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
 }
 
 enum RowOutcome {
+    /// The row could not be read (`sales_kit::import`).
+    Parse(RowError),
     Row(ApiError),
     Abort(ApiError),
 }
@@ -403,9 +315,7 @@ fn row_err(e: ApiError) -> RowOutcome {
     }
 }
 
-fn import_row(ctx: &Ctx, db: &impl Db, line: &str) -> Result<Upserted, RowOutcome> {
-    let row: ImportRow =
-        sales_kit::json::parse_json_bytes(line.as_bytes(), MAX_IMPORT_BODY).map_err(row_err)?;
+fn import_row(ctx: &Ctx, db: &impl Db, row: ImportRow) -> Result<Upserted, RowOutcome> {
     let on_hand = quantity("on_hand", row.on_hand, Sign::NotNegative).map_err(row_err)?;
     let ext = external(Some(row.external_source), Some(row.external_id)).map_err(row_err)?;
     product(db, "product_id", row.product_id).map_err(row_err)?;

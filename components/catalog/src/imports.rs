@@ -6,8 +6,8 @@
 //! own savepoint: a bad row is reported — row number, field, code, message —
 //! and skipped, the good rows are written, all in one transaction with the
 //! `Idempotency-Key`. Replaying an import changes nothing (`unchanged`).
+//! Reading the body into rows is `sales_kit::import`'s (tested natively).
 
-use rust_decimal::Decimal;
 use sales_domain::auth::Action;
 use sales_domain::catalog::{
     Address, AddressInput, Customer, NewCustomer, NewProduct, PaymentTerms, Product, ProductKind,
@@ -17,17 +17,14 @@ use sales_domain::ids::{CustomerGroupId, CustomerId, ItemGroupId, ProductId, Ter
 use sales_domain::money::{Currency, Money};
 use sales_kit::auth::require;
 use sales_kit::idempotency::write;
+use sales_kit::import::{lenient_u16, parse_import, Amount, RowError};
 use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult};
 use sales_store::{customers, products, Db, StoreError, Upserted};
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::customers::external_ids;
 use crate::trees::id_by_code;
 use crate::Ctx;
-
-/// The largest import body (10 MiB, about 50,000 rows).
-pub const MAX_IMPORT_BODY: usize = 10 * 1024 * 1024;
 
 #[derive(Default, Serialize)]
 struct Report {
@@ -39,76 +36,9 @@ struct Report {
     errors: Vec<RowError>,
 }
 
-#[derive(Serialize)]
-struct RowError {
-    /// 1-based data row (the CSV header is not counted).
-    row: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<String>,
-    code: &'static str,
-    message: String,
-}
-
-impl RowError {
-    fn new(
-        row: usize,
-        field: Option<&str>,
-        code: &'static str,
-        message: impl Into<String>,
-    ) -> RowError {
-        RowError {
-            row,
-            field: field.map(str::to_string),
-            code,
-            message: message.into(),
-        }
-    }
-
-    fn invalid(row: usize, e: ValidationError) -> RowError {
-        RowError::new(row, Some(&e.field), "invalid_field", e.message)
-    }
-}
-
-/// An amount written as a string (`"1200.50"`, as in CSV) or a JSON number.
-#[derive(Debug, Clone, Copy)]
-struct Amount(Decimal);
-
-impl<'de> Deserialize<'de> for Amount {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Amount, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            Int(i64),
-            Float(f64),
-        }
-        let text = match Raw::deserialize(d)? {
-            Raw::Text(s) => s,
-            Raw::Int(i) => i.to_string(),
-            Raw::Float(f) => f.to_string(),
-        };
-        text.trim()
-            .parse::<Decimal>()
-            .map(Amount)
-            .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a decimal amount")))
-    }
-}
-
-/// A whole number written as a JSON number or as text (`"30"`, as in CSV).
-fn lenient_u16<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Int(u16),
-        Text(String),
-    }
-    match Option::<Raw>::deserialize(d)? {
-        None => Ok(None),
-        Some(Raw::Int(n)) => Ok(Some(n)),
-        Some(Raw::Text(t)) => t.trim().parse::<u16>().map(Some).map_err(|_| {
-            serde::de::Error::custom(format!("{t:?} is not a whole number from 0 to 65535"))
-        }),
-    }
+/// A domain validation error as a row error.
+fn invalid(row: usize, e: ValidationError) -> RowError {
+    RowError::new(row, Some(&e.field), "invalid_field", e.message)
 }
 
 #[derive(Deserialize)]
@@ -174,7 +104,7 @@ const PRODUCT_REQUIRED: &[&str] = &[
 
 pub fn customers(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     require(&ctx.principal, Action::Import)?;
-    let rows = parse_rows::<CustomerRow>(req, CUSTOMER_REQUIRED)?;
+    let rows = parse_import::<CustomerRow>(req, CUSTOMER_REQUIRED)?;
     write(
         &ctx.db,
         &ctx.principal.id().to_string(),
@@ -184,7 +114,7 @@ pub fn customers(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             let mut report = Report::default();
             for (n, row) in rows {
                 report.rows += 1;
-                let outcome = row.and_then(|row| {
+                let outcome = row.map_err(RowFailure::Row).and_then(|row| {
                     let (source, candidate) = customer_candidate(db, n, row)?;
                     store_outcome(
                         n,
@@ -200,7 +130,7 @@ pub fn customers(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
 
 pub fn products(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     require(&ctx.principal, Action::Import)?;
-    let rows = parse_rows::<ProductRow>(req, PRODUCT_REQUIRED)?;
+    let rows = parse_import::<ProductRow>(req, PRODUCT_REQUIRED)?;
     write(
         &ctx.db,
         &ctx.principal.id().to_string(),
@@ -210,7 +140,7 @@ pub fn products(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             let mut report = Report::default();
             for (n, row) in rows {
                 report.rows += 1;
-                let outcome = row.and_then(|row| {
+                let outcome = row.map_err(RowFailure::Row).and_then(|row| {
                     let (source, candidate) = product_candidate(db, n, row)?;
                     store_outcome(
                         n,
@@ -308,7 +238,7 @@ fn customer_candidate(
     r: CustomerRow,
 ) -> Result<(String, Customer), RowFailure> {
     let source = r.external_source.trim().to_string();
-    let ids = external_ids(&source, r.external_id.trim()).map_err(|e| RowError::invalid(n, e))?;
+    let ids = external_ids(&source, r.external_id.trim()).map_err(|e| invalid(n, e))?;
     let group = lookup::<CustomerGroupId>(
         db,
         n,
@@ -341,8 +271,7 @@ fn customer_candidate(
             } else {
                 format!("Net {d}")
             };
-            PaymentTerms::new(&name, d)
-                .map_err(|e| RowError::invalid(n, e.within("payment_terms_days")))
+            PaymentTerms::new(&name, d).map_err(|e| invalid(n, e.within("payment_terms_days")))
         })
         .transpose()?;
     let billing_address = match (r.address_line1, r.city, r.country) {
@@ -355,7 +284,7 @@ fn customer_candidate(
                 region: None,
                 country,
             })
-            .map_err(|e| RowError::invalid(n, e))?,
+            .map_err(|e| invalid(n, e))?,
         ),
         (None, None, None) => None,
         _ => {
@@ -380,7 +309,7 @@ fn customer_candidate(
         shipping_address: None,
         external_ids: ids,
     };
-    let customer = Customer::create(CustomerId::new(), new).map_err(|e| RowError::invalid(n, e))?;
+    let customer = Customer::create(CustomerId::new(), new).map_err(|e| invalid(n, e))?;
     Ok((source, customer))
 }
 
@@ -390,7 +319,7 @@ fn product_candidate(
     r: ProductRow,
 ) -> Result<(String, Product), RowFailure> {
     let source = r.external_source.trim().to_string();
-    let ids = external_ids(&source, r.external_id.trim()).map_err(|e| RowError::invalid(n, e))?;
+    let ids = external_ids(&source, r.external_id.trim()).map_err(|e| invalid(n, e))?;
     let group = lookup::<ItemGroupId>(db, n, "item_group_code", r.item_group_code.as_deref())?;
     let kind = ProductKind::parse(r.kind.trim()).ok_or_else(|| {
         RowError::new(
@@ -413,136 +342,6 @@ fn product_candidate(
         lead_time_days: r.lead_time_days.unwrap_or(0),
         external_ids: ids,
     };
-    let product = Product::create(ProductId::new(), new).map_err(|e| RowError::invalid(n, e))?;
+    let product = Product::create(ProductId::new(), new).map_err(|e| invalid(n, e))?;
     Ok((source, product))
-}
-
-/// A 1-based row number with the parsed row or its error.
-type NumberedRow<T> = (usize, Result<T, RowFailure>);
-
-/// Splits the body into numbered rows, each parsed or a row error. A body
-/// that is not NDJSON or CSV, too large, or a CSV without the required
-/// columns fails as a whole before anything is written.
-fn parse_rows<T: DeserializeOwned>(
-    req: &ApiRequest,
-    required: &[&str],
-) -> Result<Vec<NumberedRow<T>>, ApiError> {
-    if req.body.len() > MAX_IMPORT_BODY {
-        return Err(ApiError::payload_too_large(MAX_IMPORT_BODY));
-    }
-    let media = req
-        .header("content-type")
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let text = std::str::from_utf8(&req.body)
-        .map_err(|_| ApiError::invalid_field("body", "the body is not UTF-8 text"))?;
-    match media.as_str() {
-        "application/x-ndjson" | "application/jsonl" | "application/ndjson" => Ok(text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .enumerate()
-            .map(|(i, line)| (i + 1, ndjson_row(i + 1, line)))
-            .collect()),
-        "text/csv" => csv_rows(text, required),
-        other => Err(ApiError::unsupported_media_type(format!(
-            "expected application/x-ndjson or text/csv, got {other:?}"
-        ))),
-    }
-}
-
-fn ndjson_row<T: DeserializeOwned>(n: usize, line: &str) -> Result<T, RowFailure> {
-    let de = &mut serde_json::Deserializer::from_str(line);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let field = (path != ".").then_some(path);
-        let code = if inner.is_data() {
-            "invalid_field"
-        } else {
-            "malformed_row"
-        };
-        RowFailure::Row(RowError {
-            row: n,
-            field,
-            code,
-            message: strip_position(&inner.to_string()),
-        })
-    })
-}
-
-fn csv_rows<T: DeserializeOwned>(
-    text: &str,
-    required: &[&str],
-) -> Result<Vec<NumberedRow<T>>, ApiError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| {
-            ApiError::invalid_field("body", format!("the CSV header cannot be read: {e}"))
-        })?
-        .clone();
-    for column in required {
-        if !headers.iter().any(|h| h == *column) {
-            return Err(ApiError::invalid_field(
-                *column,
-                format!("the CSV header has no `{column}` column"),
-            ));
-        }
-    }
-    Ok(reader
-        .records()
-        .enumerate()
-        .map(|(i, record)| {
-            let n = i + 1;
-            let parsed = match record {
-                Err(e) => Err(RowFailure::Row(RowError::new(
-                    n,
-                    None,
-                    "malformed_row",
-                    e.to_string(),
-                ))),
-                // Each row becomes a JSON object of its non-empty cells, so CSV
-                // and NDJSON rows are read by one deserializer that names the
-                // field at fault.
-                Ok(rec) => {
-                    let object: serde_json::Map<String, serde_json::Value> = headers
-                        .iter()
-                        .zip(rec.iter())
-                        .filter(|(_, v)| !v.is_empty())
-                        .map(|(h, v)| (h.to_string(), serde_json::Value::String(v.to_string())))
-                        .collect();
-                    row_from_value(n, serde_json::Value::Object(object))
-                }
-            };
-            (n, parsed)
-        })
-        .collect())
-}
-
-fn row_from_value<T: DeserializeOwned>(
-    n: usize,
-    value: serde_json::Value,
-) -> Result<T, RowFailure> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        RowFailure::Row(RowError {
-            row: n,
-            field: (path != ".").then_some(path),
-            code: "invalid_field",
-            message: e.into_inner().to_string(),
-        })
-    })
-}
-
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
-    }
 }

@@ -3,7 +3,8 @@
 //! A component turns a Spin request into an [`ApiRequest`], calls its handler,
 //! and turns the handler's `Result<ApiResponse, ApiError>` back into a Spin
 //! response. Everything between — problem+json errors ([`problem`]), JSON
-//! bodies that name the bad field ([`json`]), query strings and cursor
+//! bodies that name the bad field ([`json`]), NDJSON/CSV import bodies read
+//! row by row ([`import`]), query strings and cursor
 //! pagination ([`query`]), `ETag`/`If-Match` ([`etag`]), `Idempotency-Key`
 //! ([`idempotency`]) and bearer-key authentication ([`auth`]) — lives here so
 //! every component answers the same way. [`fault`] injects failures between
@@ -19,6 +20,7 @@ pub mod etag;
 pub mod fault;
 pub mod http;
 pub mod idempotency;
+pub mod import;
 pub mod json;
 pub mod problem;
 pub mod query;
