@@ -20,6 +20,8 @@ use serde_json::Value;
 
 pub use serde_json::json;
 
+pub mod shop;
+
 /// The workspace root (where `spin.toml` lives).
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

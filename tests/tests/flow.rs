@@ -14,15 +14,12 @@
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
+use sales_e2e::shop::{shop, Shop, ShopSpec};
 use sales_e2e::{json, RedisServer, TestApp};
 use serde_json::Value;
 
 fn id(v: &Value) -> String {
     v["id"].as_str().expect("an id").to_string()
-}
-
-fn eur(amount: &str) -> Value {
-    json!({ "amount": amount, "currency": "EUR" })
 }
 
 async fn items(app: &TestApp, path: &str) -> Vec<Value> {
@@ -50,128 +47,22 @@ async fn eventually(app: &TestApp, path: &str, done: impl Fn(&Value) -> bool) ->
     }
 }
 
-struct Shop {
-    customer: String,
-    channel_code: String,
-    warehouse: String,
-    shelf: String,
-    cabinet: String,
-    install: String,
-    role: String,
-    manager_key: String,
-}
-
-/// A plant that makes cabinets (none on hand), shelves in stock, an
-/// installer role that delivers installation hours, prices, a B2B channel
-/// that sells from quotations and checks credit, and a policy sending
-/// orders over 500 EUR to the manager.
-async fn shop(app: &TestApp) -> Shop {
-    let manager_key = app.create_key("manager", &["manager"]).await.unwrap();
-    let manager = app
-        .call_as(&manager_key, Method::GET, "/api/v1/me", None, &[])
-        .await
-        .unwrap();
-    let manager = manager.assert_status(200)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let warehouse = id(&app
-        .create(
-            "/api/v1/warehouses",
-            json!({ "code": "MAIN", "name": "Main" }),
-        )
-        .await
-        .unwrap());
-    let product = |sku: &str, kind: &str, uom: &str| {
-        json!({ "sku": sku, "name": sku, "uom": uom, "kind": kind,
-                "standard_cost": eur("40.00") })
-    };
-    let shelf = id(&app
-        .create_product(product("SHELF", "stocked", "pcs"))
-        .await
-        .unwrap());
-    let cabinet = id(&app
-        .create_product(product("CABINET", "manufactured", "pcs"))
-        .await
-        .unwrap());
-    let install = id(&app
-        .create_product(product("INSTALL", "service", "h"))
-        .await
-        .unwrap());
-    app.post(
-        "/api/v1/stock/adjustments",
-        json!({ "product_id": shelf, "warehouse_id": warehouse, "on_hand": "10",
-                "reason": "count" }),
+/// The shop of `sales_e2e::shop`: ten shelves, cabinets taking two hours
+/// each, one customer, a B2B channel that sells from quotations and checks
+/// credit, and orders over 500 EUR going to the manager.
+async fn kitchen_shop(app: &TestApp) -> Shop {
+    shop(
+        app,
+        &ShopSpec {
+            shelves_on_hand: "10",
+            cabinet_hours: "2",
+            customers: &["Kitchens & Co"],
+            credit_limit: "50000.00",
+            quotation_required: true,
+            approval_over: "500",
+        },
     )
     .await
-    .unwrap()
-    .assert_status(201);
-    let calendar = id(&app
-        .create(
-            "/api/v1/calendars",
-            json!({ "name": "Plant", "working_days":
-                    ["monday", "tuesday", "wednesday", "thursday", "friday"] }),
-        )
-        .await
-        .unwrap());
-    app.create(
-        "/api/v1/work-centers",
-        json!({ "name": "Carpentry", "calendar_id": calendar, "hours_per_day": "8",
-                "routings": [{ "product_id": cabinet, "hours_per_unit": "2" }] }),
-    )
-    .await
-    .unwrap();
-    let role = id(&app
-        .create(
-            "/api/v1/project-roles",
-            json!({ "name": "Installer", "calendar_id": calendar, "hours_per_week": "40",
-                    "services": [{ "product_id": install }] }),
-        )
-        .await
-        .unwrap());
-    app.create(
-        "/api/v1/price-lists",
-        json!({ "name": "Standard", "currency": "EUR", "items": [
-            { "product_id": shelf, "uom": "pcs", "rate": "60.00" },
-            { "product_id": cabinet, "uom": "pcs", "rate": "300.00" },
-            { "product_id": install, "uom": "h", "rate": "80.00" },
-        ]}),
-    )
-    .await
-    .unwrap();
-    let customer = id(&app
-        .create_customer(json!({ "name": "Kitchens & Co", "credit_limit": eur("50000.00") }))
-        .await
-        .unwrap());
-    app.create(
-        "/api/v1/channels",
-        json!({ "code": "B2B", "name": "B2B", "kind": "b2b", "mode": "offline",
-                "currency": "EUR", "tax_mode": "exclusive", "warehouses": ["MAIN"],
-                "quotation_required": true, "credit_check": "block",
-                "payment_terms": { "name": "Net 30", "days": 30 } }),
-    )
-    .await
-    .unwrap();
-    app.create(
-        "/api/v1/approval-policies",
-        json!({ "name": "Large order", "applies_to": ["order"],
-                "condition": { "type": "total_amount", "limits": { "EUR": { "over": "500" } } },
-                "chain": { "levels": [{ "name": "Manager",
-                                        "approvers": [{ "type": "principal", "id": manager }],
-                                        "mode": { "type": "any_one" } }] } }),
-    )
-    .await
-    .unwrap();
-    Shop {
-        customer,
-        channel_code: "B2B".into(),
-        warehouse,
-        shelf,
-        cabinet,
-        install,
-        role,
-        manager_key,
-    }
 }
 
 /// Quote → send → accepted through the link → converted → submitted →
@@ -180,7 +71,7 @@ async fn sell(app: &TestApp, shop: &Shop) -> Value {
     let quotation = app
         .create(
             "/api/v1/quotations",
-            json!({ "customer_id": shop.customer, "channel_code": shop.channel_code, "lines": [
+            json!({ "customer_id": shop.customers[0], "channel_code": shop.channel_code, "lines": [
                 { "product_id": shop.shelf, "quantity": "4" },
                 { "product_id": shop.cabinet, "quantity": "2" },
                 { "product_id": shop.install, "quantity": "6" },
@@ -302,7 +193,7 @@ async fn quote_to_fulfilled_order_with_work_order_and_project() {
     let app = TestApp::spawn_with(&[("redis_address", url.as_str())])
         .await
         .unwrap();
-    let shop = shop(&app).await;
+    let shop = kitchen_shop(&app).await;
 
     let order = sell(&app, &shop).await;
     let order_id = id(&order);
@@ -391,7 +282,7 @@ async fn a_cancelled_order_compensates_everything() {
     let app = TestApp::spawn_with(&[("redis_address", url.as_str())])
         .await
         .unwrap();
-    let shop = shop(&app).await;
+    let shop = kitchen_shop(&app).await;
 
     let order = sell(&app, &shop).await;
     let order_id = id(&order);

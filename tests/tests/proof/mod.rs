@@ -13,8 +13,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
 use rust_decimal::Decimal;
+pub use sales_e2e::shop::Shop;
+use sales_e2e::shop::ShopSpec;
 use sales_e2e::{json, TestApp};
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -153,132 +154,34 @@ pub fn id(v: &Value) -> String {
     v["id"].as_str().expect("an id").to_string()
 }
 
-fn eur(amount: &str) -> Value {
-    json!({ "amount": amount, "currency": "EUR" })
-}
-
-/// What the orders are made of: shelves in stock (plenty), cabinets made to
-/// order on a work centre (none on hand: every order makes a work order),
-/// installation hours by a project role (every order makes a project), a
-/// B2B channel without quotations, and a policy sending orders over
-/// 1,000 EUR to the manager (an approval request and a notification).
-pub struct Shop {
-    pub warehouse: String,
-    pub customers: Vec<String>,
-    pub channel: String,
-    pub shelf: String,
-    pub cabinet: String,
-    pub install: String,
-    pub manager: String,
-}
-
+/// What the orders are made of (`sales_e2e::shop`): shelves in stock
+/// (plenty), cabinets made to order on a work centre (none on hand: every
+/// order makes a work order), installation hours by a project role (every
+/// order makes a project), eight customers, a B2B channel without
+/// quotations, and a policy sending orders over 1,000 EUR to the manager
+/// (an approval request and a notification).
 pub async fn shop(app: &TestApp) -> Shop {
-    let manager_key = app.create_key("manager", &["manager"]).await.unwrap();
-    let me = app
-        .call_as(&manager_key, Method::GET, "/api/v1/me", None, &[])
-        .await
-        .unwrap();
-    let manager = me.assert_status(200)["id"].as_str().unwrap().to_owned();
-    let warehouse = id(&app
-        .create(
-            "/api/v1/warehouses",
-            json!({ "code": "MAIN", "name": "Main" }),
-        )
-        .await
-        .unwrap());
-    let product = |sku: &str, kind: &str, uom: &str| {
-        json!({ "sku": sku, "name": sku, "uom": uom, "kind": kind,
-                "standard_cost": eur("40.00") })
-    };
-    let shelf = id(&app
-        .create_product(product("SHELF", "stocked", "pcs"))
-        .await
-        .unwrap());
-    let cabinet = id(&app
-        .create_product(product("CABINET", "manufactured", "pcs"))
-        .await
-        .unwrap());
-    let install = id(&app
-        .create_product(product("INSTALL", "service", "h"))
-        .await
-        .unwrap());
-    app.post(
-        "/api/v1/stock/adjustments",
-        json!({ "product_id": shelf, "warehouse_id": warehouse, "on_hand": "100000",
-                "reason": "count" }),
+    sales_e2e::shop::shop(
+        app,
+        &ShopSpec {
+            shelves_on_hand: "100000",
+            cabinet_hours: "0.1",
+            customers: &[
+                "Proof 0 GmbH",
+                "Proof 1 GmbH",
+                "Proof 2 GmbH",
+                "Proof 3 GmbH",
+                "Proof 4 GmbH",
+                "Proof 5 GmbH",
+                "Proof 6 GmbH",
+                "Proof 7 GmbH",
+            ],
+            credit_limit: "1000000000.00",
+            quotation_required: false,
+            approval_over: "1000",
+        },
     )
     .await
-    .unwrap()
-    .assert_status(201);
-    let calendar = id(&app
-        .create(
-            "/api/v1/calendars",
-            json!({ "name": "Plant", "working_days":
-                    ["monday", "tuesday", "wednesday", "thursday", "friday"] }),
-        )
-        .await
-        .unwrap());
-    app.create(
-        "/api/v1/work-centers",
-        json!({ "name": "Carpentry", "calendar_id": calendar, "hours_per_day": "8",
-                "routings": [{ "product_id": cabinet, "hours_per_unit": "0.1" }] }),
-    )
-    .await
-    .unwrap();
-    app.create(
-        "/api/v1/project-roles",
-        json!({ "name": "Installer", "calendar_id": calendar, "hours_per_week": "40",
-                "services": [{ "product_id": install }] }),
-    )
-    .await
-    .unwrap();
-    app.create(
-        "/api/v1/price-lists",
-        json!({ "name": "Standard", "currency": "EUR", "items": [
-            { "product_id": shelf, "uom": "pcs", "rate": "60.00" },
-            { "product_id": cabinet, "uom": "pcs", "rate": "300.00" },
-            { "product_id": install, "uom": "h", "rate": "80.00" },
-        ]}),
-    )
-    .await
-    .unwrap();
-    let mut customers = Vec::new();
-    for n in 0..8 {
-        customers.push(id(&app
-            .create_customer(json!({ "name": format!("Proof {n} GmbH"),
-                                     "credit_limit": eur("1000000000.00") }))
-            .await
-            .unwrap()));
-    }
-    let channel = id(&app
-        .create(
-            "/api/v1/channels",
-            json!({ "code": "B2B", "name": "B2B", "kind": "b2b", "mode": "offline",
-                    "currency": "EUR", "tax_mode": "exclusive", "warehouses": ["MAIN"],
-                    "quotation_required": false, "credit_check": "block",
-                    "payment_terms": { "name": "Net 30", "days": 30 } }),
-        )
-        .await
-        .unwrap());
-    app.create(
-        "/api/v1/approval-policies",
-        json!({ "name": "Large order", "applies_to": ["order"],
-                "condition": { "type": "total_amount", "limits": { "EUR": { "over": "1000" } } },
-                "chain": { "levels": [{ "name": "Manager",
-                                        "approvers": [{ "type": "principal", "id": manager }],
-                                        "mode": { "type": "any_one" } }] } }),
-    )
-    .await
-    .unwrap();
-    Shop {
-        warehouse,
-        customers,
-        channel,
-        shelf,
-        cabinet,
-        install,
-        manager,
-    }
 }
 
 /// Lines per order: shelves, cabinets, installation hours.
