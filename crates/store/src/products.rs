@@ -164,6 +164,25 @@ pub fn get(db: &impl Db, id: ProductId) -> Result<Versioned<Product>, StoreError
     }
 }
 
+/// The products of `ids` that exist, in one statement per 500 ids (an
+/// order's lines; a missing id is simply absent from the map).
+pub fn get_many(
+    db: &impl Db,
+    ids: &[ProductId],
+) -> Result<std::collections::BTreeMap<ProductId, Versioned<Product>>, StoreError> {
+    let mut out = std::collections::BTreeMap::new();
+    for chunk in ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let params: Vec<Value> = chunk.iter().map(|id| Value::Text(id.to_string())).collect();
+        let rows = db.execute(&format!("{SELECT} WHERE p.id IN ({marks})"), &params)?;
+        for row in rows.iter() {
+            let p = decode(row)?;
+            out.insert(p.record.id(), p);
+        }
+    }
+    Ok(out)
+}
+
 /// The product with this SKU, if any.
 pub fn find_by_sku(db: &impl Db, sku: &str) -> Result<Option<Versioned<Product>>, StoreError> {
     let rows = db.execute(&format!("{SELECT} WHERE p.sku = ?"), &[Value::from(sku)])?;

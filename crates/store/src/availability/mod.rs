@@ -8,9 +8,11 @@
 //! (open receipts) and `reserved` (held reservations) — that the
 //! repositories move in the same statement group as the ledger row that
 //! explains them, inside a SAVEPOINT. Reserving is one conditional
-//! `UPDATE … WHERE on_hand + incoming - reserved >= ?` per row, checked by
-//! its row count ([`reservations::reserve`]): two orders competing for the
-//! last units on separate connections never both get them.
+//! `UPDATE … WHERE on_hand + incoming - reserved >= ?` of every position a
+//! hold touches, checked position by position ([`reservations::reserve`]):
+//! two orders competing for the last units on separate connections never
+//! both get them. `reservation_totals` keeps the held quantity per
+//! position, date and last day beside the ledger, for [`load`].
 //!
 //! What it deliberately does not do: decide promise dates (the engine in
 //! `sales_domain::availability` does, from what [`load`] reads) or read

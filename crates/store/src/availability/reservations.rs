@@ -1,12 +1,21 @@
 //! Reservation holds: the stock a document (an order, a quotation) holds,
 //! one row per line and warehouse, with an optional last day.
 //!
-//! [`reserve`] writes a hold and, per row, one conditional update —
-//! `reserved = reserved + q WHERE on_hand + incoming - reserved >= q` —
-//! checking the row count. Two holds racing for the last units on separate
-//! connections cannot both pass it: SQLite serialises the writers and the
-//! second sees the first one's `reserved`. The engine planned the rows on
-//! a picture read earlier; this is the re-check that makes the plan safe.
+//! [`reserve`] writes a hold and its rows, then one conditional update of
+//! every position the rows touch — `reserved = reserved + q WHERE on_hand +
+//! incoming - reserved >= q`, with `q` the rows' sum per position —
+//! checking that every position was updated. Two holds racing for the last
+//! units on separate connections cannot both pass it: SQLite serialises
+//! the writers and the second sees the first one's `reserved`. The engine
+//! planned the rows on a picture read earlier; this is the re-check that
+//! makes the plan safe. It is four statements however many rows the hold
+//! has (the rows are inserted [`ROWS_PER_INSERT`] to a statement).
+//!
+//! `reservation_totals` (migration 14) is the held quantity per position,
+//! `needed_on` and the hold's last day (`''` for none), moved in the same
+//! SAVEPOINT as every status change of a hold ([`reserve`] adds the rows,
+//! [`finish_hold`] takes them off), so the loader reads a check's held
+//! stock without summing every open hold's rows.
 //!
 //! A hold is `held` until it is released, consumed (the goods left: on
 //! hand and reserved both drop, with a ledger row; refused while a row is
@@ -104,10 +113,86 @@ fn decode(db: &impl Db, row: Row<'_>) -> Result<Versioned<Hold>, StoreError> {
     })
 }
 
-/// Writes `hold` (status `held`) and reserves each of its rows with a
-/// conditional update. A row that no longer fits is
-/// [`StoreError::InsufficientStock`] (field `lines[i].quantity` of the
-/// row's line `i` in the promise) and nothing of the hold is written.
+/// Ledger rows per `INSERT` (7 parameters each, far below SQLite's limit).
+pub const ROWS_PER_INSERT: usize = 100;
+
+/// The key `reservation_totals` stores a hold's last day under.
+fn until_key(valid_until: Option<NaiveDate>) -> String {
+    valid_until.map(|d| d.to_string()).unwrap_or_default()
+}
+
+/// Moves `reservation_totals` by the rows of hold `id` (last day `until`):
+/// `sign` 1 when the hold becomes held, -1 when it stops being held. Totals
+/// that reach zero are deleted. Call inside the SAVEPOINT that changes the
+/// hold's status.
+fn move_totals(db: &impl Db, id: &str, until: &str, sign: i64) -> Result<(), StoreError> {
+    // `WHERE` before `GROUP BY` keeps SQLite's parser from reading the
+    // upsert's `ON` as a join constraint.
+    db.execute(
+        "INSERT INTO reservation_totals
+            (product_id, warehouse_id, needed_on, valid_until, quantity_milli)
+         SELECT product_id, warehouse_id, needed_on, ?, ? * SUM(quantity_milli)
+         FROM reservation_lines WHERE reservation_id = ?
+         GROUP BY product_id, warehouse_id, needed_on
+         ON CONFLICT (product_id, warehouse_id, needed_on, valid_until)
+         DO UPDATE SET quantity_milli = quantity_milli + excluded.quantity_milli",
+        &[Value::from(until), Value::Integer(sign), Value::from(id)],
+    )?;
+    if sign < 0 {
+        db.execute(
+            "DELETE FROM reservation_totals
+             WHERE quantity_milli = 0 AND valid_until = ?
+               AND (product_id, warehouse_id, needed_on) IN
+                   (SELECT product_id, warehouse_id, needed_on
+                    FROM reservation_lines WHERE reservation_id = ?)",
+            &[Value::from(until), Value::from(id)],
+        )?;
+    }
+    Ok(())
+}
+
+/// Moves `reserved` of every position hold `id`'s rows touch by their sum
+/// there (`sign` 1 or -1), in one statement. Reserving (`sign` 1) only
+/// updates a position whose free stock covers the sum; returns the
+/// positions updated.
+fn move_reserved(
+    db: &impl Db,
+    id: &str,
+    sign: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let rows = db.execute(
+        "UPDATE stock_positions AS p
+         SET reserved_milli = p.reserved_milli + ? * s.q, version = p.version + 1,
+             updated_at = ?
+         FROM (SELECT product_id, warehouse_id, SUM(quantity_milli) AS q
+               FROM reservation_lines WHERE reservation_id = ?
+               GROUP BY product_id, warehouse_id) AS s
+         WHERE p.product_id = s.product_id AND p.warehouse_id = s.warehouse_id
+           AND (? < 0 OR p.on_hand_milli + p.incoming_milli - p.reserved_milli >= s.q)
+         RETURNING product_id, warehouse_id",
+        &[
+            Value::Integer(sign),
+            Value::Text(time::to_sql(now)),
+            Value::from(id),
+            Value::Integer(sign),
+        ],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.text("product_id")?.to_owned(),
+                r.text("warehouse_id")?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// Writes `hold` (status `held`) and reserves its rows with one
+/// conditional update per position. A position whose free stock no longer
+/// covers the rows is [`StoreError::InsufficientStock`] (field
+/// `lines[i].quantity` of the first such row's line `i` in the promise) and
+/// nothing of the hold is written.
 pub fn reserve(
     db: &impl Db,
     hold: &Hold,
@@ -116,6 +201,7 @@ pub fn reserve(
     atomically(db, || {
         let ts = Value::Text(time::to_sql(now));
         let id = hold.id.to_string();
+        let until = until_key(hold.valid_until);
         db.execute(
             &format!("INSERT INTO reservations ({COLUMNS}) VALUES (?, ?, 'held', ?, ?, 1, ?, ?)"),
             &[
@@ -127,57 +213,83 @@ pub fn reserve(
                 ts.clone(),
             ],
         )?;
-        for (seq, r) in hold.rows.iter().enumerate() {
-            let q = milli("quantity", r.quantity)?;
-            let product = Value::Text(r.product.to_string());
-            let warehouse = Value::Text(r.warehouse.to_string());
-            let changed = db.execute(
-                "UPDATE stock_positions SET reserved_milli = reserved_milli + ?,
-                 version = version + 1, updated_at = ?
-                 WHERE product_id = ? AND warehouse_id = ?
-                   AND on_hand_milli + incoming_milli - reserved_milli >= ?
-                 RETURNING version",
-                &[
-                    Value::Integer(q),
-                    ts.clone(),
-                    product.clone(),
-                    warehouse.clone(),
-                    Value::Integer(q),
-                ],
-            )?;
-            if changed.is_empty() {
-                let free =
-                    position(db, r.product, r.warehouse)?.map_or(Decimal::ZERO, |p| p.free());
-                let line = hold
-                    .promise
-                    .lines
-                    .iter()
-                    .position(|l| l.line_id == r.line_id)
-                    .unwrap_or(0);
-                return Err(StoreError::InsufficientStock {
-                    field: format!("lines[{line}].quantity"),
-                    product: r.product.to_string(),
-                    warehouse: r.warehouse.to_string(),
-                    requested: r.quantity.to_string(),
-                    available: free.max(Decimal::ZERO).to_string(),
+        let mut stored = Vec::with_capacity(hold.rows.len());
+        for (chunk_no, chunk) in hold.rows.chunks(ROWS_PER_INSERT).enumerate() {
+            let mut params = Vec::with_capacity(chunk.len() * 7);
+            for (i, r) in chunk.iter().enumerate() {
+                let seq = chunk_no * ROWS_PER_INSERT + i;
+                let q = milli("quantity", r.quantity)?;
+                stored.push(PlannedReservation {
+                    quantity: qty(q),
+                    valid_until: hold.valid_until,
+                    ..r.clone()
                 });
-            }
-            db.execute(
-                "INSERT INTO reservation_lines
-                 (reservation_id, seq, line_id, product_id, warehouse_id, quantity_milli, needed_on)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-                &[
+                params.extend([
                     Value::from(&id),
                     Value::Integer(i64::try_from(seq).unwrap_or(i64::MAX)),
                     Value::Text(r.line_id.to_string()),
-                    product,
-                    warehouse,
+                    Value::Text(r.product.to_string()),
+                    Value::Text(r.warehouse.to_string()),
                     Value::Integer(q),
                     Value::Text(r.needed_on.to_string()),
-                ],
+                ]);
+            }
+            db.execute(
+                &format!(
+                    "INSERT INTO reservation_lines
+                     (reservation_id, seq, line_id, product_id, warehouse_id, quantity_milli,
+                      needed_on) VALUES {}",
+                    vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+                ),
+                &params,
             )?;
         }
-        get(db, hold.id)
+        let updated = move_reserved(db, &id, 1, now)?;
+        let short = hold.rows.iter().find(|r| {
+            !updated
+                .iter()
+                .any(|(p, w)| *p == r.product.to_string() && *w == r.warehouse.to_string())
+        });
+        if let Some(r) = short {
+            let free = position(db, r.product, r.warehouse)?.map_or(Decimal::ZERO, |p| p.free());
+            let line = hold
+                .promise
+                .lines
+                .iter()
+                .position(|l| l.line_id == r.line_id)
+                .unwrap_or(0);
+            // What all of this hold's rows ask of that position.
+            let requested: Decimal = hold
+                .rows
+                .iter()
+                .filter(|o| o.product == r.product && o.warehouse == r.warehouse)
+                .map(|o| o.quantity)
+                .sum();
+            return Err(StoreError::InsufficientStock {
+                field: format!("lines[{line}].quantity"),
+                product: r.product.to_string(),
+                warehouse: r.warehouse.to_string(),
+                requested: requested.to_string(),
+                available: free.max(Decimal::ZERO).to_string(),
+            });
+        }
+        move_totals(db, &id, &until, 1)?;
+        // What `get` would read back, without reading it: the caller's
+        // transaction holds the write lock, so every statement counts.
+        let at = time::from_sql(&time::to_sql(now))?;
+        Ok(Versioned {
+            record: Hold {
+                id: hold.id,
+                document: hold.document.clone(),
+                status: ReservationStatus::Held,
+                valid_until: hold.valid_until,
+                rows: stored,
+                promise: hold.promise.clone(),
+            },
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        })
     })
 }
 
@@ -260,9 +372,11 @@ fn finish_hold(
                 message: "the reservation changed meanwhile".into(),
             });
         }
+        let key = id.to_string();
+        move_reserved(db, &key, -1, now)?;
+        move_totals(db, &key, &until_key(current.record.valid_until), -1)?;
         for r in &current.record.rows {
             let q = milli("quantity", r.quantity)?;
-            bump(db, "reserved_milli", r.product, r.warehouse, -q, now)?;
             if to == ReservationStatus::Consumed {
                 let on_hand =
                     position(db, r.product, r.warehouse)?.map_or(Decimal::ZERO, |p| p.on_hand);

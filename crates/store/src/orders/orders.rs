@@ -448,20 +448,13 @@ pub fn load_products(
     db: &impl Db,
     ids: impl IntoIterator<Item = ProductId>,
 ) -> Result<BTreeMap<ProductId, sales_domain::catalog::Product>, StoreError> {
-    let mut out = BTreeMap::new();
-    for id in ids {
-        if out.contains_key(&id) {
-            continue;
-        }
-        match crate::products::get(db, id) {
-            Ok(p) => {
-                out.insert(id, p.record);
-            }
-            Err(StoreError::NotFound { .. }) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(out)
+    let mut ids: Vec<ProductId> = ids.into_iter().collect();
+    ids.sort();
+    ids.dedup();
+    Ok(crate::products::get_many(db, &ids)?
+        .into_iter()
+        .map(|(id, p)| (id, p.record))
+        .collect())
 }
 
 pub fn get(db: &impl Db, id: OrderId) -> Result<Versioned<OrderRecord>, StoreError> {

@@ -8,8 +8,9 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use sales_domain::availability::{
-    plan_reservations, promise, AllocationStrategy, NewWarehouse, OrderPromise, PromiseContext,
-    PromiseLine, PromiseRequest, PromiseRequestSpec, ReservationStatus, ShipPolicy, Warehouse,
+    plan_reservations, promise, AllocationStrategy, NewWarehouse, OrderPromise, PlannedReservation,
+    PromiseContext, PromiseLine, PromiseRequest, PromiseRequestSpec, ReservationStatus, ShipPolicy,
+    Warehouse,
 };
 use sales_domain::catalog::ProductKind;
 use sales_domain::ids::{
@@ -421,4 +422,221 @@ fn the_loader_sums_held_reservations_per_date_and_the_promise_is_unchanged() {
     // What is left to promise is on hand minus all three holds.
     assert!(try_hold_for(&db, p, w, dec!(88)).is_some());
     assert!(try_hold_for(&db, p, w, dec!(89)).is_none());
+}
+
+/// `reservation_totals` as it is stored, and as the ledger says it should
+/// be: the held holds' rows summed per position, date and last day.
+fn totals_and_ledger(db: &impl Db) -> (Vec<String>, Vec<String>) {
+    let render = |sql: &str| -> Vec<String> {
+        db.execute(sql, &[])
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} {:?} {}",
+                    r.text("product_id").unwrap(),
+                    r.text("warehouse_id").unwrap(),
+                    r.text("needed_on").unwrap(),
+                    r.text("valid_until").unwrap(),
+                    r.int("quantity_milli").unwrap()
+                )
+            })
+            .collect()
+    };
+    (
+        render(
+            "SELECT product_id, warehouse_id, needed_on, valid_until, quantity_milli
+             FROM reservation_totals ORDER BY 1, 2, 3, 4",
+        ),
+        render(
+            "SELECT l.product_id, l.warehouse_id, l.needed_on,
+                    COALESCE(h.valid_until, '') AS valid_until,
+                    SUM(l.quantity_milli) AS quantity_milli
+             FROM reservation_lines l JOIN reservations h ON h.id = l.reservation_id
+             WHERE h.status = 'held'
+             GROUP BY 1, 2, 3, 4 HAVING SUM(l.quantity_milli) <> 0 ORDER BY 1, 2, 3, 4",
+        ),
+    )
+}
+
+fn assert_totals_match_ledger(db: &impl Db, step: &str) {
+    let (totals, ledger) = totals_and_ledger(db);
+    assert_eq!(totals, ledger, "after {step}");
+}
+
+/// A hold of `rows` (product, warehouse, quantity, days after today).
+fn hold_of(
+    db: &impl Db,
+    rows: &[(ProductId, WarehouseId, Decimal, u64)],
+    valid_until: Option<NaiveDate>,
+) -> Hold {
+    let (p, w, _, _) = rows[0];
+    let mut hold = hold_for(db, p, w, dec!(1));
+    let line = hold.rows[0].line_id;
+    hold.valid_until = valid_until;
+    hold.rows = rows
+        .iter()
+        .map(|&(product, warehouse, quantity, days)| PlannedReservation {
+            line_id: line,
+            product,
+            warehouse,
+            quantity,
+            needed_on: today() + chrono::Days::new(days),
+            valid_until,
+        })
+        .collect();
+    hold
+}
+
+/// Issue 7: the check reads `reservation_totals` instead of summing the
+/// ledger, so every way a hold starts or stops being held must move the
+/// totals exactly as the ledger moves — compared after each step.
+#[test]
+fn reservation_totals_always_equal_the_ledger_summed() {
+    let db = db();
+    let (a, b) = (warehouse(&db, "A"), warehouse(&db, "B"));
+    let (p, q) = (ProductId::new(), ProductId::new());
+    for (product, w) in [(p, a), (p, b), (q, a), (q, b)] {
+        set_on_hand(&db, product, w, dec!(100));
+    }
+    let last_day = Some(today());
+    let first = reservations::reserve(
+        &db,
+        &hold_of(
+            &db,
+            &[(p, a, dec!(2), 0), (p, a, dec!(3), 0), (q, b, dec!(1.5), 4)],
+            None,
+        ),
+        at(2),
+    )
+    .unwrap();
+    assert_eq!(
+        stock::position(&db, p, a).unwrap().unwrap().reserved,
+        dec!(5),
+        "two rows of one position add up"
+    );
+    assert_totals_match_ledger(&db, "a hold of three rows");
+    let second = reservations::reserve(
+        &db,
+        &hold_of(&db, &[(p, a, dec!(4), 0), (q, a, dec!(7), 1)], None),
+        at(2),
+    )
+    .unwrap();
+    let short = reservations::reserve(
+        &db,
+        &hold_of(&db, &[(q, b, dec!(10), 0), (p, b, dec!(6), 2)], last_day),
+        at(2),
+    )
+    .unwrap();
+    let consumed = reservations::reserve(
+        &db,
+        &hold_of(&db, &[(p, b, dec!(1), 0), (q, a, dec!(2), 1)], last_day),
+        at(2),
+    )
+    .unwrap();
+    assert_totals_match_ledger(&db, "four holds, with and without a last day");
+    let (totals, _) = totals_and_ledger(&db);
+    assert!(
+        totals.len() < 8,
+        "rows of one position, date and last day share a total: {totals:?}"
+    );
+
+    // Refused: the second row's position is short. Nothing moves.
+    let err = reservations::reserve(
+        &db,
+        &hold_of(&db, &[(p, a, dec!(1), 0), (q, a, dec!(95), 3)], None),
+        at(2),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::InsufficientStock { available, .. } if available == "91"),
+        "{err:?}"
+    );
+    assert_totals_match_ledger(&db, "a refused hold");
+    assert_eq!(
+        stock::position(&db, p, a).unwrap().unwrap().reserved,
+        dec!(9)
+    );
+
+    reservations::release(&db, first.record.id, at(3)).unwrap();
+    assert_totals_match_ledger(&db, "a release");
+    reservations::consume(&db, consumed.record.id, at(3)).unwrap();
+    assert_totals_match_ledger(&db, "a consumption");
+    let next = today().succ_opt().unwrap();
+    assert_eq!(reservations::expire_due(&db, next, at(4)).unwrap(), 1);
+    assert_eq!(
+        reservations::get(&db, short.record.id)
+            .unwrap()
+            .record
+            .status,
+        ReservationStatus::Expired
+    );
+    assert_totals_match_ledger(&db, "an expiry");
+    reservations::release(&db, second.record.id, at(4)).unwrap();
+    assert_totals_match_ledger(&db, "the last release");
+    let (totals, _) = totals_and_ledger(&db);
+    assert!(totals.is_empty(), "nothing held, no totals: {totals:?}");
+    for (product, w) in [(p, a), (p, b), (q, a), (q, b)] {
+        assert_eq!(
+            stock::position(&db, product, w).unwrap().unwrap().reserved,
+            dec!(0)
+        );
+    }
+}
+
+/// What `reserve` answers is what `get` reads back.
+#[test]
+fn a_reserved_hold_is_answered_as_stored() {
+    let db = db();
+    let (p, w) = (ProductId::new(), warehouse(&db, "A"));
+    set_on_hand(&db, p, w, dec!(10));
+    let hold = hold_of(
+        &db,
+        &[(p, w, dec!(1.25), 0), (p, w, dec!(2), 1)],
+        Some(today()),
+    );
+    let answered = reservations::reserve(&db, &hold, at(2)).unwrap();
+    assert_eq!(answered, reservations::get(&db, hold.id).unwrap());
+}
+
+/// The migration fills the totals from holds written before it.
+#[test]
+fn migration_14_fills_the_totals_from_the_ledger() {
+    let db = RusqliteDb::open_in_memory().unwrap();
+    migrate::migrate_to(&db, &migrate::MIGRATIONS[..13]).unwrap();
+    let (p, w) = (ProductId::new(), warehouse(&db, "A"));
+    set_on_hand(&db, p, w, dec!(10));
+    for (id, status, until, q) in [
+        ("r1", "held", None, 2000),
+        ("r2", "held", None, 3000),
+        ("r3", "held", Some("2026-03-09"), 1000),
+        ("r4", "released", None, 4000),
+    ] {
+        db.execute(
+            "INSERT INTO reservations (id, document, status, valid_until, promise, created_at, updated_at)
+             VALUES (?, 'SO-1', ?, ?, '{}', 't', 't')",
+            &[id.into(), status.into(), until.map(str::to_owned).into()],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO reservation_lines
+             (reservation_id, seq, line_id, product_id, warehouse_id, quantity_milli, needed_on)
+             VALUES (?, 0, 'l', ?, ?, ?, '2026-03-02')",
+            &[
+                id.into(),
+                p.to_string().into(),
+                w.to_string().into(),
+                sales_store::db::Value::Integer(q),
+            ],
+        )
+        .unwrap();
+    }
+    migrate::migrate(&db).unwrap();
+    let (totals, ledger) = totals_and_ledger(&db);
+    assert_eq!(totals, ledger);
+    assert_eq!(totals.len(), 2, "{totals:?}");
+    assert!(
+        totals.iter().any(|t| t.ends_with("\"\" 5000")),
+        "{totals:?}"
+    );
 }
