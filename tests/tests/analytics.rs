@@ -20,6 +20,8 @@
 
 use std::time::Duration;
 
+use chrono::Datelike;
+
 use reqwest::Method;
 use sales_e2e::{json, Reply, TestApp};
 use sales_store::analytics::rollup;
@@ -73,11 +75,90 @@ async fn order(app: &TestApp, customer: &str, channel: &str, lines: Value) -> Va
     .unwrap()
 }
 
+/// The sales organisation of [`seed_with`]'s `teams`.
+struct People {
+    boss: String,
+    rick: String,
+    fran: String,
+}
+
+async fn person(app: &TestApp, name: &str, manager: Option<&str>) -> String {
+    id(&app
+        .create(
+            "/api/v1/sales-people",
+            json!({ "name": name, "manager_id": manager }),
+        )
+        .await
+        .unwrap())
+}
+
+/// Bea Boss manages Rick (Germany) and Fran (France). Germany's team
+/// credits Rick 60 % and Bea 40 %, France's Fran 100 %. Rick earns 5 %
+/// commission, Fran 8 %, Bea has no plan. Monthly targets from the first
+/// of this month: Rick 1,000.00, Fran 500.00.
+async fn organisation(app: &TestApp, germany: &str, france: &str) -> People {
+    let boss = person(app, "Bea Boss", None).await;
+    let rick = person(app, "Rick Rep", Some(&boss)).await;
+    let fran = person(app, "Fran Rep", Some(&boss)).await;
+    for (territory, members) in [
+        (
+            germany,
+            json!([{ "sales_person_id": rick, "percentage": "60" },
+                   { "sales_person_id": boss, "percentage": "40" }]),
+        ),
+        (
+            france,
+            json!([{ "sales_person_id": fran, "percentage": "100" }]),
+        ),
+    ] {
+        app.create(
+            "/api/v1/teams",
+            json!({ "code": app.code("TEAM"), "name": app.unique("Team"),
+                    "territory_id": territory, "members": members }),
+        )
+        .await
+        .unwrap();
+    }
+    let first = chrono::Utc::now()
+        .date_naive()
+        .with_day(1)
+        .unwrap()
+        .to_string();
+    for (who, rate, target) in [(&rick, "5", "1000.00"), (&fran, "8", "500.00")] {
+        app.create(
+            "/api/v1/commission-plans",
+            json!({ "name": app.unique("Plan"), "beneficiary": { "kind": "sales_person", "id": who },
+                    "currency": "EUR", "effective_from": "2020-01-01", "default_rate": rate }),
+        )
+        .await
+        .unwrap();
+        app.create(
+            "/api/v1/targets",
+            json!({ "subject": { "kind": "sales_person", "id": who }, "period": "month",
+                    "period_start": first, "amount": target, "currency": "EUR" }),
+        )
+        .await
+        .unwrap();
+    }
+    People { boss, rick, fran }
+}
+
 async fn seed(app: &TestApp) -> Seeded {
+    seed_with(app, false).await.0
+}
+
+/// The data set of the module docs; with `teams`, [`organisation`] is set
+/// up before the first order.
+async fn seed_with(app: &TestApp, teams: bool) -> (Seeded, Option<People>) {
     let world = tree(app, "/api/v1/territories", "World", None).await;
     let europe = tree(app, "/api/v1/territories", "Europe", Some(&world)).await;
     let germany = tree(app, "/api/v1/territories", "Germany", Some(&europe)).await;
     let france = tree(app, "/api/v1/territories", "France", Some(&europe)).await;
+    let people = if teams {
+        Some(organisation(app, &germany, &france).await)
+    } else {
+        None
+    };
     let retail = tree(app, "/api/v1/customer-groups", "Retail", None).await;
     let wholesale = tree(app, "/api/v1/customer-groups", "Wholesale", None).await;
     let tools = tree(app, "/api/v1/item-groups", "Tools", None).await;
@@ -218,6 +299,17 @@ async fn seed(app: &TestApp) -> Seeded {
     )
     .await;
     submit(app, &cancelled).await;
+    if people.is_some() {
+        // Its commission accrues before the cancellation claws it back
+        // (else the jobs may see it cancelled already and book nothing).
+        let mine = format!("/api/v1/commissions?order_id={}", id(&cancelled));
+        for _ in 0..150 {
+            if app.count(&mine).await.unwrap() > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     app.post(
         &format!("/api/v1/orders/{}/cancel", id(&cancelled)),
         json!({ "reason": "changed their mind" }),
@@ -233,16 +325,19 @@ async fn seed(app: &TestApp) -> Seeded {
     )
     .await;
 
-    Seeded {
-        germany,
-        france,
-        europe,
-        world,
-        b2b,
-        drill,
-        saw,
-        orders: vec![o1, o2, o3],
-    }
+    (
+        Seeded {
+            germany,
+            france,
+            europe,
+            world,
+            b2b,
+            drill,
+            saw,
+            orders: vec![o1, o2, o3],
+        },
+        people,
+    )
 }
 
 async fn report(app: &TestApp, path: &str) -> Value {
@@ -628,4 +723,203 @@ async fn bad_parameters_are_a_400_naming_the_parameter() {
         .await
         .unwrap()
         .assert_problem(405, "method_not_allowed");
+}
+
+/// Waits until the commission ledger holds `n` entries.
+async fn ledger(app: &TestApp, n: usize) {
+    for _ in 0..150 {
+        if app.count("/api/v1/commissions").await.unwrap() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let now = app.get("/api/v1/commissions").await.unwrap().body;
+    panic!("the commission ledger never reached {n} entries: {now}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_teams_reports_and_the_timing_reports_give_the_seeded_answers() {
+    let app = TestApp::spawn().await.unwrap();
+    let (s, people) = seed_with(&app, true).await;
+    let p = people.unwrap();
+    rolled_up(&app, 3).await;
+    // Rick: accruals on orders 1 and 2; Fran: order 3, and the cancelled
+    // order's accrual and its reversal.
+    ledger(&app, 5).await;
+
+    // The sales-person split, rolled up the manager hierarchy. Germany's
+    // orders (net 500, margin 340, 7 pieces) are Rick's 60 % and Bea's
+    // 40 %; France's (150, 120, 3) Fran's.
+    let by = report(&app, "/api/v1/analytics/breakdown?dimension=sales_person").await;
+    let rick = item(&by, &p.rick);
+    assert_eq!(rick["own"]["revenue"], eur("300.00"));
+    assert_eq!(rick["own"]["margin"], eur("204.00"));
+    assert_eq!(rick["own"]["quantity"], "4.2");
+    assert_eq!(rick["own"]["orders"], 2);
+    assert_eq!(
+        rick["total"]["revenue"],
+        eur("300.00"),
+        "Rick manages nobody"
+    );
+    assert_eq!(rick["parent_id"], p.boss.as_str());
+    assert_eq!(rick["label"], "Rick Rep");
+    let fran = item(&by, &p.fran);
+    assert_eq!(fran["own"]["revenue"], eur("150.00"));
+    assert_eq!(fran["own"]["orders"], 1);
+    let boss = item(&by, &p.boss);
+    assert_eq!(boss["own"]["revenue"], eur("200.00"));
+    assert_eq!(boss["own"]["margin"], eur("136.00"));
+    assert_eq!(
+        boss["total"]["revenue"],
+        eur("650.00"),
+        "her own and both reps'"
+    );
+    assert_eq!(boss["total"]["margin"], eur("460.00"));
+    assert_eq!(boss["parent_id"], Value::Null);
+    assert_eq!(
+        by["items"][0]["key"],
+        p.boss.as_str(),
+        "largest total first"
+    );
+    // Filtered to a channel: only order 1 (B2B, Germany) and order 3.
+    let b2b = report(
+        &app,
+        &format!(
+            "/api/v1/analytics/breakdown?dimension=sales_person&channel_id={}",
+            s.b2b
+        ),
+    )
+    .await;
+    assert_eq!(item(&b2b, &p.rick)["own"]["revenue"], eur("120.00"));
+    assert_eq!(item(&b2b, &p.boss)["total"]["revenue"], eur("350.00"));
+
+    // Targets against what was credited this month.
+    let t = report(&app, "/api/v1/analytics/targets").await;
+    let target = |who: &str| {
+        t["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["target"]["subject"]["id"] == who)
+            .unwrap_or_else(|| panic!("no target of {who} in {t}"))
+            .clone()
+    };
+    let r = target(&p.rick);
+    assert_eq!(r["achieved"], eur("300.00"));
+    assert_eq!(r["orders"], 2);
+    assert_eq!(
+        r["attainment_percent"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap(),
+        30.0
+    );
+    let f = target(&p.fran);
+    assert_eq!(f["achieved"], eur("150.00"));
+    assert_eq!(
+        f["attainment_percent"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap(),
+        30.0
+    );
+    assert_eq!(t["items"].as_array().unwrap().len(), 2);
+
+    // Commission: Rick 5 % of his 300.00; Fran 8 % of 150.00, plus 8.00
+    // accrued and reversed on the cancelled order.
+    let c = report(&app, "/api/v1/analytics/commissions").await;
+    let rows: Vec<(&Value, &Value, &Value)> = c["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (&i["beneficiary_id"], &i["amount"], &i["entries"]))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (&json!(p.rick), &eur("15.00"), &json!(2)),
+            (&json!(p.fran), &eur("12.00"), &json!(3)),
+        ]
+    );
+    assert_eq!(c["items"][0]["name"], "Rick Rep");
+
+    // Timing: quotation 1 created four days before order 3 was submitted;
+    // order 1 submitted three days before its shipment; order 2's lines
+    // promised five days ago and not shipped.
+    let db = db(&app);
+    let back = |col: &str, days: u64| {
+        format!("date(substr({col}, 1, 10), '-{days} days') || substr({col}, 11)")
+    };
+    let o3 = app
+        .get(&format!("/api/v1/orders/{}", id(&s.orders[2])))
+        .await
+        .unwrap()
+        .body;
+    db.execute(
+        &format!(
+            "UPDATE quotations SET created_at = {} WHERE id = ?",
+            back("created_at", 4)
+        ),
+        &[o3["quotation_id"].as_str().unwrap().into()],
+    )
+    .unwrap();
+    let o1 = app
+        .get(&format!("/api/v1/orders/{}", id(&s.orders[0])))
+        .await
+        .unwrap()
+        .body;
+    app.post(
+        &format!("/api/v1/orders/{}/fulfil", id(&o1)),
+        json!({ "lines": [{ "line_id": o1["lines"][0]["id"], "quantity": "2" }],
+                "external_source": "wms", "external_id": "DN-T-1" }),
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    db.execute(
+        &format!(
+            "UPDATE sales_orders SET submitted_at = {} WHERE id = ?",
+            back("submitted_at", 3)
+        ),
+        &[id(&o1).as_str().into()],
+    )
+    .unwrap();
+    let promised = (chrono::Utc::now().date_naive() - chrono::Days::new(5)).to_string();
+    db.execute(
+        "UPDATE sales_order_lines SET promised_date = ? WHERE order_id = ?",
+        &[promised.as_str().into(), id(&s.orders[1]).as_str().into()],
+    )
+    .unwrap();
+    let c = report(&app, "/api/v1/analytics/cycle-times").await;
+    assert_eq!(c["quotation_to_order"]["count"], 1);
+    assert_eq!(c["quotation_to_order"]["median_days"], "4");
+    assert_eq!(c["quotation_to_order"]["mean_days"], "4.00");
+    assert_eq!(c["order_to_fulfilled"]["count"], 1);
+    assert_eq!(c["order_to_fulfilled"]["median_days"], "3");
+    let pending = report(&app, "/api/v1/analytics/pending-lines").await;
+    let lines = pending["items"].as_array().unwrap();
+    // Order 2's two lines (late, first) and order 3's line.
+    assert_eq!(lines.len(), 3, "{pending}");
+    for l in &lines[..2] {
+        assert_eq!(l["order_id"], id(&s.orders[1]).as_str());
+        assert_eq!(l["days_late"], 5);
+        assert_eq!(l["promised_date"], promised.as_str());
+    }
+    assert_eq!(lines[2]["order_id"], id(&s.orders[2]).as_str());
+    assert_eq!(lines[2]["days_late"], 0);
+
+    // Top customers: A (orders 1 and 2) before B.
+    let top = report(&app, "/api/v1/analytics/top-customers").await;
+    let figures: Vec<(&Value, &Value)> = top["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (&i["own"]["revenue"], &i["own"]["orders"]))
+        .collect();
+    assert_eq!(
+        figures,
+        vec![(&eur("500.00"), &json!(2)), (&eur("150.00"), &json!(1))]
+    );
 }
