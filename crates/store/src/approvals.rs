@@ -34,8 +34,10 @@ use sales_domain::approvals::{
 use sales_domain::ids::{ApprovalPolicyId, ApprovalRequestId, DelegationId, PrincipalId};
 
 use crate::db::{Db, Row, Value};
-use crate::page::{decode_cursor, finish, Listed, Page, Versioned};
-use crate::repo::{atomically, from_json, stale_or_missing, to_json, Where};
+use crate::page::{Listed, Page, Versioned};
+use crate::repo::{
+    atomically, delete_by_id, from_json, get_by_id, page_by_id, to_json, update_versioned, Where,
+};
 use crate::{time, StoreError};
 
 fn corrupt(entity: &'static str, id: &str, message: impl ToString) -> StoreError {
@@ -101,17 +103,7 @@ pub mod policies {
     }
 
     pub fn get(db: &impl Db, id: ApprovalPolicyId) -> Result<Versioned<Policy>, StoreError> {
-        let rows = db.execute(
-            &format!("{SELECT} WHERE id = ?"),
-            &[Value::Text(id.to_string())],
-        )?;
-        match rows.first() {
-            Some(row) => decode(row),
-            None => Err(StoreError::NotFound {
-                entity: ENTITY,
-                id: id.to_string(),
-            }),
-        }
+        get_by_id(db, SELECT, ENTITY, &id.to_string(), decode)
     }
 
     pub fn list(
@@ -123,21 +115,15 @@ pub mod policies {
         if let Some(active) = filter.active {
             w.and("active = ?", [Value::from(active)]);
         }
-        if let Some(cursor) = &page.after {
-            let after = decode_cursor(TABLE, cursor, |s| {
-                ApprovalPolicyId::parse(s).map_err(|_| ())
-            })?;
-            w.and("id > ?", [Value::Text(after.to_string())]);
-        }
-        let limit = page.effective_limit();
-        let mut params = w.params.clone();
-        params.push(Value::from(limit + 1));
-        let rows = db.execute(
-            &format!("{SELECT} {} ORDER BY id LIMIT ?", w.sql()),
-            &params,
-        )?;
-        let items = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-        Ok(finish(TABLE, items, limit, |p| p.record.id().to_string()))
+        page_by_id(
+            db,
+            (TABLE, SELECT),
+            w,
+            page,
+            ApprovalPolicyId::parse,
+            decode,
+            |p| p.record.id().to_string(),
+        )
     }
 
     /// Stores `policy` (the caller bumps its revision) if the row is still
@@ -149,7 +135,11 @@ pub mod policies {
         now: DateTime<Utc>,
     ) -> Result<Versioned<Policy>, StoreError> {
         let id = policy.id().to_string();
-        let rows = db.execute(
+        update_versioned(
+            db,
+            TABLE,
+            ENTITY,
+            (&id, expected_version),
             "UPDATE approval_policies
              SET name = ?, body = ?, active = ?, version = version + 1, updated_at = ?
              WHERE id = ? AND version = ? RETURNING id",
@@ -162,9 +152,6 @@ pub mod policies {
                 Value::Integer(expected_version),
             ],
         )?;
-        if rows.is_empty() {
-            return Err(stale_or_missing(db, TABLE, ENTITY, &id, expected_version));
-        }
         get(db, policy.id())
     }
 
@@ -315,7 +302,11 @@ pub mod requests {
     ) -> Result<Versioned<ApprovalRequest>, StoreError> {
         atomically(db, || {
             let id = request.id().to_string();
-            let rows = db.execute(
+            update_versioned(
+                db,
+                TABLE,
+                ENTITY,
+                (&id, expected_version),
                 "UPDATE approval_requests
                  SET status = ?, body = ?, version = version + 1, updated_at = ?
                  WHERE id = ? AND version = ? RETURNING id",
@@ -327,9 +318,6 @@ pub mod requests {
                     Value::Integer(expected_version),
                 ],
             )?;
-            if rows.is_empty() {
-                return Err(stale_or_missing(db, TABLE, ENTITY, &id, expected_version));
-            }
             write_derived(db, request)?;
             get(db, request.id())
         })
@@ -433,21 +421,15 @@ pub mod requests {
         if let Some(p) = filter.submitted_by {
             w.and("submitted_by = ?", [Value::Text(p.to_string())]);
         }
-        if let Some(cursor) = &page.after {
-            let after = decode_cursor(TABLE, cursor, |s| {
-                ApprovalRequestId::parse(s).map_err(|_| ())
-            })?;
-            w.and("id > ?", [Value::Text(after.to_string())]);
-        }
-        let limit = page.effective_limit();
-        let mut params = w.params.clone();
-        params.push(Value::from(limit + 1));
-        let rows = db.execute(
-            &format!("{SELECT} {} ORDER BY id LIMIT ?", w.sql()),
-            &params,
-        )?;
-        let items = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-        Ok(finish(TABLE, items, limit, |r| r.record.id().to_string()))
+        page_by_id(
+            db,
+            (TABLE, SELECT),
+            w,
+            page,
+            ApprovalRequestId::parse,
+            decode,
+            |r| r.record.id().to_string(),
+        )
     }
 
     /// The stored decision records of a request, in order: the audit trail.
@@ -539,17 +521,7 @@ pub mod delegations {
     }
 
     pub fn get(db: &impl Db, id: DelegationId) -> Result<StoredDelegation, StoreError> {
-        let rows = db.execute(
-            &format!("{SELECT} WHERE id = ?"),
-            &[Value::Text(id.to_string())],
-        )?;
-        match rows.first() {
-            Some(row) => decode(row),
-            None => Err(StoreError::NotFound {
-                entity: ENTITY,
-                id: id.to_string(),
-            }),
-        }
+        get_by_id(db, SELECT, ENTITY, &id.to_string(), decode)
     }
 
     pub fn list(
@@ -565,34 +537,20 @@ pub mod delegations {
                 [Value::from(&p), Value::Text(p.clone())],
             );
         }
-        if let Some(cursor) = &page.after {
-            let after = decode_cursor(TABLE, cursor, |s| DelegationId::parse(s).map_err(|_| ()))?;
-            w.and("id > ?", [Value::Text(after.to_string())]);
-        }
-        let limit = page.effective_limit();
-        let mut params = w.params.clone();
-        params.push(Value::from(limit + 1));
-        let rows = db.execute(
-            &format!("{SELECT} {} ORDER BY id LIMIT ?", w.sql()),
-            &params,
-        )?;
-        let items = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-        Ok(finish(TABLE, items, limit, |d| d.id.to_string()))
+        page_by_id(
+            db,
+            (TABLE, SELECT),
+            w,
+            page,
+            DelegationId::parse,
+            decode,
+            |d| d.id.to_string(),
+        )
     }
 
     /// Removes a delegation; decisions already taken under it keep naming it.
     pub fn delete(db: &impl Db, id: DelegationId) -> Result<(), StoreError> {
-        let rows = db.execute(
-            "DELETE FROM approval_delegations WHERE id = ? RETURNING id",
-            &[Value::Text(id.to_string())],
-        )?;
-        if rows.is_empty() {
-            return Err(StoreError::NotFound {
-                entity: ENTITY,
-                id: id.to_string(),
-            });
-        }
-        Ok(())
+        delete_by_id(db, TABLE, ENTITY, &id.to_string())
     }
 
     /// Every delegation as the domain's validated set.
@@ -673,17 +631,7 @@ pub mod managers {
     }
 
     pub fn get(db: &impl Db, id: ApprovalManagerId) -> Result<ManagerLine, StoreError> {
-        let rows = db.execute(
-            &format!("{SELECT} WHERE id = ?"),
-            &[Value::Text(id.to_string())],
-        )?;
-        match rows.first() {
-            Some(row) => decode(row),
-            None => Err(StoreError::NotFound {
-                entity: ENTITY,
-                id: id.to_string(),
-            }),
-        }
+        get_by_id(db, SELECT, ENTITY, &id.to_string(), decode)
     }
 
     pub fn list(
@@ -699,35 +647,19 @@ pub mod managers {
                 [Value::from(&p), Value::Text(p.clone())],
             );
         }
-        if let Some(cursor) = &page.after {
-            let after = decode_cursor(TABLE, cursor, |s| {
-                ApprovalManagerId::parse(s).map_err(|_| ())
-            })?;
-            w.and("id > ?", [Value::Text(after.to_string())]);
-        }
-        let limit = page.effective_limit();
-        let mut params = w.params.clone();
-        params.push(Value::from(limit + 1));
-        let rows = db.execute(
-            &format!("{SELECT} {} ORDER BY id LIMIT ?", w.sql()),
-            &params,
-        )?;
-        let items = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-        Ok(finish(TABLE, items, limit, |l| l.id.to_string()))
+        page_by_id(
+            db,
+            (TABLE, SELECT),
+            w,
+            page,
+            ApprovalManagerId::parse,
+            decode,
+            |l| l.id.to_string(),
+        )
     }
 
     pub fn delete(db: &impl Db, id: ApprovalManagerId) -> Result<(), StoreError> {
-        let rows = db.execute(
-            "DELETE FROM approval_managers WHERE id = ? RETURNING id",
-            &[Value::Text(id.to_string())],
-        )?;
-        if rows.is_empty() {
-            return Err(StoreError::NotFound {
-                entity: ENTITY,
-                id: id.to_string(),
-            });
-        }
-        Ok(())
+        delete_by_id(db, TABLE, ENTITY, &id.to_string())
     }
 
     /// Every line as the directory's `managers` map (principal → manager).

@@ -5,7 +5,7 @@ use sales_domain::catalog::{ExternalIds, ValidationError};
 use sales_domain::money::Money;
 
 use crate::db::{Db, DbError, Row, Value};
-use crate::page::Versioned;
+use crate::page::{decode_cursor, finish, Page, Versioned};
 use crate::StoreError;
 
 /// After an `UPDATE … WHERE id = ? AND version = ?` touched no row: tells a
@@ -35,6 +35,90 @@ pub(crate) fn stale_or_missing(
             Some(Err(e)) => e.into(),
         },
     }
+}
+
+/// Runs `sql`, a versioned `UPDATE … WHERE id = ? AND version = ?
+/// RETURNING id` with its `params`; when it touched no row, tells a missing
+/// row from a stale version ([`stale_or_missing`]).
+pub(crate) fn update_versioned(
+    db: &impl Db,
+    table: &str,
+    entity: &'static str,
+    (id, expected): (&str, i64),
+    sql: &str,
+    params: &[Value],
+) -> Result<(), StoreError> {
+    if db.execute(sql, params)?.is_empty() {
+        return Err(stale_or_missing(db, table, entity, id, expected));
+    }
+    Ok(())
+}
+
+/// `DELETE FROM {table} WHERE id = ?`; no such row is
+/// [`StoreError::NotFound`].
+pub(crate) fn delete_by_id(
+    db: &impl Db,
+    table: &str,
+    entity: &'static str,
+    id: &str,
+) -> Result<(), StoreError> {
+    let rows = db.execute(
+        &format!("DELETE FROM {table} WHERE id = ? RETURNING id"),
+        &[Value::from(id)],
+    )?;
+    if rows.is_empty() {
+        return Err(StoreError::NotFound {
+            entity,
+            id: id.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Row `id` of `select` (`SELECT … FROM table`), decoded; no such row is
+/// [`StoreError::NotFound`].
+pub(crate) fn get_by_id<T>(
+    db: &impl Db,
+    select: &str,
+    entity: &'static str,
+    id: &str,
+    decode: impl Fn(Row<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let rows = db.execute(&format!("{select} WHERE id = ?"), &[Value::from(id)])?;
+    match rows.first() {
+        Some(row) => decode(row),
+        None => Err(StoreError::NotFound {
+            entity,
+            id: id.to_owned(),
+        }),
+    }
+}
+
+/// One page of `select` (`SELECT … FROM table`) under `filter`, in id
+/// order, after the page's cursor of list `list` (`parse` checks the id it
+/// points after); the next cursor is made from `key`.
+pub(crate) fn page_by_id<T, I: std::fmt::Display, E>(
+    db: &impl Db,
+    (list, select): (&str, &str),
+    mut filter: Where,
+    page: &Page,
+    parse: impl FnOnce(&str) -> Result<I, E>,
+    decode: impl Fn(Row<'_>) -> Result<T, StoreError>,
+    key: impl Fn(&T) -> String,
+) -> Result<(Vec<T>, Option<String>), StoreError> {
+    if let Some(cursor) = &page.after {
+        let after = decode_cursor(list, cursor, parse)?;
+        filter.and("id > ?", [Value::Text(after.to_string())]);
+    }
+    let limit = page.effective_limit();
+    let mut params = filter.params.clone();
+    params.push(Value::from(limit + 1));
+    let rows = db.execute(
+        &format!("{select} {} ORDER BY id LIMIT ?", filter.sql()),
+        &params,
+    )?;
+    let items = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+    Ok(finish(list, items, limit, key))
 }
 
 /// Fails with [`StoreError::MissingReference`] unless `table` has row `id`.

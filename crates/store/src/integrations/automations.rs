@@ -15,8 +15,8 @@ use sales_domain::CustomerGroupId;
 
 use super::corrupt;
 use crate::db::{Db, Row, Value};
-use crate::page::{decode_cursor, finish, Page, Versioned};
-use crate::repo::stale_or_missing;
+use crate::page::{Page, Versioned};
+use crate::repo::{delete_by_id, get_by_id, page_by_id, update_versioned, Where};
 use crate::trees::{self, TreeId};
 use crate::{time, StoreError};
 
@@ -24,6 +24,10 @@ const ENTITY: &str = "automation";
 const TABLE: &str = "automations";
 const LIST: &str = "automations";
 const COLUMNS: &str = "id, name, event, rule, active, version, created_at, updated_at";
+
+fn select() -> String {
+    format!("SELECT {COLUMNS} FROM {TABLE}")
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Automation {
@@ -72,17 +76,7 @@ pub fn create(
 }
 
 pub fn get(db: &impl Db, id: AutomationId) -> Result<Versioned<Automation>, StoreError> {
-    let rows = db.execute(
-        &format!("SELECT {COLUMNS} FROM {TABLE} WHERE id = ?"),
-        &[Value::Text(id.to_string())],
-    )?;
-    rows.first()
-        .map(decode)
-        .transpose()?
-        .ok_or_else(|| StoreError::NotFound {
-            entity: ENTITY,
-            id: id.to_string(),
-        })
+    get_by_id(db, &select(), ENTITY, &id.to_string(), decode)
 }
 
 pub fn update(
@@ -91,7 +85,11 @@ pub fn update(
     expected: i64,
     now: DateTime<Utc>,
 ) -> Result<Versioned<Automation>, StoreError> {
-    let rows = db.execute(
+    update_versioned(
+        db,
+        TABLE,
+        ENTITY,
+        (&a.id.to_string(), expected),
         &format!(
             "UPDATE {TABLE} SET name = ?, event = ?, rule = ?, active = ?, version = version + 1,
              updated_at = ? WHERE id = ? AND version = ? RETURNING id"
@@ -106,50 +104,27 @@ pub fn update(
             Value::Integer(expected),
         ],
     )?;
-    if rows.is_empty() {
-        return Err(stale_or_missing(
-            db,
-            TABLE,
-            ENTITY,
-            &a.id.to_string(),
-            expected,
-        ));
-    }
     get(db, a.id)
 }
 
 /// Deletes the rule; its runs stay as history.
 pub fn delete(db: &impl Db, id: AutomationId) -> Result<(), StoreError> {
-    let rows = db.execute(
-        &format!("DELETE FROM {TABLE} WHERE id = ? RETURNING id"),
-        &[Value::Text(id.to_string())],
-    )?;
-    if rows.is_empty() {
-        return Err(StoreError::NotFound {
-            entity: ENTITY,
-            id: id.to_string(),
-        });
-    }
-    Ok(())
+    delete_by_id(db, TABLE, ENTITY, &id.to_string())
 }
 
 pub fn list(
     db: &impl Db,
     page: &Page,
 ) -> Result<(Vec<Versioned<Automation>>, Option<String>), StoreError> {
-    let mut sql = format!("SELECT {COLUMNS} FROM {TABLE}");
-    let mut params = Vec::new();
-    if let Some(c) = &page.after {
-        let after = decode_cursor(LIST, c, AutomationId::parse)?;
-        sql.push_str(" WHERE id > ?");
-        params.push(Value::Text(after.to_string()));
-    }
-    let limit = page.effective_limit();
-    sql.push_str(" ORDER BY id LIMIT ?");
-    params.push(Value::Integer(i64::from(limit) + 1));
-    let rows = db.execute(&sql, &params)?;
-    let items = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-    Ok(finish(LIST, items, limit, |a| a.record.id.to_string()))
+    page_by_id(
+        db,
+        (LIST, &select()),
+        Where::default(),
+        page,
+        AutomationId::parse,
+        decode,
+        |a| a.record.id.to_string(),
+    )
 }
 
 /// The active rules on `topic`.

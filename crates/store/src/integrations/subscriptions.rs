@@ -6,8 +6,8 @@ use sales_domain::integrations::subscriptions::matches;
 
 use super::corrupt;
 use crate::db::{Db, Row, Value};
-use crate::page::{decode_cursor, finish, Page, Versioned};
-use crate::repo::stale_or_missing;
+use crate::page::{Page, Versioned};
+use crate::repo::{delete_by_id, get_by_id, page_by_id, update_versioned, Where};
 use crate::{time, StoreError};
 
 const ENTITY: &str = "webhook subscription";
@@ -15,6 +15,10 @@ const TABLE: &str = "webhook_subscriptions";
 const LIST: &str = "webhook_subscriptions";
 const COLUMNS: &str =
     "id, url, event_types, secret, description, active, version, created_at, updated_at";
+
+fn select() -> String {
+    format!("SELECT {COLUMNS} FROM {TABLE}")
+}
 
 /// A subscription. `secret` (`whsec_…`) signs every delivery; it is shown
 /// once, when the subscription is created.
@@ -80,17 +84,7 @@ pub fn create(
 }
 
 pub fn get(db: &impl Db, id: WebhookSubscriptionId) -> Result<Versioned<Subscription>, StoreError> {
-    let rows = db.execute(
-        &format!("SELECT {COLUMNS} FROM {TABLE} WHERE id = ?"),
-        &[Value::Text(id.to_string())],
-    )?;
-    rows.first()
-        .map(decode)
-        .transpose()?
-        .ok_or_else(|| StoreError::NotFound {
-            entity: ENTITY,
-            id: id.to_string(),
-        })
+    get_by_id(db, &select(), ENTITY, &id.to_string(), decode)
 }
 
 /// Replaces the editable fields (`url`, `event_types`, `description`,
@@ -101,7 +95,11 @@ pub fn update(
     expected: i64,
     now: DateTime<Utc>,
 ) -> Result<Versioned<Subscription>, StoreError> {
-    let rows = db.execute(
+    update_versioned(
+        db,
+        TABLE,
+        ENTITY,
+        (&s.id.to_string(), expected),
         &format!(
             "UPDATE {TABLE} SET url = ?, event_types = ?, description = ?, active = ?,
              version = version + 1, updated_at = ? WHERE id = ? AND version = ? RETURNING id"
@@ -116,51 +114,28 @@ pub fn update(
             Value::Integer(expected),
         ],
     )?;
-    if rows.is_empty() {
-        return Err(stale_or_missing(
-            db,
-            TABLE,
-            ENTITY,
-            &s.id.to_string(),
-            expected,
-        ));
-    }
     get(db, s.id)
 }
 
 /// Deletes the subscription; its deliveries stay in the log (pending ones
 /// are parked when next claimed).
 pub fn delete(db: &impl Db, id: WebhookSubscriptionId) -> Result<(), StoreError> {
-    let rows = db.execute(
-        &format!("DELETE FROM {TABLE} WHERE id = ? RETURNING id"),
-        &[Value::Text(id.to_string())],
-    )?;
-    if rows.is_empty() {
-        return Err(StoreError::NotFound {
-            entity: ENTITY,
-            id: id.to_string(),
-        });
-    }
-    Ok(())
+    delete_by_id(db, TABLE, ENTITY, &id.to_string())
 }
 
 pub fn list(
     db: &impl Db,
     page: &Page,
 ) -> Result<(Vec<Versioned<Subscription>>, Option<String>), StoreError> {
-    let mut sql = format!("SELECT {COLUMNS} FROM {TABLE}");
-    let mut params = Vec::new();
-    if let Some(c) = &page.after {
-        let after = decode_cursor(LIST, c, WebhookSubscriptionId::parse)?;
-        sql.push_str(" WHERE id > ?");
-        params.push(Value::Text(after.to_string()));
-    }
-    let limit = page.effective_limit();
-    sql.push_str(" ORDER BY id LIMIT ?");
-    params.push(Value::Integer(i64::from(limit) + 1));
-    let rows = db.execute(&sql, &params)?;
-    let items = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-    Ok(finish(LIST, items, limit, |s| s.record.id.to_string()))
+    page_by_id(
+        db,
+        (LIST, &select()),
+        Where::default(),
+        page,
+        WebhookSubscriptionId::parse,
+        decode,
+        |s| s.record.id.to_string(),
+    )
 }
 
 /// The active subscriptions that want `topic`.
