@@ -11,6 +11,11 @@
 //!   it back to draft with the reason, through the order store's own
 //!   transitions, and tell the submitter; an order that is no longer
 //!   pending approval at that revision is left alone.
+//! - The same for a quotation: `pending_approval → approved` (ready to be
+//!   sent by the rep: sending answers the accept link, which only the
+//!   sender can pass on) or back to `draft` with the reason, with
+//!   `quotation.approved` / `quotation.rejected`; one that was edited,
+//!   cancelled or decided meanwhile is left alone.
 //! - Everything else (`work_order.*`, `project.*`, `quotation.*`, …) has
 //!   no in-process effect: those events exist for outside subscribers, and
 //!   delivering them (webhooks) is the handler issue #9 adds here.
@@ -20,13 +25,15 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use sales_domain::approvals::{DocumentId, EscalationAction, StepState};
 use sales_domain::downstream::OrderDemand;
-use sales_domain::ids::{ApprovalRequestId, OrderId, PrincipalId};
+use sales_domain::ids::{ApprovalRequestId, OrderId, PrincipalId, QuotationId};
 use sales_domain::orders::OrderStatus;
+use sales_domain::quotations::QuotationStatus;
 use sales_store::approvals::{delegations, requests};
 use sales_store::downstream::notifications::{self, NewNotification};
 use sales_store::downstream::reconcile;
 use sales_store::orders::{self, FlowError};
 use sales_store::outbox::Event;
+use sales_store::quotations;
 use sales_store::{Db, DbError, StoreError};
 use serde::Deserialize;
 
@@ -36,6 +43,8 @@ pub(crate) enum HandlerError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Flow(#[from] FlowError),
+    #[error(transparent)]
+    Quotation(#[from] sales_domain::quotations::QuotationError),
     #[error("payload of {topic}: {message}")]
     Payload { topic: String, message: String },
 }
@@ -183,10 +192,10 @@ fn approval_escalated(db: &impl Db, event: &Event, now: DateTime<Utc>) -> Result
 /// Confirms an approved order or sends a rejected one back to draft.
 fn approval_decided(db: &impl Db, event: &Event, now: DateTime<Utc>) -> Result<(), HandlerError> {
     let e: ApprovalEvent = payload(event)?;
-    if e.document_kind != "order" {
-        // QUOTATIONS: an approved or rejected quotation needs no job; the
-        // quotation flow reads the request when it is sent.
-        return Ok(());
+    match e.document_kind.as_str() {
+        "order" => {}
+        "quotation" => return quotation_decided(db, event, e, now),
+        _ => return Ok(()),
     }
     let order_id = OrderId::parse(&e.document_id).map_err(|err| HandlerError::Payload {
         topic: event.topic.clone(),
@@ -234,6 +243,79 @@ fn approval_decided(db: &impl Db, event: &Event, now: DateTime<Utc>) -> Result<(
             kind: kind.into(),
             subject_kind: "order".into(),
             subject_id: order_id.to_string(),
+            message,
+            dedupe_key: format!("{}:{}", event.topic, e.request_id),
+        },
+        now,
+    )?;
+    Ok(())
+}
+
+/// Approves a quotation waiting for approval (`approved`, ready to send) or
+/// sends a rejected one back to draft with the reason, and tells the
+/// submitter. A quotation no longer waiting at that version (edited,
+/// cancelled, decided by a replay) is left alone.
+fn quotation_decided(
+    db: &impl Db,
+    event: &Event,
+    e: ApprovalEvent,
+    now: DateTime<Utc>,
+) -> Result<(), HandlerError> {
+    let bad = |message: String| HandlerError::Payload {
+        topic: event.topic.clone(),
+        message,
+    };
+    let id = QuotationId::parse(&e.document_id).map_err(|err| bad(err.to_string()))?;
+    let version = u32::try_from(e.document_version).map_err(|err| bad(err.to_string()))?;
+    let current = quotations::get(db, id)?;
+    let mut q = current.record;
+    if q.status() != QuotationStatus::PendingApproval || q.document_version() != version {
+        eprintln!(
+            "jobs: {} for {} version {} ignored: the quotation is {} at version {}",
+            event.topic,
+            q.number(),
+            version,
+            q.status().as_str(),
+            q.document_version()
+        );
+        return Ok(());
+    }
+    let payload = serde_json::json!({
+        "approval_request_id": e.request_id,
+        "document_version": version,
+    });
+    let (verb, kind, message) = if event.topic == "approval.approved" {
+        q.approval_granted(version)?;
+        (
+            "approved",
+            "quotation_approved",
+            format!("{} was approved and may be sent", q.number()),
+        )
+    } else {
+        let reason = e
+            .reason
+            .unwrap_or_else(|| "the approval request was rejected".into());
+        q.approval_rejected(version, &reason, now)?;
+        (
+            "rejected",
+            "quotation_rejected",
+            format!("{} was rejected and is back in draft: {reason}", q.number()),
+        )
+    };
+    quotations::save(db, &q, current.version, now)?;
+    let mut payload = payload;
+    if let (Some(map), Some(r)) = (payload.as_object_mut(), q.approval_rejection()) {
+        map.insert("reason".into(), r.reason.clone().into());
+    }
+    quotations::enqueue_event(db, verb, &q, payload, now)?;
+    let request = requests::get(db, e.request_id)?.record;
+    notifications::notify(
+        db,
+        &NewNotification {
+            recipient: request.submitted_by(),
+            kind: kind.into(),
+            subject_kind: "quotation".into(),
+            subject_id: id.to_string(),
             message,
             dedupe_key: format!("{}:{}", event.topic, e.request_id),
         },

@@ -18,6 +18,7 @@ pub(crate) use sales_kit::spin::Ctx;
 mod capabilities;
 mod errors;
 mod orders;
+mod quotation_approvals;
 mod quotation_wire;
 mod quotations;
 mod submit;
@@ -53,14 +54,22 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         },
         ["api", "v1", "quotations", id, action] => match (m, *action) {
             (Method::Post, "send") => quotations::send(ctx, req, id),
+            (Method::Post, "submit-for-approval") => quotations::submit_for_approval(ctx, req, id),
             (Method::Post, "accept") => quotations::accept(ctx, req, id),
             (Method::Post, "lose") => quotations::lose(ctx, req, id),
             (Method::Post, "revise") => quotations::revise(ctx, req, id),
             (Method::Post, "convert") => quotations::convert(ctx, req, id),
             (Method::Post, "cancel") => quotations::cancel(ctx, req, id),
-            (_, "send" | "accept" | "lose" | "revise" | "convert" | "cancel") => {
-                not_allowed(m, "POST")
-            }
+            (
+                _,
+                "send"
+                | "submit-for-approval"
+                | "accept"
+                | "lose"
+                | "revise"
+                | "convert"
+                | "cancel",
+            ) => not_allowed(m, "POST"),
             _ => Err(not_found(req)),
         },
         ["api", "v1", "orders"] => match m {

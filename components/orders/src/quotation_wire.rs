@@ -351,6 +351,9 @@ pub fn error(e: QuotationError) -> ApiError {
         QuotationError::ChoiceFixed { field, .. } => {
             ApiError::conflict("choice_fixed", e.to_string()).with_field(field.clone())
         }
+        QuotationError::StaleApproval { .. } => {
+            ApiError::conflict("stale_approval", e.to_string()).with_field("document_version")
+        }
     }
 }
 

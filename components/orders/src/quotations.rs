@@ -1,8 +1,10 @@
 //! `/api/v1/quotations`: create (priced), read (with revision history),
 //! update a draft (PATCH + If-Match, re-priced when lines change), list
-//! with filters, and the actions `send` (answers a signed accept link),
-//! `accept`, `lose`, `revise`, `convert` (a draft sales order in the same
-//! transaction as the ordered quantities) and `cancel`; `POST
+//! with filters, and the actions `send` (answers a signed accept link, or
+//! waits for approval when the approval policies ask for one),
+//! `submit-for-approval`, `accept`, `lose`, `revise`, `convert` (a draft
+//! sales order in the same transaction as the ordered quantities) and
+//! `cancel`; `POST
 //! /api/v1/quotations/expire` is the periodic expiry for a CronJob; `POST
 //! /api/v1/quotation-links/accept` is the customer's public accept.
 //!
@@ -12,10 +14,20 @@
 //! request's. Every write runs in one transaction with its outbox event
 //! (`quotation.<verb>`) and `Idempotency-Key`; the jobs component is woken
 //! after the commit.
+//!
+//! Approval before sending (see [`crate::quotation_approvals`]): `send`
+//! and `submit-for-approval` ask the approvals capability about the
+//! quotation's current version before the transaction; when levels are
+//! required the request is opened in the transaction (smart re-approval
+//! against the last one) and the quotation waits in `pending_approval`;
+//! the jobs component applies the outcome (`approved`, or back to `draft`
+//! with the reason). Editing or cancelling a quotation that waits
+//! supersedes its request in the same transaction.
 
 use chrono::{Datelike, NaiveDate};
+use sales_domain::approvals::ApprovalRequest;
 use sales_domain::auth::Action;
-use sales_domain::ids::{ChannelId, CustomerId, LineId, OrderId, QuotationId};
+use sales_domain::ids::{ApprovalRequestId, ChannelId, CustomerId, LineId, OrderId, QuotationId};
 use sales_domain::money::Currency;
 use sales_domain::orders::{NewOrder, NewOrderLine};
 use sales_domain::quotations::{
@@ -30,13 +42,14 @@ use sales_kit::json::parse_json;
 use sales_kit::query::{parse_query, Page, PageRequest};
 use sales_kit::spin::PublicCtx;
 use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult};
-use sales_store::page::Page as StorePage;
+use sales_store::page::{Page as StorePage, Versioned};
 use sales_store::quotations::{self as store, QuotationFilter};
 use sales_store::{channels, customers, settings, Db, StoreError};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use crate::capabilities::{self, Basket, BasketLine};
+use crate::quotation_approvals::{self as approvals, Gate};
 use crate::quotation_wire::{self as wire, path_id};
 use crate::Ctx;
 
@@ -121,6 +134,7 @@ fn price(q: &mut Quotation, today: NaiveDate) -> Result<(), ApiError> {
             tax_total: line.tax_total,
             gross_total: line.gross_total,
             flags: line.flags.clone(),
+            margin: Some(line.margin),
         });
     }
     q.apply_prices(prices).map_err(wire::error)
@@ -325,6 +339,9 @@ pub fn update(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
         if now_stored.version != expected || now_stored.version != current.version {
             return Err(ApiError::version_conflict(now_stored.version));
         }
+        if current.record.status() == QuotationStatus::PendingApproval {
+            approvals::supersede_pending(db, &next, ctx.now)?;
+        }
         let saved = store::save(db, &next, expected, ctx.now)?;
         wire::respond(200, &saved, vec![], false)
     })
@@ -369,23 +386,129 @@ fn accept_link(key: &[u8], q: &Quotation) -> Result<Value, ApiError> {
     }))
 }
 
-pub fn send(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
-    if !req.body.iter().all(u8::is_ascii_whitespace) {
-        let _: EmptyBody = parse_json(req)?;
+/// Reads the quotation and asks the approval policies about it, before
+/// the write transaction. `check` is the transition's dry run, so a
+/// quotation in the wrong status is refused before anything is evaluated.
+fn gated(
+    ctx: &Ctx,
+    id: QuotationId,
+    check: impl FnOnce(&mut Quotation) -> Result<(), ApiError>,
+) -> Result<(Versioned<Quotation>, Gate), ApiError> {
+    let current = store::get(&ctx.db, id)?;
+    check(&mut current.record.clone())?;
+    // Sending a sent quotation again only re-issues its link: it was
+    // offered (and passed the gate) already.
+    let gate = if current.record.status() == QuotationStatus::Sent {
+        Gate::Clear
+    } else {
+        approvals::gate(&ctx.db, &current.record, &ctx.principal)?
+    };
+    Ok((current, gate))
+}
+
+/// The quotation as it was when the gate read it (a change since is a 412:
+/// read it again).
+fn unchanged(db: &impl Db, current: &Versioned<Quotation>) -> Result<Quotation, ApiError> {
+    let fresh = store::get(db, current.record.id())?;
+    if fresh.version != current.version {
+        return Err(ApiError::version_conflict(fresh.version));
     }
-    let key = link_key()?;
+    Ok(fresh.record)
+}
+
+/// Opens the approval request `levels` need and submits `q` for it. When
+/// smart re-approval kept every level, the quotation is approved on the
+/// spot. Returns the request.
+fn submit_for(
+    db: &impl Db,
+    ctx: &Ctx,
+    q: &mut Quotation,
+    levels: &sales_domain::approvals::RequiredApprovals,
+) -> Result<ApprovalRequest, ApiError> {
     let today = today(ctx.now);
-    transition(
-        ctx,
-        req,
-        id,
-        "sent",
-        |q| {
-            q.send(today).map_err(wire::error)?;
-            Ok(no_payload())
-        },
-        |q| Ok(vec![("accept_link", accept_link(&key, q)?)]),
-    )
+    let request = approvals::open(db, levels, &ctx.principal, ctx.now)?;
+    q.submit_for_approval(request.id(), today)
+        .map_err(wire::error)?;
+    let payload = json!({
+        "approval_request_id": request.id(),
+        "document_version": q.document_version(),
+    });
+    if approvals::is_approved(&request) {
+        q.approval_granted(q.document_version())
+            .map_err(wire::error)?;
+        store::enqueue_event(db, "approved", q, payload, ctx.now)?;
+    } else {
+        store::enqueue_event(db, "submitted_for_approval", q, payload, ctx.now)?;
+        approvals::requested_event(db, &request, q, ctx.now)?;
+    }
+    Ok(request)
+}
+
+/// `POST /quotations/{id}/send`: a draft or approved quotation is offered
+/// (200 with the accept link) unless the approval policies require levels
+/// its latest approval does not cover: then it waits in
+/// `pending_approval` (202 with the approval request, no link) and is sent
+/// once approved.
+pub fn send(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
+    require(&ctx.principal, Action::WriteQuotations)?;
+    let _: EmptyBody = optional_body(req)?;
+    let key = link_key()?;
+    let id = path_id(id, QuotationId::parse)?;
+    let today = today(ctx.now);
+    let (current, gate) = gated(ctx, id, |q| q.send(today).map_err(wire::error))?;
+    write_with_event(ctx, req, |db| {
+        let mut q = unchanged(db, &current)?;
+        let mut extra = Vec::new();
+        if let Gate::Required(levels) = &gate {
+            let request = submit_for(db, ctx, &mut q, levels)?;
+            extra.push(("approval_request", approvals::request_json(&request)));
+            if !approvals::is_approved(&request) {
+                let saved = store::save(db, &q, current.version, ctx.now)?;
+                return wire::respond(202, &saved, extra, false);
+            }
+        }
+        q.send(today).map_err(wire::error)?;
+        let saved = store::save(db, &q, current.version, ctx.now)?;
+        store::enqueue_event(db, "sent", &q, no_payload(), ctx.now)?;
+        extra.push(("accept_link", accept_link(&key, &saved.record)?));
+        wire::respond(200, &saved, extra, false)
+    })
+}
+
+/// `POST /quotations/{id}/submit-for-approval`: asks for the approval the
+/// policies require before sending (a draft, or an approved quotation a
+/// changed policy needs approved again). 200 with the quotation in
+/// `pending_approval` — or `approved` when smart re-approval kept every
+/// level — and the request; 422 `nothing_to_approve` when it may be sent
+/// as it is.
+pub fn submit_for_approval(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
+    require(&ctx.principal, Action::WriteQuotations)?;
+    let _: EmptyBody = optional_body(req)?;
+    let id = path_id(id, QuotationId::parse)?;
+    let today = today(ctx.now);
+    let (current, gate) = gated(ctx, id, |q| {
+        q.submit_for_approval(ApprovalRequestId::new(), today)
+            .map_err(wire::error)
+    })?;
+    let Gate::Required(levels) = gate else {
+        return Err(ApiError::new(
+            422,
+            "nothing_to_approve",
+            "The document needs no approval",
+            "no approval policy requires approval of this quotation as it is: send it",
+        ));
+    };
+    write_with_event(ctx, req, |db| {
+        let mut q = unchanged(db, &current)?;
+        let request = submit_for(db, ctx, &mut q, &levels)?;
+        let saved = store::save(db, &q, current.version, ctx.now)?;
+        wire::respond(
+            200,
+            &saved,
+            vec![("approval_request", approvals::request_json(&request))],
+            false,
+        )
+    })
 }
 
 /// No fields: `{}` or nothing.
@@ -432,19 +555,23 @@ pub fn lose(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
     )
 }
 
+/// `→ cancelled`; a quotation waiting for approval has its request
+/// superseded in the same transaction (it leaves the approvers' inboxes).
 pub fn cancel(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
+    require(&ctx.principal, Action::WriteQuotations)?;
     let _: EmptyBody = optional_body(req)?;
-    transition(
-        ctx,
-        req,
-        id,
-        "cancelled",
-        |q| {
-            q.cancel().map_err(wire::error)?;
-            Ok(no_payload())
-        },
-        |_| Ok(vec![]),
-    )
+    let id = path_id(id, QuotationId::parse)?;
+    write_with_event(ctx, req, |db| {
+        let current = store::get(db, id)?;
+        let mut q = current.record.clone();
+        q.cancel().map_err(wire::error)?;
+        if current.record.status() == QuotationStatus::PendingApproval {
+            approvals::supersede_pending(db, &q, ctx.now)?;
+        }
+        let saved = store::save(db, &q, current.version, ctx.now)?;
+        store::enqueue_event(db, "cancelled", &q, no_payload(), ctx.now)?;
+        wire::respond(200, &saved, vec![], false)
+    })
 }
 
 /// A new revision (`draft`, valid for the channel's validity from today);

@@ -30,6 +30,14 @@
 //! - Revisions ([`Quotation::revise`]): the same id and number with
 //!   `revision + 1`, back in `draft`; the store keeps every earlier
 //!   revision as a read-only snapshot.
+//! - Approval before sending: [`Quotation::document_version`] is the
+//!   version approval requests name; it grows with every change of content
+//!   (an edit, a revision, a rejection), never with a status change, so an
+//!   approval covers exactly the content it saw.
+//!   [`Quotation::submit_for_approval`] (`draft → pending_approval`),
+//!   [`Quotation::approval_granted`] / [`Quotation::approval_rejected`]
+//!   (the request's outcome, for that version only); whether a quotation
+//!   needs approval is the approvals engine's question, asked by the caller.
 //! - Conversion ([`Quotation::plan_conversion`]): whole or partial, per
 //!   line, never more than a line's remaining quantity; the expired check
 //!   follows `allow_order_from_expired_quotation`; quoted rates are kept
@@ -53,7 +61,9 @@ pub use status::{QuotationStatus, TransitionError};
 
 use crate::availability::{from_milli, to_milli, MAX_QUANTITY};
 use crate::catalog::{optional_text, required_text, string_enum, Settings, ValidationError};
-use crate::ids::{ChannelId, CustomerId, LineId, PrincipalId, ProductId, QuotationId};
+use crate::ids::{
+    ApprovalRequestId, ChannelId, CustomerId, LineId, PrincipalId, ProductId, QuotationId,
+};
 use crate::money::{Currency, Money};
 use crate::series::DocumentNumber;
 
@@ -94,6 +104,12 @@ pub enum QuotationError {
     /// The choice was made (accepted, or ordered from) and cannot change.
     #[error("{field}: the choice was already made ({why})")]
     ChoiceFixed { field: String, why: &'static str },
+    /// An approval outcome for a version the quotation has moved past (it
+    /// was edited or revised after the request was opened).
+    #[error(
+        "the approval is for version {decided} of the quotation, which is now at version {current}"
+    )]
+    StaleApproval { decided: u32, current: u32 },
 }
 
 string_enum! {
@@ -157,6 +173,11 @@ pub struct LinePrice {
     /// Guard flags (`below_floor_price`, ...).
     #[serde(default)]
     pub flags: Vec<String>,
+    /// The line's margin (net total − cost), as pricing computed it; what
+    /// margin approval policies test. `None` on lines quoted before it was
+    /// kept (such a line has no margin, which is below any minimum).
+    #[serde(default)]
+    pub margin: Option<Money>,
 }
 
 /// What the counted lines add up to; `optional_net_total` is what the
@@ -554,6 +575,19 @@ pub struct QuotationPatch {
     pub lines: Option<Vec<NewLine>>,
 }
 
+/// Why the approvers sent a quotation back to draft.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRejection {
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    /// The version that was rejected.
+    pub version: u32,
+}
+
+fn first_version() -> u32 {
+    1
+}
+
 /// The stored and serialized shape of a quotation (one revision).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuotationSpec {
@@ -574,6 +608,17 @@ pub struct QuotationSpec {
     pub lost: Option<LostReason>,
     #[serde(default)]
     pub acceptance: Option<Acceptance>,
+    /// The version approval requests name: 1 at creation, +1 with every
+    /// change of content (edit, revision, rejection). Status changes leave
+    /// it alone, so an approval stays valid for the content it saw.
+    #[serde(default = "first_version")]
+    pub document_version: u32,
+    /// The latest approval request opened for this quotation.
+    #[serde(default)]
+    pub approval_request_id: Option<ApprovalRequestId>,
+    /// The last rejection, until the quotation is submitted or sent again.
+    #[serde(default)]
+    pub approval_rejection: Option<ApprovalRejection>,
 }
 
 /// A quotation (one revision of it); see the module docs.
@@ -639,6 +684,9 @@ impl Quotation {
             lines,
             lost: None,
             acceptance: None,
+            document_version: 1,
+            approval_request_id: None,
+            approval_rejection: None,
         })?)
     }
 
@@ -706,6 +754,25 @@ impl Quotation {
     pub fn acceptance(&self) -> Option<&Acceptance> {
         self.spec.acceptance.as_ref()
     }
+    /// The version approval requests name (see [`QuotationSpec::document_version`]).
+    pub fn document_version(&self) -> u32 {
+        self.spec.document_version
+    }
+    pub fn approval_request_id(&self) -> Option<ApprovalRequestId> {
+        self.spec.approval_request_id
+    }
+    pub fn approval_rejection(&self) -> Option<&ApprovalRejection> {
+        self.spec.approval_rejection.as_ref()
+    }
+
+    fn next_version(&mut self) -> Result<(), ValidationError> {
+        self.spec.document_version = self
+            .spec
+            .document_version
+            .checked_add(1)
+            .ok_or_else(|| ValidationError::new("document_version", "too many changes"))?;
+        Ok(())
+    }
 
     /// Past its last valid day.
     pub fn is_past_validity(&self, today: NaiveDate) -> bool {
@@ -730,7 +797,7 @@ impl Quotation {
     /// Attaches the pricing capability's answer, one price per line in
     /// line order. Only a draft is (re-)priced.
     pub fn apply_prices(&mut self, prices: Vec<LinePrice>) -> Result<(), QuotationError> {
-        self.spec.status.edit()?;
+        self.spec.status.reprice()?;
         if prices.len() != self.spec.lines.len() {
             return Err(ValidationError::new(
                 "lines",
@@ -780,9 +847,43 @@ impl Quotation {
         Some(t)
     }
 
-    /// Changes a draft. New lines drop every price: the caller prices again.
+    /// The most the customer may order from this offer: every standard
+    /// line, every optional line (taken or not) and the dearest line of
+    /// each alternative group, net of tax (`None` until every line is
+    /// priced). Approval policies test this total, so no choice the
+    /// customer makes at acceptance can take the offer past what was
+    /// approved.
+    pub fn offer_ceiling(&self) -> Option<Money> {
+        let mut total = Money::zero(self.spec.currency);
+        let mut groups: BTreeMap<&str, Money> = BTreeMap::new();
+        for l in &self.spec.lines {
+            let net = l.price.as_ref()?.net_total;
+            match l.group() {
+                Some(g) => {
+                    let best = groups.entry(g).or_insert(net);
+                    if net.amount() > best.amount() {
+                        *best = net;
+                    }
+                }
+                None => total = total.checked_add(&net).ok()?,
+            }
+        }
+        for net in groups.values() {
+            total = total.checked_add(net).ok()?;
+        }
+        Some(total)
+    }
+
+    /// Changes a quotation not yet offered: a draft, or one waiting for or
+    /// holding its approval, which becomes a draft again at the next
+    /// [`Quotation::document_version`] (the caller closes a pending
+    /// approval request; sending asks the policies again, and smart
+    /// re-approval keeps the levels the edit did not affect). New lines
+    /// drop every price: the caller prices again.
     pub fn edit(&mut self, patch: QuotationPatch, today: NaiveDate) -> Result<(), QuotationError> {
-        self.spec.status.edit()?;
+        let next = self.spec.status.edit()?;
+        self.spec.status = next;
+        self.next_version()?;
         if let Some(v) = patch.valid_until {
             self.spec.valid_until = check_validity(v, today)?;
         }
@@ -795,7 +896,9 @@ impl Quotation {
         Ok(())
     }
 
-    /// `draft | sent → sent`; refused past its validity and before it is priced.
+    /// `draft | approved | sent → sent`; refused past its validity and
+    /// before it is priced. The caller has asked the approval policies
+    /// first (a draft that needs approval is submitted instead).
     pub fn send(&mut self, today: NaiveDate) -> Result<(), QuotationError> {
         let next = self.spec.status.send()?;
         self.not_expired(today)?;
@@ -803,6 +906,67 @@ impl Quotation {
             return Err(ValidationError::new("lines", "the quotation is not priced").into());
         }
         self.spec.status = next;
+        self.spec.approval_rejection = None;
+        Ok(())
+    }
+
+    /// `draft → pending_approval`, waiting for `request` (opened by the
+    /// caller for this [`Quotation::document_version`]); refused past its
+    /// validity and before it is priced, like sending.
+    pub fn submit_for_approval(
+        &mut self,
+        request: ApprovalRequestId,
+        today: NaiveDate,
+    ) -> Result<(), QuotationError> {
+        let next = self.spec.status.submit_for_approval()?;
+        self.not_expired(today)?;
+        if !self.is_priced() {
+            return Err(ValidationError::new("lines", "the quotation is not priced").into());
+        }
+        self.spec.status = next;
+        self.spec.approval_request_id = Some(request);
+        self.spec.approval_rejection = None;
+        Ok(())
+    }
+
+    fn same_version(&self, decided: u32) -> Result<(), QuotationError> {
+        if decided == self.spec.document_version {
+            Ok(())
+        } else {
+            Err(QuotationError::StaleApproval {
+                decided,
+                current: self.spec.document_version,
+            })
+        }
+    }
+
+    /// `pending_approval → approved`: the request for `version` was
+    /// approved. An outcome for another version changes nothing.
+    pub fn approval_granted(&mut self, version: u32) -> Result<(), QuotationError> {
+        let next = self.spec.status.approve()?;
+        self.same_version(version)?;
+        self.spec.status = next;
+        Ok(())
+    }
+
+    /// `pending_approval → draft` with the approvers' reason: the request
+    /// for `version` was rejected. The draft is a new version, so
+    /// submitting it again opens a new request.
+    pub fn approval_rejected(
+        &mut self,
+        version: u32,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), QuotationError> {
+        let next = self.spec.status.reject()?;
+        self.same_version(version)?;
+        self.spec.status = next;
+        self.next_version()?;
+        self.spec.approval_rejection = Some(ApprovalRejection {
+            reason: required_text("reason", reason, MAX_TEXT)?,
+            at,
+            version,
+        });
         Ok(())
     }
 
@@ -908,8 +1072,15 @@ impl Quotation {
         Ok(())
     }
 
+    /// `→ cancelled`. Cancelling one that waits for approval is a new
+    /// version, so its approval request is superseded and leaves the
+    /// approvers' inboxes (the caller does that in the same transaction).
     pub fn cancel(&mut self) -> Result<(), QuotationError> {
-        self.spec.status = self.spec.status.cancel()?;
+        let was = self.spec.status;
+        self.spec.status = was.cancel()?;
+        if was == QuotationStatus::PendingApproval {
+            self.next_version()?;
+        }
         Ok(())
     }
 
@@ -932,7 +1103,13 @@ impl Quotation {
         spec.valid_until = check_validity(valid_until, today)?;
         spec.lost = None;
         spec.acceptance = None;
-        Ok(Quotation::from_spec(spec)?)
+        spec.approval_request_id = None;
+        spec.approval_rejection = None;
+        let mut next = Quotation::from_spec(spec)?;
+        // A new version for approvals: sending the revision asks the
+        // policies again, whatever the earlier revision was approved for.
+        next.next_version()?;
+        Ok(next)
     }
 
     /// Plans turning (part of) the quotation into an order; see

@@ -3,10 +3,15 @@
 //! ```text
 //! draft ──send──► sent ──accept──► accepted ──convert──► partially_ordered ──convert──► ordered
 //!   │               │ ╲──convert────────────────────────────────┘   (or straight to ordered)
-//!   │               ├──lose──► lost        (also from draft, accepted)
+//!   │               ├──lose──► lost        (also from draft, approved, accepted)
 //!   │               ├──expire► expired     (the periodic job; also from accepted)
-//!   └──cancel───────┴──────► cancelled     (also from accepted, expired)
+//!   └──cancel───────┴──────► cancelled     (also from pending_approval, approved, accepted, expired)
 //! revise: sent | accepted | expired | lost ──► draft (revision n+1)
+//!
+//! when the approval policies ask for approval before sending:
+//! draft ──submit_for_approval──► pending_approval ──approve──► approved ──send──► sent
+//!   ▲                                 │  └──reject──► draft (with the reason)
+//!   └──────────── edit ───────────────┴── (also from approved: the edit is re-approved)
 //! ```
 //!
 //! Every transition is a method of [`QuotationStatus`] returning the next
@@ -22,8 +27,14 @@ use crate::catalog::string_enum;
 string_enum! {
     /// Where a quotation stands.
     QuotationStatus {
-        /// Being written; the only status in which lines may change.
+        /// Being written. Lines change only in a draft (editing a quotation
+        /// that waits for or has its approval brings it back here).
         Draft => "draft",
+        /// Waits for the approvals its discounts, totals or terms need
+        /// before it may be sent.
+        PendingApproval => "pending_approval",
+        /// Approved and ready to be sent; not yet offered to the customer.
+        Approved => "approved",
         /// Offered to the customer (an accept link exists).
         Sent => "sent",
         /// The customer said yes (alternatives chosen, optional lines taken).
@@ -67,19 +78,62 @@ impl QuotationStatus {
         )
     }
 
-    /// Draft lines and terms may change only in `draft`.
+    /// `draft | pending_approval | approved → draft`: lines and terms change
+    /// only before the quotation is offered; an edit of one that waits for
+    /// or has its approval makes it a draft again, to be approved again.
     pub fn edit(self) -> Result<QuotationStatus, TransitionError> {
         match self {
-            QuotationStatus::Draft => Ok(self),
+            QuotationStatus::Draft
+            | QuotationStatus::PendingApproval
+            | QuotationStatus::Approved => Ok(QuotationStatus::Draft),
             other => Err(other.refuse("edited")),
         }
     }
 
-    /// `draft → sent`; sending a sent quotation again (a new link for the
-    /// same revision) keeps it `sent`.
+    /// Whether the lines carry prices that may be replaced (a draft only).
+    pub fn reprice(self) -> Result<QuotationStatus, TransitionError> {
+        match self {
+            QuotationStatus::Draft => Ok(self),
+            other => Err(other.refuse("re-priced")),
+        }
+    }
+
+    /// `draft | approved → pending_approval`: the policies ask for approval
+    /// first (for an approved one: again, as a policy changed since).
+    pub fn submit_for_approval(self) -> Result<QuotationStatus, TransitionError> {
+        match self {
+            QuotationStatus::Draft | QuotationStatus::Approved => {
+                Ok(QuotationStatus::PendingApproval)
+            }
+            other => Err(other.refuse("submitted for approval")),
+        }
+    }
+
+    /// `pending_approval → approved` (the approval request was approved).
+    pub fn approve(self) -> Result<QuotationStatus, TransitionError> {
+        match self {
+            QuotationStatus::PendingApproval => Ok(QuotationStatus::Approved),
+            other => Err(other.refuse("approved")),
+        }
+    }
+
+    /// `pending_approval → draft` (the approval request was rejected).
+    pub fn reject(self) -> Result<QuotationStatus, TransitionError> {
+        match self {
+            QuotationStatus::PendingApproval => Ok(QuotationStatus::Draft),
+            other => Err(other.refuse("rejected")),
+        }
+    }
+
+    /// `draft | approved → sent`; sending a sent quotation again (a new
+    /// link for the same revision) keeps it `sent`. Whether a draft needs
+    /// approval first is the approval policies' question, asked by the
+    /// caller before it sends.
     pub fn send(self) -> Result<QuotationStatus, TransitionError> {
         match self {
-            QuotationStatus::Draft | QuotationStatus::Sent => Ok(QuotationStatus::Sent),
+            QuotationStatus::Draft | QuotationStatus::Approved | QuotationStatus::Sent => {
+                Ok(QuotationStatus::Sent)
+            }
             other => Err(other.refuse("sent")),
         }
     }
@@ -92,12 +146,14 @@ impl QuotationStatus {
         }
     }
 
-    /// `draft | sent | accepted → lost`.
+    /// `draft | approved | sent | accepted → lost`. One waiting for its
+    /// approval is cancelled (or edited) instead.
     pub fn lose(self) -> Result<QuotationStatus, TransitionError> {
         match self {
-            QuotationStatus::Draft | QuotationStatus::Sent | QuotationStatus::Accepted => {
-                Ok(QuotationStatus::Lost)
-            }
+            QuotationStatus::Draft
+            | QuotationStatus::Approved
+            | QuotationStatus::Sent
+            | QuotationStatus::Accepted => Ok(QuotationStatus::Lost),
             other => Err(other.refuse("marked lost")),
         }
     }
@@ -113,11 +169,14 @@ impl QuotationStatus {
         }
     }
 
-    /// `draft | sent | accepted | expired → cancelled`. Once any of it is
-    /// ordered, the orders are cancelled instead.
+    /// `draft | pending_approval | approved | sent | accepted | expired →
+    /// cancelled`. Once any of it is ordered, the orders are cancelled
+    /// instead.
     pub fn cancel(self) -> Result<QuotationStatus, TransitionError> {
         match self {
             QuotationStatus::Draft
+            | QuotationStatus::PendingApproval
+            | QuotationStatus::Approved
             | QuotationStatus::Sent
             | QuotationStatus::Accepted
             | QuotationStatus::Expired => Ok(QuotationStatus::Cancelled),
@@ -173,11 +232,45 @@ mod tests {
     }
 
     #[test]
-    fn only_drafts_are_edited_and_only_sent_quotations_accepted() {
+    fn only_what_was_not_offered_is_edited_and_only_sent_quotations_accepted() {
         for s in QuotationStatus::ALL {
-            assert_eq!(s.edit().is_ok(), *s == Draft, "{s}");
+            let before_offer = matches!(s, Draft | PendingApproval | Approved);
+            assert_eq!(s.edit().ok(), before_offer.then_some(Draft), "{s}");
+            assert_eq!(s.reprice().is_ok(), *s == Draft, "{s}");
             assert_eq!(s.accept().is_ok(), *s == Sent, "{s}");
         }
+    }
+
+    #[test]
+    fn a_quotation_waiting_for_approval_cannot_be_sent_accepted_lost_or_converted() {
+        assert!(PendingApproval.send().is_err());
+        assert!(PendingApproval.accept().is_err());
+        assert!(PendingApproval.lose().is_err());
+        assert!(PendingApproval.convert(true).is_err());
+        assert!(PendingApproval.expire().is_err());
+        assert_eq!(PendingApproval.cancel(), Ok(Cancelled));
+    }
+
+    #[test]
+    fn approval_moves_pending_to_approved_and_rejection_back_to_draft() {
+        assert_eq!(Draft.submit_for_approval(), Ok(PendingApproval));
+        assert_eq!(PendingApproval.approve(), Ok(Approved));
+        assert_eq!(PendingApproval.reject(), Ok(Draft));
+        assert_eq!(Approved.send(), Ok(Sent));
+        for s in QuotationStatus::ALL {
+            assert_eq!(
+                s.submit_for_approval().is_ok(),
+                matches!(s, Draft | Approved),
+                "{s}"
+            );
+            assert_eq!(s.approve().is_ok(), *s == PendingApproval, "{s}");
+            assert_eq!(s.reject().is_ok(), *s == PendingApproval, "{s}");
+        }
+        // An approved quotation was never offered: it neither expires nor
+        // is revised or converted; it is sent, edited, lost or cancelled.
+        assert!(Approved.expire().is_err());
+        assert!(Approved.revise().is_err());
+        assert!(Approved.convert(true).is_err());
     }
 
     #[test]

@@ -68,6 +68,7 @@ pub(super) fn quotation(valid_until: NaiveDate) -> Quotation {
                 tax_total: eur(net / dec!(10)),
                 gross_total: eur(net + net / dec!(10)),
                 flags: vec![],
+                margin: Some(eur(net / dec!(4))),
             }
         })
         .collect();
@@ -387,4 +388,153 @@ fn a_quotation_round_trips_through_its_json() {
     assert!(text.contains("\"remaining_quantity\":\"10\""), "{text}");
     let back: Quotation = serde_json::from_str(&text).unwrap();
     assert_eq!(back, q);
+}
+
+fn notes(text: &str) -> QuotationPatch {
+    QuotationPatch {
+        notes: Some(Some(text.into())),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn an_approved_quotation_is_sent_and_its_version_is_the_approved_one() {
+    let mut q = quotation(valid());
+    assert_eq!(q.document_version(), 1);
+    let request = ApprovalRequestId::new();
+    q.submit_for_approval(request, today()).unwrap();
+    assert_eq!(q.status(), QuotationStatus::PendingApproval);
+    assert_eq!(q.approval_request_id(), Some(request));
+    // Waiting for approval: not sent, accepted or converted.
+    assert!(q.clone().send(today()).is_err());
+    assert!(q
+        .plan_conversion(&ConversionRequest::default(), today(), false, false)
+        .is_err());
+    q.approval_granted(1).unwrap();
+    assert_eq!(q.status(), QuotationStatus::Approved);
+    assert_eq!(q.document_version(), 1);
+    q.send(today()).unwrap();
+    assert_eq!(q.status(), QuotationStatus::Sent);
+}
+
+#[test]
+fn an_approval_for_an_older_version_changes_nothing() {
+    let mut q = quotation(valid());
+    q.submit_for_approval(ApprovalRequestId::new(), today())
+        .unwrap();
+    // Edited while waiting: a draft at version 2, to be submitted again.
+    q.edit(notes("longer delivery"), today()).unwrap();
+    assert_eq!(
+        (q.status(), q.document_version()),
+        (QuotationStatus::Draft, 2)
+    );
+    q.submit_for_approval(ApprovalRequestId::new(), today())
+        .unwrap();
+    let before = q.clone();
+    assert_eq!(
+        q.approval_granted(1).unwrap_err(),
+        QuotationError::StaleApproval {
+            decided: 1,
+            current: 2
+        }
+    );
+    assert!(q.approval_rejected(1, "no", now()).is_err());
+    assert_eq!(q, before);
+    q.approval_granted(2).unwrap();
+}
+
+#[test]
+fn a_rejection_returns_the_quotation_to_draft_with_the_reason_at_a_new_version() {
+    let mut q = quotation(valid());
+    q.submit_for_approval(ApprovalRequestId::new(), today())
+        .unwrap();
+    q.approval_rejected(1, "15 % is too much for this customer", now())
+        .unwrap();
+    assert_eq!(q.status(), QuotationStatus::Draft);
+    assert_eq!(q.document_version(), 2);
+    let r = q.approval_rejection().unwrap();
+    assert_eq!(
+        (r.reason.as_str(), r.version),
+        ("15 % is too much for this customer", 1)
+    );
+    // Submitting again clears it.
+    q.submit_for_approval(ApprovalRequestId::new(), today())
+        .unwrap();
+    assert!(q.approval_rejection().is_none());
+}
+
+#[test]
+fn editing_an_approved_quotation_makes_it_a_draft_at_the_next_version() {
+    let mut q = quotation(valid());
+    q.submit_for_approval(ApprovalRequestId::new(), today())
+        .unwrap();
+    q.approval_granted(1).unwrap();
+    q.edit(notes("changed after approval"), today()).unwrap();
+    assert_eq!(
+        (q.status(), q.document_version()),
+        (QuotationStatus::Draft, 2)
+    );
+}
+
+#[test]
+fn a_revision_is_a_new_version_without_the_earlier_request() {
+    let mut q = quotation(valid());
+    q.submit_for_approval(ApprovalRequestId::new(), today())
+        .unwrap();
+    q.approval_granted(1).unwrap();
+    q.send(today()).unwrap();
+    let r = q.revise(today(), valid()).unwrap();
+    assert_eq!((r.revision(), r.document_version()), (2, 2));
+    assert_eq!(r.approval_request_id(), None);
+}
+
+#[test]
+fn a_sent_quotation_is_not_edited_and_an_approved_one_does_not_expire() {
+    let mut q = quotation(valid());
+    q.submit_for_approval(ApprovalRequestId::new(), today())
+        .unwrap();
+    q.approval_granted(1).unwrap();
+    let later = NaiveDate::from_ymd_opt(2026, 4, 30).unwrap();
+    assert!(q.clone().expire(later).is_err());
+    // Past its validity it cannot be sent any more.
+    assert!(matches!(
+        q.clone().send(later),
+        Err(QuotationError::Expired { .. })
+    ));
+    q.send(today()).unwrap();
+    assert!(q.edit(notes("too late"), today()).is_err());
+}
+
+#[test]
+fn a_stored_quotation_without_a_document_version_reads_as_version_one() {
+    let q = quotation(valid());
+    let mut v = serde_json::to_value(&q).unwrap();
+    let map = v.as_object_mut().unwrap();
+    map.remove("document_version");
+    map.remove("approval_request_id");
+    map.remove("approval_rejection");
+    let back: Quotation = serde_json::from_value(v).unwrap();
+    assert_eq!(back, q);
+}
+
+#[test]
+fn the_offer_ceiling_counts_every_optional_line_and_the_dearest_alternative() {
+    let q = quotation(valid());
+    // 10 × 10 + optional 50 + the dearer alternative 2 × 100 (not 2 × 80).
+    assert_eq!(q.offer_ceiling(), Some(eur(dec!(350))));
+    let mut other = q.clone();
+    // Choosing the cheaper alternative does not change the ceiling.
+    other.send(today()).unwrap();
+    other
+        .accept(
+            &Choice {
+                alternatives: BTreeMap::from([("A".to_owned(), q.lines()[3].id())]),
+                optional_lines: vec![],
+            },
+            AcceptedBy::CustomerLink,
+            now(),
+            today(),
+        )
+        .unwrap();
+    assert_eq!(other.offer_ceiling(), Some(eur(dec!(350))));
 }

@@ -98,6 +98,7 @@ fn new_quotation(f: &Fixture, seq: u64, valid_until: NaiveDate) -> Quotation {
         tax_total: eur(dec!(2)),
         gross_total: eur(dec!(22)),
         flags: vec![],
+        margin: None,
     };
     q.apply_prices(vec![price; 4]).unwrap();
     q
