@@ -24,6 +24,7 @@ use sales_store::availability::{load, warehouses};
 use sales_store::{Db, StoreError};
 use serde::Deserialize;
 
+use crate::connector::StockSource;
 use crate::errors;
 use crate::warehouses::by_code;
 use crate::wire::{not_past, quantity, Sign};
@@ -139,12 +140,32 @@ fn resolve_warehouses(db: &impl Db, b: &CheckBody) -> Result<Vec<Warehouse>, Api
     Ok(warehouses::all_active(db)?)
 }
 
-/// A check, evaluated: the warehouses it used and the promise. Reads only.
+/// A check, evaluated on the embedded stock: the warehouses it used and
+/// the promise. Reads only (reservations use it inside their transaction).
 pub(crate) fn evaluate(
     db: &impl Db,
     today: NaiveDate,
     b: &CheckBody,
 ) -> Result<(Vec<Warehouse>, OrderPromise), ApiError> {
+    evaluate_from(db, today, b, false).map(|(used, promised, _)| (used, promised))
+}
+
+/// A check on the stock the configuration names: the inventory connector
+/// when `inventory_base_url` is set ([`crate::connector`]), else embedded.
+pub(crate) fn evaluate_with_connector(
+    db: &impl Db,
+    today: NaiveDate,
+    b: &CheckBody,
+) -> Result<(Vec<Warehouse>, OrderPromise, StockSource), ApiError> {
+    evaluate_from(db, today, b, true)
+}
+
+fn evaluate_from(
+    db: &impl Db,
+    today: NaiveDate,
+    b: &CheckBody,
+    connector: bool,
+) -> Result<(Vec<Warehouse>, OrderPromise, StockSource), ApiError> {
     let used = resolve_warehouses(db, b)?;
     let mut lines = Vec::with_capacity(b.lines.len());
     let ids: Vec<ProductId> = b.lines.iter().map(|l| l.product_id).collect();
@@ -180,9 +201,14 @@ pub(crate) fn evaluate(
     let mut products: Vec<ProductId> = b.lines.iter().map(|l| l.product_id).collect();
     products.sort();
     products.dedup();
-    let spec = load::promise_context(db, &products, &warehouse_ids)?;
+    let mut spec = load::promise_context(db, &products, &warehouse_ids)?;
+    let source = if connector {
+        crate::connector::overlay(db, &products, &used, &mut spec)
+    } else {
+        StockSource::embedded()
+    };
     let ctx = PromiseContext::new(spec).map_err(errors::promise)?;
-    Ok((used, promise(&ctx, &request)))
+    Ok((used, promise(&ctx, &request), source))
 }
 
 /// The promise as JSON, with each stock source's `warehouse_code` beside
@@ -217,6 +243,14 @@ pub(crate) fn promise_json(
 pub fn handle(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     require(&ctx.principal, Action::ReadCatalog)?;
     let b: CheckBody = parse_json(req)?;
-    let (used, promised) = evaluate(&ctx.db, crate::today(ctx), &b)?;
-    ApiResponse::json(200, &promise_json(&used, &promised)?)
+    let (used, promised, source) = evaluate_with_connector(&ctx.db, crate::today(ctx), &b)?;
+    let mut answer = promise_json(&used, &promised)?;
+    if let Some(map) = answer.as_object_mut() {
+        map.insert(
+            "stock_source".into(),
+            serde_json::to_value(&source)
+                .map_err(|e| ApiError::internal(format!("failed to serialise a source: {e}")))?,
+        );
+    }
+    ApiResponse::json(200, &answer)
 }

@@ -17,8 +17,9 @@
 //! It also exports the WIT interface `sales:orchestration/availability`
 //! ([`exports`]): the same check, for the order flow.
 //!
-//! What it does not do yet: the HTTP connector to an outside inventory
-//! service.
+//! Stock for a check comes from the embedded positions or, when
+//! `inventory_base_url` is set, from an outside inventory system
+//! ([`connector`]).
 
 use sales_kit::{not_allowed, ApiError, ApiRequest, ApiResult, Method};
 use spin_sdk::http::{Request, Response};
@@ -26,6 +27,7 @@ use spin_sdk::http_component;
 
 mod capacity;
 mod check;
+mod connector;
 mod errors;
 mod exports;
 mod receipts;

@@ -12,7 +12,8 @@
 //!
 //! What it deliberately does not do: business rules (those are in
 //! `sales-domain`) or SQL (that is `sales-store`). The only Spin SDK calls of
-//! the project live in [`spin`] (behind the `spin` feature), so a move to a
+//! the project live in [`spin`] and [`outbound`] (connectors' HTTP calls with
+//! a deadline; both behind the `spin` feature), so a move to a
 //! later SDK or WASI 0.3 touches this crate alone.
 
 pub mod auth;
@@ -22,6 +23,8 @@ pub mod http;
 pub mod idempotency;
 pub mod import;
 pub mod json;
+#[cfg(feature = "spin")]
+pub mod outbound;
 pub mod problem;
 pub mod query;
 #[cfg(feature = "spin")]

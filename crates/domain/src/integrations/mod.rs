@@ -7,6 +7,7 @@
 //! bytes; sending and storing are the jobs component's and the store's.
 
 pub mod automations;
+pub mod connectors;
 pub mod crm;
 pub mod shop;
 pub mod signature;

@@ -1,0 +1,477 @@
+//! End to end: the connectors to outside systems (issue #9 item 5, issue
+//! #5 item 7) through the runner and the real components, each against a
+//! stand-in HTTP server on loopback that plays the outside system —
+//! answering per the documented contract, slowly, wrongly or not at all.
+//!
+//! - Inventory: a check promises from the outside system's stock; a slow,
+//!   failing, refused or contract-breaking inventory degrades the check
+//!   with the reason (it answers, from the embedded positions) instead of
+//!   hanging or failing.
+//! - Manufacturing and projects: a confirmed order's work order and
+//!   project are sent once per change, with an idempotency key, retried
+//!   after failures with the same key.
+//! - Mail and `create_task`: an automation's notification is e-mailed once
+//!   per recipient; its follow-up task is created once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use sales_e2e::TestApp;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+/// A request the stand-in received.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the stand-in answers: a status, a body, after a delay.
+#[derive(Debug, Clone)]
+struct Answer {
+    status: u16,
+    body: String,
+    delay: Duration,
+}
+
+impl Answer {
+    fn json(status: u16, body: Value) -> Answer {
+        Answer {
+            status,
+            body: body.to_string(),
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+type Script = Arc<dyn Fn(&Seen, usize) -> Answer + Send + Sync>;
+
+/// An outside system on loopback: records every request and answers what
+/// its script says (given the request and how many came before it).
+struct StandIn {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    /// Requests whose answer has been written (a slow answer is not).
+    answered: Arc<Mutex<usize>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StandIn {
+    async fn start(script: impl Fn(&Seen, usize) -> Answer + Send + Sync + 'static) -> StandIn {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let answered: Arc<Mutex<usize>> = Arc::default();
+        let script: Script = Arc::new(script);
+        let (s, a) = (seen.clone(), answered.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (seen, answered, script) = (s.clone(), a.clone(), script.clone());
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: hyper::Request<Incoming>| {
+                        let (seen, answered, script) =
+                            (seen.clone(), answered.clone(), script.clone());
+                        async move {
+                            let method = req.method().to_string();
+                            let path = req
+                                .uri()
+                                .path_and_query()
+                                .map(|p| p.to_string())
+                                .unwrap_or_default();
+                            let headers = req
+                                .headers()
+                                .iter()
+                                .map(|(n, v)| {
+                                    (n.to_string(), v.to_str().unwrap_or_default().to_string())
+                                })
+                                .collect();
+                            let bytes = req.into_body().collect().await.unwrap().to_bytes();
+                            let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                            let request = Seen {
+                                method,
+                                path,
+                                headers,
+                                body,
+                            };
+                            let answer = {
+                                let mut all = seen.lock().unwrap();
+                                let answer = script(&request, all.len());
+                                all.push(request);
+                                answer
+                            };
+                            tokio::time::sleep(answer.delay).await;
+                            *answered.lock().unwrap() += 1;
+                            Ok::<_, Infallible>(
+                                hyper::Response::builder()
+                                    .status(answer.status)
+                                    .header("content-type", "application/json")
+                                    .body(Full::new(Bytes::from(answer.body)))
+                                    .unwrap(),
+                            )
+                        }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        StandIn {
+            addr,
+            seen,
+            answered,
+            task,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    fn answered(&self) -> usize {
+        *self.answered.lock().unwrap()
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().expect("an id").to_string()
+}
+
+/// An app whose connectors point at `vars` (loopback allowed).
+async fn app_with(vars: &[(&str, &str)]) -> TestApp {
+    let mut all = vec![("connector_allowed_hosts", "http://127.0.0.1:*")];
+    all.extend_from_slice(vars);
+    TestApp::spawn_with(&all)
+        .await
+        .expect("failed to start the app")
+}
+
+/// Two warehouses and a stocked product; embedded on hand 1 in the first.
+struct Stock {
+    main_code: String,
+    north_code: String,
+    main: String,
+    sku: String,
+    product: String,
+}
+
+async fn stock(app: &TestApp) -> Stock {
+    let main_code = app.code("MAIN");
+    let north_code = app.code("NORTH");
+    let main = id(&app
+        .create(
+            "/api/v1/warehouses",
+            json!({ "code": main_code, "name": "Main" }),
+        )
+        .await
+        .unwrap());
+    let north = id(&app
+        .create(
+            "/api/v1/warehouses",
+            json!({ "code": north_code, "name": "North" }),
+        )
+        .await
+        .unwrap());
+    let sku = app.code("SKU");
+    let product = id(&app
+        .create_product(json!({
+            "sku": sku, "name": "Drill", "uom": "unit", "kind": "stocked",
+            "standard_cost": { "amount": "10.00", "currency": "EUR" }
+        }))
+        .await
+        .unwrap());
+    for (w, q) in [(&main, "1"), (&north, "5")] {
+        app.post(
+            "/api/v1/stock/adjustments",
+            json!({ "product_id": product, "warehouse_id": w, "on_hand": q, "reason": "count" }),
+        )
+        .await
+        .unwrap()
+        .assert_status(201);
+    }
+    Stock {
+        main_code,
+        north_code,
+        main,
+        sku,
+        product,
+    }
+}
+
+async fn check(app: &TestApp, s: &Stock, quantity: &str) -> Value {
+    app.post(
+        "/api/v1/availability/check",
+        json!({ "warehouses": [s.main_code, s.north_code],
+                "lines": [{ "product_id": s.product, "quantity": quantity }] }),
+    )
+    .await
+    .unwrap()
+    .assert_status(200)
+    .clone()
+}
+
+fn stock_quantity(promise: &Value) -> Vec<(String, String)> {
+    promise["lines"][0]["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == "stock")
+        .map(|s| {
+            (
+                s["warehouse_code"].as_str().unwrap().to_string(),
+                s["quantity"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_promises_from_the_outside_inventory_less_our_own_holds() {
+    // Arrange: the outside system has 10 on hand, 8 available in MAIN and
+    // answers nothing for NORTH (where our own table says 5).
+    let sku_cell: Arc<Mutex<(String, String)>> = Arc::default();
+    let cell = sku_cell.clone();
+    let inventory = StandIn::start(move |_, _| {
+        let (sku, main) = cell.lock().unwrap().clone();
+        Answer::json(
+            200,
+            json!({ "positions": [
+                { "sku": sku, "warehouse": main, "on_hand": "10", "available": "8" },
+                { "sku": "SOMETHING-ELSE", "warehouse": main, "on_hand": "99", "available": "99" }
+            ], "as_of": "2026-11-27T09:00:00Z" }),
+        )
+    })
+    .await;
+    let app = app_with(&[
+        (
+            "inventory_base_url",
+            &format!("{}/inventory/", inventory.url()),
+        ),
+        ("inventory_api_key", "inv-key-1"),
+    ])
+    .await;
+    let s = stock(&app).await;
+    *sku_cell.lock().unwrap() = (s.sku.clone(), s.main_code.clone());
+
+    // Act
+    let promise = check(&app, &s, "9").await;
+
+    // Assert: 8 from MAIN (the outside figure, not our 1); NORTH counts as
+    // empty because the system of record did not answer it.
+    assert_eq!(
+        promise["stock_source"],
+        json!({ "kind": "connector", "degraded": false })
+    );
+    assert_eq!(
+        stock_quantity(&promise),
+        vec![(s.main_code.clone(), "8".into())]
+    );
+    assert_eq!(promise["lines"][0]["promised_quantity"], "8");
+    let seen = inventory.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(seen[0].path, "/inventory/stock/query");
+    assert_eq!(seen[0].header("authorization"), Some("Bearer inv-key-1"));
+    let mut codes = vec![s.main_code.clone(), s.north_code.clone()];
+    codes.sort();
+    assert_eq!(
+        seen[0].body,
+        json!({ "skus": [s.sku], "warehouses": codes })
+    );
+
+    // Our own hold (made on the embedded position) still counts on top of
+    // the outside figure: 8 available less 1 held = 7.
+    app.post(
+        "/api/v1/reservations",
+        json!({ "document": "SO-TEST-1", "warehouses": [s.main_code],
+                "lines": [{ "product_id": s.product, "quantity": "1" }] }),
+    )
+    .await
+    .unwrap()
+    .assert_status(201);
+    let promise = check(&app, &s, "9").await;
+    assert_eq!(
+        stock_quantity(&promise),
+        vec![(s.main_code.clone(), "7".into())]
+    );
+    let _ = s.main;
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_inventory_degrades_the_check_with_the_reason_instead_of_hanging() {
+    // The stand-in would answer after 30 s; the connector waits 300 ms.
+    let inventory = StandIn::start(|_, _| Answer {
+        status: 200,
+        body: json!({ "positions": [] }).to_string(),
+        delay: Duration::from_secs(30),
+    })
+    .await;
+    let app = app_with(&[
+        ("inventory_base_url", &inventory.url()),
+        ("inventory_timeout_ms", "300"),
+    ])
+    .await;
+    let s = stock(&app).await;
+
+    let promise = check(&app, &s, "3").await;
+
+    // The check answered while the outside system was still sitting on the
+    // request, from the embedded positions (1 in MAIN, 5 in NORTH), and
+    // says why.
+    assert_eq!(inventory.seen().len(), 1);
+    assert_eq!(
+        inventory.answered(),
+        0,
+        "the check did not wait for the answer"
+    );
+    let source = &promise["stock_source"];
+    assert_eq!(source["kind"], "embedded");
+    assert_eq!(source["degraded"], true);
+    let reason = source["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("within 300 ms") && reason.contains("embedded stock positions"),
+        "{reason}"
+    );
+    assert_eq!(
+        stock_quantity(&promise),
+        vec![
+            (s.main_code.clone(), "1".into()),
+            (s.north_code.clone(), "2".into())
+        ]
+    );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_or_contract_breaking_inventory_degrades_the_check_with_the_reason() {
+    // Requests 0, 1, 2: a 503, a body that is not the contract, a
+    // negative quantity.
+    let sku_cell: Arc<Mutex<(String, String)>> = Arc::default();
+    let cell = sku_cell.clone();
+    let inventory = StandIn::start(move |_, n| {
+        let (sku, main) = cell.lock().unwrap().clone();
+        match n {
+            0 => Answer::json(503, json!({ "error": "maintenance" })),
+            1 => Answer::json(200, json!({ "stock": [] })),
+            _ => Answer::json(
+                200,
+                json!({ "positions": [
+                    { "sku": sku, "warehouse": main, "on_hand": "-2", "available": "0" }
+                ] }),
+            ),
+        }
+    })
+    .await;
+    // A port nothing listens on, for a refused connection.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let app = app_with(&[("inventory_base_url", &inventory.url())]).await;
+    let refused = app_with(&[("inventory_base_url", &format!("http://127.0.0.1:{closed}"))]).await;
+    // Allowed hosts without loopback: the host is refused by the runtime.
+    let denied = TestApp::spawn_with(&[
+        ("inventory_base_url", &inventory.url()),
+        ("connector_allowed_hosts", "https://inventory.example.com"),
+    ])
+    .await
+    .unwrap();
+    let s = stock(&app).await;
+    *sku_cell.lock().unwrap() = (s.sku.clone(), s.main_code.clone());
+
+    let mut reasons = Vec::new();
+    for _ in 0..3 {
+        let p = check(&app, &s, "1").await;
+        assert_eq!(p["stock_source"]["degraded"], true, "{p}");
+        assert_eq!(
+            p["lines"][0]["status"], "full",
+            "promised from the embedded stock"
+        );
+        reasons.push(p["stock_source"]["reason"].as_str().unwrap().to_string());
+    }
+    for a in [&refused, &denied] {
+        let s = stock(a).await;
+        let p = check(a, &s, "1").await;
+        assert_eq!(p["stock_source"]["degraded"], true, "{p}");
+        reasons.push(p["stock_source"]["reason"].as_str().unwrap().to_string());
+    }
+
+    assert!(
+        reasons[0].contains("answered 503") && reasons[0].contains("maintenance"),
+        "{}",
+        reasons[0]
+    );
+    assert!(
+        reasons[1].contains("outside the contract") && reasons[1].contains("positions"),
+        "{}",
+        reasons[1]
+    );
+    assert!(
+        reasons[2].contains("outside the contract") && reasons[2].contains("not negative"),
+        "{}",
+        reasons[2]
+    );
+    assert!(reasons[3].contains("connection refused"), "{}", reasons[3]);
+    assert!(
+        reasons[4].contains("allowed_outbound_hosts"),
+        "{}",
+        reasons[4]
+    );
+    assert_eq!(
+        inventory.seen().len(),
+        3,
+        "the denied call never left the runtime"
+    );
+    for a in [app, refused, denied] {
+        a.stop().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misconfigured_inventory_degrades_the_check_naming_the_setting() {
+    let app = app_with(&[
+        ("inventory_base_url", "http://127.0.0.1:9"),
+        ("inventory_timeout_ms", "soon"),
+    ])
+    .await;
+    let s = stock(&app).await;
+    let p = check(&app, &s, "1").await;
+    let reason = p["stock_source"]["reason"].as_str().unwrap();
+    assert!(reason.contains("inventory_timeout_ms"), "{reason}");
+    assert_eq!(p["lines"][0]["status"], "full");
+    app.stop().await.unwrap();
+}
