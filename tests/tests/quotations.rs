@@ -6,7 +6,12 @@
 //! second conversion of the same remainder refused), expiry through the
 //! periodic route, the jobs component's tick (real Redis) and the
 //! `allow_order_from_expired_quotation` setting, and bad input that is a
-//! clear 4xx and writes nothing.
+//! clear 4xx and writes nothing. Approval before sending (issue #6's
+//! end-to-end must-show, real Redis for the jobs that apply outcomes): a
+//! quotation over a discount limit waits, is approved, is edited and waits
+//! again only for the affected level; the bypass attempts — sending or
+//! converting while waiting, self-approval, approving a superseded request
+//! or an old version, a revision of an approved offer — and rejection.
 
 // Test helpers panic on purpose: a failed call is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -837,4 +842,405 @@ async fn a_product_deactivated_since_quoting_is_refused_at_conversion_and_nothin
     let read = get(&app, &q).await;
     assert_eq!(read["status"], "sent");
     assert_eq!(read["lines"][0]["ordered_quantity"], "0");
+}
+
+// --- approval before sending (issue #6's end-to-end must-show) ------------
+
+/// A key with `role`: (secret, principal id).
+async fn person(app: &TestApp, role: &str) -> (String, String) {
+    let key = app.create_key(&app.unique(role), &[role]).await.unwrap();
+    let me = app
+        .call_as(&key, Method::GET, "/api/v1/me", None, &[])
+        .await
+        .unwrap();
+    (key, me.body["id"].as_str().unwrap().to_string())
+}
+
+async fn as_key(
+    app: &TestApp,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Reply {
+    app.call_as(key, method, path, body, &[]).await.unwrap()
+}
+
+/// A quotation policy for `channel` with one level approved by `approver`.
+async fn quotation_policy(
+    app: &TestApp,
+    channel: &str,
+    name: &str,
+    test: Value,
+    approver: &str,
+) -> String {
+    id(&app
+        .create(
+            "/api/v1/approval-policies",
+            json!({ "name": name, "applies_to": ["quotation"],
+                    "condition": { "type": "all", "all": [
+                        { "type": "channels", "codes": [channel] }, test ] },
+                    "chain": { "levels": [{ "name": name,
+                        "approvers": [{ "type": "principal", "id": approver }],
+                        "mode": { "type": "any_one" } }] } }),
+        )
+        .await
+        .unwrap())
+}
+
+fn step<'a>(request: &'a Value, policy: &str) -> &'a Value {
+    request["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["policy_id"] == policy)
+        .unwrap_or_else(|| panic!("no step of policy {policy} in {request}"))
+}
+
+/// Polls the quotation (as the admin) until its status is `status`: the
+/// jobs component applies approval outcomes from the outbox.
+async fn status_becomes(app: &TestApp, q: &Value, status: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let now = get(app, q).await;
+        if now["status"] == status {
+            return now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the quotation never became {status}: {now}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A discount rule of 15 % on the drill, a policy "discount over 10 %" for
+/// the manager and "net over 500 EUR" for finance, on the world's channel.
+/// Returns (rep, manager, finance keys; discount and total policy ids).
+struct Approvers {
+    rep: String,
+    manager: String,
+    finance: String,
+    discount: String,
+    total: String,
+}
+
+async fn approval_world(app: &TestApp, w: &World) -> Approvers {
+    app.create(
+        "/api/v1/pricing-rules",
+        json!({ "name": "Drill deal", "stacking": "exclusive",
+                "conditions": { "products": [w.drill] },
+                "action": { "type": "discount_percent", "percent": "15" } }),
+    )
+    .await
+    .unwrap();
+    let (rep, _) = person(app, "rep").await;
+    let (manager, manager_id) = person(app, "manager").await;
+    let (finance, finance_id) = person(app, "manager").await;
+    let discount = quotation_policy(
+        app,
+        &w.channel,
+        "Discount over 10%",
+        json!({ "type": "max_line_discount", "over": "10" }),
+        &manager_id,
+    )
+    .await;
+    let total = quotation_policy(
+        app,
+        &w.channel,
+        "Over 500 EUR",
+        json!({ "type": "total_amount", "limits": { "EUR": { "over": "500" } } }),
+        &finance_id,
+    )
+    .await;
+    Approvers {
+        rep,
+        manager,
+        finance,
+        discount,
+        total,
+    }
+}
+
+fn drills(w: &World, quantity: &str) -> Value {
+    json!([{ "product_id": w.drill, "quantity": quantity }])
+}
+
+async fn approve(app: &TestApp, key: &str, request: &Value) -> Reply {
+    as_key(
+        app,
+        key,
+        Method::POST,
+        &format!(
+            "/api/v1/approvals/{}/approve",
+            request["id"].as_str().unwrap()
+        ),
+        Some(json!({ "document_version": request["document_version"] })),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quotation_over_the_discount_limit_waits_is_approved_edited_and_waits_only_for_the_affected_level(
+) {
+    let redis = sales_e2e::RedisServer::start().unwrap();
+    let url = redis.url();
+    let app = TestApp::spawn_with(&[("redis_address", url.as_str())])
+        .await
+        .unwrap();
+    let w = world(&app).await;
+    let a = approval_world(&app, &w).await;
+
+    // The rep quotes 60 drills at 15 % off: 510 EUR net.
+    let created = as_key(
+        &app,
+        &a.rep,
+        Method::POST,
+        QUOTATIONS,
+        Some(
+            json!({ "customer_id": w.customer, "channel_code": w.channel,
+                     "lines": drills(&w, "60") }),
+        ),
+    )
+    .await;
+    let q = created.assert_status(201).clone();
+    assert_eq!(q["totals"]["net_total"]["amount"], "510.00", "{q}");
+
+    // Sending waits for approval: 202, no accept link, both levels asked.
+    let sent = as_key(
+        &app,
+        &a.rep,
+        Method::POST,
+        &format!("{QUOTATIONS}/{}/send", id(&q)),
+        Some(json!({})),
+    )
+    .await;
+    let waiting = sent.assert_status(202).clone();
+    assert_eq!(waiting["status"], "pending_approval");
+    assert!(waiting.get("accept_link").is_none(), "{waiting}");
+    let first = waiting["approval_request"].clone();
+    assert_eq!(first["document_version"], 1);
+    assert_eq!(step(&first, &a.discount)["state"], "pending");
+    assert_eq!(step(&first, &a.total)["state"], "pending");
+    // Waiting, it can be neither sent, accepted nor converted.
+    action(&app, &q, "send", json!({}))
+        .await
+        .assert_problem(409, "invalid_transition");
+    action(&app, &q, "convert", json!({}))
+        .await
+        .assert_problem(409, "invalid_transition");
+    // The rep cannot approve their own discount.
+    approve(&app, &a.rep, &first)
+        .await
+        .assert_problem(403, "self_approval");
+
+    // The manager and finance approve; the jobs component makes it approved.
+    approve(&app, &a.manager, &first).await.assert_status(200);
+    approve(&app, &a.finance, &first).await.assert_status(200);
+    let approved = status_becomes(&app, &q, "approved").await;
+    assert_eq!(approved["document_version"], 1);
+
+    // Edited after approval: 80 drills, the same 15 % but 680 EUR. It is a
+    // draft again, and sending asks only the level whose value got worse.
+    let edited = app
+        .patch(
+            &format!("{QUOTATIONS}/{}", id(&q)),
+            approved["version"].as_i64().unwrap(),
+            json!({ "lines": drills(&w, "80") }),
+        )
+        .await
+        .unwrap();
+    let edited = edited.assert_status(200).clone();
+    assert_eq!(
+        (
+            edited["status"].as_str(),
+            edited["document_version"].as_i64()
+        ),
+        (Some("draft"), Some(2))
+    );
+    let again = action(&app, &q, "send", json!({})).await;
+    let again = again.assert_status(202).clone();
+    let second = again["approval_request"].clone();
+    assert_eq!(second["document_version"], 2);
+    assert_eq!(step(&second, &a.discount)["state"], "kept");
+    assert_eq!(step(&second, &a.total)["state"], "pending");
+    // The manager has nothing to do; the old request can no longer be decided.
+    let inbox = as_key(
+        &app,
+        &a.manager,
+        Method::GET,
+        "/api/v1/approvals?assignee=me&status=pending",
+        None,
+    )
+    .await;
+    assert!(
+        inbox.assert_status(200)["items"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{}",
+        inbox.text
+    );
+    approve(&app, &a.finance, &first)
+        .await
+        .assert_problem(409, "approval_closed");
+    // Nor can finance approve a version it did not see.
+    as_key(
+        &app,
+        &a.finance,
+        Method::POST,
+        &format!(
+            "/api/v1/approvals/{}/approve",
+            second["id"].as_str().unwrap()
+        ),
+        Some(json!({ "document_version": 1 })),
+    )
+    .await
+    .assert_problem(409, "stale_document_version");
+
+    approve(&app, &a.finance, &second).await.assert_status(200);
+    status_becomes(&app, &q, "approved").await;
+    let (offered, token) = send(&app, &q).await;
+    assert_eq!(offered["status"], "sent");
+    assert!(!token.is_empty());
+
+    // A revision of the approved offer without changes keeps every level
+    // and is sent at once; one with more drills waits for finance again.
+    let revised = action(&app, &q, "revise", json!({})).await;
+    assert_eq!(revised.assert_status(200)["document_version"], 3);
+    let resent = action(&app, &q, "send", json!({})).await;
+    let resent = resent.assert_status(200).clone();
+    assert_eq!(
+        step(&resent["approval_request"], &a.discount)["state"],
+        "kept"
+    );
+    assert_eq!(step(&resent["approval_request"], &a.total)["state"], "kept");
+    let revised = action(&app, &q, "revise", json!({})).await;
+    let revised = revised.assert_status(200).clone();
+    app.patch(
+        &format!("{QUOTATIONS}/{}", id(&q)),
+        revised["version"].as_i64().unwrap(),
+        json!({ "lines": drills(&w, "90") }),
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    let third = action(&app, &q, "send", json!({})).await;
+    let third = third.assert_status(202).clone();
+    assert_eq!(third["status"], "pending_approval");
+    assert_eq!(
+        step(&third["approval_request"], &a.total)["state"],
+        "pending"
+    );
+    assert_eq!(
+        step(&third["approval_request"], &a.discount)["state"],
+        "kept"
+    );
+
+    // Every event the flow wrote was handled.
+    let parked = app.count("/api/v1/outbox?status=parked").await.unwrap();
+    assert_eq!(parked, 0);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_quotation_returns_to_draft_with_the_reason_and_an_edit_while_waiting_closes_the_request(
+) {
+    let redis = sales_e2e::RedisServer::start().unwrap();
+    let url = redis.url();
+    let app = TestApp::spawn_with(&[("redis_address", url.as_str())])
+        .await
+        .unwrap();
+    let w = world(&app).await;
+    let a = approval_world(&app, &w).await;
+    let q = as_key(
+        &app,
+        &a.rep,
+        Method::POST,
+        QUOTATIONS,
+        Some(
+            json!({ "customer_id": w.customer, "channel_code": w.channel,
+                     "lines": drills(&w, "20") }),
+        ),
+    )
+    .await
+    .assert_status(201)
+    .clone();
+
+    // Asked explicitly: only the discount level (170 EUR is under 500).
+    let submitted = action(&app, &q, "submit-for-approval", json!({})).await;
+    let submitted = submitted.assert_status(200).clone();
+    assert_eq!(submitted["status"], "pending_approval");
+    let request = submitted["approval_request"].clone();
+    assert_eq!(request["steps"].as_array().unwrap().len(), 1);
+    assert_eq!(step(&request, &a.discount)["state"], "pending");
+
+    // Edited while waiting: the request is superseded in the same write,
+    // and approving it afterwards is refused; the quotation stays a draft.
+    let edited = app
+        .patch(
+            &format!("{QUOTATIONS}/{}", id(&q)),
+            submitted["version"].as_i64().unwrap(),
+            json!({ "notes": "delivery in May" }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(edited.assert_status(200)["status"], "draft");
+    let closed = app
+        .get(&format!(
+            "/api/v1/approvals/{}",
+            request["id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(closed.body["status"]["status"], "superseded");
+    approve(&app, &a.manager, &request)
+        .await
+        .assert_problem(409, "approval_closed");
+    assert_eq!(get(&app, &q).await["status"], "draft");
+
+    // Submitted again and rejected: back to draft with the reason.
+    let submitted = action(&app, &q, "submit-for-approval", json!({})).await;
+    let request = submitted.assert_status(200)["approval_request"].clone();
+    as_key(
+        &app,
+        &a.manager,
+        Method::POST,
+        &format!(
+            "/api/v1/approvals/{}/reject",
+            request["id"].as_str().unwrap()
+        ),
+        Some(json!({ "document_version": request["document_version"],
+                     "comment": "15 % needs a two-year contract" })),
+    )
+    .await
+    .assert_status(200);
+    let back = status_becomes(&app, &q, "draft").await;
+    assert_eq!(
+        back["approval_rejection"]["reason"],
+        "15 % needs a two-year contract"
+    );
+    assert_eq!(
+        back["document_version"],
+        request["document_version"].as_i64().unwrap() + 1
+    );
+    // The rejected version cannot be sent without asking again.
+    let resent = action(&app, &q, "send", json!({})).await;
+    assert_eq!(resent.assert_status(202)["status"], "pending_approval");
+
+    // A quotation no policy cares about needs nothing: 422, and it is sent.
+    let small = app
+        .create(
+            QUOTATIONS,
+            json!({ "customer_id": w.customer, "channel_code": w.channel,
+                    "lines": [{ "product_id": w.case, "quantity": "2" }] }),
+        )
+        .await
+        .unwrap();
+    action(&app, &small, "submit-for-approval", json!({}))
+        .await
+        .assert_problem(422, "nothing_to_approve");
+    assert_eq!(get(&app, &small).await["status"], "draft");
+    send(&app, &small).await;
+    app.stop().await.unwrap();
 }
