@@ -488,6 +488,25 @@ async fn every_documented_operation_answers_as_documented() {
                 // sent quotation; losing needs a reason.
                 (Method::POST, p) if p.starts_with("/api/v1/quotations/{id}/") => {
                     let (base, verb) = url.rsplit_once('/').unwrap();
+                    if verb == "submit-for-approval" {
+                        // A policy on the quotation's channel that asks
+                        // an admin to approve anything over 0 EUR.
+                        let q = app.get(base).await.unwrap();
+                        app.create(
+                            "/api/v1/approval-policies",
+                            json!({ "name": "Walker quotations", "applies_to": ["quotation"],
+                                    "condition": { "type": "all", "all": [
+                                        { "type": "channels", "codes": [q.body["channel_code"]] },
+                                        { "type": "total_amount",
+                                          "limits": { "EUR": { "over": "0" } } } ] },
+                                    "chain": { "levels": [{ "name": "Admin",
+                                        "approvers": [{ "type": "role", "role": "admin" }],
+                                        "mode": { "type": "any_one" } }] },
+                                    "allow_self_approval": true }),
+                        )
+                        .await
+                        .unwrap();
+                    }
                     if matches!(verb, "accept" | "lose" | "revise" | "convert") {
                         app.post(&format!("{base}/send"), json!({}))
                             .await
