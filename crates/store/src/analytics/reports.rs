@@ -764,7 +764,8 @@ pub fn funnel(
         let n = r.int("n")?;
         f.created += n;
         match r.text("status")? {
-            "draft" => f.open += n,
+            // Not offered yet: waiting for or holding its approval.
+            "draft" | "pending_approval" | "approved" => f.open += n,
             "sent" => {
                 f.sent += n;
                 f.open += n;
