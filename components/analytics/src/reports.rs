@@ -9,6 +9,7 @@ use sales_kit::query::parse_query;
 use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult};
 use sales_store::analytics::reports::{self as store, Durations, Slice};
 use sales_store::analytics::{rollup, Scope};
+use sales_store::visibility::{self, Visibility};
 use serde_json::{json, Value};
 
 use crate::wire::{change, figures, money, quantity, Filters};
@@ -47,15 +48,15 @@ fn id_param(field: &'static str, raw: &Option<String>) -> Result<Option<String>,
 }
 
 /// The territories the caller may see: `None` for everything (admins and
-/// principals without a territory), else the subtree of theirs.
+/// principals no scope was configured for), else the territories of the
+/// caller's record visibility (`sales_store::visibility`: their key's
+/// territory, their teams' and managed territories — a manager's whole
+/// hierarchy's — each with its subtree).
 fn visible(ctx: &Ctx) -> Result<Option<Vec<String>>, ApiError> {
-    if ctx.principal.has_role(Role::Admin) {
-        return Ok(None);
-    }
-    match ctx.principal.territory_id() {
-        None => Ok(None),
-        Some(t) => Ok(Some(store::territory_subtree(&ctx.db, &t.to_string())?)),
-    }
+    Ok(match visibility::for_principal(&ctx.db, &ctx.principal)? {
+        Visibility::All => None,
+        Visibility::Scoped(s) => Some(s.territories.iter().map(|t| t.to_string()).collect()),
+    })
 }
 
 /// `territory_id`'s subtree narrowed to what the caller sees.

@@ -6,6 +6,11 @@
 //! `GET /api/v1/approvals` (the inbox with `assignee=me&status=pending`),
 //! `GET /api/v1/approvals/{id}`, `POST /api/v1/approvals/{id}/approve|reject`,
 //! and `POST /api/v1/approvals/tick` (escalation, for the periodic job).
+//!
+//! Lists, reads and decisions respect the caller's record visibility
+//! (`sales_store::visibility`): a request is seen when its document is, or
+//! when the caller submitted it, decided on it or is asked for it; any
+//! other id is a 404 like an unknown one.
 
 use sales_domain::approvals::{
     evaluate as evaluate_policies, ApprovalRequest, DecisionInput, DocumentId, DocumentSnapshot,
@@ -19,7 +24,7 @@ use sales_kit::json::parse_json;
 use sales_kit::query::parse_query;
 use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult};
 use sales_store::approvals::{delegations, escalation, events, policies, requests};
-use sales_store::Db;
+use sales_store::{visibility, Db};
 use serde::Deserialize;
 
 use crate::wire::{page, path_id, record, store_page};
@@ -249,8 +254,9 @@ pub fn list(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         document,
         submitted_by: q.submitted_by,
     };
-    let (mut items, next) =
-        requests::list(&ctx.db, &filter, &store_page(q.limit, q.cursor.clone())?)?;
+    let seen = visibility::for_principal(&ctx.db, &ctx.principal)?;
+    let page_asked = store_page(q.limit, q.cursor.clone())?;
+    let (mut items, next) = requests::list_visible(&ctx.db, &filter, &page_asked, &seen)?;
     if let Some(a) = assignee {
         // The index narrows; the engine decides (self-approval, a vote
         // already cast, a step not yet pending).
@@ -288,7 +294,8 @@ pub fn tick(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
 pub fn get(ctx: &Ctx, id: &str) -> ApiResult {
     require(&ctx.principal, Action::ReadCatalog)?;
     let id = path_id(id, ApprovalRequestId::parse)?;
-    record(200, &requests::get(&ctx.db, id)?, None)
+    let seen = visibility::for_principal(&ctx.db, &ctx.principal)?;
+    record(200, &requests::get_visible(&ctx.db, id, &seen)?, None)
 }
 
 /// The step a decision is for: the one named, else the caller's only
@@ -338,8 +345,10 @@ pub fn decide(ctx: &Ctx, req: &ApiRequest, id: &str, verdict: &str) -> ApiResult
     };
     let b: DecisionBody = parse_json(req)?;
     let me = ctx.principal.id();
+    let seen = visibility::for_principal(&ctx.db, &ctx.principal)?;
     let answer = write(&ctx.db, &me.to_string(), req, ctx.now, |db| {
-        let current = requests::get(db, id)?;
+        // A request the caller may not see is a 404, as an unknown id.
+        let current = requests::get_visible(db, id, &seen)?;
         let dels = delegations::all(db)?;
         let step = match b.step {
             Some(step) => step,

@@ -13,8 +13,9 @@ use sales_kit::etag::if_match;
 use sales_kit::idempotency::write;
 use sales_kit::json::parse_json;
 use sales_kit::query::parse_query;
-use sales_kit::{ApiRequest, ApiResult};
+use sales_kit::{ApiError, ApiRequest, ApiResult};
 use sales_store::customers::{self, CustomerFilter};
+use sales_store::visibility;
 use serde::Deserialize;
 
 use crate::wire::{invalid, not_null, nullable, page, path_id, record, store_page};
@@ -133,13 +134,22 @@ pub fn list(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         external_source: q.external_source,
         external_id: q.external_id,
     };
-    let (items, next) = customers::list(&ctx.db, &filter, &store_page(q.limit, q.cursor)?)?;
+    let seen = visibility::for_principal(&ctx.db, &ctx.principal)?;
+    let (items, next) =
+        customers::list_visible(&ctx.db, &filter, &store_page(q.limit, q.cursor)?, &seen)?;
     page(&items, next)
+}
+
+/// A customer outside the caller's visibility is a 404, as an unknown id.
+fn require_visible(ctx: &Ctx, id: CustomerId) -> Result<(), ApiError> {
+    let seen = visibility::for_principal(&ctx.db, &ctx.principal)?;
+    Ok(visibility::require_customer(&ctx.db, &seen, id)?)
 }
 
 pub fn get(ctx: &Ctx, id: &str) -> ApiResult {
     require(&ctx.principal, Action::ReadCatalog)?;
     let id = path_id(id, CustomerId::parse)?;
+    require_visible(ctx, id)?;
     record(200, &customers::get(&ctx.db, id)?, None)
 }
 
@@ -162,6 +172,7 @@ pub fn create(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
 pub fn update(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
     require(&ctx.principal, Action::WriteCustomers)?;
     let id = path_id(id, CustomerId::parse)?;
+    require_visible(ctx, id)?;
     let expected = if_match(req)?;
     let body: PatchBody = parse_json(req)?;
     write(
@@ -180,6 +191,7 @@ pub fn update(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
 pub fn deactivate(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
     require(&ctx.principal, Action::WriteCustomers)?;
     let id = path_id(id, CustomerId::parse)?;
+    require_visible(ctx, id)?;
     write(
         &ctx.db,
         &ctx.principal.id().to_string(),

@@ -22,6 +22,7 @@ mod quotation_approvals;
 mod quotation_wire;
 mod quotations;
 mod submit;
+mod visible;
 mod wire;
 
 #[http_component]
@@ -31,6 +32,7 @@ fn handle(req: Request) -> Response {
 }
 
 fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
+    visible::guard(ctx, req)?;
     let segments = req.segments();
     let m = &req.method;
     match segments.as_slice() {

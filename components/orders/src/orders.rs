@@ -26,18 +26,21 @@ use sales_domain::catalog::{Channel, Customer};
 use sales_domain::ids::{ChannelId, CustomerId, LineId, OrderId, QuotationId};
 use sales_domain::orders::{NewOrder, OrderPatch, OrderStatus, Shipment, ShipmentLine};
 use sales_kit::auth::require;
+use sales_kit::etag::etag;
 use sales_kit::etag::if_match;
 use sales_kit::idempotency::write;
 use sales_kit::json::parse_json;
 use sales_kit::query::parse_query;
-use sales_kit::{ApiError, ApiRequest, ApiResult};
+use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult};
 use sales_store::orders::{self, OrderFilter, ShipmentSource, StatusAction};
 use sales_store::{Db, StoreError};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::errors;
-use crate::wire::{order_page, order_response, path_id, store_page, NewOrderBody, PatchBody};
+use crate::wire::{
+    order_page, order_response, order_view, path_id, store_page, NewOrderBody, PatchBody,
+};
 use crate::Ctx;
 
 #[derive(Deserialize)]
@@ -154,14 +157,26 @@ pub fn list(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         from: q.from,
         to: q.to,
     };
-    let (items, next) = orders::list(&ctx.db, &filter, &store_page(q.limit, q.cursor)?)?;
+    let seen = crate::visible::scope(ctx)?;
+    let page = store_page(q.limit, q.cursor)?;
+    let (items, next) = orders::list_visible(&ctx.db, &filter, &page, &seen)?;
     order_page(&items, next)
 }
 
+/// The order with its sales team (`sales_team`, `sales_partner_id`,
+/// `sales_team_source`); visibility was checked by `visible::guard`.
 pub fn get(ctx: &Ctx, id: &str) -> ApiResult {
     require(&ctx.principal, Action::ReadCatalog)?;
     let id = path_id(id, OrderId::parse)?;
-    order_response(200, &orders::get(&ctx.db, id)?, false)
+    let v = orders::get(&ctx.db, id)?;
+    let mut view = serde_json::to_value(order_view(&v, true))
+        .map_err(|e| ApiError::internal(format!("failed to write the order: {e}")))?;
+    if let Some(obj) = view.as_object_mut() {
+        for (k, val) in crate::visible::order_team(&ctx.db, &v.record)? {
+            obj.insert(k.to_owned(), val);
+        }
+    }
+    Ok(ApiResponse::json(200, &view)?.with_header("etag", etag(v.version)))
 }
 
 pub fn create(ctx: &Ctx, req: &ApiRequest) -> ApiResult {

@@ -195,7 +195,9 @@ pub fn list(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         valid_from: q.valid_from,
         valid_to: q.valid_to,
     };
-    let (items, next) = store::list(&ctx.db, &filter, &store_page(q.limit, q.cursor)?)?;
+    let seen = crate::visible::scope(ctx)?;
+    let page = store_page(q.limit, q.cursor)?;
+    let (items, next) = store::list_visible(&ctx.db, &filter, &page, &seen)?;
     let items = items
         .iter()
         .map(wire::quotation_json)
@@ -214,12 +216,13 @@ pub fn get(ctx: &Ctx, id: &str) -> ApiResult {
     let id = path_id(id, QuotationId::parse)?;
     let q = store::get(&ctx.db, id)?;
     let history = store::revisions(&ctx.db, id)?;
-    wire::respond(
-        200,
-        &q,
-        vec![("revisions", wire::history_json(&history))],
-        false,
-    )
+    let mut extra = vec![("revisions", wire::history_json(&history))];
+    extra.extend(crate::visible::quotation_team(
+        &ctx.db,
+        id,
+        q.record.customer_id(),
+    )?);
+    wire::respond(200, &q, extra, false)
 }
 
 /// `GET /quotations/{id}/revisions/{n}`: a superseded revision as it was.

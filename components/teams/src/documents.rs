@@ -10,7 +10,8 @@
 //! so a changed split moves what was booked with reversals and accruals,
 //! never silently. Writing needs the right to write the document
 //! (`WriteOrders` / `WriteQuotations`), as in ERPNext where the sales
-//! team is part of the order.
+//! team is part of the order. A document outside the caller's record
+//! visibility is a 404 here too.
 
 use sales_domain::auth::Action;
 use sales_domain::ids::{OrderId, QuotationId};
@@ -21,7 +22,7 @@ use sales_kit::json::parse_json;
 use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult};
 use sales_store::teams::allocations::{self, DocumentKind, DocumentTeam};
 use sales_store::teams::commissions;
-use sales_store::{Db, StoreError};
+use sales_store::{visibility, Db, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{self, reference};
@@ -86,8 +87,24 @@ fn current(db: &impl Db, kind: DocumentKind, id: &str) -> Result<(bool, Document
     }
 }
 
+/// A document outside the caller's record visibility is a 404, as an
+/// unknown one (`sales_store::visibility`).
+fn require_visible(ctx: &Ctx, kind: DocumentKind, id: &str) -> Result<(), ApiError> {
+    let seen = visibility::for_principal(&ctx.db, &ctx.principal)?;
+    match kind {
+        DocumentKind::Order => {
+            visibility::require_order(&ctx.db, &seen, path_id(id, OrderId::parse)?)?
+        }
+        DocumentKind::Quotation => {
+            visibility::require_quotation(&ctx.db, &seen, path_id(id, QuotationId::parse)?)?
+        }
+    }
+    Ok(())
+}
+
 pub fn get(ctx: &Ctx, kind: DocumentKind, id: &str) -> ApiResult {
     require(&ctx.principal, Action::ReadCatalog)?;
+    require_visible(ctx, kind, id)?;
     let (stored, team) = current(&ctx.db, kind, id)?;
     answer(kind, id.to_ascii_lowercase(), stored, &team)
 }
@@ -105,6 +122,7 @@ pub fn put(ctx: &Ctx, req: &ApiRequest, kind: DocumentKind, id: &str) -> ApiResu
         DocumentKind::Order => path_id(id, OrderId::parse)?.to_string(),
         DocumentKind::Quotation => path_id(id, QuotationId::parse)?.to_string(),
     };
+    require_visible(ctx, kind, id)?;
     let b: Body = parse_json(req)?;
     let split = Split::new("sales_team", b.sales_team).map_err(errors::teams)?;
     write(

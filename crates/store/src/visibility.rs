@@ -24,15 +24,19 @@
 //!   at once;
 //! - a customer is visible when its territory (explicit, else by territory
 //!   rule) is one of the territories;
-//! - a quotation or order is visible when its customer is, or when one of
-//!   the people is in its stored sales team split;
-//! - an approval request is visible when its document is.
+//! - a quotation or order is visible when its customer is, when one of
+//!   the people is in its stored sales team split, or when the principal
+//!   is asked to approve it (an approver sees what they approve, as
+//!   Salesforce's approval process shares the record with its approvers);
+//! - an approval request is visible when its document is, or when the
+//!   principal submitted it, decided on it, or is (or acts by delegation
+//!   for) one of its assignees.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use sales_domain::auth::{Principal, Role};
 use sales_domain::catalog::Address;
-use sales_domain::ids::{CustomerId, SalesPersonId, TerritoryId};
+use sales_domain::ids::{CustomerId, PrincipalId, SalesPersonId, TerritoryId};
 use sales_domain::teams::{resolve_territory, TerritoryRule};
 
 use crate::db::{Db, Value};
@@ -50,7 +54,7 @@ pub enum Visibility {
 }
 
 /// The territories and people a restricted principal sees by.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
     /// Every visible territory (roots and everything below them).
     pub territories: BTreeSet<TerritoryId>,
@@ -59,6 +63,9 @@ pub struct Scope {
     /// Customers without an explicit territory that a territory rule
     /// places in one of `territories`.
     pub placed: BTreeSet<CustomerId>,
+    /// The principal itself (approvals it is asked for, submitted or
+    /// decided).
+    pub principal: PrincipalId,
 }
 
 fn json_ids<T: ToString>(ids: impl IntoIterator<Item = T>) -> Value {
@@ -125,11 +132,20 @@ impl Visibility {
         let (customer, mut params) = self.customer_ref(customer_column)?;
         params.push(Value::from(kind.as_str()));
         params.push(json_ids(&s.people));
+        params.push(Value::from(kind.as_str()));
+        params.push(Value::Text(s.principal.to_string()));
+        params.push(Value::Text(s.principal.to_string()));
         Some((
             format!(
                 "({customer} OR {id_column} IN (SELECT vt.document_id FROM document_sales_teams vt
                    WHERE vt.document_kind = ?
-                     AND vt.sales_person_id IN (SELECT value FROM json_each(?))))"
+                     AND vt.sales_person_id IN (SELECT value FROM json_each(?)))
+                 OR {id_column} IN (SELECT va.document_id FROM approval_requests va
+                   JOIN approval_request_assignees vaa ON vaa.request_id = va.id
+                   WHERE va.document_kind = ?
+                     AND (vaa.principal_id = ?
+                          OR vaa.principal_id IN (SELECT from_principal FROM approval_delegations
+                                                  WHERE to_principal = ?))))"
             ),
             params,
         ))
@@ -183,6 +199,7 @@ pub fn for_principal(db: &impl Db, principal: &Principal) -> Result<Visibility, 
         territories,
         people,
         placed,
+        principal: principal.id(),
     }))
 }
 
@@ -325,15 +342,26 @@ pub fn require_order(
 
 /// The condition on an `approval_requests` row: its document is visible.
 pub fn approval_request(v: &Visibility) -> Option<(String, Vec<Value>)> {
+    let Visibility::Scoped(s) = v else {
+        return None;
+    };
     let (order, mut params) = v.document(DocumentKind::Order, "vo.id", "vo.customer_id")?;
     let (quotation, qp) = v.document(DocumentKind::Quotation, "vq.id", "vq.customer_id")?;
     params.extend(qp);
+    let me = Value::Text(s.principal.to_string());
+    params.extend([me.clone(), me.clone(), me.clone(), me]);
     Some((
         format!(
             "((document_kind = 'order'
                AND document_id IN (SELECT vo.id FROM sales_orders vo WHERE {order}))
               OR (document_kind = 'quotation'
-               AND document_id IN (SELECT vq.id FROM quotations vq WHERE {quotation})))"
+               AND document_id IN (SELECT vq.id FROM quotations vq WHERE {quotation}))
+              OR submitted_by = ?
+              OR id IN (SELECT request_id FROM approval_request_assignees
+                        WHERE principal_id = ?
+                           OR principal_id IN (SELECT from_principal FROM approval_delegations
+                                               WHERE to_principal = ?))
+              OR id IN (SELECT request_id FROM approval_decisions WHERE decided_by = ?))"
         ),
         params,
     ))

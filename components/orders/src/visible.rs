@@ -1,0 +1,127 @@
+//! Record visibility at the orders component's edge (issue #8 item 5):
+//! the caller's [`Visibility`] (`sales_store::visibility`) applied to
+//! every quotation and order route, and the sales team split the
+//! single-document reads carry.
+//!
+//! [`guard`] runs before the router dispatches: a quotation or order the
+//! caller may not see is a 404 `not_found` on every route under its id —
+//! reads, edits, every action — exactly as an unknown id, so another
+//! territory's documents cannot be probed; creating a document for a
+//! customer the caller may not see is the 422 `unknown_reference` of an
+//! unknown customer. Lists filter in SQL through `list_visible`, so their
+//! pages stay full.
+
+use sales_domain::ids::{CustomerId, OrderId, QuotationId};
+use sales_kit::{ApiError, ApiRequest, Method};
+use sales_store::teams::allocations::{self, DocumentKind, DocumentTeam};
+use sales_store::visibility::{self, Visibility};
+use sales_store::{Db, StoreError};
+use serde_json::{json, Value};
+
+use crate::Ctx;
+
+/// What the caller may see.
+pub(crate) fn scope(ctx: &Ctx) -> Result<Visibility, ApiError> {
+    Ok(visibility::for_principal(&ctx.db, &ctx.principal)?)
+}
+
+/// 404 for a document outside the caller's visibility; 422 for a new
+/// document naming a customer outside it (see the module docs).
+pub(crate) fn guard(ctx: &Ctx, req: &ApiRequest) -> Result<(), ApiError> {
+    let segments = req.segments();
+    let check = match segments.as_slice() {
+        ["api", "v1", "quotations", "expire"] => return Ok(()),
+        ["api", "v1", "quotations", id, ..] => match QuotationId::parse(id) {
+            // A malformed id is the handler's 400.
+            Err(_) => return Ok(()),
+            Ok(q) => Check::Quotation(q),
+        },
+        ["api", "v1", "orders", id, ..] => match OrderId::parse(id) {
+            Err(_) => return Ok(()),
+            Ok(o) => Check::Order(o),
+        },
+        ["api", "v1", "quotations" | "orders"] if req.method == Method::Post => Check::NewDocument,
+        _ => return Ok(()),
+    };
+    let seen = scope(ctx)?;
+    if seen.is_all() {
+        return Ok(());
+    }
+    match check {
+        Check::Quotation(q) => Ok(visibility::require_quotation(&ctx.db, &seen, q)?),
+        Check::Order(o) => Ok(visibility::require_order(&ctx.db, &seen, o)?),
+        Check::NewDocument => {
+            // Only a well-formed customer id is checked here; anything else
+            // is the handler's to refuse with its own field error.
+            let Some(customer) = serde_json::from_slice::<Value>(&req.body)
+                .ok()
+                .and_then(|b| {
+                    b.get("customer_id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
+                .and_then(|s| CustomerId::parse(&s).ok())
+            else {
+                return Ok(());
+            };
+            let exists = sales_store::customers::get(&ctx.db, customer).is_ok();
+            match visibility::require_customer(&ctx.db, &seen, customer) {
+                Ok(()) => Ok(()),
+                // An unknown customer: the handler says so itself.
+                Err(StoreError::NotFound { .. }) if !exists => Ok(()),
+                Err(StoreError::NotFound { .. }) => Err(ApiError::new(
+                    422,
+                    "unknown_reference",
+                    "A referenced record does not exist",
+                    format!("customer {customer} does not exist"),
+                )
+                .with_field("customer_id")),
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+enum Check {
+    Quotation(QuotationId),
+    Order(OrderId),
+    NewDocument,
+}
+
+fn fields(stored: bool, team: &DocumentTeam) -> Vec<(&'static str, Value)> {
+    vec![
+        ("sales_team", json!(team.sales_team)),
+        ("sales_partner_id", json!(team.sales_partner_id)),
+        (
+            "sales_team_source",
+            json!(if stored { "stored" } else { "default" }),
+        ),
+    ]
+}
+
+/// A quotation's sales team fields: the stored split, else the
+/// customer's default (`sales_team_source` says which).
+pub(crate) fn quotation_team(
+    db: &impl Db,
+    id: QuotationId,
+    customer: CustomerId,
+) -> Result<Vec<(&'static str, Value)>, ApiError> {
+    let stored = allocations::get(db, DocumentKind::Quotation, &id.to_string())?;
+    Ok(match stored {
+        Some(t) => fields(true, &t),
+        None => fields(false, &allocations::for_quotation(db, id, customer)?),
+    })
+}
+
+/// An order's sales team fields: the stored split, else what it would
+/// be given (its quotation's, else the customer's default), not written.
+pub(crate) fn order_team(
+    db: &impl Db,
+    rec: &sales_store::orders::OrderRecord,
+) -> Result<Vec<(&'static str, Value)>, ApiError> {
+    let stored = allocations::get(db, DocumentKind::Order, &rec.order.id().to_string())?;
+    Ok(match stored {
+        Some(t) => fields(true, &t),
+        None => fields(false, &allocations::for_order(db, rec, false)?),
+    })
+}

@@ -1,0 +1,566 @@
+//! Record visibility end to end (issue #8 item 5, #6 "reps limited to
+//! their territory's approval requests", #10 "every answer respects the
+//! caller's visibility"), through the runner with real keys:
+//!
+//! Territories World › {North, South} and East (a root of its own).
+//! Ann (rep, key territory North) and Bob (rep, key territory South)
+//! report to Bea (manager, no territory on her key); Cal (rep) sells in
+//! East. Teams: North credits Ann, South Bob, East Cal; Bea manages the
+//! territories North and South (so approvals go to her). Customers: N in
+//! North, S in South, R placed in South by a territory rule (no explicit
+//! territory), E in East. Booked orders: one each for N, S, R and E;
+//! orders over 1,000 wait for Bea's approval (one each for N and S).
+//! Quotations: one each for N, S and E.
+//!
+//! Then East moves under North: its customer and documents become Ann's
+//! (and Bea's), the customer itself unchanged.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use reqwest::Method;
+use sales_e2e::{json, TestApp};
+use serde_json::Value;
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().expect("an id").to_string()
+}
+
+struct Key {
+    secret: String,
+    principal: String,
+}
+
+async fn key(app: &TestApp, roles: &[&str], territory: Option<&str>) -> Key {
+    let created = app
+        .create(
+            "/api/v1/api-keys",
+            json!({ "name": app.unique("key"), "roles": roles, "territory_id": territory }),
+        )
+        .await
+        .unwrap();
+    let secret = created["key"].as_str().unwrap().to_string();
+    let me = app
+        .call_as(&secret, Method::GET, "/api/v1/me", None, &[])
+        .await
+        .unwrap();
+    Key {
+        principal: id(me.assert_status(200)),
+        secret,
+    }
+}
+
+async fn tree(app: &TestApp, name: &str, parent: Option<&str>) -> String {
+    id(&app
+        .create(
+            "/api/v1/territories",
+            json!({ "code": app.code(name), "name": name, "parent_id": parent }),
+        )
+        .await
+        .unwrap())
+}
+
+async fn person(app: &TestApp, name: &str, principal: &str, manager: Option<&str>) -> String {
+    id(&app
+        .create(
+            "/api/v1/sales-people",
+            json!({ "name": name, "principal_id": principal, "manager_id": manager }),
+        )
+        .await
+        .unwrap())
+}
+
+async fn get_as(app: &TestApp, k: &Key, path: &str) -> sales_e2e::Reply {
+    app.call_as(&k.secret, Method::GET, path, None, &[])
+        .await
+        .unwrap()
+}
+
+/// Every id a list answers over all its pages (pages of 2, so paging
+/// within the scope is exercised too).
+async fn ids_as(app: &TestApp, k: &Key, path: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = match &cursor {
+            Some(c) => format!("{path}{sep}limit=2&cursor={c}"),
+            None => format!("{path}{sep}limit=2"),
+        };
+        let r = get_as(app, k, &url).await;
+        let body = r.assert_status(200);
+        let items = body["items"].as_array().unwrap();
+        assert!(
+            !items.is_empty() || out.is_empty(),
+            "an empty page in the middle of {path}"
+        );
+        out.extend(items.iter().map(id));
+        match body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return out,
+        }
+    }
+}
+
+fn set(ids: &[&String]) -> BTreeSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+struct World {
+    north: String,
+    east: String,
+    ann: Key,
+    bob: Key,
+    bea: Key,
+    /// Ann's sales person.
+    ann_person: String,
+    customers: [String; 4],
+    /// Booked orders of N, S, R, E.
+    booked: [String; 4],
+    /// Orders of N and S waiting for approval.
+    waiting: [String; 2],
+    /// Quotations of N, S, E.
+    quotations: [String; 3],
+}
+
+async fn world(app: &TestApp) -> World {
+    let root = tree(app, "World", None).await;
+    let north = tree(app, "North", Some(&root)).await;
+    let south = tree(app, "South", Some(&root)).await;
+    let east = tree(app, "East", None).await;
+
+    let ann = key(app, &["rep"], Some(&north)).await;
+    let bob = key(app, &["rep"], Some(&south)).await;
+    let bea = key(app, &["manager"], None).await;
+    let cal = key(app, &["rep"], None).await;
+    let bea_p = person(app, "Bea Boss", &bea.principal, None).await;
+    let ann_p = person(app, "Ann North", &ann.principal, Some(&bea_p)).await;
+    let bob_p = person(app, "Bob South", &bob.principal, Some(&bea_p)).await;
+    let cal_p = person(app, "Cal East", &cal.principal, None).await;
+    for (territory, who) in [(&north, &ann_p), (&south, &bob_p), (&east, &cal_p)] {
+        app.create(
+            "/api/v1/teams",
+            json!({ "code": app.code("TEAM"), "name": app.unique("Team"),
+                    "territory_id": territory,
+                    "members": [{ "sales_person_id": who, "percentage": "100" }] }),
+        )
+        .await
+        .unwrap();
+    }
+    for territory in [&north, &south] {
+        app.create(
+            "/api/v1/territory-managers",
+            json!({ "territory_id": territory, "sales_person_id": bea_p }),
+        )
+        .await
+        .unwrap();
+    }
+    app.create(
+        "/api/v1/territory-rules",
+        json!({ "territory_id": south, "country": "de",
+                "postcode_from": "80000", "postcode_to": "81999" }),
+    )
+    .await
+    .unwrap();
+
+    app.create(
+        "/api/v1/warehouses",
+        json!({ "code": "MAIN", "name": "Main warehouse" }),
+    )
+    .await
+    .unwrap();
+    let warehouse = app.get("/api/v1/warehouses").await.unwrap().body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let drill = id(&app
+        .create_product(json!({
+            "sku": app.unique("DRILL"), "name": "Drill", "uom": "pcs", "kind": "stocked",
+            "standard_cost": { "amount": "40.00", "currency": "EUR" }
+        }))
+        .await
+        .unwrap());
+    app.post(
+        "/api/v1/stock/adjustments",
+        json!({ "product_id": drill, "warehouse_id": warehouse, "on_hand": "1000",
+                "reason": "count" }),
+    )
+    .await
+    .unwrap()
+    .assert_status(201);
+    app.create(
+        "/api/v1/price-lists",
+        json!({ "name": "Standard", "currency": "EUR",
+                "items": [{ "product_id": drill, "uom": "pcs", "rate": "100.00" }] }),
+    )
+    .await
+    .unwrap();
+    let code = app.code("B2B");
+    let channel = id(&app
+        .create(
+            "/api/v1/channels",
+            json!({ "code": code, "name": "B2B", "kind": "b2b", "mode": "offline",
+                    "currency": "EUR", "tax_mode": "exclusive", "warehouses": ["MAIN"] }),
+        )
+        .await
+        .unwrap());
+    app.create(
+        "/api/v1/approval-policies",
+        json!({ "name": "Large order", "applies_to": ["order"],
+                "condition": { "type": "all", "all": [
+                    { "type": "channels", "codes": [code] },
+                    { "type": "total_amount", "limits": { "EUR": { "over": "1000" } } } ] },
+                "chain": { "levels": [{ "name": "Territory manager",
+                    "approvers": [{ "type": "territory_manager" }],
+                    "mode": { "type": "any_one" } }] } }),
+    )
+    .await
+    .unwrap();
+
+    let customer = |name: &str, body: Value| {
+        let mut body = body;
+        body["name"] = json!(app.unique(name));
+        async move { id(&app.create_customer(body).await.unwrap()) }
+    };
+    let n = customer("N", json!({ "territory_id": north })).await;
+    let s = customer("S", json!({ "territory_id": south })).await;
+    let r = customer(
+        "R",
+        json!({ "shipping_address": { "line1": "Marienplatz 1", "city": "München",
+                                      "postcode": "80331", "country": "DE" } }),
+    )
+    .await;
+    let e = customer("E", json!({ "territory_id": east })).await;
+
+    let order = |customer: &String, quantity: &str, status: &'static str| {
+        let body = json!({ "customer_id": customer, "channel_id": channel,
+                           "lines": [{ "product_id": drill, "quantity": quantity }] });
+        async move {
+            let o = app.create("/api/v1/orders", body).await.unwrap();
+            let done = app
+                .post(&format!("/api/v1/orders/{}/submit", id(&o)), json!({}))
+                .await
+                .unwrap();
+            assert_eq!(done.assert_status(200)["status"], status, "{}", done.body);
+            id(&o)
+        }
+    };
+    let booked = [
+        order(&n, "1", "confirmed").await,
+        order(&s, "2", "confirmed").await,
+        order(&r, "3", "confirmed").await,
+        order(&e, "4", "confirmed").await,
+    ];
+    let waiting = [
+        order(&n, "20", "pending_approval").await,
+        order(&s, "30", "pending_approval").await,
+    ];
+    let mut quotations = Vec::new();
+    for c in [&n, &s, &e] {
+        let q = app
+            .create(
+                "/api/v1/quotations",
+                json!({ "customer_id": c, "channel_code": code,
+                        "lines": [{ "product_id": drill, "quantity": "1" }] }),
+            )
+            .await
+            .unwrap();
+        quotations.push(id(&q));
+    }
+    World {
+        north,
+        east,
+        ann,
+        bob,
+        bea,
+        ann_person: ann_p,
+        customers: [n, s, r, e],
+        booked,
+        waiting,
+        quotations: quotations.try_into().unwrap(),
+    }
+}
+
+/// Waits until the jobs component has rolled up every booked order.
+async fn rolled_up(app: &TestApp, orders: i64) {
+    for _ in 0..150 {
+        let s = app
+            .get("/api/v1/analytics/sales?currency=EUR")
+            .await
+            .unwrap();
+        let pending = app.count("/api/v1/outbox?status=pending").await.unwrap();
+        if s.body["totals"]["orders"] == orders && pending == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the rollups never reached {orders} orders");
+}
+
+async fn revenue(app: &TestApp, k: &Key) -> Value {
+    get_as(app, k, "/api/v1/analytics/sales?currency=EUR")
+        .await
+        .assert_status(200)["totals"]["revenue"]["amount"]
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reps_and_their_manager_see_exactly_their_territories_and_subtree() {
+    let app = TestApp::spawn().await.unwrap();
+    let w = world(&app).await;
+    let [n, s, r, e] = &w.customers;
+    let [on, os, or, oe] = &w.booked;
+    let [wn, ws] = &w.waiting;
+    let [qn, qs, qe] = &w.quotations;
+
+    // Customers.
+    assert_eq!(ids_as(&app, &w.ann, "/api/v1/customers").await, set(&[n]));
+    assert_eq!(
+        ids_as(&app, &w.bob, "/api/v1/customers").await,
+        set(&[s, r]),
+        "R is Bob's through the territory rule"
+    );
+    assert_eq!(
+        ids_as(&app, &w.bea, "/api/v1/customers").await,
+        set(&[n, s, r])
+    );
+    // Orders and quotations.
+    assert_eq!(ids_as(&app, &w.ann, "/api/v1/orders").await, set(&[on, wn]));
+    assert_eq!(
+        ids_as(&app, &w.bob, "/api/v1/orders").await,
+        set(&[os, or, ws])
+    );
+    assert_eq!(
+        ids_as(&app, &w.bea, "/api/v1/orders").await,
+        set(&[on, os, or, wn, ws])
+    );
+    assert_eq!(ids_as(&app, &w.ann, "/api/v1/quotations").await, set(&[qn]));
+    assert_eq!(ids_as(&app, &w.bob, "/api/v1/quotations").await, set(&[qs]));
+    assert_eq!(
+        ids_as(&app, &w.bea, "/api/v1/quotations").await,
+        set(&[qn, qs])
+    );
+    // The admin sees everything.
+    assert!(app.count("/api/v1/orders").await.unwrap() >= 6);
+
+    // Another territory's documents by id are a 404, as an unknown id —
+    // reads, the sales team resource and actions alike.
+    for path in [
+        format!("/api/v1/orders/{os}"),
+        format!("/api/v1/quotations/{qs}"),
+        format!("/api/v1/customers/{s}"),
+        format!("/api/v1/sales-teams/orders/{os}"),
+        format!("/api/v1/orders/{}", uuid::Uuid::now_v7()),
+    ] {
+        get_as(&app, &w.ann, &path)
+            .await
+            .assert_problem(404, "not_found");
+    }
+    app.call_as(
+        &w.ann.secret,
+        Method::POST,
+        &format!("/api/v1/quotations/{qs}/send"),
+        Some(json!({})),
+        &[],
+    )
+    .await
+    .unwrap()
+    .assert_problem(404, "not_found");
+    // Ordering for a customer one may not see is an unknown customer.
+    let refused = app
+        .call_as(
+            &w.ann.secret,
+            Method::POST,
+            "/api/v1/orders",
+            Some(
+                json!({ "customer_id": s, "channel_id": uuid::Uuid::now_v7().to_string(),
+                         "lines": [] }),
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    refused.assert_problem(422, "unknown_reference");
+    assert_eq!(refused.body["field"], "customer_id");
+    // One's own territory reads fine, with its sales team in the body.
+    let mine = get_as(&app, &w.ann, &format!("/api/v1/orders/{on}")).await;
+    let mine = mine.assert_status(200);
+    assert_eq!(mine["sales_team"].as_array().unwrap().len(), 1);
+    assert_eq!(mine["sales_team"][0]["percentage"], "100");
+    get_as(&app, &w.ann, &format!("/api/v1/quotations/{qn}"))
+        .await
+        .assert_status(200);
+
+    // Approvals: each rep lists only their territory's requests; Bea's
+    // inbox holds both; Ann cannot read Bob's request by id.
+    let approvals = |k: &Key, q: &'static str| {
+        let app = &app;
+        let secret = k.secret.clone();
+        async move {
+            let r = app
+                .call_as(
+                    &secret,
+                    Method::GET,
+                    &format!("/api/v1/approvals{q}"),
+                    None,
+                    &[],
+                )
+                .await
+                .unwrap();
+            let items = r.assert_status(200)["items"].as_array().unwrap().clone();
+            items
+                .iter()
+                .map(|i| {
+                    i["document"]["document"]["id"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect::<BTreeSet<String>>()
+        }
+    };
+    assert_eq!(approvals(&w.ann, "").await, set(&[wn]));
+    assert_eq!(approvals(&w.bob, "").await, set(&[ws]));
+    assert_eq!(
+        approvals(&w.bea, "?assignee=me&status=pending").await,
+        set(&[wn, ws])
+    );
+    let bobs = app
+        .get(&format!(
+            "/api/v1/approvals?document_kind=order&document_id={ws}"
+        ))
+        .await
+        .unwrap();
+    let bobs = id(&bobs.assert_status(200)["items"][0]);
+    get_as(&app, &w.ann, &format!("/api/v1/approvals/{bobs}"))
+        .await
+        .assert_problem(404, "not_found");
+    get_as(&app, &w.bob, &format!("/api/v1/approvals/{bobs}"))
+        .await
+        .assert_status(200);
+
+    // Reports count only what each may see (net 100.00 a drill).
+    rolled_up(&app, 4).await;
+    assert_eq!(revenue(&app, &w.ann).await, "100.00");
+    assert_eq!(revenue(&app, &w.bob).await, "500.00");
+    assert_eq!(revenue(&app, &w.bea).await, "600.00");
+
+    // East moves under North: E keeps its territory, and Ann and Bea now
+    // see it and its documents; Bob still does not.
+    let east = app
+        .get(&format!("/api/v1/territories/{}", w.east))
+        .await
+        .unwrap();
+    let version: i64 = east.assert_status(200)["version"].as_i64().unwrap();
+    app.patch(
+        &format!("/api/v1/territories/{}", w.east),
+        version,
+        json!({ "parent_id": w.north }),
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    let e_now = app.get(&format!("/api/v1/customers/{e}")).await.unwrap();
+    assert_eq!(e_now.assert_status(200)["territory_id"], json!(w.east));
+    assert_eq!(
+        ids_as(&app, &w.ann, "/api/v1/customers").await,
+        set(&[n, e])
+    );
+    assert_eq!(
+        ids_as(&app, &w.ann, "/api/v1/orders").await,
+        set(&[on, wn, oe])
+    );
+    assert_eq!(
+        ids_as(&app, &w.ann, "/api/v1/quotations").await,
+        set(&[qn, qe])
+    );
+    assert_eq!(
+        ids_as(&app, &w.bea, "/api/v1/customers").await,
+        set(&[n, s, r, e])
+    );
+    get_as(&app, &w.ann, &format!("/api/v1/orders/{oe}"))
+        .await
+        .assert_status(200);
+    get_as(&app, &w.bob, &format!("/api/v1/orders/{oe}"))
+        .await
+        .assert_problem(404, "not_found");
+    assert_eq!(revenue(&app, &w.ann).await, "500.00");
+    assert_eq!(revenue(&app, &w.bea).await, "1000.00");
+    assert_eq!(revenue(&app, &w.bob).await, "500.00");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_converted_order_keeps_its_quotations_split_without_duplicate_rows() {
+    let app = TestApp::spawn().await.unwrap();
+    let w = world(&app).await;
+    let [_, qs, _] = &w.quotations;
+    // The quotation starts with its customer's default (South's team).
+    let q = app.get(&format!("/api/v1/quotations/{qs}")).await.unwrap();
+    let q = q.assert_status(200);
+    assert_eq!(q["sales_team_source"], "default");
+    let bob_p = q["sales_team"][0]["sales_person_id"].clone();
+    // Someone stores a 50/50 split with Ann.
+    let ann_p = json!(w.ann_person);
+    let split = json!([{ "sales_person_id": bob_p, "percentage": "50" },
+                       { "sales_person_id": ann_p, "percentage": "50" }]);
+    app.call(
+        Method::PUT,
+        &format!("/api/v1/sales-teams/quotations/{qs}"),
+        Some(json!({ "sales_team": split })),
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    // The body carries what the sales team resource answers.
+    let split = app
+        .get(&format!("/api/v1/sales-teams/quotations/{qs}"))
+        .await
+        .unwrap()
+        .assert_status(200)["sales_team"]
+        .clone();
+    assert_eq!(split.as_array().unwrap().len(), 2);
+    let q = app.get(&format!("/api/v1/quotations/{qs}")).await.unwrap();
+    assert_eq!(q.assert_status(200)["sales_team_source"], "stored");
+    assert_eq!(q.body["sales_team"], split);
+    // Ann now sees the South quotation through the split.
+    get_as(&app, &w.ann, &format!("/api/v1/quotations/{qs}"))
+        .await
+        .assert_status(200);
+
+    app.post(&format!("/api/v1/quotations/{qs}/send"), json!({}))
+        .await
+        .unwrap()
+        .assert_status(200);
+    let converted = app
+        .post(&format!("/api/v1/quotations/{qs}/convert"), json!({}))
+        .await
+        .unwrap();
+    let order = id(&converted.assert_status(201)["order"]);
+    let before = app.get(&format!("/api/v1/orders/{order}")).await.unwrap();
+    assert_eq!(before.assert_status(200)["sales_team"], split);
+    app.post(&format!("/api/v1/orders/{order}/submit"), json!({}))
+        .await
+        .unwrap()
+        .assert_status(200);
+    // After the order's events the split is the order's own, stored once.
+    let mut stored = Value::Null;
+    for _ in 0..100 {
+        let r = app.get(&format!("/api/v1/orders/{order}")).await.unwrap();
+        if r.body["sales_team_source"] == "stored" {
+            stored = r.body.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored["sales_team"], split, "{stored}");
+    let db = sales_store::rusqlite_db::RusqliteDb::open(app.database_path().unwrap()).unwrap();
+    let rows = sales_store::Db::execute(
+        &db,
+        "SELECT COUNT(*) AS n FROM document_sales_teams WHERE document_id = ?",
+        &[sales_store::Value::Text(order.clone())],
+    )
+    .unwrap();
+    assert_eq!(rows.first().unwrap().int("n").unwrap(), 2);
+}
