@@ -4,8 +4,8 @@
 //! with one or more [`Role`]s. [`Principal::can`] answers whether it may
 //! perform an [`Action`]; the permission table is [`Role::allows`], the one
 //! place to read it. Record-level visibility (a rep sees their territory) is
-//! decided by the capability that owns the records, from the principal's
-//! `territory_id` / `sales_person_id`.
+//! `sales_store::visibility`, from the principal's roles, `territory_id` /
+//! `sales_person_id` and the sales organisation.
 //!
 //! API keys look like `sk_` + 32 base62 characters. Only their SHA-256
 //! ([`hash_api_key`]) is stored; [`generate_api_key`] takes its random bytes
