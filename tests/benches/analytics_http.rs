@@ -19,8 +19,9 @@
 //! SQLite file (the API would take hours for a million lines), the orders
 //! and their lines spread over the last 365 days (90 % confirmed, 5 %
 //! fulfilled, 5 % cancelled) and 50,000 quotations in every status; then
-//! the rollups are built by the same `rollup::rebuild` the admin endpoint
-//! runs (timed and printed: what a backfill costs).
+//! the rollups (daily and monthly cubes, line facts) are built by the same
+//! `rollup::rebuild` the admin endpoint runs (timed and printed: what a
+//! backfill costs).
 
 // A benchmark is a test-like binary: a broken fixture should stop it loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -268,9 +269,10 @@ async fn main() {
     let db = RusqliteDb::open(&path).unwrap();
     let orders = db.transaction(rollup::rebuild).unwrap();
     println!(
-        "rollup::rebuild of {orders} orders: {:.1} s ({} daily cells)",
+        "rollup::rebuild of {orders} orders: {:.1} s ({} daily cells, {} monthly cells)",
         t.elapsed().as_secs_f64(),
-        rollup::stored_daily(&db).unwrap().len()
+        rollup::stored_daily(&db).unwrap().len(),
+        rollup::stored_monthly(&db).unwrap().len()
     );
     db.execute("ANALYZE", &[]).unwrap();
 
