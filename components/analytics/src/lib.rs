@@ -27,7 +27,7 @@
 //! The SQL is `sales_store::analytics`; the rules (booked statuses,
 //! buckets, the previous period, percentages) `sales_domain::analytics`.
 
-use sales_kit::{not_allowed, ApiError, ApiRequest, ApiResult, Method};
+use sales_kit::{methods, ApiError, ApiRequest, ApiResult};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
@@ -44,9 +44,10 @@ fn handle(req: Request) -> Response {
 fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     let segments = req.segments();
     let m = &req.method;
-    let get = |f: fn(&Ctx, &ApiRequest) -> ApiResult| match m {
-        Method::Get => f(ctx, req),
-        _ => not_allowed(m, "GET"),
+    let get = |f: fn(&Ctx, &ApiRequest) -> ApiResult| {
+        methods!(m, {
+            Get => f(ctx, req),
+        })
     };
     match segments.as_slice() {
         ["api", "v1", "analytics", "sales"] => get(reports::sales),
@@ -58,10 +59,9 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         ["api", "v1", "analytics", "pending-lines"] => get(reports::pending_lines),
         ["api", "v1", "analytics", "targets"] => get(reports::targets),
         ["api", "v1", "analytics", "commissions"] => get(reports::commissions),
-        ["api", "v1", "analytics", "rollups", "rebuild"] => match m {
-            Method::Post => reports::rebuild(ctx, req),
-            _ => not_allowed(m, "POST"),
-        },
+        ["api", "v1", "analytics", "rollups", "rebuild"] => methods!(m, {
+            Post => reports::rebuild(ctx, req),
+        }),
         _ => Err(ApiError::not_found(format!("no resource at {}", req.path))),
     }
 }

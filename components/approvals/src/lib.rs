@@ -25,7 +25,7 @@
 
 use sales_domain::approvals::Directory;
 use sales_kit::auth::Principal;
-use sales_kit::{not_allowed, ApiError, ApiRequest, ApiResult, Method};
+use sales_kit::{methods, ApiError, ApiRequest, ApiResult};
 use sales_store::Db;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
@@ -49,67 +49,54 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     let segments = req.segments();
     let m = &req.method;
     match segments.as_slice() {
-        ["api", "v1", "approval-policies"] => match m {
-            Method::Get => policies::list(ctx, req),
-            Method::Post => policies::create(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "approval-policies", id] => match m {
-            Method::Get => policies::get(ctx, id),
-            Method::Patch => policies::update(ctx, req, id),
-            _ => not_allowed(m, "GET, PATCH"),
-        },
-        ["api", "v1", "approval-policies", id, "deactivate"] => match m {
-            Method::Post => policies::deactivate(ctx, req, id),
-            _ => not_allowed(m, "POST"),
-        },
+        ["api", "v1", "approval-policies"] => methods!(m, {
+            Get => policies::list(ctx, req),
+            Post => policies::create(ctx, req),
+        }),
+        ["api", "v1", "approval-policies", id] => methods!(m, {
+            Get => policies::get(ctx, id),
+            Patch => policies::update(ctx, req, id),
+        }),
+        ["api", "v1", "approval-policies", id, "deactivate"] => methods!(m, {
+            Post => policies::deactivate(ctx, req, id),
+        }),
 
-        ["api", "v1", "approvals", "evaluate"] => match m {
-            Method::Post => requests::evaluate(ctx, req),
-            _ => not_allowed(m, "POST"),
-        },
-        ["api", "v1", "approvals", "tick"] => match m {
-            Method::Post => requests::tick(ctx, req),
-            _ => not_allowed(m, "POST"),
-        },
-        ["api", "v1", "approvals"] => match m {
-            Method::Get => requests::list(ctx, req),
-            _ => not_allowed(m, "GET"),
-        },
-        ["api", "v1", "approvals", id] => match m {
-            Method::Get => requests::get(ctx, id),
-            _ => not_allowed(m, "GET"),
-        },
-        ["api", "v1", "approvals", id, verdict @ ("approve" | "reject")] => match m {
-            Method::Post => requests::decide(ctx, req, id, verdict),
-            _ => not_allowed(m, "POST"),
-        },
-        ["api", "v1", "approval-requests"] => match m {
-            Method::Post => requests::open(ctx, req),
-            _ => not_allowed(m, "POST"),
-        },
+        ["api", "v1", "approvals", "evaluate"] => methods!(m, {
+            Post => requests::evaluate(ctx, req),
+        }),
+        ["api", "v1", "approvals", "tick"] => methods!(m, {
+            Post => requests::tick(ctx, req),
+        }),
+        ["api", "v1", "approvals"] => methods!(m, {
+            Get => requests::list(ctx, req),
+        }),
+        ["api", "v1", "approvals", id] => methods!(m, {
+            Get => requests::get(ctx, id),
+        }),
+        ["api", "v1", "approvals", id, verdict @ ("approve" | "reject")] => methods!(m, {
+            Post => requests::decide(ctx, req, id, verdict),
+        }),
+        ["api", "v1", "approval-requests"] => methods!(m, {
+            Post => requests::open(ctx, req),
+        }),
 
-        ["api", "v1", "approval-managers"] => match m {
-            Method::Get => managers::list(ctx, req),
-            Method::Post => managers::create(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "approval-managers", id] => match m {
-            Method::Get => managers::get(ctx, id),
-            Method::Delete => managers::delete(ctx, req, id),
-            _ => not_allowed(m, "GET, DELETE"),
-        },
+        ["api", "v1", "approval-managers"] => methods!(m, {
+            Get => managers::list(ctx, req),
+            Post => managers::create(ctx, req),
+        }),
+        ["api", "v1", "approval-managers", id] => methods!(m, {
+            Get => managers::get(ctx, id),
+            Delete => managers::delete(ctx, req, id),
+        }),
 
-        ["api", "v1", "delegations"] => match m {
-            Method::Get => delegations::list(ctx, req),
-            Method::Post => delegations::create(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "delegations", id] => match m {
-            Method::Get => delegations::get(ctx, id),
-            Method::Delete => delegations::delete(ctx, req, id),
-            _ => not_allowed(m, "GET, DELETE"),
-        },
+        ["api", "v1", "delegations"] => methods!(m, {
+            Get => delegations::list(ctx, req),
+            Post => delegations::create(ctx, req),
+        }),
+        ["api", "v1", "delegations", id] => methods!(m, {
+            Get => delegations::get(ctx, id),
+            Delete => delegations::delete(ctx, req, id),
+        }),
 
         _ => Err(not_found(req)),
     }

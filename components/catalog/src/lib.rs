@@ -9,7 +9,7 @@
 //! store. Rules live in `sales-domain`, SQL in `sales-store`, the shared
 //! HTTP conventions in `sales-kit`.
 
-use sales_kit::{not_allowed, ApiError, ApiRequest, ApiResult, Method};
+use sales_kit::{methods, not_allowed, ApiError, ApiRequest, ApiResult, Method};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
@@ -34,53 +34,43 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     let segments = req.segments();
     let m = &req.method;
     match segments.as_slice() {
-        ["api", "v1", "me"] => match m {
-            Method::Get => api_keys::me(ctx),
-            _ => not_allowed(m, "GET"),
-        },
-        ["api", "v1", "api-keys"] => match m {
-            Method::Get => api_keys::list(ctx, req),
-            Method::Post => api_keys::create(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "api-keys", id] => match m {
-            Method::Get => api_keys::get(ctx, id),
-            _ => not_allowed(m, "GET"),
-        },
-        ["api", "v1", "api-keys", id, "revoke"] => match m {
-            Method::Post => api_keys::revoke(ctx, req, id),
-            _ => not_allowed(m, "POST"),
-        },
+        ["api", "v1", "me"] => methods!(m, {
+            Get => api_keys::me(ctx),
+        }),
+        ["api", "v1", "api-keys"] => methods!(m, {
+            Get => api_keys::list(ctx, req),
+            Post => api_keys::create(ctx, req),
+        }),
+        ["api", "v1", "api-keys", id] => methods!(m, {
+            Get => api_keys::get(ctx, id),
+        }),
+        ["api", "v1", "api-keys", id, "revoke"] => methods!(m, {
+            Post => api_keys::revoke(ctx, req, id),
+        }),
 
-        ["api", "v1", "customers"] => match m {
-            Method::Get => customers::list(ctx, req),
-            Method::Post => customers::create(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "customers", id] => match m {
-            Method::Get => customers::get(ctx, id),
-            Method::Patch => customers::update(ctx, req, id),
-            _ => not_allowed(m, "GET, PATCH"),
-        },
-        ["api", "v1", "customers", id, "deactivate"] => match m {
-            Method::Post => customers::deactivate(ctx, req, id),
-            _ => not_allowed(m, "POST"),
-        },
+        ["api", "v1", "customers"] => methods!(m, {
+            Get => customers::list(ctx, req),
+            Post => customers::create(ctx, req),
+        }),
+        ["api", "v1", "customers", id] => methods!(m, {
+            Get => customers::get(ctx, id),
+            Patch => customers::update(ctx, req, id),
+        }),
+        ["api", "v1", "customers", id, "deactivate"] => methods!(m, {
+            Post => customers::deactivate(ctx, req, id),
+        }),
 
-        ["api", "v1", "products"] => match m {
-            Method::Get => products::list(ctx, req),
-            Method::Post => products::create(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "products", id] => match m {
-            Method::Get => products::get(ctx, id),
-            Method::Patch => products::update(ctx, req, id),
-            _ => not_allowed(m, "GET, PATCH"),
-        },
-        ["api", "v1", "products", id, "deactivate"] => match m {
-            Method::Post => products::deactivate(ctx, req, id),
-            _ => not_allowed(m, "POST"),
-        },
+        ["api", "v1", "products"] => methods!(m, {
+            Get => products::list(ctx, req),
+            Post => products::create(ctx, req),
+        }),
+        ["api", "v1", "products", id] => methods!(m, {
+            Get => products::get(ctx, id),
+            Patch => products::update(ctx, req, id),
+        }),
+        ["api", "v1", "products", id, "deactivate"] => methods!(m, {
+            Post => products::deactivate(ctx, req, id),
+        }),
 
         ["api", "v1", tree @ ("customer-groups" | "item-groups" | "territories"), rest @ ..] => {
             let tree = match *tree {
@@ -101,26 +91,22 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             }
         }
 
-        ["api", "v1", "channels"] => match m {
-            Method::Get => channels::list(ctx, req),
-            Method::Post => channels::create(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "channels", id] => match m {
-            Method::Get => channels::get(ctx, id),
-            Method::Patch => channels::update(ctx, req, id),
-            _ => not_allowed(m, "GET, PATCH"),
-        },
-        ["api", "v1", "channels", id, "deactivate"] => match m {
-            Method::Post => channels::deactivate(ctx, req, id),
-            _ => not_allowed(m, "POST"),
-        },
+        ["api", "v1", "channels"] => methods!(m, {
+            Get => channels::list(ctx, req),
+            Post => channels::create(ctx, req),
+        }),
+        ["api", "v1", "channels", id] => methods!(m, {
+            Get => channels::get(ctx, id),
+            Patch => channels::update(ctx, req, id),
+        }),
+        ["api", "v1", "channels", id, "deactivate"] => methods!(m, {
+            Post => channels::deactivate(ctx, req, id),
+        }),
 
-        ["api", "v1", "settings"] => match m {
-            Method::Get => settings::get(ctx),
-            Method::Patch => settings::update(ctx, req),
-            _ => not_allowed(m, "GET, PATCH"),
-        },
+        ["api", "v1", "settings"] => methods!(m, {
+            Get => settings::get(ctx),
+            Patch => settings::update(ctx, req),
+        }),
 
         ["api", "v1", "imports", kind] => match (m, *kind) {
             (Method::Post, "customers") => imports::customers(ctx, req),

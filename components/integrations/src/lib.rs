@@ -25,7 +25,7 @@ mod logs;
 mod subscriptions;
 mod wire;
 
-use sales_kit::{not_allowed, ApiRequest, ApiResult, Method};
+use sales_kit::{methods, ApiRequest, ApiResult};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
@@ -40,48 +40,39 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     let segments = req.segments();
     let m = &req.method;
     match segments.as_slice() {
-        ["api", "v1", "webhook-subscriptions"] => match m {
-            Method::Get => subscriptions::list(ctx, req),
-            Method::Post => subscriptions::create(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "webhook-subscriptions", id] => match m {
-            Method::Get => subscriptions::get(ctx, id),
-            Method::Patch => subscriptions::update(ctx, req, id),
-            Method::Delete => subscriptions::delete(ctx, req, id),
-            _ => not_allowed(m, "GET, PATCH, DELETE"),
-        },
-        ["api", "v1", "webhook-deliveries"] => match m {
-            Method::Get => logs::deliveries(ctx, req),
-            _ => not_allowed(m, "GET"),
-        },
-        ["api", "v1", "webhook-deliveries", id] => match m {
-            Method::Get => logs::delivery(ctx, id),
-            _ => not_allowed(m, "GET"),
-        },
-        ["api", "v1", "webhook-deliveries", id, "redeliver"] => match m {
-            Method::Post => logs::redeliver(ctx, req, id),
-            _ => not_allowed(m, "POST"),
-        },
-        ["api", "v1", "inbound-events"] => match m {
-            Method::Get => logs::inbound(ctx, req),
-            _ => not_allowed(m, "GET"),
-        },
-        ["api", "v1", "inbound-events", id] => match m {
-            Method::Get => logs::inbound_one(ctx, id),
-            _ => not_allowed(m, "GET"),
-        },
-        ["api", "v1", "automations"] => match m {
-            Method::Get => automations::list(ctx, req),
-            Method::Post => automations::create(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "automations", id] => match m {
-            Method::Get => automations::get(ctx, id),
-            Method::Patch => automations::update(ctx, req, id),
-            Method::Delete => automations::delete(ctx, req, id),
-            _ => not_allowed(m, "GET, PATCH, DELETE"),
-        },
+        ["api", "v1", "webhook-subscriptions"] => methods!(m, {
+            Get => subscriptions::list(ctx, req),
+            Post => subscriptions::create(ctx, req),
+        }),
+        ["api", "v1", "webhook-subscriptions", id] => methods!(m, {
+            Get => subscriptions::get(ctx, id),
+            Patch => subscriptions::update(ctx, req, id),
+            Delete => subscriptions::delete(ctx, req, id),
+        }),
+        ["api", "v1", "webhook-deliveries"] => methods!(m, {
+            Get => logs::deliveries(ctx, req),
+        }),
+        ["api", "v1", "webhook-deliveries", id] => methods!(m, {
+            Get => logs::delivery(ctx, id),
+        }),
+        ["api", "v1", "webhook-deliveries", id, "redeliver"] => methods!(m, {
+            Post => logs::redeliver(ctx, req, id),
+        }),
+        ["api", "v1", "inbound-events"] => methods!(m, {
+            Get => logs::inbound(ctx, req),
+        }),
+        ["api", "v1", "inbound-events", id] => methods!(m, {
+            Get => logs::inbound_one(ctx, id),
+        }),
+        ["api", "v1", "automations"] => methods!(m, {
+            Get => automations::list(ctx, req),
+            Post => automations::create(ctx, req),
+        }),
+        ["api", "v1", "automations", id] => methods!(m, {
+            Get => automations::get(ctx, id),
+            Patch => automations::update(ctx, req, id),
+            Delete => automations::delete(ctx, req, id),
+        }),
         _ => Err(sales_kit::ApiError::not_found(format!(
             "no resource at {}",
             req.path

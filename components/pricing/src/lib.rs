@@ -10,7 +10,7 @@
 //! calls the store inside one transaction per write with `Idempotency-Key`.
 //! The engine is `sales_domain::pricing`, the SQL `sales_store::pricing`.
 
-use sales_kit::{not_allowed, ApiError, ApiRequest, ApiResult, Method};
+use sales_kit::{methods, not_allowed, ApiError, ApiRequest, ApiResult, Method};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
@@ -35,31 +35,26 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     let segments = req.segments();
     let m = &req.method;
     match segments.as_slice() {
-        ["api", "v1", "pricing", "price"] => match m {
-            Method::Post => price::handle(ctx, req),
-            _ => not_allowed(m, "POST"),
-        },
+        ["api", "v1", "pricing", "price"] => methods!(m, {
+            Post => price::handle(ctx, req),
+        }),
 
-        ["api", "v1", "price-lists"] => match m {
-            Method::Get => price_lists::list(ctx, req),
-            Method::Post => price_lists::create(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "price-lists", id] => match m {
-            Method::Get => price_lists::get(ctx, id),
-            Method::Patch => price_lists::update(ctx, req, id),
-            _ => not_allowed(m, "GET, PATCH"),
-        },
-        ["api", "v1", "price-lists", id, "items"] => match m {
-            Method::Get => price_lists::list_items(ctx, req, id),
-            Method::Put => price_lists::replace_items(ctx, req, id),
-            Method::Post => price_lists::upsert_items(ctx, req, id),
-            _ => not_allowed(m, "GET, PUT, POST"),
-        },
-        ["api", "v1", "price-lists", id, "deactivate"] => match m {
-            Method::Post => price_lists::deactivate(ctx, req, id),
-            _ => not_allowed(m, "POST"),
-        },
+        ["api", "v1", "price-lists"] => methods!(m, {
+            Get => price_lists::list(ctx, req),
+            Post => price_lists::create(ctx, req),
+        }),
+        ["api", "v1", "price-lists", id] => methods!(m, {
+            Get => price_lists::get(ctx, id),
+            Patch => price_lists::update(ctx, req, id),
+        }),
+        ["api", "v1", "price-lists", id, "items"] => methods!(m, {
+            Get => price_lists::list_items(ctx, req, id),
+            Put => price_lists::replace_items(ctx, req, id),
+            Post => price_lists::upsert_items(ctx, req, id),
+        }),
+        ["api", "v1", "price-lists", id, "deactivate"] => methods!(m, {
+            Post => price_lists::deactivate(ctx, req, id),
+        }),
 
         ["api", "v1", "pricing-rules", rest @ ..] => match (rest, m) {
             ([], Method::Get) => rules::list(ctx, req),

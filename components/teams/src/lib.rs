@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use sales_domain::auth::Role;
 use sales_domain::ids::SalesPersonId;
 use sales_kit::auth::Principal;
-use sales_kit::{not_allowed, ApiError, ApiRequest, ApiResult, Method};
+use sales_kit::{methods, ApiError, ApiRequest, ApiResult};
 use sales_store::Db;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
@@ -46,131 +46,105 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     let segments = req.segments();
     let m = &req.method;
     match segments.as_slice() {
-        ["api", "v1", "sales-people"] => match m {
-            Method::Get => org::list_people(ctx, req),
-            Method::Post => org::create_person(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "sales-people", id] => match m {
-            Method::Get => org::get_person(ctx, id),
-            Method::Patch => org::update_person(ctx, req, id),
-            _ => not_allowed(m, "GET, PATCH"),
-        },
-        ["api", "v1", "sales-people", id, "statement"] => match m {
-            Method::Get => commissions::person_statement(ctx, req, id),
-            _ => not_allowed(m, "GET"),
-        },
-        ["api", "v1", "sales-people", id, "deactivate"] => match m {
-            Method::Post => org::deactivate_person(ctx, req, id),
-            _ => not_allowed(m, "POST"),
-        },
+        ["api", "v1", "sales-people"] => methods!(m, {
+            Get => org::list_people(ctx, req),
+            Post => org::create_person(ctx, req),
+        }),
+        ["api", "v1", "sales-people", id] => methods!(m, {
+            Get => org::get_person(ctx, id),
+            Patch => org::update_person(ctx, req, id),
+        }),
+        ["api", "v1", "sales-people", id, "statement"] => methods!(m, {
+            Get => commissions::person_statement(ctx, req, id),
+        }),
+        ["api", "v1", "sales-people", id, "deactivate"] => methods!(m, {
+            Post => org::deactivate_person(ctx, req, id),
+        }),
 
-        ["api", "v1", "teams"] => match m {
-            Method::Get => org::list_teams(ctx, req),
-            Method::Post => org::create_team(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "teams", id] => match m {
-            Method::Get => org::get_team(ctx, id),
-            Method::Patch => org::update_team(ctx, req, id),
-            _ => not_allowed(m, "GET, PATCH"),
-        },
-        ["api", "v1", "teams", id, "deactivate"] => match m {
-            Method::Post => org::deactivate_team(ctx, req, id),
-            _ => not_allowed(m, "POST"),
-        },
+        ["api", "v1", "teams"] => methods!(m, {
+            Get => org::list_teams(ctx, req),
+            Post => org::create_team(ctx, req),
+        }),
+        ["api", "v1", "teams", id] => methods!(m, {
+            Get => org::get_team(ctx, id),
+            Patch => org::update_team(ctx, req, id),
+        }),
+        ["api", "v1", "teams", id, "deactivate"] => methods!(m, {
+            Post => org::deactivate_team(ctx, req, id),
+        }),
 
-        ["api", "v1", "sales-partners"] => match m {
-            Method::Get => org::list_partners(ctx, req),
-            Method::Post => org::create_partner(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "sales-partners", id] => match m {
-            Method::Get => org::get_partner(ctx, id),
-            Method::Patch => org::update_partner(ctx, req, id),
-            _ => not_allowed(m, "GET, PATCH"),
-        },
-        ["api", "v1", "sales-partners", id, "statement"] => match m {
-            Method::Get => commissions::partner_statement(ctx, req, id),
-            _ => not_allowed(m, "GET"),
-        },
-        ["api", "v1", "sales-partners", id, "deactivate"] => match m {
-            Method::Post => org::deactivate_partner(ctx, req, id),
-            _ => not_allowed(m, "POST"),
-        },
+        ["api", "v1", "sales-partners"] => methods!(m, {
+            Get => org::list_partners(ctx, req),
+            Post => org::create_partner(ctx, req),
+        }),
+        ["api", "v1", "sales-partners", id] => methods!(m, {
+            Get => org::get_partner(ctx, id),
+            Patch => org::update_partner(ctx, req, id),
+        }),
+        ["api", "v1", "sales-partners", id, "statement"] => methods!(m, {
+            Get => commissions::partner_statement(ctx, req, id),
+        }),
+        ["api", "v1", "sales-partners", id, "deactivate"] => methods!(m, {
+            Post => org::deactivate_partner(ctx, req, id),
+        }),
 
-        ["api", "v1", "territory-managers"] => match m {
-            Method::Get => territories::list_managers(ctx, req),
-            Method::Post => territories::create_manager(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "territory-managers", id] => match m {
-            Method::Get => territories::get_manager(ctx, id),
-            Method::Patch => territories::update_manager(ctx, req, id),
-            _ => not_allowed(m, "GET, PATCH"),
-        },
+        ["api", "v1", "territory-managers"] => methods!(m, {
+            Get => territories::list_managers(ctx, req),
+            Post => territories::create_manager(ctx, req),
+        }),
+        ["api", "v1", "territory-managers", id] => methods!(m, {
+            Get => territories::get_manager(ctx, id),
+            Patch => territories::update_manager(ctx, req, id),
+        }),
 
-        ["api", "v1", "territory-rules"] => match m {
-            Method::Get => territories::list_rules(ctx, req),
-            Method::Post => territories::create_rule(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "territory-rules", "resolve"] => match m {
-            Method::Post => territories::resolve(ctx, req),
-            _ => not_allowed(m, "POST"),
-        },
-        ["api", "v1", "territory-rules", id] => match m {
-            Method::Get => territories::get_rule(ctx, id),
-            Method::Patch => territories::update_rule(ctx, req, id),
-            _ => not_allowed(m, "GET, PATCH"),
-        },
-        ["api", "v1", "territory-rules", id, "deactivate"] => match m {
-            Method::Post => territories::deactivate_rule(ctx, req, id),
-            _ => not_allowed(m, "POST"),
-        },
+        ["api", "v1", "territory-rules"] => methods!(m, {
+            Get => territories::list_rules(ctx, req),
+            Post => territories::create_rule(ctx, req),
+        }),
+        ["api", "v1", "territory-rules", "resolve"] => methods!(m, {
+            Post => territories::resolve(ctx, req),
+        }),
+        ["api", "v1", "territory-rules", id] => methods!(m, {
+            Get => territories::get_rule(ctx, id),
+            Patch => territories::update_rule(ctx, req, id),
+        }),
+        ["api", "v1", "territory-rules", id, "deactivate"] => methods!(m, {
+            Post => territories::deactivate_rule(ctx, req, id),
+        }),
 
-        ["api", "v1", "commission-plans"] => match m {
-            Method::Get => plans::list(ctx, req),
-            Method::Post => plans::create(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "commission-plans", id] => match m {
-            Method::Get => plans::get(ctx, id),
-            Method::Patch => plans::update(ctx, req, id),
-            _ => not_allowed(m, "GET, PATCH"),
-        },
-        ["api", "v1", "commission-plans", id, "deactivate"] => match m {
-            Method::Post => plans::deactivate(ctx, req, id),
-            _ => not_allowed(m, "POST"),
-        },
+        ["api", "v1", "commission-plans"] => methods!(m, {
+            Get => plans::list(ctx, req),
+            Post => plans::create(ctx, req),
+        }),
+        ["api", "v1", "commission-plans", id] => methods!(m, {
+            Get => plans::get(ctx, id),
+            Patch => plans::update(ctx, req, id),
+        }),
+        ["api", "v1", "commission-plans", id, "deactivate"] => methods!(m, {
+            Post => plans::deactivate(ctx, req, id),
+        }),
 
-        ["api", "v1", "targets"] => match m {
-            Method::Get => targets::list(ctx, req),
-            Method::Post => targets::create(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "targets", id] => match m {
-            Method::Get => targets::get(ctx, id),
-            Method::Patch => targets::update(ctx, req, id),
-            _ => not_allowed(m, "GET, PATCH"),
-        },
+        ["api", "v1", "targets"] => methods!(m, {
+            Get => targets::list(ctx, req),
+            Post => targets::create(ctx, req),
+        }),
+        ["api", "v1", "targets", id] => methods!(m, {
+            Get => targets::get(ctx, id),
+            Patch => targets::update(ctx, req, id),
+        }),
 
-        ["api", "v1", "commissions"] => match m {
-            Method::Get => commissions::list(ctx, req),
-            _ => not_allowed(m, "GET"),
-        },
-        ["api", "v1", "commissions", "adjustments"] => match m {
-            Method::Post => commissions::adjust(ctx, req),
-            _ => not_allowed(m, "POST"),
-        },
-        ["api", "v1", "commissions", "recalculate"] => match m {
-            Method::Post => commissions::recalculate(ctx, req),
-            _ => not_allowed(m, "POST"),
-        },
-        ["api", "v1", "commissions", id] => match m {
-            Method::Get => commissions::get(ctx, id),
-            _ => not_allowed(m, "GET"),
-        },
+        ["api", "v1", "commissions"] => methods!(m, {
+            Get => commissions::list(ctx, req),
+        }),
+        ["api", "v1", "commissions", "adjustments"] => methods!(m, {
+            Post => commissions::adjust(ctx, req),
+        }),
+        ["api", "v1", "commissions", "recalculate"] => methods!(m, {
+            Post => commissions::recalculate(ctx, req),
+        }),
+        ["api", "v1", "commissions", id] => methods!(m, {
+            Get => commissions::get(ctx, id),
+        }),
 
         ["api", "v1", "sales-teams", kind @ ("orders" | "quotations"), id] => {
             let kind = if *kind == "orders" {
@@ -178,11 +152,10 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             } else {
                 sales_store::teams::allocations::DocumentKind::Quotation
             };
-            match m {
-                Method::Get => documents::get(ctx, kind, id),
-                Method::Put => documents::put(ctx, req, kind, id),
-                _ => not_allowed(m, "GET, PUT"),
-            }
+            methods!(m, {
+                Get => documents::get(ctx, kind, id),
+                Put => documents::put(ctx, req, kind, id),
+            })
         }
 
         _ => Err(ApiError::not_found(format!("no resource at {}", req.path))),

@@ -45,6 +45,38 @@ impl Method {
     }
 }
 
+/// The `Allow` header value for `methods` (`"GET, POST"`).
+pub fn allow(methods: &[Method]) -> String {
+    methods
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Dispatches on a request's method: each arm names a [`Method`] variant
+/// and its handler; any other method is 405 with an `Allow` header that
+/// lists exactly the methods of the arms, so the two cannot drift apart.
+///
+/// ```ignore
+/// ["api", "v1", "customers"] => methods!(m, {
+///     Get => customers::list(ctx, req),
+///     Post => customers::create(ctx, req),
+/// }),
+/// ```
+#[macro_export]
+macro_rules! methods {
+    ($method:expr, { $($variant:ident => $handler:expr),+ $(,)? }) => {
+        match $method {
+            $($crate::Method::$variant => $handler,)+
+            other => $crate::not_allowed(
+                other,
+                &$crate::http::allow(&[$($crate::Method::$variant),+]),
+            ),
+        }
+    };
+}
+
 /// An incoming request. Header names are kept lower-case.
 #[derive(Debug, Clone)]
 pub struct ApiRequest {
@@ -142,6 +174,30 @@ impl ApiResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn route(m: &Method) -> crate::ApiResult {
+        crate::methods!(m, {
+            Get => Ok(crate::ApiResponse::no_content()),
+            Patch => Err(crate::ApiError::not_found("patched")),
+        })
+    }
+
+    #[test]
+    fn methods_dispatches_and_answers_405_with_the_arms_as_allow() {
+        assert!(route(&Method::Get).is_ok());
+        assert_eq!(route(&Method::Patch).unwrap_err().code(), "not_found");
+        let e = route(&Method::Delete).unwrap_err();
+        assert_eq!(e.status(), 405);
+        let allow = e.to_response();
+        assert_eq!(
+            allow
+                .headers
+                .iter()
+                .find(|(k, _)| k == "allow")
+                .map(|(_, v)| v.as_str()),
+            Some("GET, PATCH")
+        );
+    }
 
     #[test]
     fn path_and_query_are_split() {
