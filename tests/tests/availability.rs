@@ -833,6 +833,19 @@ async fn race(app: Arc<TestApp>, code: &str, drill: &str, n: usize) -> (usize, u
     (held, refused)
 }
 
+/// After a race for the ten units on hand: all ten reserved, none free.
+async fn assert_all_ten_held(app: &TestApp, drill: &str) {
+    let stock = position(app, drill).await;
+    assert_eq!(
+        (
+            &stock[0]["on_hand"],
+            &stock[0]["reserved"],
+            &stock[0]["free"]
+        ),
+        (&json!("10"), &json!("10"), &json!("0"))
+    );
+}
+
 /// Issue 5: two orders competing for the last units never both get them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_reservations_for_scarce_stock_never_oversell() {
@@ -845,15 +858,7 @@ async fn parallel_reservations_for_scarce_stock_never_oversell() {
     let (held, refused) = race(app.clone(), &code, &drill, 40).await;
 
     assert_eq!((held, refused), (10, 30));
-    let stock = position(&app, &drill).await;
-    assert_eq!(
-        (
-            &stock[0]["on_hand"],
-            &stock[0]["reserved"],
-            &stock[0]["free"]
-        ),
-        (&json!("10"), &json!("10"), &json!("0"))
-    );
+    assert_all_ten_held(&app, &drill).await;
     assert_eq!(
         app.count("/api/v1/reservations?status=held").await.unwrap(),
         10
@@ -877,55 +882,7 @@ async fn two_runners_on_one_database_never_oversell() {
     );
 
     assert_eq!((a.0 + b.0, a.1 + b.1), (10, 30));
-    let stock = position(&second, &drill).await;
-    assert_eq!(
-        (
-            &stock[0]["on_hand"],
-            &stock[0]["reserved"],
-            &stock[0]["free"]
-        ),
-        (&json!("10"), &json!("10"), &json!("0"))
-    );
-}
-
-#[test]
-fn the_built_component_exports_the_availability_interface() {
-    let path = sales_e2e::workspace_root().join("target/wasm32-wasip2/release/availability.wasm");
-    let bytes = std::fs::read(&path).expect("availability.wasm is built (scripts/build-wasm)");
-    let exports = component_exports(&bytes);
-    assert!(
-        exports
-            .iter()
-            .any(|e| e == "sales:orchestration/availability@0.1.0"),
-        "{exports:?}"
-    );
-    assert!(
-        exports
-            .iter()
-            .any(|e| e.starts_with("wasi:http/incoming-handler@0.2")),
-        "{exports:?}"
-    );
-}
-
-/// The names a component exports at its top level (nested modules and
-/// components have their own export sections, skipped by depth).
-fn component_exports(bytes: &[u8]) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut depth = 0usize;
-    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        match payload.expect("a valid component") {
-            wasmparser::Payload::ModuleSection { .. }
-            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
-            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
-            wasmparser::Payload::ComponentExportSection(section) if depth == 0 => {
-                for export in section {
-                    names.push(export.expect("an export").name.0.to_string());
-                }
-            }
-            _ => {}
-        }
-    }
-    names
+    assert_all_ten_held(&second, &drill).await;
 }
 
 /// Issue 5, across processes: two `sales-runner` processes on one database
@@ -949,14 +906,6 @@ async fn two_runner_processes_on_one_database_never_oversell() {
     );
 
     assert_eq!((x.0 + y.0, x.1 + y.1), (10, 30));
-    let stock = position(&second, &drill).await;
-    assert_eq!(
-        (
-            &stock[0]["on_hand"],
-            &stock[0]["reserved"],
-            &stock[0]["free"]
-        ),
-        (&json!("10"), &json!("10"), &json!("0"))
-    );
+    assert_all_ten_held(&second, &drill).await;
     drop((a, b));
 }

@@ -13,6 +13,17 @@ const COMPOSED: &str = "target/wasm32-wasip2/release/orders.composed.wasm";
 
 /// The top-level import names of a component (not of its nested ones).
 fn component_imports(bytes: &[u8]) -> anyhow::Result<Vec<String>> {
+    top_level_names(bytes, false)
+}
+
+/// The top-level export names of a component.
+fn component_exports(bytes: &[u8]) -> anyhow::Result<Vec<String>> {
+    top_level_names(bytes, true)
+}
+
+/// The import (or export) names of a component at its top level: nested
+/// modules and components have their own sections, skipped by depth.
+fn top_level_names(bytes: &[u8], exports: bool) -> anyhow::Result<Vec<String>> {
     let mut names = Vec::new();
     let mut depth = 0usize;
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
@@ -20,15 +31,40 @@ fn component_imports(bytes: &[u8]) -> anyhow::Result<Vec<String>> {
             wasmparser::Payload::ModuleSection { .. }
             | wasmparser::Payload::ComponentSection { .. } => depth += 1,
             wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
-            wasmparser::Payload::ComponentImportSection(section) if depth == 0 => {
+            wasmparser::Payload::ComponentImportSection(section) if depth == 0 && !exports => {
                 for import in section {
                     names.push(import?.name.0.to_string());
+                }
+            }
+            wasmparser::Payload::ComponentExportSection(section) if depth == 0 && exports => {
+                for export in section {
+                    names.push(export?.name.0.to_string());
                 }
             }
             _ => {}
         }
     }
     Ok(names)
+}
+
+/// Each capability component, as built, exports its WIT interface (what
+/// `sales-compose` plugs into orders) and the HTTP handler (its own API).
+#[test]
+fn each_capability_component_exports_its_interface_and_its_http_handler() {
+    for capability in ["pricing", "availability", "approvals"] {
+        let path = workspace_root().join(format!("target/wasm32-wasip2/release/{capability}.wasm"));
+        let bytes = std::fs::read(&path)
+            .unwrap_or_else(|_| panic!("{capability}.wasm is built (scripts/build-wasm)"));
+        let exports = component_exports(&bytes).unwrap();
+        let interface = format!("sales:orchestration/{capability}@0.1.0");
+        assert!(exports.contains(&interface), "{capability}: {exports:?}");
+        assert!(
+            exports
+                .iter()
+                .any(|e| e.starts_with("wasi:http/incoming-handler@0.2")),
+            "{capability}: {exports:?}"
+        );
+    }
 }
 
 #[test]
