@@ -475,3 +475,320 @@ async fn a_misconfigured_inventory_degrades_the_check_naming_the_setting() {
     assert_eq!(p["lines"][0]["status"], "full");
     app.stop().await.unwrap();
 }
+
+mod downstream {
+    //! Manufacturing and project connectors: an `order.confirmed` event
+    //! carrying a demand is written into the app's database (as the order
+    //! flow would), the jobs component (woken through a real Redis) plans
+    //! the work order and project, and the outside systems hear of them.
+
+    use super::*;
+    use chrono::{NaiveDate, Utc};
+    use rust_decimal_macros::dec;
+    use sales_domain::availability::{DayHours, ProjectRoleId, WorkCenterId};
+    use sales_domain::downstream::{
+        DemandState, LineDemand, ManufactureDemand, OrderDemand, ServiceDemand,
+    };
+    use sales_domain::ids::{CustomerId, LineId, OrderId, ProductId, WarehouseId};
+    use sales_e2e::RedisServer;
+    use sales_store::db::Db;
+    use sales_store::outbox::{self, NewEvent};
+    use sales_store::rusqlite_db::RusqliteDb;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2030, 3, d).unwrap()
+    }
+
+    struct World {
+        warehouse: WarehouseId,
+        center: WorkCenterId,
+        role: ProjectRoleId,
+        made: ProductId,
+        made_sku: String,
+        service: ProductId,
+    }
+
+    async fn world(app: &TestApp) -> World {
+        let w = app
+            .create(
+                "/api/v1/warehouses",
+                json!({ "code": app.code("W"), "name": "W" }),
+            )
+            .await
+            .unwrap();
+        let calendar = app
+            .create(
+                "/api/v1/calendars",
+                json!({ "name": "Week", "working_days":
+                        ["monday", "tuesday", "wednesday", "thursday", "friday"] }),
+            )
+            .await
+            .unwrap();
+        let center = app
+            .create(
+                "/api/v1/work-centers",
+                json!({ "name": "Cell", "calendar_id": calendar["id"], "hours_per_day": "8" }),
+            )
+            .await
+            .unwrap();
+        let role = app
+            .create(
+                "/api/v1/project-roles",
+                json!({ "name": "Installer", "calendar_id": calendar["id"],
+                        "hours_per_week": "40" }),
+            )
+            .await
+            .unwrap();
+        let made_sku = app.code("MADE");
+        let made = app
+            .create_product(json!({ "sku": made_sku, "name": "Cabinet", "uom": "unit",
+                "kind": "manufactured", "standard_cost": { "amount": "10.00", "currency": "EUR" } }))
+            .await
+            .unwrap();
+        let service = app
+            .create_product(
+                json!({ "sku": app.code("SVC"), "name": "Installation", "uom": "hour",
+                "kind": "service", "standard_cost": { "amount": "10.00", "currency": "EUR" } }),
+            )
+            .await
+            .unwrap();
+        World {
+            warehouse: WarehouseId::parse(w["id"].as_str().unwrap()).unwrap(),
+            center: WorkCenterId::parse(center["id"].as_str().unwrap()).unwrap(),
+            role: ProjectRoleId::parse(role["id"].as_str().unwrap()).unwrap(),
+            made: ProductId::parse(made["id"].as_str().unwrap()).unwrap(),
+            made_sku,
+            service: ProductId::parse(service["id"].as_str().unwrap()).unwrap(),
+        }
+    }
+
+    fn demand(w: &World, order: OrderId, version: i64, state: DemandState) -> OrderDemand {
+        let line = |n: u128| {
+            LineId::from_uuid(uuid::Uuid::from_u128(order.as_uuid().as_u128() ^ (n << 8))).unwrap()
+        };
+        OrderDemand {
+            order_id: order,
+            order_number: "SO-CONNECT-1".into(),
+            version,
+            customer_id: CustomerId::new(),
+            state,
+            lines: vec![
+                LineDemand {
+                    line_id: line(1),
+                    product_id: w.made,
+                    due_date: Some(day(20)),
+                    manufacture: Some(ManufactureDemand {
+                        quantity: dec!(4),
+                        warehouse_id: w.warehouse,
+                        work_center_id: w.center,
+                        hours: dec!(4),
+                        start: day(11),
+                        finish: day(11),
+                        schedule: vec![DayHours {
+                            date: day(11),
+                            hours: dec!(4),
+                        }],
+                    }),
+                    service: None,
+                },
+                LineDemand {
+                    line_id: line(2),
+                    product_id: w.service,
+                    due_date: Some(day(20)),
+                    manufacture: None,
+                    service: Some(ServiceDemand {
+                        hours: dec!(6),
+                        role_id: w.role,
+                        start: day(12),
+                        finish: day(12),
+                        schedule: vec![],
+                    }),
+                },
+            ],
+        }
+    }
+
+    fn enqueue(app: &TestApp, topic: &str, d: &OrderDemand) {
+        let db = RusqliteDb::open(app.database_path().unwrap()).unwrap();
+        db.transaction(|db| {
+            outbox::enqueue(
+                db,
+                &NewEvent {
+                    topic: topic.into(),
+                    aggregate_kind: "order".into(),
+                    aggregate_id: d.order_id.to_string(),
+                    payload: json!({ "order_id": d.order_id, "number": d.order_number,
+                                     "version": d.version, "demand": d }),
+                },
+                Utc::now(),
+            )
+        })
+        .unwrap();
+    }
+
+    /// Wakes the jobs until `done` holds for what `outside` has seen.
+    async fn until(redis: &RedisServer, outside: &StandIn, done: impl Fn(&[Seen]) -> bool) {
+        for _ in 0..300 {
+            if done(&outside.seen()) {
+                return;
+            }
+            redis.publish("sales-jobs", "wake").unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the outside system never saw it: {:#?}", outside.seen());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_orders_and_projects_reach_the_outside_systems_once_per_change_with_a_key() {
+        // Manufacturing fails its first two calls (503), then accepts.
+        let manufacturing = StandIn::start(|_, n| match n {
+            0 | 1 => Answer::json(503, json!({ "error": "busy" })),
+            _ => Answer::json(200, json!({ "ok": true })),
+        })
+        .await;
+        let projects = StandIn::start(|_, _| Answer::json(201, json!({ "ok": true }))).await;
+        let redis = RedisServer::start().unwrap();
+        let app = app_with(&[
+            ("redis_address", &redis.url()),
+            ("jobs_retry_base_ms", "200"),
+            ("jobs_retry_cap_ms", "400"),
+            (
+                "manufacturing_base_url",
+                &format!("{}/mes", manufacturing.url()),
+            ),
+            ("manufacturing_api_key", "mes-key"),
+            ("project_base_url", &projects.url()),
+        ])
+        .await;
+        let w = world(&app).await;
+        let order = OrderId::new();
+
+        // Confirmed: a work order and a project are planned.
+        enqueue(
+            &app,
+            "order.confirmed",
+            &demand(&w, order, 1, DemandState::Active),
+        );
+        until(&redis, &manufacturing, |s| s.len() >= 3).await;
+        until(&redis, &projects, |s| !s.is_empty()).await;
+
+        let wos = app
+            .get(&format!("/api/v1/work-orders?order_id={order}"))
+            .await
+            .unwrap()
+            .assert_status(200)["items"]
+            .clone();
+        let wo = &wos[0];
+        let seen = manufacturing.seen();
+        assert_eq!(seen.len(), 3, "two failures and one success: {seen:#?}");
+        let key = seen[0].header("idempotency-key").unwrap().to_string();
+        for s in &seen {
+            assert_eq!(s.method, "PUT");
+            assert_eq!(
+                s.path,
+                format!("/mes/work-orders/{}", wo["id"].as_str().unwrap())
+            );
+            assert_eq!(
+                s.header("idempotency-key"),
+                Some(key.as_str()),
+                "the same key on every retry"
+            );
+            assert_eq!(s.header("authorization"), Some("Bearer mes-key"));
+        }
+        let body = &seen[2].body;
+        assert_eq!(body["sku"], json!(w.made_sku));
+        assert_eq!(body["quantity"], "4");
+        assert_eq!(body["status"], "planned");
+        assert_eq!(body["number"], wo["number"]);
+        assert_eq!(body["finish"], "2030-03-11");
+        // The event behind it is done after its third attempt.
+        let event = app.get(&format!("/api/v1/outbox/{key}")).await.unwrap();
+        let event = event.assert_status(200);
+        assert_eq!(
+            (event["status"].as_str(), event["attempts"].as_i64()),
+            (Some("done"), Some(3))
+        );
+
+        let p = projects.seen();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].method, "PUT");
+        assert!(p[0].path.starts_with("/projects/"));
+        assert_eq!(p[0].body["status"], "planned");
+        assert_eq!(p[0].body["tasks"][0]["hours"], "6");
+        assert_eq!(p[0].body["tasks"][0]["role"], json!(w.role.to_string()));
+        assert!(
+            p[0].header("authorization").is_none(),
+            "no key configured, none sent"
+        );
+
+        // Cancelled: one more call each, a new key, status cancelled.
+        enqueue(
+            &app,
+            "order.cancelled",
+            &demand(&w, order, 2, DemandState::Cancelled),
+        );
+        until(&redis, &manufacturing, |s| s.len() >= 4).await;
+        until(&redis, &projects, |s| s.len() >= 2).await;
+        // Replayed wake-ups change nothing.
+        for _ in 0..5 {
+            redis.publish("sales-jobs", "wake").unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let seen = manufacturing.seen();
+        assert_eq!(seen.len(), 4, "{seen:#?}");
+        assert_eq!(seen[3].body["status"], "cancelled");
+        assert_ne!(seen[3].header("idempotency-key"), Some(key.as_str()));
+        let p = projects.seen();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[1].body["status"], "cancelled");
+        assert!(p[1].body["version"].as_i64() > p[0].body["version"].as_i64());
+        app.stop().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_manufacturing_system_that_keeps_refusing_parks_the_event_with_its_answer() {
+        let manufacturing =
+            StandIn::start(|_, _| Answer::json(422, json!({ "error": "unknown sku" }))).await;
+        let redis = RedisServer::start().unwrap();
+        let app = app_with(&[
+            ("redis_address", &redis.url()),
+            ("jobs_max_attempts", "2"),
+            ("jobs_retry_base_ms", "100"),
+            ("jobs_retry_cap_ms", "200"),
+            ("manufacturing_base_url", &manufacturing.url()),
+        ])
+        .await;
+        let w = world(&app).await;
+        enqueue(
+            &app,
+            "order.confirmed",
+            &demand(&w, OrderId::new(), 1, DemandState::Active),
+        );
+        until(&redis, &manufacturing, |s| s.len() >= 2).await;
+        let mut parked = Value::Null;
+        for _ in 0..100 {
+            let list = app.get("/api/v1/outbox?status=parked").await.unwrap();
+            let items = list.assert_status(200)["items"].as_array().unwrap().clone();
+            if let Some(e) = items
+                .into_iter()
+                .find(|e| e["topic"] == "work_order.planned")
+            {
+                parked = e;
+                break;
+            }
+            redis.publish("sales-jobs", "wake").unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let error = parked["last_error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("answered 422") && error.contains("unknown sku"),
+            "{parked}"
+        );
+        assert_eq!(
+            manufacturing.seen().len(),
+            2,
+            "parked after the last attempt"
+        );
+        app.stop().await.unwrap();
+    }
+}

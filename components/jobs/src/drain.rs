@@ -35,6 +35,21 @@ pub(crate) fn drain(db: &impl Db, config: &Config) -> anyhow::Result<Report> {
         }
         report.claimed += batch.len();
         for event in batch {
+            // An outside system that must hear of the event is told first,
+            // outside the transaction (connectors: idempotency key = event).
+            if let Err(message) = crate::connectors::push(db, &event) {
+                let now = chrono::Utc::now();
+                eprintln!(
+                    "jobs: {} {} attempt {} failed: {message}",
+                    event.topic, event.id, event.attempts
+                );
+                match outbox::fail(db, event.id, &owner, &message, now, &config.retry) {
+                    Ok(EventStatus::Parked) => report.parked += 1,
+                    Ok(_) => report.retried += 1,
+                    Err(e) => eprintln!("jobs: could not record the failure: {e}"),
+                }
+                continue;
+            }
             let now = chrono::Utc::now();
             let result = db.transaction(|db| {
                 handlers::handle(db, &event, now)?;

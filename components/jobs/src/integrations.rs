@@ -17,13 +17,14 @@
 use chrono::{DateTime, Utc};
 use sales_domain::ids::{OrderId, QuotationId};
 use sales_domain::integrations::automations::{Action, Recipient};
+use sales_domain::integrations::connectors::MailMessage;
 use sales_domain::integrations::signature::standard_sign;
 use sales_store::downstream::notifications::{self, NewNotification};
 use sales_store::integrations::automations::{self, Subject};
 use sales_store::integrations::deliveries::{self, Attempt, NewDelivery};
 use sales_store::integrations::subscriptions;
 use sales_store::orders::{self, FlowError, StatusAction};
-use sales_store::outbox::{Event, RetryPolicy};
+use sales_store::outbox::{self, Event, NewEvent, RetryPolicy};
 use sales_store::{Db, StoreError};
 
 use crate::handlers::HandlerError;
@@ -149,6 +150,36 @@ fn run_action(
             let text = message
                 .clone()
                 .unwrap_or_else(|| format!("{rule_name}: {} {}", event.topic, event.aggregate_id));
+            // E-mail too, once per recipient, when the mail connector is
+            // configured: one outbox event each, sent by the connectors.
+            let mail = crate::connectors::endpoint("mail").ok().flatten().is_some();
+            for who in people.iter().filter(|_| mail) {
+                let address = sales_store::teams::people::by_principal(db, *who)?
+                    .and_then(|p| p.to_new().email);
+                let Some(to) = address else {
+                    missing.push("a recipient has no e-mail address (teams person)");
+                    continue;
+                };
+                outbox::enqueue(
+                    db,
+                    &NewEvent {
+                        topic: crate::connectors::MAIL_TOPIC.into(),
+                        aggregate_kind: "principal".into(),
+                        aggregate_id: who.to_string(),
+                        payload: serde_json::to_value(MailMessage {
+                            from: sales_kit::spin::variable("mail_from"),
+                            to,
+                            subject: rule_name.to_owned(),
+                            text: text.clone(),
+                        })
+                        .map_err(|e| HandlerError::Payload {
+                            topic: event.topic.clone(),
+                            message: e.to_string(),
+                        })?,
+                    },
+                    now,
+                )?;
+            }
             for who in &people {
                 notifications::notify(
                     db,

@@ -10,10 +10,14 @@
 //! operator's retry of a parked event), work orders, projects, and the
 //! caller's notifications.
 //!
+//! Outside manufacturing, project and mail systems hear of their events
+//! through [`connectors`] when their base URLs are set.
+//!
 //! Tuning (Spin variables, milliseconds): `jobs_max_attempts`,
 //! `jobs_retry_base_ms`, `jobs_retry_cap_ms`, `jobs_lease_ms`.
 
 mod commissions;
+mod connectors;
 mod drain;
 mod handlers;
 mod http;

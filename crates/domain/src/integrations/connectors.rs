@@ -238,6 +238,9 @@ pub struct TaskDoc {
 /// `POST /messages`: one e-mail to one recipient.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailMessage {
+    /// The sender (`mail_from`); absent: the mail service's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     pub to: String,
     pub subject: String,
     pub text: String,
