@@ -860,3 +860,125 @@ async fn an_approval_decided_while_the_order_was_held_applies_when_it_resumes() 
     assert_eq!(closed.assert_status(200)["status"]["status"], "superseded");
     assert_eq!(stock(&app, &w).await.1, "1");
 }
+
+/// Issue #7 item 6: B2C web orders arrive paid — what was paid is recorded
+/// and is no exposure, so the same customer's next order on credit is
+/// checked against its own total only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_web_order_is_no_credit_exposure_for_the_next_order_on_credit() {
+    let app = app().await;
+    let w = world(&app, "100", Some("1000")).await;
+    let (web, _) = channel(
+        &app,
+        json!({ "kind": "b2c", "mode": "online", "paid_on_order": true }),
+    )
+    .await;
+    let (blocking, _) = channel(&app, json!({ "credit_check": "block" })).await;
+
+    // 8 × 119 = 952 paid on the web shop.
+    let paid = draft(&app, &w, &web, "8").await;
+    let paid = submit(&app, &paid).await.assert_status(200).clone();
+    assert_eq!(paid["paid_amount"], "952");
+    assert_eq!(get(&app, &paid).await["paid_amount"], "952");
+
+    // 5 × 119 = 595 on credit: under the 1,000 limit only because the paid
+    // 952 does not count.
+    let on_credit = draft(&app, &w, &blocking, "5").await;
+    let ok = submit(&app, &on_credit).await;
+    let ok = ok.assert_status(200);
+    assert_eq!(ok["status"], "confirmed", "{ok}");
+    assert_eq!(ok["credit"]["decision"], "within_limit", "{ok}");
+    // The same again is over the limit: 595 open + 595.
+    let third = draft(&app, &w, &blocking, "5").await;
+    submit(&app, &third)
+        .await
+        .assert_problem(409, "credit_limit_exceeded");
+}
+
+/// Issue #7 item 6: a point-of-sale order that needs approval waits like
+/// any other, and when approved the jobs component confirms it and hands
+/// it over on the spot from the store's warehouse (real Redis).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_point_of_sale_order_is_fulfilled_on_the_spot() {
+    let redis = sales_e2e::RedisServer::start().unwrap();
+    let url = redis.url();
+    let app = TestApp::spawn_with(&[("redis_address", url.as_str())])
+        .await
+        .unwrap();
+    let w = world(&app, "10", None).await;
+    let (pos, code) = channel(
+        &app,
+        json!({ "kind": "b2c", "mode": "offline", "fulfil_on_order": true }),
+    )
+    .await;
+    let manager = app
+        .create_key(&app.unique("boss"), &["manager"])
+        .await
+        .unwrap();
+    let boss = app
+        .call_as(&manager, reqwest::Method::GET, "/api/v1/me", None, &[])
+        .await
+        .unwrap()
+        .body["id"]
+        .clone();
+    app.create(
+        "/api/v1/approval-policies",
+        json!({ "name": "Big till sale", "applies_to": ["order"],
+                "condition": { "type": "all", "all": [
+                    { "type": "channels", "codes": [code] },
+                    { "type": "total_amount", "limits": { "EUR": { "over": "250" } } } ] },
+                "chain": { "levels": [{ "name": "Manager",
+                    "approvers": [{ "type": "principal", "id": boss }],
+                    "mode": { "type": "any_one" } }] } }),
+    )
+    .await
+    .unwrap();
+
+    // Three drills (300 EUR net): waits, holding the three at the counter.
+    let order = draft(&app, &w, &pos, "3").await;
+    let waiting = submit(&app, &order).await.assert_status(200).clone();
+    assert_eq!(waiting["status"], "pending_approval", "{waiting}");
+    assert_eq!(stock(&app, &w).await, ("10".to_string(), "3".to_string()));
+    let request = waiting["approval_request_id"].as_str().unwrap().to_string();
+    let version = app
+        .get(&format!("/api/v1/approvals/{request}"))
+        .await
+        .unwrap()
+        .body["document"]["version"]
+        .clone();
+    app.call_as(
+        &manager,
+        reqwest::Method::POST,
+        &format!("/api/v1/approvals/{request}/approve"),
+        Some(json!({ "document_version": version })),
+        &[],
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+
+    // Approved: confirmed and fulfilled from MAIN, the hold consumed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let done = loop {
+        let now = get(&app, &order).await;
+        if now["status"] == "fulfilled" {
+            break now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the approved till order was not handed over: {now}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(done["lines"][0]["shipped_quantity"], "3", "{done}");
+    assert_eq!(stock(&app, &w).await, ("7".to_string(), "0".to_string()));
+    let fulfilled = app
+        .count(&format!(
+            "/api/v1/outbox?topic=order.fulfilled&aggregate_id={}",
+            id(&order)
+        ))
+        .await
+        .unwrap();
+    assert_eq!(fulfilled, 1);
+    app.stop().await.unwrap();
+}

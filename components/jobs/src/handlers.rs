@@ -219,10 +219,16 @@ fn approval_decided(db: &impl Db, event: &Event, now: DateTime<Utc>) -> Result<(
     }
     let number = current.record.order.number().to_owned();
     let (kind, message) = if event.topic == "approval.approved" {
-        orders::confirm_approved(db, order_id, e.document_version, now)?;
+        let done = orders::confirm_approved(db, order_id, e.document_version, now)?;
+        // A point-of-sale order is handed over on approval (fulfilled).
+        let how = if done.record.order.status() == OrderStatus::Fulfilled {
+            "confirmed and handed over"
+        } else {
+            "confirmed"
+        };
         (
             "order_confirmed",
-            format!("{number} was approved and is confirmed"),
+            format!("{number} was approved and is {how}"),
         )
     } else {
         let reason = e

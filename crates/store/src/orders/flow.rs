@@ -457,6 +457,12 @@ fn point_at_hold(order: &Order, hold: &Hold) -> Result<Order, OrderError> {
 /// confirmed, and `order.confirmed` is written with its demand. Called by
 /// the jobs component inside its transaction. An order changed since
 /// (another revision) or no longer pending is refused with the reason.
+///
+/// A point-of-sale order (its channel `fulfil_on_order`) is then handed
+/// over on the spot, as one that needed no approval is at submission:
+/// everything open is shipped from what it held in the store's warehouse
+/// since submission ([`record_shipment`]: the hold consumed,
+/// `order.fulfilled`).
 pub fn confirm_approved(
     db: &impl Db,
     order_id: OrderId,
@@ -491,6 +497,13 @@ pub fn confirm_approved(
             serde_json::json!({ "approved_revision": approved_revision }),
             now,
         )?;
+        let channel = crate::channels::get(db, saved.record.order.channel_id())?;
+        if channel.record.fulfil_on_order() {
+            let everything = Shipment::everything_open(&saved.record.order);
+            let shipped =
+                record_shipment(db, order_id, &everything, None, Some(saved.version), now)?;
+            return Ok(shipped.order);
+        }
         Ok(saved)
     })
 }

@@ -40,8 +40,21 @@ struct World {
 }
 
 fn world(db: &impl Db, on_hand: Decimal) -> World {
+    world_in(db, on_hand, fixtures::channel("B2B"))
+}
+
+/// A point-of-sale channel: orders are handed over at the counter.
+fn counter() -> sales_domain::catalog::Channel {
+    let mut new = fixtures::channel("POS").to_new();
+    new.fulfil_on_order = true;
+    new.paid_on_order = true;
+    new.quotation_required = false;
+    sales_domain::catalog::Channel::create(sales_domain::ids::ChannelId::new(), new).unwrap()
+}
+
+fn world_in(db: &impl Db, on_hand: Decimal, channel: sales_domain::catalog::Channel) -> World {
     let c = sales_store::customers::create(db, &fixtures::customer("Acme"), at(1)).unwrap();
-    let ch = sales_store::channels::create(db, &fixtures::channel("B2B"), at(1)).unwrap();
+    let ch = sales_store::channels::create(db, &channel, at(1)).unwrap();
     let p = sales_store::products::create(db, &fixtures::product("W-1"), at(1)).unwrap();
     let w = Warehouse::new(
         WarehouseId::new(),
@@ -334,6 +347,35 @@ fn an_approved_order_is_confirmed_once_with_its_demand_and_a_rejected_one_releas
     assert_eq!(back.record.order.lines()[0].reserved_quantity, dec!(0));
     assert_eq!(reserved(&db, &w), dec!(3));
     assert_eq!(events(&db, "order.returned_to_draft").len(), 1);
+}
+
+/// Issue #7 item 6: a point-of-sale order that needed approval is handed
+/// over when it is approved, as an unapproved one is at submission.
+#[test]
+fn an_approved_point_of_sale_order_is_confirmed_and_fulfilled_from_what_it_held() {
+    let db = db();
+    let w = world_in(&db, dec!(10), counter());
+    let pending = submit(&db, &w, &draft(&db, &w, dec!(3)), true).unwrap();
+    assert_eq!(pending.record.order.status(), OrderStatus::PendingApproval);
+    assert_eq!(reserved(&db, &w), dec!(3));
+
+    let done = confirm_approved(
+        &db,
+        pending.record.order.id(),
+        pending.record.revision,
+        at(4),
+    )
+    .unwrap();
+    assert_eq!(done.record.order.status(), OrderStatus::Fulfilled);
+    let line = &done.record.order.lines()[0];
+    assert_eq!(line.shipped_quantity, dec!(3));
+    assert_eq!(line.reserved_quantity, dec!(0));
+    let position = stock::position(&db, w.product.id(), w.warehouse)
+        .unwrap()
+        .unwrap();
+    assert_eq!((position.on_hand, position.reserved), (dec!(7), dec!(0)));
+    assert_eq!(events(&db, "order.confirmed").len(), 1);
+    assert_eq!(events(&db, "order.fulfilled").len(), 1);
 }
 
 #[test]
