@@ -9,7 +9,8 @@
 //!
 //! Run: `scripts/build-wasm && cargo bench -p sales-e2e --bench submission_http`
 //! (`ORDERS=n` changes the number of measured submissions, default 2,000;
-//! `CONCURRENCY=n`, default 16).
+//! `CONCURRENCY=n`, default 16; `JOBS=off` leaves the jobs component
+//! asleep, to measure the submission path without the drain beside it).
 //!
 //! Set-up over HTTP, not measured: 20 stocked products in 2 warehouses
 //! (1,000,000 on hand each, so no submission runs short), a price list,
@@ -82,7 +83,23 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(16);
-    let app = Arc::new(TestApp::spawn().await.expect("failed to start the app"));
+    // `JOBS=off` (a diagnostic, not a deployment): the app runs on a real
+    // Redis that is stopped once the set-up is done, so the submissions'
+    // wake-ups go nowhere and no drain competes with them for the cores
+    // and the write lock — the submission path's own ceiling. The outbox
+    // just fills.
+    let jobs_off = std::env::var("JOBS").is_ok_and(|v| v == "off");
+    let mut redis = if jobs_off {
+        Some(sales_e2e::RedisServer::start().expect("failed to start redis-server"))
+    } else {
+        None
+    };
+    let app = Arc::new(match &redis {
+        Some(r) => TestApp::spawn_with(&[("redis_address", r.url().as_str())])
+            .await
+            .expect("failed to start the app"),
+        None => TestApp::spawn().await.expect("failed to start the app"),
+    });
     let started = Instant::now();
 
     // --- set-up -------------------------------------------------------------
@@ -195,6 +212,10 @@ async fn main() {
         drafts.len(),
         started.elapsed().as_secs_f64()
     );
+
+    if redis.take().is_some() {
+        println!("JOBS=off: Redis stopped, the jobs component is not woken from here on");
+    }
 
     // --- where the time goes (one at a time) -------------------------------
     let basket = json!({ "customer_id": customer, "channel_code": "B2B", "currency": "EUR",
