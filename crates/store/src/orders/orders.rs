@@ -502,7 +502,11 @@ pub fn list_visible(
     visible: &Visibility,
 ) -> Result<Listed<OrderRecord>, StoreError> {
     let mut w = Where::default();
-    if let Some((clause, params)) = visible.document(DocumentKind::Order, "id", "customer_id") {
+    if let Some((clause, params)) = visible.document(
+        DocumentKind::Order,
+        "sales_orders.id",
+        "sales_orders.customer_id",
+    ) {
         w.and(&clause, params);
     }
     if let Some(s) = filter.status {

@@ -355,7 +355,11 @@ pub fn list_visible(
     visible: &Visibility,
 ) -> Result<Listed<Quotation>, StoreError> {
     let mut w = Where::default();
-    if let Some((clause, params)) = visible.document(DocumentKind::Quotation, "id", "customer_id") {
+    if let Some((clause, params)) = visible.document(
+        DocumentKind::Quotation,
+        "quotations.id",
+        "quotations.customer_id",
+    ) {
         w.and(&clause, params);
     }
     if let Some(s) = filter.status {
