@@ -35,6 +35,17 @@ async fn post_as(app: &TestApp, key: &str, path: &str, body: Value) -> Reply {
         .unwrap()
 }
 
+/// `POST /api/v1/approval-requests` with `snapshot`, as the holder of `key`.
+async fn request_approval(app: &TestApp, key: &str, snapshot: Value) -> Reply {
+    post_as(
+        app,
+        key,
+        "/api/v1/approval-requests",
+        json!({ "snapshot": snapshot }),
+    )
+    .await
+}
+
 async fn get_as(app: &TestApp, key: &str, path: &str) -> Reply {
     app.call_as(key, Method::GET, path, None, &[])
         .await
@@ -157,13 +168,7 @@ async fn a_discount_over_the_limit_waits_for_the_manager_and_an_edit_asks_only_t
     assert_eq!(app.count(&by_doc).await.unwrap(), 0);
 
     // The rep asks; both levels wait.
-    let opened = post_as(
-        &app,
-        &rep_key,
-        "/api/v1/approval-requests",
-        json!({ "snapshot": v1 }),
-    )
-    .await;
+    let opened = request_approval(&app, &rep_key, v1).await;
     let first = opened.assert_status(201).clone();
     let first_id = first["id"].as_str().unwrap().to_string();
     assert_eq!(first["status"]["status"], "pending");
@@ -228,13 +233,7 @@ async fn a_discount_over_the_limit_waits_for_the_manager_and_an_edit_asks_only_t
     // An edit: a deeper discount on a smaller total. Only the discount
     // level asks again; the total's approval is kept.
     let v2 = snapshot(&doc, 2, &rep, &channel, 90, 75);
-    let second = post_as(
-        &app,
-        &rep_key,
-        "/api/v1/approval-requests",
-        json!({ "snapshot": v2 }),
-    )
-    .await;
+    let second = request_approval(&app, &rep_key, v2.clone()).await;
     let second = second.assert_status(201).clone();
     let second_id = second["id"].as_str().unwrap().to_string();
     assert_eq!(step_state(&second, &discount), "pending");
@@ -260,14 +259,9 @@ async fn a_discount_over_the_limit_waits_for_the_manager_and_an_edit_asks_only_t
     .await
     .assert_problem(409, "approval_closed");
     // The same version cannot be requested twice.
-    post_as(
-        &app,
-        &rep_key,
-        "/api/v1/approval-requests",
-        json!({ "snapshot": v2 }),
-    )
-    .await
-    .assert_problem(409, "not_a_newer_version");
+    request_approval(&app, &rep_key, v2)
+        .await
+        .assert_problem(409, "not_a_newer_version");
 
     let approve2 = format!("/api/v1/approvals/{second_id}/approve");
     let done = post_as(
@@ -292,13 +286,7 @@ async fn a_rejection_sends_the_quotation_back_with_the_reason() {
     policies(&app, &channel, &manager, &finance).await;
     let doc = uuid::Uuid::now_v7().to_string();
 
-    let opened = post_as(
-        &app,
-        &rep_key,
-        "/api/v1/approval-requests",
-        json!({ "snapshot": snapshot(&doc, 1, &rep, &channel, 10, 70) }),
-    )
-    .await;
+    let opened = request_approval(&app, &rep_key, snapshot(&doc, 1, &rep, &channel, 10, 70)).await;
     let id = opened.assert_status(201)["id"]
         .as_str()
         .unwrap()
@@ -383,13 +371,7 @@ async fn a_delegate_decides_for_the_manager_and_the_record_names_both() {
     );
 
     let doc = uuid::Uuid::now_v7().to_string();
-    let opened = post_as(
-        &app,
-        &rep_key,
-        "/api/v1/approval-requests",
-        json!({ "snapshot": snapshot(&doc, 1, &rep, &channel, 10, 85) }),
-    )
-    .await;
+    let opened = request_approval(&app, &rep_key, snapshot(&doc, 1, &rep, &channel, 10, 85)).await;
     let id = opened.assert_status(201)["id"]
         .as_str()
         .unwrap()
@@ -490,51 +472,33 @@ async fn bad_policies_and_requests_are_refused_and_write_nothing() {
     .unwrap();
     let doc = uuid::Uuid::now_v7().to_string();
     let by_doc = format!("/api/v1/approvals?document_kind=quotation&document_id={doc}");
-    post_as(
+    request_approval(&app, &rep_key, snapshot(&doc, 1, &rep, &channel, 10, 95))
+        .await
+        .assert_problem(422, "nothing_to_approve");
+    request_approval(
         &app,
         &rep_key,
-        "/api/v1/approval-requests",
-        json!({ "snapshot": snapshot(&doc, 1, &rep, &channel, 10, 95) }),
-    )
-    .await
-    .assert_problem(422, "nothing_to_approve");
-    post_as(
-        &app,
-        &rep_key,
-        "/api/v1/approval-requests",
-        json!({ "snapshot": snapshot(&doc, 1, &manager, &channel, 10, 50) }),
+        snapshot(&doc, 1, &manager, &channel, 10, 50),
     )
     .await
     .assert_problem(403, "submitter_mismatch");
-    post_as(
-        &app,
-        &rep_key,
-        "/api/v1/approval-requests",
-        json!({ "snapshot": snapshot(&doc, 1, &rep, &channel, 10, 50) }),
-    )
-    .await
-    .assert_problem(422, "approvers_unavailable");
+    request_approval(&app, &rep_key, snapshot(&doc, 1, &rep, &channel, 10, 50))
+        .await
+        .assert_problem(422, "approvers_unavailable");
     // A discount that does not match the prices names the field.
     let mut wrong = snapshot(&doc, 1, &rep, &channel, 10, 50);
     wrong["lines"][0]["discount_percent"] = json!("5");
-    let reply = post_as(
-        &app,
-        &rep_key,
-        "/api/v1/approval-requests",
-        json!({ "snapshot": wrong }),
-    )
-    .await;
+    let reply = request_approval(&app, &rep_key, wrong).await;
     reply.assert_problem(422, "invalid_field");
     assert_eq!(reply.body["field"], "snapshot.lines");
     assert_eq!(app.count(&by_doc).await.unwrap(), 0);
 
     // A viewer may not ask for approval nor decide.
     let (viewer_key, viewer) = person(&app, "viewer").await;
-    post_as(
+    request_approval(
         &app,
         &viewer_key,
-        "/api/v1/approval-requests",
-        json!({ "snapshot": snapshot(&doc, 1, &viewer, &channel, 10, 50) }),
+        snapshot(&doc, 1, &viewer, &channel, 10, 50),
     )
     .await
     .assert_problem(403, "forbidden");
@@ -645,13 +609,7 @@ async fn the_periodic_tick_escalates_only_what_is_due_and_only_machines_run_it()
         .unwrap();
 
     let doc = uuid::Uuid::now_v7().to_string();
-    let opened = post_as(
-        &app,
-        &rep_key,
-        "/api/v1/approval-requests",
-        json!({ "snapshot": snapshot(&doc, 1, &rep, &channel, 10, 80) }),
-    )
-    .await;
+    let opened = request_approval(&app, &rep_key, snapshot(&doc, 1, &rep, &channel, 10, 80)).await;
     let id = opened.assert_status(201)["id"]
         .as_str()
         .unwrap()

@@ -278,6 +278,11 @@ fn problem_field(r: &Reply, status: u16, code: &str) -> Value {
     r.body["field"].clone()
 }
 
+/// GET `path`, which must answer 200: its body.
+async fn fetch(app: &TestApp, path: &str) -> Value {
+    app.get(path).await.unwrap().assert_status(200).clone()
+}
+
 async fn count(app: &TestApp, path: &str) -> usize {
     app.count(path).await.unwrap()
 }
@@ -304,15 +309,11 @@ async fn a_shopify_order_becomes_one_confirmed_paid_order_at_the_shops_prices() 
     let reply = shopify(&app, &body, "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043").await;
     let created = reply.assert_status(201).clone();
     assert_eq!(created["outcome"], "created", "{created}");
-    let order = app
-        .get(&format!(
-            "/api/v1/orders/{}",
-            created["order_id"].as_str().unwrap()
-        ))
-        .await
-        .unwrap()
-        .assert_status(200)
-        .clone();
+    let order = fetch(
+        &app,
+        &format!("/api/v1/orders/{}", created["order_id"].as_str().unwrap()),
+    )
+    .await;
     assert_eq!(order["status"], "confirmed", "{order}");
     assert_eq!(order["number"], created["order_number"]);
     // What the shop charged: 199 − 10 discount + 35.91 tax; 199 + 37.81.
@@ -326,15 +327,14 @@ async fn a_shopify_order_becomes_one_confirmed_paid_order_at_the_shops_prices() 
     // A shop order arrives paid.
     assert_eq!(order["paid_amount"], "461.72", "{order}");
     // The customer was created with the shop's id and e-mail.
-    let customer = app
-        .get(&format!(
+    let customer = fetch(
+        &app,
+        &format!(
             "/api/v1/customers/{}",
             order["customer_id"].as_str().unwrap()
-        ))
-        .await
-        .unwrap()
-        .assert_status(200)
-        .clone();
+        ),
+    )
+    .await;
     assert_eq!(customer["email"], "bob@example.com");
     assert_eq!(
         customer["external_ids"]["shopify"], "115310627314723954",
@@ -358,15 +358,11 @@ async fn a_shopify_order_becomes_one_confirmed_paid_order_at_the_shops_prices() 
     );
     let r = shopify(&app, &second, "c0ffee00-0000-4000-8000-000000000002").await;
     let r = r.assert_status(201).clone();
-    let o2 = app
-        .get(&format!(
-            "/api/v1/orders/{}",
-            r["order_id"].as_str().unwrap()
-        ))
-        .await
-        .unwrap()
-        .assert_status(200)
-        .clone();
+    let o2 = fetch(
+        &app,
+        &format!("/api/v1/orders/{}", r["order_id"].as_str().unwrap()),
+    )
+    .await;
     assert_eq!(o2["customer_id"], order["customer_id"]);
     assert_eq!(count(&app, "/api/v1/customers").await, 1);
 
@@ -375,12 +371,7 @@ async fn a_shopify_order_becomes_one_confirmed_paid_order_at_the_shops_prices() 
     let outcomes: Vec<&str> = log.iter().map(|e| e["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, ["created", "duplicate", "created"]);
     assert_eq!(log[1]["duplicate_of"], log[0]["id"]);
-    let first = app
-        .get(&format!("/api/v1/inbound-events/{}", id(&log[0])))
-        .await
-        .unwrap()
-        .assert_status(200)
-        .clone();
+    let first = fetch(&app, &format!("/api/v1/inbound-events/{}", id(&log[0]))).await;
     let kept: Value = serde_json::from_str(first["payload"].as_str().unwrap()).unwrap();
     assert_eq!(kept, body);
     app.stop().await.unwrap();
@@ -405,15 +396,11 @@ async fn an_unknown_sku_puts_the_woocommerce_order_on_hold_with_the_reason() {
         r["reason"].as_str().unwrap().contains("NOT-SOLD-HERE"),
         "{r}"
     );
-    let order = app
-        .get(&format!(
-            "/api/v1/orders/{}",
-            r["order_id"].as_str().unwrap()
-        ))
-        .await
-        .unwrap()
-        .assert_status(200)
-        .clone();
+    let order = fetch(
+        &app,
+        &format!("/api/v1/orders/{}", r["order_id"].as_str().unwrap()),
+    )
+    .await;
     assert_eq!(order["status"], "on_hold", "{order}");
     assert!(order["status_reason"]
         .as_str()
@@ -444,15 +431,11 @@ async fn an_unknown_sku_puts_the_woocommerce_order_on_hold_with_the_reason() {
     let r = woocommerce(&app, &none_known, "d3").await;
     let r = r.assert_status(201).clone();
     assert_eq!(r["outcome"], "held");
-    let o = app
-        .get(&format!(
-            "/api/v1/orders/{}",
-            r["order_id"].as_str().unwrap()
-        ))
-        .await
-        .unwrap()
-        .assert_status(200)
-        .clone();
+    let o = fetch(
+        &app,
+        &format!("/api/v1/orders/{}", r["order_id"].as_str().unwrap()),
+    )
+    .await;
     assert_eq!(o["status"], "draft");
     assert!(o["status_reason"].as_str().unwrap().contains("GHOST"));
     app.stop().await.unwrap();
@@ -726,26 +709,21 @@ async fn a_signed_crm_deal_becomes_one_draft_order_for_the_customer_and_sales_pe
     let r = crm(&app, &secret, "msg_1", now, &deal).await;
     let r = r.assert_status(201).clone();
     assert_eq!(r["outcome"], "created", "{r}");
-    let order = app
-        .get(&format!(
-            "/api/v1/orders/{}",
-            r["order_id"].as_str().unwrap()
-        ))
-        .await
-        .unwrap()
-        .assert_status(200)
-        .clone();
+    let order = fetch(
+        &app,
+        &format!("/api/v1/orders/{}", r["order_id"].as_str().unwrap()),
+    )
+    .await;
     assert_eq!(order["status"], "draft");
     assert_eq!(order["lines"][0]["quantity"], "3");
-    let customer = app
-        .get(&format!(
+    let customer = fetch(
+        &app,
+        &format!(
             "/api/v1/customers/{}",
             order["customer_id"].as_str().unwrap()
-        ))
-        .await
-        .unwrap()
-        .assert_status(200)
-        .clone();
+        ),
+    )
+    .await;
     assert_eq!(customer["external_ids"]["crm"], "crm-acme");
     // The same deal again: one order. A replay with an old timestamp, a
     // bad signature, a missing header: refused, nothing written.
@@ -1066,12 +1044,7 @@ async fn webhooks_are_signed_retried_until_delivered_once_and_parked_ones_are_re
     for d in &delivered {
         assert_eq!(d["attempts"], 3, "{d}");
         assert_eq!(d["topic"], "order.confirmed");
-        let detail = app
-            .get(&format!("/api/v1/webhook-deliveries/{}", id(d)))
-            .await
-            .unwrap()
-            .assert_status(200)
-            .clone();
+        let detail = fetch(&app, &format!("/api/v1/webhook-deliveries/{}", id(d))).await;
         let codes: Vec<i64> = detail["attempt_log"]
             .as_array()
             .unwrap()
@@ -1359,12 +1332,7 @@ async fn an_automation_notifies_the_territory_manager_and_calls_a_webhook_once_p
     called.sort();
     assert_eq!(called, want);
     // The rule shows its runs: two actions for each matching order.
-    let shown = app
-        .get(&format!("/api/v1/automations/{}", id(&rule)))
-        .await
-        .unwrap()
-        .assert_status(200)
-        .clone();
+    let shown = fetch(&app, &format!("/api/v1/automations/{}", id(&rule))).await;
     let runs = shown["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 4, "{shown}");
     assert!(runs.iter().all(|r| r["outcome"] == "done"), "{shown}");
