@@ -963,7 +963,9 @@ impl Quotation {
         self.spec.status = next;
         self.next_version()?;
         self.spec.approval_rejection = Some(ApprovalRejection {
-            reason: required_text("reason", reason, MAX_TEXT)?,
+            // The approvers' comment, as long as the approvals engine lets
+            // it be (a longer limit here would strand the quotation).
+            reason: required_text("reason", reason, crate::catalog::TEXT_MAX)?,
             at,
             version,
         });

@@ -538,3 +538,16 @@ fn the_offer_ceiling_counts_every_optional_line_and_the_dearest_alternative() {
         .unwrap();
     assert_eq!(other.offer_ceiling(), Some(eur(dec!(350))));
 }
+
+#[test]
+fn any_rejection_comment_the_approvals_engine_accepts_fits_the_quotation() {
+    let mut q = quotation(valid());
+    q.submit_for_approval(ApprovalRequestId::new(), today())
+        .unwrap();
+    let longest = "x".repeat(crate::catalog::TEXT_MAX);
+    q.approval_rejected(1, &longest, now()).unwrap();
+    assert_eq!(
+        q.approval_rejection().unwrap().reason.len(),
+        crate::catalog::TEXT_MAX
+    );
+}
