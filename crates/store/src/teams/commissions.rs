@@ -407,29 +407,49 @@ impl OrderFacts {
 
 /// Item-group chains of products, read once per recalculation.
 #[derive(Default)]
-pub struct GroupChains(BTreeMap<ProductId, Vec<ItemGroupId>>);
+pub struct GroupChains {
+    products: BTreeMap<ProductId, Vec<ItemGroupId>>,
+    groups: BTreeMap<ItemGroupId, Vec<ItemGroupId>>,
+}
 
 impl GroupChains {
-    pub fn of(&mut self, db: &impl Db, p: ProductId) -> Result<Vec<ItemGroupId>, StoreError> {
-        if let Some(c) = self.0.get(&p) {
-            return Ok(c.clone());
+    /// Reads the chains of the products not read yet: the products in one
+    /// statement (`products::get_many`), then one ancestor walk per item
+    /// group not seen yet — not one product read per line.
+    pub fn load(&mut self, db: &impl Db, ids: &[ProductId]) -> Result<(), StoreError> {
+        let missing: Vec<ProductId> = ids
+            .iter()
+            .copied()
+            .filter(|p| !self.products.contains_key(p))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
         }
-        let group = match crate::products::get(db, p) {
-            Ok(product) => product.record.item_group_id(),
+        let found = crate::products::get_many(db, &missing)?;
+        for p in missing {
             // A line whose product is gone earns the plan's default rate.
-            Err(StoreError::NotFound { .. }) => None,
-            Err(e) => return Err(e),
-        };
-        let chain = match group {
-            Some(g) => {
-                let mut c = vec![g];
-                c.extend(crate::trees::ancestors(db, g)?);
-                c
-            }
-            None => vec![],
-        };
-        self.0.insert(p, chain.clone());
-        Ok(chain)
+            let chain = match found.get(&p).and_then(|v| v.record.item_group_id()) {
+                Some(g) => match self.groups.get(&g) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let mut c = vec![g];
+                        c.extend(crate::trees::ancestors(db, g)?);
+                        self.groups.insert(g, c.clone());
+                        c
+                    }
+                },
+                None => vec![],
+            };
+            self.products.insert(p, chain);
+        }
+        Ok(())
+    }
+
+    pub fn of(&mut self, db: &impl Db, p: ProductId) -> Result<Vec<ItemGroupId>, StoreError> {
+        self.load(db, &[p])?;
+        Ok(self.products.get(&p).cloned().unwrap_or_default())
     }
 }
 
@@ -439,9 +459,20 @@ pub fn order_facts(
     id: OrderId,
     chains: &mut GroupChains,
 ) -> Result<OrderFacts, StoreError> {
-    let v = crate::orders::get(db, id)?;
+    facts_of(db, &crate::orders::get(db, id)?, chains)
+}
+
+/// An order already read as [`OrderFacts`] (its lines' products read
+/// together).
+fn facts_of(
+    db: &impl Db,
+    v: &Versioned<crate::orders::OrderRecord>,
+    chains: &mut GroupChains,
+) -> Result<OrderFacts, StoreError> {
     let rec = &v.record;
     let o = &rec.order;
+    let products: Vec<ProductId> = o.lines().iter().map(|l| l.product_id).collect();
+    chains.load(db, &products)?;
     let lines = o
         .lines()
         .iter()
@@ -678,7 +709,8 @@ pub fn recalculate_order(
     let rec = crate::orders::get(db, order)?;
     let team = allocations::for_order(db, &rec.record, true)?;
     let mut chains = GroupChains::default();
-    let facts = order_facts(db, order, &mut chains)?;
+    // The order read once: allocations do not change the order itself.
+    let facts = facts_of(db, &rec, &mut chains)?;
     let mut beneficiaries: BTreeSet<Beneficiary> = team
         .sales_team
         .allocations()

@@ -13,6 +13,7 @@ mod customers;
 mod downstream;
 mod fixtures;
 mod idempotency;
+mod order_events;
 mod orders;
 mod outbox;
 mod pricing;

@@ -1,0 +1,138 @@
+//! What the jobs component's per-order work costs the single writer (issue
+//! 7): the statements that the analytics refresh and the commission
+//! recalculation run for one `order.*` event, counted on a wrapper around
+//! the real database. Counts, not times: they do not depend on the load.
+
+use std::cell::Cell;
+
+use rust_decimal_macros::dec;
+use sales_domain::ids::{LineId, OrderId};
+use sales_domain::orders::{NewOrder, NewOrderLine};
+use sales_store::analytics::rollup::{self, Refreshed};
+use sales_store::db::{Db, DbError, Rows};
+use sales_store::orders::{self, record_submission, Submission};
+use sales_store::rusqlite_db::RusqliteDb;
+use sales_store::teams::commissions::recalculate_order;
+use sales_store::Value;
+
+use crate::common::{at, db};
+use crate::fixtures;
+
+/// Runs every statement on the real database and counts them.
+struct Counted<'a> {
+    db: &'a RusqliteDb,
+    statements: Cell<usize>,
+}
+
+impl Db for Counted<'_> {
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        self.statements.set(self.statements.get() + 1);
+        self.db.execute(sql, params)
+    }
+}
+
+impl Counted<'_> {
+    /// The statements `f` runs.
+    fn count<T>(&self, f: impl FnOnce(&Self) -> T) -> (T, usize) {
+        let before = self.statements.get();
+        let out = f(self);
+        (out, self.statements.get() - before)
+    }
+}
+
+/// A confirmed order of `lines` lines, each of its own product.
+fn confirmed_order(db: &RusqliteDb, lines: usize) -> OrderId {
+    let customer = sales_store::customers::create(db, &fixtures::customer("Acme"), at(1))
+        .unwrap()
+        .record
+        .id();
+    let channel = sales_store::channels::create(db, &fixtures::channel("B2B"), at(1))
+        .unwrap()
+        .record
+        .id();
+    let lines = (0..lines)
+        .map(|i| {
+            let p = sales_store::products::create(db, &fixtures::product(&format!("P-{i}")), at(1))
+                .unwrap();
+            NewOrderLine {
+                id: LineId::new(),
+                product_id: p.record.id(),
+                quantity: dec!(2),
+                uom: None,
+                requested_date: None,
+                kept_rate: None,
+                quotation_line_id: None,
+            }
+        })
+        .collect();
+    let new = NewOrder {
+        customer_id: customer,
+        channel_id: channel,
+        currency: sales_domain::money::Currency::EUR,
+        payment_terms: None,
+        requested_date: None,
+        customer_reference: None,
+        quotation_id: None,
+        lines,
+    };
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    let draft = orders::create_draft(db, OrderId::new(), new, day, at(2)).unwrap();
+    let status = draft.record.order.status().submit(false).unwrap();
+    let submitted = draft.record.order.with_status(status, None);
+    record_submission(
+        db,
+        Submission {
+            order: submitted,
+            expected_version: draft.version,
+            new_revision: false,
+            waterfall: None,
+            promise: None,
+            hold: None,
+            release_first: false,
+        },
+        at(3),
+    )
+    .unwrap()
+    .record
+    .order
+    .id()
+}
+
+/// Statements of one order event's rollup refresh and commission
+/// recalculation, then of the same again (the order's second event of the
+/// same version, as a submission writes `order.submitted` and
+/// `order.confirmed` together).
+fn per_event(lines: usize) -> (usize, usize) {
+    let db = db();
+    let order = confirmed_order(&db, lines);
+    let counted = Counted {
+        db: &db,
+        statements: Cell::new(0),
+    };
+    let event = |c: &Counted<'_>| {
+        let refreshed = rollup::refresh_order(c, order).unwrap();
+        recalculate_order(c, order, at(3)).unwrap();
+        refreshed
+    };
+    let (first, n1) = counted.count(event);
+    let (second, n2) = counted.count(event);
+    assert_eq!(first, Refreshed::Applied);
+    assert_eq!(second, Refreshed::AlreadyCurrent);
+    // The line rows are all there, in order.
+    let rows = db
+        .execute(
+            "SELECT seq FROM analytics_order_lines WHERE order_id = ? ORDER BY seq",
+            &[Value::Text(order.to_string())],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), lines);
+    eprintln!("{lines} line(s): {n1} statements for the first event, {n2} for the second");
+    (n1, n2)
+}
+
+#[test]
+fn an_order_events_rollup_and_commission_cost_the_same_statements_for_1_or_20_lines() {
+    let one = per_event(1);
+    let twenty = per_event(20);
+    assert_eq!(one, twenty);
+}
