@@ -611,6 +611,241 @@ async fn readers_price_and_read_but_only_admins_and_managers_write_pricing() {
     app.stop().await.unwrap();
 }
 
+/// Three lines at 0.13 under 19 % VAT — the smallest basket where rounding
+/// each line's tax (3 × 0.02) and rounding the document's once (0.0741 →
+/// 0.07) differ — priced in the exclusive B2B channel and an inclusive WEB
+/// channel.
+async fn cents_world(app: &TestApp) -> (World, Value) {
+    let w = world(app).await;
+    app.create(
+        "/api/v1/channels",
+        json!({ "code": "WEB", "name": "Web shop", "kind": "b2c", "mode": "online",
+                "currency": "EUR", "tax_mode": "inclusive" }),
+    )
+    .await
+    .unwrap();
+    app.create(
+        "/api/v1/price-lists",
+        json!({ "name": "Cents", "currency": "EUR", "items": [
+            { "product_id": w.drill, "uom": "pcs", "rate": "0.13" },
+            { "product_id": w.bit, "uom": "pcs", "rate": "0.13" },
+            { "product_id": w.gift, "uom": "pcs", "rate": "0.13" }
+        ]}),
+    )
+    .await
+    .unwrap();
+    app.create(
+        "/api/v1/tax-templates",
+        json!({ "name": "VAT", "mode": "exclusive", "is_default": true,
+                "lines": [{ "code": "VAT", "name": "VAT 19 %", "rate_percent": "19" }] }),
+    )
+    .await
+    .unwrap();
+    let lines = json!([
+        { "product_id": w.drill, "quantity": "1" },
+        { "product_id": w.bit, "quantity": "1" },
+        { "product_id": w.gift, "quantity": "1" }
+    ]);
+    (w, lines)
+}
+
+async fn price_in(app: &TestApp, w: &World, channel: &str, lines: &Value) -> Value {
+    let mut body = basket(w, &[], lines.clone());
+    body["channel_code"] = json!(channel);
+    let reply = app.post("/api/v1/pricing/price", body).await.unwrap();
+    reply.assert_status(200).clone()
+}
+
+fn amounts(priced: &Value, field: &str) -> Vec<String> {
+    priced["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l[field]["amount"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn cents(v: &Value) -> i64 {
+    let s = v["amount"].as_str().unwrap();
+    let (units, frac) = s.split_once('.').unwrap();
+    units.parse::<i64>().unwrap() * 100 + frac.parse::<i64>().unwrap()
+}
+
+async fn patch_settings(app: &TestApp, body: Value) -> Value {
+    let current = app.get("/api/v1/settings").await.unwrap();
+    let version = current.assert_status(200)["version"].as_i64().unwrap();
+    let reply = app.patch("/api/v1/settings", version, body).await.unwrap();
+    reply.assert_status(200).clone()
+}
+
+/// Issue #4 item 4: where tax is rounded is a setting (company-wide, and
+/// per channel in `channel_defaults`), and in either mode the inclusive and
+/// exclusive prices of the same basket agree to the cent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tax_is_rounded_per_line_or_per_document_as_the_settings_say() {
+    let app = app().await;
+    let (w, lines) = cents_world(&app).await;
+    let settings = app.get("/api/v1/settings").await.unwrap();
+    assert_eq!(settings.assert_status(200)["tax_rounding"], "per_line");
+
+    // Per line (the default): each line's tax is round(0.13 × 19 %) = 0.02.
+    let b2b = price_in(&app, &w, "B2B", &lines).await;
+    assert_eq!(b2b["tax_rounding"], "per_line");
+    assert_eq!(amounts(&b2b, "tax_total"), ["0.02", "0.02", "0.02"]);
+    assert_eq!(b2b["totals"]["net_total"], eur("0.39"));
+    assert_eq!(b2b["totals"]["tax_total"], eur("0.06"));
+    assert_eq!(b2b["totals"]["gross_total"], eur("0.45"));
+    // Inclusive: 0.13 × 1.19 = 0.1547 shows as 0.15; its net is 0.13.
+    let web = price_in(&app, &w, "WEB", &lines).await;
+    assert_eq!(web["tax_mode"], "inclusive");
+    assert_eq!(amounts(&web, "gross_total"), ["0.15", "0.15", "0.15"]);
+    assert_eq!(amounts(&web, "net_total"), ["0.13", "0.13", "0.13"]);
+    assert_eq!(web["totals"]["gross_total"], eur("0.45"));
+    assert_eq!(web["totals"]["tax_total"], eur("0.06"));
+
+    // Per document: the document's tax is round(0.39 × 19 %) = 0.07, given
+    // back to the lines by largest remainder (the first of equal lines
+    // takes the extra cent), so the lines still add up to it.
+    let saved = patch_settings(&app, json!({ "tax_rounding": "per_document" })).await;
+    assert_eq!(saved["tax_rounding"], "per_document");
+    let b2b_doc = price_in(&app, &w, "B2B", &lines).await;
+    assert_eq!(b2b_doc["tax_rounding"], "per_document");
+    assert_eq!(amounts(&b2b_doc, "tax_total"), ["0.03", "0.02", "0.02"]);
+    assert_eq!(b2b_doc["totals"]["tax_total"], eur("0.07"));
+    assert_eq!(b2b_doc["totals"]["gross_total"], eur("0.46"));
+    assert_eq!(b2b_doc["tax_breakdown"][0]["amount"], eur("0.07"));
+    // Inclusive: the gross 0.45 is never touched; its net is
+    // round(0.45 ÷ 1.19) = 0.38, the tax 0.07.
+    let web_doc = price_in(&app, &w, "WEB", &lines).await;
+    assert_eq!(web_doc["totals"]["gross_total"], eur("0.45"));
+    assert_eq!(web_doc["totals"]["net_total"], eur("0.38"));
+    assert_eq!(web_doc["totals"]["tax_total"], eur("0.07"));
+    assert_eq!(amounts(&web_doc, "tax_total"), ["0.03", "0.02", "0.02"]);
+
+    // The documented rule: inclusive and exclusive grosses of the same
+    // basket agree to the cent, in both modes; every line's net + tax is its
+    // gross and the lines add up to the document.
+    for (incl, excl) in [(&web, &b2b), (&web_doc, &b2b_doc)] {
+        let diff = cents(&incl["totals"]["gross_total"]) - cents(&excl["totals"]["gross_total"]);
+        assert!(diff.abs() <= 1, "{incl} vs {excl}");
+        for priced in [incl, excl] {
+            let mut sums = [0i64; 3];
+            for l in priced["lines"].as_array().unwrap() {
+                assert_eq!(
+                    cents(&l["net_total"]) + cents(&l["tax_total"]),
+                    cents(&l["gross_total"])
+                );
+                sums[0] += cents(&l["net_total"]);
+                sums[1] += cents(&l["tax_total"]);
+                sums[2] += cents(&l["gross_total"]);
+            }
+            let t = &priced["totals"];
+            assert_eq!(
+                sums,
+                [
+                    cents(&t["net_total"]),
+                    cents(&t["tax_total"]),
+                    cents(&t["gross_total"])
+                ]
+            );
+        }
+    }
+
+    // A channel may keep its own rounding: WEB per line, the company per
+    // document.
+    patch_settings(
+        &app,
+        json!({ "channel_defaults": { "WEB": { "tax_rounding": "per_line" } } }),
+    )
+    .await;
+    let web_own = price_in(&app, &w, "WEB", &lines).await;
+    assert_eq!(web_own["tax_rounding"], "per_line");
+    assert_eq!(web_own["totals"]["tax_total"], eur("0.06"));
+    let b2b_still = price_in(&app, &w, "B2B", &lines).await;
+    assert_eq!(b2b_still["tax_rounding"], "per_document");
+
+    // A rounding that does not exist is a 422 naming the field; nothing changes.
+    let current = app.get("/api/v1/settings").await.unwrap();
+    let version = current.assert_status(200)["version"].as_i64().unwrap();
+    let bad = app
+        .patch(
+            "/api/v1/settings",
+            version,
+            json!({ "tax_rounding": "per_order" }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bad.status.as_u16(), 422, "{}", bad.text);
+    assert_eq!(bad.body["field"], "tax_rounding", "{}", bad.text);
+    let after = app.get("/api/v1/settings").await.unwrap();
+    assert_eq!(
+        after.assert_status(200)["version"].as_i64().unwrap(),
+        version
+    );
+    app.stop().await.unwrap();
+}
+
+/// A customer's own tax template (ERPNext's tax rule by customer) beats the
+/// channel's; a template without lines assigned to a customer is their tax
+/// exemption, named on the priced basket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_assigned_a_template_without_lines_is_tax_exempt() {
+    let app = app().await;
+    let (w, lines) = cents_world(&app).await;
+    let other = app
+        .create_customer(json!({ "name": "Taxed Ltd" }))
+        .await
+        .unwrap();
+    let exempt = app
+        .create(
+            "/api/v1/tax-templates",
+            json!({ "name": "Exempt: resale certificate RC-7", "mode": "exclusive",
+                    "lines": [], "customers": [w.customer] }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(exempt["customers"], json!([w.customer]));
+
+    let priced = price_in(&app, &w, "B2B", &lines).await;
+    assert_eq!(priced["tax_template"], Value::Null);
+    assert_eq!(priced["tax_exemption"], "Exempt: resale certificate RC-7");
+    assert_eq!(priced["totals"]["tax_total"], eur("0.00"));
+    assert_eq!(priced["totals"]["gross_total"], eur("0.39"));
+    assert_eq!(priced["tax_breakdown"], json!([]));
+
+    let mut body = basket(&w, &[], lines.clone());
+    body["customer_id"] = json!(id(&other));
+    let taxed = app.post("/api/v1/pricing/price", body).await.unwrap();
+    let taxed = taxed.assert_status(200);
+    assert_eq!(taxed["tax_template"]["name"], "VAT");
+    assert_eq!(taxed["tax_exemption"], Value::Null);
+    assert_eq!(taxed["totals"]["tax_total"], eur("0.06"));
+
+    // A customer belongs to one template; an unknown customer is named.
+    let before = count(&app, "/api/v1/tax-templates").await;
+    let taken = app
+        .post(
+            "/api/v1/tax-templates",
+            json!({ "name": "Reduced", "mode": "exclusive", "customers": [w.customer],
+                    "lines": [{ "code": "VAT", "name": "VAT 7 %", "rate_percent": "7" }] }),
+        )
+        .await
+        .unwrap();
+    taken.assert_problem(409, "customer_tax_template_taken");
+    let unknown = app
+        .post(
+            "/api/v1/tax-templates",
+            json!({ "name": "Reduced", "mode": "exclusive",
+                    "customers": ["018bcfe5-6801-7a00-8000-000000000999"], "lines": [] }),
+        )
+        .await
+        .unwrap();
+    unknown.assert_problem(422, "unknown_reference");
+    assert_eq!(unknown.body["field"], "customers[0]");
+    assert_eq!(count(&app, "/api/v1/tax-templates").await, before);
+    app.stop().await.unwrap();
+}
+
 #[test]
 fn the_built_component_exports_the_pricing_interface() {
     let path = sales_e2e::workspace_root().join("target/wasm32-wasip2/release/pricing.wasm");

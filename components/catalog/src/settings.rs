@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use sales_domain::auth::Action;
 use sales_domain::catalog::{ChannelDefaults, CreditCheck, SettingsPatch};
 use sales_domain::money::RoundingMode;
+use sales_domain::pricing::TaxRounding;
 use sales_kit::auth::require;
 use sales_kit::etag::if_match;
 use sales_kit::idempotency::write;
@@ -26,6 +27,8 @@ struct PatchBody {
     quotation_validity_days: Option<u16>,
     #[serde(default, deserialize_with = "not_null")]
     rounding: Option<RoundingMode>,
+    #[serde(default, deserialize_with = "not_null")]
+    tax_rounding: Option<TaxRounding>,
     #[serde(default, deserialize_with = "not_null")]
     credit_check: Option<CreditCheck>,
     #[serde(default, deserialize_with = "not_null")]
@@ -49,6 +52,7 @@ pub fn update(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         default_channel: body.default_channel,
         quotation_validity_days: body.quotation_validity_days,
         rounding: body.rounding,
+        tax_rounding: body.tax_rounding,
         credit_check: body.credit_check,
         allow_order_from_expired_quotation: body.allow_order_from_expired_quotation,
         keep_quoted_rate: body.keep_quoted_rate,

@@ -164,6 +164,9 @@ pub fn catalog(e: CatalogError) -> ApiError {
         CatalogError::SeveralChannelTaxTemplates { .. } => {
             conflict("channel_tax_template_taken", "channels")
         }
+        CatalogError::SeveralCustomerTaxTemplates { .. } => {
+            conflict("customer_tax_template_taken", "customers")
+        }
     }
 }
 

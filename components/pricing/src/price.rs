@@ -161,6 +161,7 @@ pub fn price_basket(
         db,
         &BasketKeys {
             currency: basket.currency,
+            channel_code: channel.code(),
             products: &product_ids,
             item_groups: &groups,
             coupons: &coupons,

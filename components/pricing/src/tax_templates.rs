@@ -1,11 +1,12 @@
 //! `/api/v1/tax-templates`. Before a write the template is checked with
-//! every other active one: at most one default, and a channel belongs to at
-//! most one template.
+//! every other active one: at most one default, and a channel or a customer
+//! belongs to at most one template. A template assigned to `customers`
+//! overrides the channel's for them; one with no lines exempts them.
 
 use std::collections::BTreeSet;
 
 use sales_domain::auth::Action;
-use sales_domain::ids::ChannelId;
+use sales_domain::ids::{ChannelId, CustomerId};
 use sales_domain::pricing::{
     PricingCatalog, PricingCatalogSpec, TaxMode, TaxRate, TaxTemplate, TaxTemplateId,
     TaxTemplateSpec,
@@ -33,6 +34,8 @@ struct NewBody {
     #[serde(default)]
     channels: BTreeSet<ChannelId>,
     #[serde(default)]
+    customers: BTreeSet<CustomerId>,
+    #[serde(default)]
     is_default: bool,
 }
 
@@ -47,6 +50,8 @@ struct PatchBody {
     lines: Option<Vec<TaxRate>>,
     #[serde(default, deserialize_with = "not_null")]
     channels: Option<BTreeSet<ChannelId>>,
+    #[serde(default, deserialize_with = "not_null")]
+    customers: Option<BTreeSet<CustomerId>>,
     #[serde(default, deserialize_with = "not_null")]
     is_default: Option<bool>,
 }
@@ -66,8 +71,23 @@ fn build(spec: TaxTemplateSpec) -> Result<TaxTemplate, ApiError> {
     TaxTemplate::new(spec).map_err(|e| errors::tax(e, &lines))
 }
 
-/// Channels must exist; the whole active set must stay consistent.
+/// Channels and customers must exist; the whole active set must stay
+/// consistent.
 fn check(db: &impl Db, template: &TaxTemplate) -> Result<(), ApiError> {
+    for (n, customer) in template.customers().iter().enumerate() {
+        if let Err(e) = sales_store::customers::get(db, *customer) {
+            return Err(match e {
+                sales_store::StoreError::NotFound { id, .. } => ApiError::new(
+                    422,
+                    "unknown_reference",
+                    "A referenced record does not exist",
+                    format!("customer {id} does not exist"),
+                )
+                .with_field(format!("customers[{n}]")),
+                e => e.into(),
+            });
+        }
+    }
     for (n, channel) in template.channels().iter().enumerate() {
         if let Err(e) = sales_store::channels::get(db, *channel) {
             return Err(match e {
@@ -122,6 +142,7 @@ pub fn create(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         mode: b.mode,
         lines: b.lines,
         channels: b.channels,
+        customers: b.customers,
         is_default: b.is_default,
     })?;
     write(
@@ -161,6 +182,7 @@ pub fn update(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
                 mode: b.mode.unwrap_or(c.mode()),
                 lines: b.lines.unwrap_or_else(|| c.lines().to_vec()),
                 channels: b.channels.unwrap_or_else(|| c.channels().clone()),
+                customers: b.customers.unwrap_or_else(|| c.customers().clone()),
                 is_default: b.is_default.unwrap_or(c.is_default()),
             })?;
             if stored.record.active {

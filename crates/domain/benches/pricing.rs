@@ -270,6 +270,7 @@ fn catalog_spec() -> PricingCatalogSpec {
             },
         ],
         channels: BTreeSet::new(),
+        customers: BTreeSet::new(),
         is_default: true,
     })
     .expect("tax")];

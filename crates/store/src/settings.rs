@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sales_domain::catalog::{ChannelDefaults, CreditCheck, Settings, SettingsPatch};
 use sales_domain::money::RoundingMode;
+use sales_domain::pricing::TaxRounding;
 
 use crate::db::{Db, Row, Value};
 use crate::page::Versioned;
@@ -16,7 +17,8 @@ use crate::repo::{from_json, stale_or_missing, to_json};
 use crate::{time, StoreError};
 
 const ENTITY: &str = "settings";
-const COLUMNS: &str = "default_channel, quotation_validity_days, rounding, credit_check,
+const COLUMNS: &str =
+    "default_channel, quotation_validity_days, rounding, tax_rounding, credit_check,
     allow_order_from_expired_quotation, keep_quoted_rate, channel_defaults, version, updated_at";
 
 fn decode(row: Row<'_>) -> Result<Versioned<Settings>, StoreError> {
@@ -28,6 +30,11 @@ fn decode(row: Row<'_>) -> Result<Versioned<Settings>, StoreError> {
     let rounding_text = row.text("rounding")?;
     let rounding = RoundingMode::parse(rounding_text)
         .ok_or_else(|| corrupt(format!("rounding {rounding_text:?}")))?;
+    let tax_rounding = match row.text("tax_rounding")? {
+        "per_line" => TaxRounding::PerLine,
+        "per_document" => TaxRounding::PerDocument,
+        other => return Err(corrupt(format!("tax_rounding {other:?}"))),
+    };
     let credit = row.text("credit_check")?;
     let credit_check =
         CreditCheck::parse(credit).ok_or_else(|| corrupt(format!("credit_check {credit:?}")))?;
@@ -40,6 +47,7 @@ fn decode(row: Row<'_>) -> Result<Versioned<Settings>, StoreError> {
             default_channel: Some(row.opt_text("default_channel")?.map(str::to_owned)),
             quotation_validity_days: Some(days),
             rounding: Some(rounding),
+            tax_rounding: Some(tax_rounding),
             credit_check: Some(credit_check),
             allow_order_from_expired_quotation: Some(
                 row.bool("allow_order_from_expired_quotation")?,
@@ -91,7 +99,7 @@ pub fn save(
     let rows = db.execute(
         &format!(
             "UPDATE settings SET default_channel = ?, quotation_validity_days = ?, rounding = ?,
-                credit_check = ?, allow_order_from_expired_quotation = ?, keep_quoted_rate = ?,
+                tax_rounding = ?, credit_check = ?, allow_order_from_expired_quotation = ?, keep_quoted_rate = ?,
                 channel_defaults = ?, version = version + 1, updated_at = ?
              WHERE id = 1 AND version = ?
              RETURNING {COLUMNS}"
@@ -100,6 +108,10 @@ pub fn save(
             Value::from(settings.default_channel()),
             Value::from(settings.quotation_validity_days()),
             Value::from(settings.rounding().as_str()),
+            Value::from(match settings.tax_rounding() {
+                TaxRounding::PerLine => "per_line",
+                TaxRounding::PerDocument => "per_document",
+            }),
             Value::from(settings.credit_check().as_str()),
             Value::from(settings.allow_order_from_expired_quotation()),
             Value::from(settings.keep_quoted_rate()),

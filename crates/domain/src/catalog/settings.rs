@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::channel::Channel;
 use super::{code, string_enum, ValidationError};
 use crate::money::RoundingMode;
+use crate::pricing::TaxRounding;
 
 string_enum! {
     /// What happens when an order would take a customer over their credit limit.
@@ -43,6 +44,8 @@ pub struct ChannelDefaults {
     quotation_validity_days: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     credit_check: Option<CreditCheck>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tax_rounding: Option<TaxRounding>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -52,6 +55,8 @@ pub struct ChannelDefaultsInput {
     pub quotation_validity_days: Option<u16>,
     #[serde(default)]
     pub credit_check: Option<CreditCheck>,
+    #[serde(default)]
+    pub tax_rounding: Option<TaxRounding>,
 }
 
 impl ChannelDefaults {
@@ -65,7 +70,17 @@ impl ChannelDefaults {
         Ok(ChannelDefaults {
             quotation_validity_days,
             credit_check,
+            tax_rounding: None,
         })
+    }
+
+    /// The same overrides with the channel's own tax rounding (`None`: the
+    /// company's).
+    pub fn with_tax_rounding(self, tax_rounding: Option<TaxRounding>) -> ChannelDefaults {
+        ChannelDefaults {
+            tax_rounding,
+            ..self
+        }
     }
 
     pub fn quotation_validity_days(&self) -> Option<u16> {
@@ -75,12 +90,19 @@ impl ChannelDefaults {
     pub fn credit_check(&self) -> Option<CreditCheck> {
         self.credit_check
     }
+
+    pub fn tax_rounding(&self) -> Option<TaxRounding> {
+        self.tax_rounding
+    }
 }
 
 impl TryFrom<ChannelDefaultsInput> for ChannelDefaults {
     type Error = ValidationError;
     fn try_from(i: ChannelDefaultsInput) -> Result<ChannelDefaults, ValidationError> {
-        ChannelDefaults::new(i.quotation_validity_days, i.credit_check)
+        Ok(
+            ChannelDefaults::new(i.quotation_validity_days, i.credit_check)?
+                .with_tax_rounding(i.tax_rounding),
+        )
     }
 }
 
@@ -91,6 +113,7 @@ pub struct Settings {
     default_channel: Option<String>,
     quotation_validity_days: u16,
     rounding: RoundingMode,
+    tax_rounding: TaxRounding,
     credit_check: CreditCheck,
     allow_order_from_expired_quotation: bool,
     keep_quoted_rate: bool,
@@ -103,6 +126,7 @@ impl Default for Settings {
             default_channel: None,
             quotation_validity_days: 30,
             rounding: RoundingMode::HalfUp,
+            tax_rounding: TaxRounding::PerLine,
             credit_check: CreditCheck::Block,
             allow_order_from_expired_quotation: false,
             keep_quoted_rate: true,
@@ -118,6 +142,7 @@ pub struct SettingsPatch {
     pub default_channel: Option<Option<String>>,
     pub quotation_validity_days: Option<u16>,
     pub rounding: Option<RoundingMode>,
+    pub tax_rounding: Option<TaxRounding>,
     pub credit_check: Option<CreditCheck>,
     pub allow_order_from_expired_quotation: Option<bool>,
     pub keep_quoted_rate: Option<bool>,
@@ -150,6 +175,7 @@ impl Settings {
             default_channel,
             quotation_validity_days,
             rounding: patch.rounding.unwrap_or(self.rounding),
+            tax_rounding: patch.tax_rounding.unwrap_or(self.tax_rounding),
             credit_check: patch.credit_check.unwrap_or(self.credit_check),
             allow_order_from_expired_quotation: patch
                 .allow_order_from_expired_quotation
@@ -170,6 +196,20 @@ impl Settings {
     /// How amounts are rounded to the currency's minor unit.
     pub fn rounding(&self) -> RoundingMode {
         self.rounding
+    }
+    /// Where tax is rounded, company-wide: each line's tax rounded and
+    /// summed, or the document's tax rounded once and allocated to the
+    /// lines (see `crate::pricing::tax`).
+    pub fn tax_rounding(&self) -> TaxRounding {
+        self.tax_rounding
+    }
+    /// Where tax is rounded on documents of a channel: the settings'
+    /// override for its code, else the company's.
+    pub fn tax_rounding_for(&self, channel_code: &str) -> TaxRounding {
+        self.channel_defaults
+            .get(channel_code)
+            .and_then(ChannelDefaults::tax_rounding)
+            .unwrap_or(self.tax_rounding)
     }
     /// The company-wide credit check.
     pub fn credit_check(&self) -> CreditCheck {
@@ -227,6 +267,7 @@ mod tests {
         let s = Settings::default();
         assert_eq!(s.quotation_validity_days(), 30);
         assert_eq!(s.rounding(), RoundingMode::HalfUp);
+        assert_eq!(s.tax_rounding(), TaxRounding::PerLine);
         assert_eq!(s.credit_check(), CreditCheck::Block);
         assert!(!s.allow_order_from_expired_quotation());
         assert!(s.keep_quoted_rate());
@@ -275,6 +316,23 @@ mod tests {
             })
             .unwrap();
         assert_eq!(s.credit_check_for(&own), CreditCheck::Off);
+    }
+
+    #[test]
+    fn a_channel_may_round_tax_differently_from_the_company() {
+        let d: ChannelDefaults = serde_json::from_str(r#"{"tax_rounding":"per_line"}"#).unwrap();
+        let s = Settings::default()
+            .patched(SettingsPatch {
+                tax_rounding: Some(TaxRounding::PerDocument),
+                channel_defaults: Some(BTreeMap::from([("WEB".to_owned(), d)])),
+                ..SettingsPatch::default()
+            })
+            .unwrap();
+        assert_eq!(s.tax_rounding_for("B2B"), TaxRounding::PerDocument);
+        assert_eq!(s.tax_rounding_for("WEB"), TaxRounding::PerLine);
+        assert!(
+            serde_json::from_str::<ChannelDefaults>(r#"{"tax_rounding":"per_order"}"#).is_err()
+        );
     }
 
     #[test]

@@ -69,6 +69,12 @@ pub enum CatalogError {
         first: TaxTemplateId,
         second: TaxTemplateId,
     },
+    #[error("tax templates {first} and {second} both claim customer {customer}")]
+    SeveralCustomerTaxTemplates {
+        customer: CustomerId,
+        first: TaxTemplateId,
+        second: TaxTemplateId,
+    },
     #[error("price guard {0} appears twice")]
     DuplicateGuard(PriceGuardId),
 }
@@ -117,6 +123,7 @@ pub struct PricingCatalog {
     tax_templates: Vec<TaxTemplate>,
     default_tax: Option<u32>,
     channel_tax: HashMap<ChannelId, u32>,
+    customer_tax: HashMap<CustomerId, u32>,
     guards_by_product: HashMap<ProductId, Vec<PriceGuard>>,
     guards_by_item_group: HashMap<ItemGroupId, Vec<PriceGuard>>,
     price_count: usize,
@@ -239,6 +246,7 @@ impl PricingCatalog {
         }
         let mut default_tax: Option<u32> = None;
         let mut channel_tax: HashMap<ChannelId, u32> = HashMap::new();
+        let mut customer_tax: HashMap<CustomerId, u32> = HashMap::new();
         for (t, pos) in tax_templates.iter().zip(0u32..) {
             if t.is_default() {
                 if let Some(first) = default_tax {
@@ -253,6 +261,15 @@ impl PricingCatalog {
                 if let Some(first) = channel_tax.insert(*channel, pos) {
                     return Err(CatalogError::SeveralChannelTaxTemplates {
                         channel: *channel,
+                        first: tax_templates[first as usize].id(),
+                        second: t.id(),
+                    });
+                }
+            }
+            for customer in t.customers() {
+                if let Some(first) = customer_tax.insert(*customer, pos) {
+                    return Err(CatalogError::SeveralCustomerTaxTemplates {
+                        customer: *customer,
                         first: tax_templates[first as usize].id(),
                         second: t.id(),
                     });
@@ -291,6 +308,7 @@ impl PricingCatalog {
             tax_templates,
             default_tax,
             channel_tax,
+            customer_tax,
             guards_by_product,
             guards_by_item_group,
         })
@@ -336,6 +354,12 @@ impl PricingCatalog {
     pub(crate) fn channel_tax_template(&self, channel: ChannelId) -> Option<&TaxTemplate> {
         self.channel_tax
             .get(&channel)
+            .map(|i| &self.tax_templates[*i as usize])
+    }
+
+    pub(crate) fn customer_tax_template(&self, customer: CustomerId) -> Option<&TaxTemplate> {
+        self.customer_tax
+            .get(&customer)
             .map(|i| &self.tax_templates[*i as usize])
     }
 
@@ -636,6 +660,7 @@ mod tests {
                 mode: TaxMode::Exclusive,
                 lines: vec![],
                 channels: channels.into_iter().collect(),
+                customers: Default::default(),
                 is_default: default,
             })
             .unwrap()

@@ -21,8 +21,11 @@
 //! 4. Free lines: each free-item grant becomes a line at zero net, numbered
 //!    after the highest requested line. A `mixed` free-item rule is granted
 //!    at most once per basket, on the lowest-numbered line that earns it.
-//! 5. Tax: the customer's override template, else the channel's, else the
-//!    default; none at all when the customer is exempt. The mode is the
+//! 5. Tax: the customer's override template (the request's, else the one
+//!    the catalog assigns to the customer), else the channel's, else the
+//!    default; none at all when the customer is exempt — by the request's
+//!    `tax_exemption`, or because their assigned template has no lines (the
+//!    template's name is then the exemption's reference). The mode is the
 //!    request's (the channel's) when given, else the template's. Arithmetic
 //!    in [`super::tax`].
 //! 6. Guards, margins, totals, coupon outcomes.
@@ -107,7 +110,8 @@ pub struct CustomerContext {
     /// that exempts them. Recorded on the result.
     #[serde(default)]
     pub tax_exemption: Option<String>,
-    /// A tax template that overrides the channel's for this customer.
+    /// A tax template that overrides the channel's for this customer; when
+    /// `None`, the template the catalog assigns to the customer, if any.
     #[serde(default)]
     pub tax_template: Option<TaxTemplateId>,
 }
@@ -257,7 +261,7 @@ pub fn price(
                 .tax_template(id)
                 .ok_or(PricingError::UnknownTaxTemplate(id))?,
         ),
-        None => None,
+        None => catalog.customer_tax_template(customer.id),
     };
 
     // 2. List prices.
@@ -457,7 +461,12 @@ pub fn price(
         .tax_exemption
         .as_ref()
         .map(|e| e.trim().to_owned())
-        .filter(|e| !e.is_empty());
+        .filter(|e| !e.is_empty())
+        .or_else(|| {
+            override_template
+                .filter(|t| t.lines().is_empty())
+                .map(|t| t.name().to_owned())
+        });
     let applied_template = if exemption.is_some() { None } else { template };
     let taxed = tax_lines(
         &priced,

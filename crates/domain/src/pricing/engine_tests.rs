@@ -22,7 +22,7 @@ use crate::pricing::schedules::{
 };
 use crate::pricing::tax::{TaxMode, TaxRate, TaxRounding, TaxTemplate, TaxTemplateSpec};
 use crate::pricing::waterfall::{AdjustmentKind, CouponStatus, LineFlag, LineKind};
-use crate::pricing::{PricingCatalogSpec, PricingSettings};
+use crate::pricing::{CatalogError, PricingCatalogSpec, PricingSettings};
 
 // ---------------------------------------------------------------- builders
 
@@ -78,6 +78,7 @@ fn vat(n: u64, mode: TaxMode, rates: &[(&str, Decimal)]) -> TaxTemplateSpec {
             })
             .collect(),
         channels: BTreeSet::new(),
+        customers: Default::default(),
         is_default: true,
     }
 }
@@ -1157,6 +1158,53 @@ fn an_exempt_customer_pays_no_tax_and_the_exemption_is_recorded() {
     assert_eq!(basket.tax_template, None);
     assert_eq!(basket.tax_exemption.as_deref(), Some("DE123456789"));
     assert!(basket.tax_breakdown.is_empty());
+}
+
+#[test]
+fn a_template_assigned_to_the_customer_beats_the_channels_and_one_without_lines_exempts() {
+    let mut b2c = vat(2, TaxMode::Exclusive, &[("VAT", dec!(20))]);
+    b2c.is_default = false;
+    b2c.channels = [channel_id(1)].into();
+    let mut reduced = vat(3, TaxMode::Exclusive, &[("VAT", dec!(5.5))]);
+    reduced.is_default = false;
+    reduced.customers = [customer_id(1)].into();
+    let mut exempt = vat(4, TaxMode::Exclusive, &[]);
+    exempt.name = "Resale certificate RC-7".into();
+    exempt.is_default = false;
+    exempt.customers = [customer_id(2)].into();
+    let world = World::new().tax(b2c).tax(reduced).tax(exempt);
+    let mut req = request(vec![line(1, 1, dec!(1))]);
+    let basket = world.price(&req);
+    assert_eq!(basket.tax_template.unwrap().id, tax_id(3));
+    assert_eq!(basket.totals.tax_total, eur(dec!(0.55)));
+    assert_eq!(basket.tax_exemption, None);
+
+    req.customer.id = customer_id(2);
+    let basket = world.price(&req);
+    assert_eq!(basket.tax_template, None);
+    assert_eq!(
+        basket.tax_exemption.as_deref(),
+        Some("Resale certificate RC-7")
+    );
+    assert_eq!(basket.totals.tax_total, eur(dec!(0)));
+    assert_eq!(basket.totals.gross_total, eur(dec!(10.00)));
+
+    req.customer.id = customer_id(3);
+    assert_eq!(world.price(&req).tax_template.unwrap().id, tax_id(2));
+}
+
+#[test]
+fn two_templates_claiming_one_customer_are_rejected() {
+    let mut a = vat(1, TaxMode::Exclusive, &[("VAT", dec!(20))]);
+    a.customers = [customer_id(1)].into();
+    let mut b = vat(2, TaxMode::Exclusive, &[]);
+    b.is_default = false;
+    b.customers = [customer_id(1)].into();
+    let world = World::new().tax(a).tax(b);
+    assert!(matches!(
+        PricingCatalog::new(world.spec.clone()),
+        Err(CatalogError::SeveralCustomerTaxTemplates { .. })
+    ));
 }
 
 // ----------------------------------------------------------------- guards

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::{pct, TaxTemplateId};
-use crate::ids::ChannelId;
+use crate::ids::{ChannelId, CustomerId};
 use crate::money::{round, Currency, RoundingMode};
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -90,6 +90,12 @@ pub struct TaxTemplateSpec {
     /// The channels this template is the template of.
     #[serde(default)]
     pub channels: BTreeSet<ChannelId>,
+    /// The customers this template is the template of, whatever the channel
+    /// (ERPNext's tax rule by customer, Odoo's fiscal position on the
+    /// partner). A template with no lines assigned to a customer is their
+    /// tax exemption: its name is the exemption's reference.
+    #[serde(default)]
+    pub customers: BTreeSet<CustomerId>,
     /// The template for baskets no channel template or override covers.
     #[serde(default)]
     pub is_default: bool,
@@ -107,6 +113,7 @@ pub struct TaxTemplate {
     mode: TaxMode,
     lines: Vec<TaxRate>,
     channels: BTreeSet<ChannelId>,
+    customers: BTreeSet<CustomerId>,
     is_default: bool,
 }
 
@@ -141,6 +148,7 @@ impl TaxTemplate {
             mode: spec.mode,
             lines: spec.lines,
             channels: spec.channels,
+            customers: spec.customers,
             is_default: spec.is_default,
         })
     }
@@ -159,6 +167,9 @@ impl TaxTemplate {
     }
     pub fn channels(&self) -> &BTreeSet<ChannelId> {
         &self.channels
+    }
+    pub fn customers(&self) -> &BTreeSet<CustomerId> {
+        &self.customers
     }
     pub fn is_default(&self) -> bool {
         self.is_default
@@ -280,6 +291,7 @@ mod tests {
                 })
                 .collect(),
             channels: BTreeSet::new(),
+            customers: Default::default(),
             is_default: true,
         })
         .unwrap()
@@ -297,6 +309,7 @@ mod tests {
                 rate_percent: rate,
             }],
             channels: BTreeSet::new(),
+            customers: Default::default(),
             is_default: false,
         };
         assert!(matches!(

@@ -24,7 +24,7 @@ use sales_domain::ids::{
 use sales_domain::money::{Currency, Money};
 use sales_domain::pricing::{
     CouponCode, FreeProduct, PriceList, PriceListSpec, PricingCatalogSpec, PricingSettings,
-    RuleAction, TaxRounding,
+    RuleAction,
 };
 
 use super::records::marks;
@@ -93,7 +93,9 @@ fn chain<I>(first: I, ancestors: Vec<I>) -> Vec<I> {
     out
 }
 
-/// Units, costs and item-group chains of `ids`, in two queries.
+/// Units, costs and item-group chains of `ids`, in one query: each
+/// product's row once per group of its chain (nearest first), or once with
+/// no group.
 pub fn product_facts(
     db: &impl Db,
     ids: &[ProductId],
@@ -102,12 +104,24 @@ pub fn product_facts(
     if ids.is_empty() {
         return Ok(out);
     }
-    let params: Vec<Value> = ids.iter().map(|p| Value::Text(p.to_string())).collect();
+    let mut params: Vec<Value> = ids.iter().map(|p| Value::Text(p.to_string())).collect();
+    params.extend_from_within(..);
     let rows = db.execute(
         &format!(
-            "SELECT id, uom, standard_cost_amount, standard_cost_currency, active
-             FROM products WHERE id IN ({})",
-            marks(ids.len())
+            "WITH RECURSIVE up(product_id, group_id, depth) AS (
+                 SELECT id, item_group_id, 0 FROM products
+                 WHERE id IN ({marks}) AND item_group_id IS NOT NULL
+                 UNION ALL
+                 SELECT up.product_id, g.parent_id, up.depth + 1
+                 FROM up JOIN item_groups g ON g.id = up.group_id
+                 WHERE g.parent_id IS NOT NULL AND up.depth < 64
+             )
+             SELECT p.id, p.uom, p.standard_cost_amount, p.standard_cost_currency, p.active,
+                    up.group_id
+             FROM products p LEFT JOIN up ON up.product_id = p.id
+             WHERE p.id IN ({marks})
+             ORDER BY p.id, up.depth",
+            marks = marks(ids.len())
         ),
         &params,
     )?;
@@ -119,41 +133,23 @@ pub fn product_facts(
             message,
         };
         let id = ProductId::parse(id_text).map_err(|e| corrupt(e.to_string()))?;
-        let standard_cost = read_money(&row, "standard_cost")?
-            .ok_or_else(|| corrupt("standard_cost missing".into()))?;
-        out.insert(
-            id,
-            ProductFacts {
-                id,
-                uom: row.text("uom")?.to_owned(),
-                standard_cost,
-                item_groups: Vec::new(),
-                active: row.bool("active")?,
-            },
-        );
-    }
-    let rows = db.execute(
-        &format!(
-            "WITH RECURSIVE up(product_id, group_id, depth) AS (
-                 SELECT id, item_group_id, 0 FROM products
-                 WHERE id IN ({}) AND item_group_id IS NOT NULL
-                 UNION ALL
-                 SELECT up.product_id, g.parent_id, up.depth + 1
-                 FROM up JOIN item_groups g ON g.id = up.group_id
-                 WHERE g.parent_id IS NOT NULL AND up.depth < 64
-             )
-             SELECT product_id, group_id FROM up ORDER BY product_id, depth",
-            marks(ids.len())
-        ),
-        &params,
-    )?;
-    for row in rows.iter() {
-        let product = ProductId::parse(row.text("product_id")?);
-        let group = ItemGroupId::parse(row.text("group_id")?);
-        if let (Ok(p), Ok(g)) = (product, group) {
-            if let Some(facts) = out.get_mut(&p) {
-                facts.item_groups.push(g);
+        let facts = match out.entry(id) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let standard_cost = read_money(&row, "standard_cost")?
+                    .ok_or_else(|| corrupt("standard_cost missing".into()))?;
+                e.insert(ProductFacts {
+                    id,
+                    uom: row.text("uom")?.to_owned(),
+                    standard_cost,
+                    item_groups: Vec::new(),
+                    active: row.bool("active")?,
+                })
             }
+        };
+        if let Some(group) = row.opt_text("group_id")? {
+            let group = ItemGroupId::parse(group).map_err(|e| corrupt(e.to_string()))?;
+            facts.item_groups.push(group);
         }
     }
     Ok(out)
@@ -163,6 +159,8 @@ pub fn product_facts(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BasketKeys<'a> {
     pub currency: Currency,
+    /// The basket's channel (its settings override may set the tax rounding).
+    pub channel_code: &'a str,
     pub products: &'a [ProductId],
     /// Every item group in the lines' chains.
     pub item_groups: &'a [ItemGroupId],
@@ -224,10 +222,11 @@ pub fn basket_catalog(
         })
         .collect::<Result<Vec<_>, _>>()?;
 
+    let settings = settings::get(db)?.record;
     Ok(PricingCatalogSpec {
         settings: PricingSettings {
-            rounding_mode: settings::get(db)?.record.rounding(),
-            tax_rounding: tax_rounding(db)?,
+            rounding_mode: settings.rounding(),
+            tax_rounding: settings.tax_rounding_for(keys.channel_code),
         },
         price_lists,
         rules,
@@ -235,24 +234,4 @@ pub fn basket_catalog(
         tax_templates: tax_templates::all_active(db)?,
         guards: guards::for_targets(db, &targets)?,
     })
-}
-
-/// Where tax is rounded: the `settings.tax_rounding` column (migration 2,
-/// default per line).
-pub fn tax_rounding(db: &impl Db) -> Result<TaxRounding, StoreError> {
-    let rows = db.execute("SELECT tax_rounding FROM settings WHERE id = 1", &[])?;
-    let text = rows
-        .first()
-        .map(|r| r.text("tax_rounding").map(str::to_owned))
-        .transpose()?
-        .unwrap_or_default();
-    match text.as_str() {
-        "per_document" => Ok(TaxRounding::PerDocument),
-        "per_line" | "" => Ok(TaxRounding::PerLine),
-        other => Err(StoreError::Corrupt {
-            entity: "settings",
-            id: "1".into(),
-            message: format!("tax_rounding {other:?}"),
-        }),
-    }
 }

@@ -165,9 +165,11 @@ pub fn schedule_in_use(db: &impl Db, schedule: DiscountScheduleId) -> Result<boo
 }
 
 /// The active rules that could touch a basket: those targeting one of
-/// `targets` (product and item-group ids), those for any item, and those
-/// needing one of `coupons` (so a coupon's existence is known even when
-/// its rules target other products).
+/// `targets` (product and item-group ids), those for any item that need no
+/// coupon, and those needing one of `coupons` (so a coupon's existence is
+/// known even when its rules target other products). A coupon rule for any
+/// item is not read unless the basket carries its coupon: without it the
+/// rule cannot apply.
 pub(crate) fn for_basket(
     db: &impl Db,
     targets: &[String],
@@ -180,7 +182,8 @@ pub(crate) fn for_basket(
     w.and(
         &format!(
             "id IN (SELECT rule_id FROM pricing_rule_targets WHERE target_id IN ({})
-                    UNION SELECT id FROM pricing_rules WHERE any_item = 1 AND active = 1
+                    UNION SELECT id FROM pricing_rules
+                          WHERE any_item = 1 AND active = 1 AND coupon IS NULL
                     UNION SELECT id FROM pricing_rules WHERE coupon IN ({}) AND active = 1)",
             records::marks(targets.len()),
             records::marks(coupons.len())

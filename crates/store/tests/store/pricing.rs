@@ -272,6 +272,7 @@ fn schedules_taxes_and_guards_round_trip() {
             rate_percent: dec!(19),
         }],
         channels: BTreeSet::new(),
+        customers: Default::default(),
         is_default: true,
     })
     .unwrap();
@@ -410,7 +411,32 @@ fn the_basket_catalog_holds_only_what_the_basket_can_touch_and_prices_like_the_f
         },
         RuleAction::DiscountPercent { percent: dec!(5) },
     );
-    for r in [&on_product, &on_group, &free, &elsewhere, &coupon] {
+    // For any item, for other customers: loaded, does not apply.
+    let basket_wide = rule(
+        "other customers",
+        RuleConditions {
+            customers: [CustomerId::new()].into(),
+            ..RuleConditions::default()
+        },
+        RuleAction::DiscountPercent { percent: dec!(1) },
+    );
+    let other_coupon = rule(
+        "autumn coupon, any item",
+        RuleConditions {
+            coupon: Some(CouponCode::new("AUTUMN").unwrap()),
+            ..RuleConditions::default()
+        },
+        RuleAction::DiscountPercent { percent: dec!(5) },
+    );
+    for r in [
+        &on_product,
+        &on_group,
+        &free,
+        &elsewhere,
+        &coupon,
+        &basket_wide,
+        &other_coupon,
+    ] {
         rules::create(&db, r, at(1)).unwrap();
     }
     let retired = percent_off(&[bought.id()], dec!(90));
@@ -422,6 +448,7 @@ fn the_basket_catalog_holds_only_what_the_basket_can_touch_and_prices_like_the_f
         &db,
         &BasketKeys {
             currency: Currency::EUR,
+            channel_code: "WEB",
             products: &[bought.id()],
             item_groups: &[group.id()],
             coupons: &coupons,
@@ -447,7 +474,15 @@ fn the_basket_catalog_holds_only_what_the_basket_can_touch_and_prices_like_the_f
     );
     let mut rule_ids: Vec<PricingRuleId> = spec.rules.iter().map(PricingRule::id).collect();
     rule_ids.sort();
-    let mut expected = vec![on_product.id(), on_group.id(), free.id(), coupon.id()];
+    // Not the rule on another product, nor the any-item rule of a coupon
+    // the basket does not carry.
+    let mut expected = vec![
+        on_product.id(),
+        on_group.id(),
+        free.id(),
+        coupon.id(),
+        basket_wide.id(),
+    ];
     expected.sort();
     assert_eq!(rule_ids, expected);
 
