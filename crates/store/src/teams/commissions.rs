@@ -600,10 +600,12 @@ fn settle_period(
     let plan = plan_for(db, b, trigger.currency, trigger.order_date)?;
     // Which orders are settled together: the tier period of the plan, or
     // just this order when no plan pays (everything due is then 0).
+    // `ids`: every order credited to `b`, whatever its date.
+    let mut ids: Vec<(OrderId, Decimal)> = vec![];
     let (credited, period): (Vec<(OrderFacts, Decimal)>, Option<Period>) = match &plan {
         Some(plan) => {
             let period = Period::containing(plan.tier_period(), trigger.order_date);
-            let ids = match b {
+            ids = match b {
                 Beneficiary::SalesPerson(p) => allocations::orders_of_person(db, p)?,
                 Beneficiary::SalesPartner(p) => allocations::orders_of_partner(db, p)?
                     .into_iter()
@@ -638,7 +640,11 @@ fn settle_period(
         facts.insert(f.order_id, f);
     }
     // Orders the ledger holds for `b` in the same period that are no
-    // longer credited (and the trigger itself) are due nothing.
+    // longer credited (and the trigger itself) are due nothing. One still
+    // credited but now dated in another period or in another currency
+    // (`earned_on` is the order date when it was booked; seed-demo dates
+    // its orders back after booking) belongs to that period's or
+    // currency's settlement, not this one: leave it.
     let mut others = ledger::all(
         db,
         &LedgerFilter {
@@ -655,6 +661,8 @@ fn settle_period(
         others = BTreeSet::from([trigger.order_id]);
     }
     others.insert(trigger.order_id);
+    let still_credited: BTreeSet<OrderId> = ids.iter().map(|(o, _)| *o).collect();
+    others.retain(|o| due.contains_key(o) || *o == trigger.order_id || !still_credited.contains(o));
     for o in others {
         due.entry(o).or_insert(Decimal::ZERO);
         if let std::collections::btree_map::Entry::Vacant(v) = facts.entry(o) {

@@ -507,6 +507,78 @@ fn tiers_across_orders_are_settled_together_when_one_order_changes() {
         .is_empty());
 }
 
+/// The demo's seeding (`seed-demo --database`) dates its orders back after
+/// their commission was booked, so the ledger's `earned_on` (the day of
+/// booking) and the order's date part. Settling the current month must not
+/// take such an order for one no longer credited: it still is, in its own
+/// month. Before the fix the second order's recalculation reversed the
+/// first in full ("0 due at order version 2").
+#[test]
+fn an_order_dated_into_another_month_is_not_reversed_when_this_month_is_settled() {
+    let db = db();
+    let w = world(&db);
+    let t = territory(&db, "NA", None);
+    let amy = person(&db, "Amy", None, None);
+    team(&db, "NA", t, &[(amy, dec!(100))]);
+    plan(&db, amy, vec![]);
+    let c = customer(&db, Some(t), "10001");
+    let first = order(&db, &w, c, dec!(1000));
+    commissions::recalculate_order(&db, first, at(5)).unwrap();
+    assert_eq!(booked(&db, amy, first), dec!(50.00));
+    // As seed-demo's backdating does: the order moves to January, the
+    // ledger (append-only) keeps the day it was booked.
+    db.execute(
+        "UPDATE sales_orders SET order_date = '2026-01-15' WHERE id = ?",
+        &[crate::db::Value::Text(first.to_string())],
+    )
+    .unwrap();
+
+    let second = order(&db, &w, c, dec!(400));
+    let rows = commissions::recalculate_order(&db, second, at(6)).unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.order_id, r.kind, r.amount))
+            .collect::<Vec<_>>(),
+        vec![(Some(second), EntryKind::Accrual, dec!(20.00))]
+    );
+    assert_eq!(booked(&db, amy, first), dec!(50.00));
+    // Its own month holds it as booked: nothing to do there either.
+    assert!(commissions::recalculate_order(&db, first, at(7))
+        .unwrap()
+        .is_empty());
+    assert!(commissions::recalculate_order(&db, second, at(7))
+        .unwrap()
+        .is_empty());
+    // Moved to someone else, it is reversed, in the month of its date.
+    let bob = person(&db, "Bob", None, None);
+    let split = allocations::DocumentTeam {
+        sales_team: sales_domain::teams::Split::new(
+            "sales_team",
+            vec![Allocation {
+                sales_person_id: bob,
+                percentage: dec!(100),
+            }],
+        )
+        .unwrap(),
+        sales_partner_id: None,
+    };
+    allocations::set(
+        &db,
+        allocations::DocumentKind::Order,
+        &first.to_string(),
+        &split,
+    )
+    .unwrap();
+    let rows = commissions::recalculate_order(&db, first, at(8)).unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.order_id, r.amount, r.earned_on.to_string()))
+            .collect::<Vec<_>>(),
+        vec![(Some(first), dec!(-50.00), "2026-01-15".to_string())]
+    );
+    assert_eq!(booked(&db, amy, second), dec!(20.00));
+}
+
 #[test]
 fn the_approvals_directory_prefers_the_hierarchy_and_keeps_the_old_list_as_fallback() {
     use crate::approvals::managers::{self as old, ManagerLine};
