@@ -146,23 +146,24 @@ fn world(db: &impl Db) -> World {
     World { channel, product }
 }
 
-fn eur(a: Decimal) -> Money {
-    Money::new(a, Currency::EUR).unwrap()
+fn money(a: Decimal, c: Currency) -> Money {
+    Money::new(a, c).unwrap()
 }
 
 /// Sets the order's one line to `net` and its status, as the order flow
 /// would after pricing and confirming it.
 fn set_order(db: &impl Db, id: OrderId, net: Decimal, status: OrderStatus) {
     let cur = orders::get(db, id).unwrap();
+    let c = cur.record.order.currency();
     let mut parts = cur.record.order.parts().clone();
     parts.status = status;
     parts.lines[0].pricing = Some(LinePricing {
-        list_price: eur(net),
-        net_unit_price: eur(net),
-        net_total: eur(net),
-        tax_total: eur(dec!(0)),
-        gross_total: eur(net),
-        margin: eur(dec!(0)),
+        list_price: money(net, c),
+        net_unit_price: money(net, c),
+        net_total: money(net, c),
+        tax_total: money(dec!(0), c),
+        gross_total: money(net, c),
+        margin: money(dec!(0), c),
         flags: vec![],
     });
     let rec = OrderRecord {
@@ -173,6 +174,16 @@ fn set_order(db: &impl Db, id: OrderId, net: Decimal, status: OrderStatus) {
 }
 
 fn order(db: &impl Db, w: &World, customer: CustomerId, net: Decimal) -> OrderId {
+    order_in(db, w, customer, net, Currency::EUR)
+}
+
+fn order_in(
+    db: &impl Db,
+    w: &World,
+    customer: CustomerId,
+    net: Decimal,
+    currency: Currency,
+) -> OrderId {
     let id = OrderId::new();
     orders::create_draft(
         db,
@@ -180,7 +191,7 @@ fn order(db: &impl Db, w: &World, customer: CustomerId, net: Decimal) -> OrderId
         NewOrder {
             customer_id: customer,
             channel_id: w.channel,
-            currency: Currency::EUR,
+            currency,
             payment_terms: None,
             requested_date: None,
             customer_reference: None,
@@ -225,12 +236,21 @@ fn team(db: &impl Db, code: &str, territory: TerritoryId, members: &[(SalesPerso
 }
 
 fn plan(db: &impl Db, p: SalesPersonId, tiers: Vec<Tier>) -> CommissionPlanId {
+    plan_in(db, p, tiers, Currency::EUR)
+}
+
+fn plan_in(
+    db: &impl Db,
+    p: SalesPersonId,
+    tiers: Vec<Tier>,
+    currency: Currency,
+) -> CommissionPlanId {
     let plan = CommissionPlan::from_parts(
         CommissionPlanId::new(),
         CommissionPlanInput {
             name: "2026".into(),
             beneficiary: Beneficiary::SalesPerson(p),
-            currency: Currency::EUR,
+            currency,
             effective_from: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
             effective_to: None,
             accrue_on: AccrueOn::Confirmation,
@@ -503,6 +523,35 @@ fn tiers_across_orders_are_settled_together_when_one_order_changes() {
     assert_eq!(booked(&db, ann, first), dec!(0));
     assert_eq!(booked(&db, ann, second), dec!(20.00));
     assert!(commissions::recalculate_order(&db, second, at(7))
+        .unwrap()
+        .is_empty());
+}
+
+/// A person paid in two currencies has two plans; settling the month of a
+/// USD order must not take her EUR orders (booked the same month, still
+/// credited) for uncredited ones — before the fix it reversed them, in USD.
+#[test]
+fn a_settlement_in_one_currency_leaves_the_orders_of_another_alone() {
+    let db = db();
+    let w = world(&db);
+    let t = territory(&db, "NA", None);
+    let amy = person(&db, "Amy", None, None);
+    team(&db, "NA", t, &[(amy, dec!(100))]);
+    plan_in(&db, amy, vec![], Currency::EUR);
+    plan_in(&db, amy, vec![], Currency::USD);
+    let c = customer(&db, Some(t), "10001");
+    let in_eur = order(&db, &w, c, dec!(1000));
+    commissions::recalculate_order(&db, in_eur, at(5)).unwrap();
+    let in_usd = order_in(&db, &w, c, dec!(400), Currency::USD);
+    let rows = commissions::recalculate_order(&db, in_usd, at(6)).unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.order_id, r.amount, r.currency))
+            .collect::<Vec<_>>(),
+        vec![(Some(in_usd), dec!(20.00), Currency::USD)]
+    );
+    assert_eq!(booked(&db, amy, in_eur), dec!(50.00));
+    assert!(commissions::recalculate_order(&db, in_eur, at(7))
         .unwrap()
         .is_empty());
 }
