@@ -23,7 +23,9 @@
 //! are rebuilt through `POST /api/v1/analytics/rollups/rebuild` and
 //! quotations past their validity expired through
 //! `POST /api/v1/quotations/expire`. The commission ledger is append-only
-//! and keeps the day it was earned on (today).
+//! and keeps the day it was earned on (today); a later recalculation takes
+//! these orders by their new dates and leaves what they booked alone (it
+//! reverses only what is no longer credited).
 
 use anyhow::{bail, Context, Result};
 use rust_decimal::Decimal;
