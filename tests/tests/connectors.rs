@@ -792,3 +792,183 @@ mod downstream {
         app.stop().await.unwrap();
     }
 }
+
+/// A priced, stocked drill, a customer and a B2B channel: (customer,
+/// channel, drill).
+async fn sales_world(app: &TestApp) -> (String, String, String) {
+    let wh = app.code("MAIN");
+    let warehouse = id(&app
+        .create("/api/v1/warehouses", json!({ "code": wh, "name": "Main" }))
+        .await
+        .unwrap());
+    let drill = id(&app
+        .create_product(
+            json!({ "sku": app.code("DRILL"), "name": "Drill", "uom": "pcs",
+            "kind": "stocked", "standard_cost": { "amount": "40.00", "currency": "EUR" } }),
+        )
+        .await
+        .unwrap());
+    app.post(
+        "/api/v1/stock/adjustments",
+        json!({ "product_id": drill, "warehouse_id": warehouse, "on_hand": "100", "reason": "count" }),
+    )
+    .await
+    .unwrap()
+    .assert_status(201);
+    app.create(
+        "/api/v1/price-lists",
+        json!({ "name": "Standard", "currency": "EUR",
+                "items": [{ "product_id": drill, "uom": "pcs", "rate": "100.00" }] }),
+    )
+    .await
+    .unwrap();
+    app.create(
+        "/api/v1/tax-templates",
+        json!({ "name": "VAT", "mode": "exclusive", "is_default": true,
+                "lines": [{ "code": "VAT", "name": "VAT 19 %", "rate_percent": "19" }] }),
+    )
+    .await
+    .unwrap();
+    let customer = id(&app
+        .create_customer(json!({ "name": "Buyer" }))
+        .await
+        .unwrap());
+    let channel = id(&app
+        .create(
+            "/api/v1/channels",
+            json!({ "code": app.code("B2B"), "name": "B2B", "kind": "b2b", "mode": "offline",
+                    "currency": "EUR", "tax_mode": "exclusive", "warehouses": [wh] }),
+        )
+        .await
+        .unwrap());
+    (customer, channel, drill)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_automation_emails_each_recipient_once_and_creates_its_task_once() {
+    let mail = StandIn::start(|_, _| Answer::json(202, json!({ "queued": true }))).await;
+    let projects = StandIn::start(|_, _| Answer::json(201, json!({ "ok": true }))).await;
+    let app = app_with(&[
+        ("mail_base_url", &mail.url()),
+        ("mail_api_key", "mail-key"),
+        ("mail_from", "sales@example.com"),
+        ("project_base_url", &projects.url()),
+    ])
+    .await;
+    // Two people to notify: one with an e-mail address, one without.
+    let mut people = Vec::new();
+    for (name, email) in [("Mia Mail", Some("mia@example.com")), ("Nils Nomail", None)] {
+        let key = app.create_key(name, &["manager"]).await.unwrap();
+        let me = app
+            .call_as(&key, reqwest::Method::GET, "/api/v1/me", None, &[])
+            .await
+            .unwrap()
+            .assert_status(200)
+            .clone();
+        let mut body = json!({ "name": name, "principal_id": me["id"] });
+        if let Some(e) = email {
+            body["email"] = json!(e);
+        }
+        app.create("/api/v1/sales-people", body).await.unwrap();
+        people.push((key, id(&me)));
+    }
+    let (customer, channel, drill) = sales_world(&app).await;
+    app.create(
+        "/api/v1/automations",
+        json!({
+            "name": "Order confirmed",
+            "event": "order.confirmed",
+            "actions": [
+                { "type": "notify", "message": "An order was confirmed",
+                  "recipients": [{ "kind": "principal", "id": people[0].1 },
+                                 { "kind": "principal", "id": people[1].1 }] },
+                { "type": "create_task", "title": "Call the customer", "hours": "1.5" }
+            ]
+        }),
+    )
+    .await
+    .unwrap();
+
+    let order = app
+        .create(
+            "/api/v1/orders",
+            json!({ "customer_id": customer, "channel_id": channel,
+                    "lines": [{ "product_id": drill, "quantity": "2" }] }),
+        )
+        .await
+        .unwrap();
+    let submitted = app
+        .post(&format!("/api/v1/orders/{}/submit", id(&order)), json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        submitted.assert_status(200)["status"],
+        "confirmed",
+        "{}",
+        submitted.text
+    );
+
+    for _ in 0..300 {
+        if !mail.seen().is_empty() && !projects.seen().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Anything duplicated would arrive meanwhile.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let sent = mail.seen();
+    assert_eq!(
+        sent.len(),
+        1,
+        "one e-mail, to the one person with an address: {sent:#?}"
+    );
+    assert_eq!(
+        (sent[0].method.as_str(), sent[0].path.as_str()),
+        ("POST", "/messages")
+    );
+    assert_eq!(
+        sent[0].body,
+        json!({ "from": "sales@example.com", "to": "mia@example.com",
+                "subject": "Order confirmed", "text": "An order was confirmed" })
+    );
+    assert_eq!(sent[0].header("authorization"), Some("Bearer mail-key"));
+    assert!(sent[0].header("idempotency-key").is_some());
+    // Both still have it in their in-app inbox.
+    for (key, _) in &people {
+        let inbox = app
+            .call_as(
+                key,
+                reqwest::Method::GET,
+                "/api/v1/notifications",
+                None,
+                &[],
+            )
+            .await
+            .unwrap();
+        let items = inbox.assert_status(200)["items"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            items.iter().filter(|n| n["kind"] == "automation").count(),
+            1
+        );
+    }
+
+    let tasks = projects.seen();
+    assert_eq!(tasks.len(), 1, "{tasks:#?}");
+    assert_eq!(
+        (tasks[0].method.as_str(), tasks[0].path.as_str()),
+        ("POST", "/tasks")
+    );
+    assert_eq!(tasks[0].body["title"], "Call the customer");
+    assert_eq!(tasks[0].body["hours"], "1.5");
+    assert_eq!(tasks[0].body["order_id"], json!(id(&order)));
+    assert_eq!(
+        tasks[0].body["order_number"],
+        submitted.assert_status(200)["number"]
+    );
+    assert!(tasks[0].header("idempotency-key").is_some());
+    app.stop().await.unwrap();
+}

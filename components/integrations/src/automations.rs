@@ -108,18 +108,9 @@ fn check_references(db: &impl Db, rule: &Rule) -> Result<(), ApiError> {
                     }
                 }
             }
-            RuleAction::CreateTask { .. } => {
-                // Project tasks are planned from service lines (role,
-                // slot, booking); a free-standing task has none of that yet.
-                return Err(ApiError::new(
-                    422,
-                    "unsupported_action",
-                    "This action is not available yet",
-                    "create_task is not available yet: project tasks are planned from an order's service lines",
-                )
-                .with_field(format!("actions[{i}].type")));
-            }
-            RuleAction::Hold { .. } => {}
+            // create_task goes to the project connector; without one the
+            // run is recorded as skipped with why.
+            RuleAction::Hold { .. } | RuleAction::CreateTask { .. } => {}
         }
     }
     Ok(())

@@ -14,6 +14,8 @@
 //!   and its tasks as they are now, with the project's version).
 //! - [`MAIL_TOPIC`] (written by an automation's `notify`, one per
 //!   recipient) → mail, `POST {mail_base_url}/messages` ([`MailMessage`]).
+//! - [`TASK_TOPIC`] (an automation's `create_task`) → projects,
+//!   `POST {project_base_url}/tasks` ([`TaskDoc`]).
 //!
 //! A connector whose base URL is empty is not used: the embedded records
 //! (work orders, projects, the in-app inbox) are all there is. With one,
@@ -23,7 +25,7 @@
 
 use sales_domain::downstream::{ProjectId, WorkOrderId};
 use sales_domain::integrations::connectors::{
-    Endpoint, MailMessage, ProjectDoc, ProjectTaskDoc, WorkOrderDoc,
+    Endpoint, MailMessage, ProjectDoc, ProjectTaskDoc, TaskDoc, WorkOrderDoc,
 };
 use sales_store::downstream::{projects, work_orders};
 use sales_store::outbox::Event;
@@ -31,6 +33,8 @@ use sales_store::{Db, StoreError};
 
 /// The outbox topic of one e-mail to one recipient.
 pub(crate) const MAIL_TOPIC: &str = "notification.email_requested";
+/// The outbox topic of an automation's follow-up task.
+pub(crate) const TASK_TOPIC: &str = "automation.task_requested";
 
 /// A connector's endpoint from its Spin variables (`{name}_base_url`,
 /// `{name}_api_key`, `{name}_timeout_ms`); `Ok(None)` when not configured.
@@ -74,6 +78,18 @@ pub(crate) fn push(db: &impl Db, event: &Event) -> Result<(), String> {
                 event,
                 &doc,
             )
+        }
+        (_, TASK_TOPIC) => {
+            let Some(endpoint) = endpoint("project")? else {
+                eprintln!(
+                    "jobs: {} {}: project_base_url is empty now; not sent",
+                    event.topic, event.id
+                );
+                return Ok(());
+            };
+            let task: TaskDoc = serde_json::from_value(event.payload.clone())
+                .map_err(|e| format!("payload of {}: {e}", event.topic))?;
+            send(&endpoint, "POST", "/tasks", event, &task)
         }
         (_, MAIL_TOPIC) => {
             let Some(endpoint) = endpoint("mail")? else {

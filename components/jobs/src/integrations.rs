@@ -17,7 +17,7 @@
 use chrono::{DateTime, Utc};
 use sales_domain::ids::{OrderId, QuotationId};
 use sales_domain::integrations::automations::{Action, Recipient};
-use sales_domain::integrations::connectors::MailMessage;
+use sales_domain::integrations::connectors::{MailMessage, TaskDoc};
 use sales_domain::integrations::signature::standard_sign;
 use sales_store::downstream::notifications::{self, NewNotification};
 use sales_store::integrations::automations::{self, Subject};
@@ -247,8 +247,48 @@ fn run_action(
                 Err(e) => Err(e.into()),
             }
         }
-        Action::CreateTask { .. } => {
-            Ok(Some(("skipped", "create_task is not available yet".into())))
+        Action::CreateTask { title, hours } => {
+            // Embedded projects hold the tasks planned from service lines
+            // (role, slot, booking); a follow-up task goes to the project
+            // system, once (this action is claimed once per event).
+            if crate::connectors::endpoint("project")
+                .ok()
+                .flatten()
+                .is_none()
+            {
+                return Ok(Some((
+                    "skipped",
+                    "no project connector (project_base_url is empty)".into(),
+                )));
+            }
+            let Ok(order_id) = OrderId::parse(&event.aggregate_id) else {
+                return Ok(Some(("skipped", "not an order".into())));
+            };
+            let order = orders::get(db, order_id)?.record.order;
+            let project = sales_store::downstream::projects::for_order(db, order_id)?;
+            let task = TaskDoc {
+                id: sales_domain::ids::EventId::new().to_string(),
+                order_id: order_id.to_string(),
+                order_number: order.number().to_owned(),
+                project_id: project.as_ref().map(|p| p.record.id.to_string()),
+                project_number: project.map(|p| p.record.number),
+                title: title.clone(),
+                hours: *hours,
+            };
+            outbox::enqueue(
+                db,
+                &NewEvent {
+                    topic: crate::connectors::TASK_TOPIC.into(),
+                    aggregate_kind: "order".into(),
+                    aggregate_id: order_id.to_string(),
+                    payload: serde_json::to_value(task).map_err(|e| HandlerError::Payload {
+                        topic: event.topic.clone(),
+                        message: e.to_string(),
+                    })?,
+                },
+                now,
+            )?;
+            Ok(None)
         }
     }
 }

@@ -13,8 +13,8 @@
 //!   cancelled.
 //! - **Projects** — `PUT {base}/projects/{id}` with [`ProjectDoc`] (the
 //!   project and its tasks, upserted by version like work orders), and
-//!   `POST {base}/projects/{id}/tasks` with [`TaskDoc`] for a follow-up task
-//!   an automation creates.
+//!   `POST {base}/tasks` with [`TaskDoc`] for a follow-up task an
+//!   automation creates on the order's project.
 //! - **Mail** — `POST {base}/messages` with [`MailMessage`].
 //!
 //! Every call carries `Authorization: Bearer <key>` when a key is set, and
@@ -224,15 +224,19 @@ pub struct ProjectDoc {
     pub tasks: Vec<ProjectTaskDoc>,
 }
 
-/// `POST /projects/{id}/tasks`: a follow-up task (an automation's
-/// `create_task`). `id` is ours; the receiver creates it once.
+/// `POST /tasks`: a follow-up task an automation's `create_task` asks for,
+/// on the order's project (the receiver creates the project for the order
+/// when it has none). `id` is ours; the receiver creates it once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskDoc {
     pub id: String,
-    pub project_number: String,
+    pub order_id: String,
     pub order_number: String,
+    /// Our project of the order, when it has one (service lines).
+    pub project_id: Option<String>,
+    pub project_number: Option<String>,
     pub title: String,
-    pub due_on: Option<NaiveDate>,
+    pub hours: Option<Decimal>,
 }
 
 /// `POST /messages`: one e-mail to one recipient.
