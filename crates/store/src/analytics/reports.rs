@@ -17,6 +17,7 @@ use std::str::FromStr;
 use chrono::{Datelike, Months, NaiveDate};
 use rust_decimal::{Decimal, RoundingStrategy};
 use sales_domain::analytics::{from_e4, to_e4, DateRange, Dimension, Granularity};
+use sales_domain::quotations::QuotationStatus;
 
 use crate::db::{Db, Value};
 use crate::error::StoreError;
@@ -747,18 +748,22 @@ pub struct Funnel {
 /// `territories` (by the customer's own territory).
 ///
 /// `created_at` is compared as a timestamp range (RFC 3339 text of fixed
-/// width sorts as time), so both queries are index range reads: the counts
-/// by status on the covering `quotations_funnel`, the lost reasons on the
-/// partial `quotations_lost_reasons` (lost quotations only). The customers
-/// are joined only for a territory filter.
+/// width sorts as time), so both queries are index range reads. The counts
+/// read the covering `quotations_funnel_status (status, created_at, ...)`
+/// with every [`QuotationStatus`] listed: one range per status, counted in
+/// index order, so the year's quotations are never sorted. The lost reasons
+/// read the generated column `lost_reason` from the covering partial
+/// `quotations_lost_reason` (lost quotations only; no JSON is parsed). The
+/// customers are joined only for a territory filter.
 pub fn funnel(
     db: &impl Db,
     range: &DateRange,
     channel: Option<&str>,
     territories: Option<&[String]>,
 ) -> Result<Funnel, StoreError> {
-    let (sql, params) = funnel_sql(range, channel, territories);
-    let rows = db.execute(&sql.0, &params)?;
+    let ((counts_sql, counts_params), (reasons_sql, reasons_params)) =
+        funnel_sql(range, channel, territories);
+    let rows = db.execute(&counts_sql, &counts_params)?;
     let mut f = Funnel::default();
     for r in rows.iter() {
         let n = r.int("n")?;
@@ -790,7 +795,7 @@ pub fn funnel(
             _ => f.cancelled += n,
         }
     }
-    let reasons = db.execute(&sql.1, &params)?;
+    let reasons = db.execute(&reasons_sql, &reasons_params)?;
     for r in reasons.iter() {
         f.lost_reasons
             .push((r.opt_text("reason")?.unwrap_or("").to_owned(), r.int("n")?));
@@ -798,14 +803,13 @@ pub fn funnel(
     Ok(f)
 }
 
-/// The funnel's two queries (counts by status, lost reasons) and their
-/// shared parameters; public to the crate's tests, which check their plans.
-#[doc(hidden)]
-pub fn funnel_sql(
+/// The funnel's two queries (counts by status, lost reasons), each with
+/// its parameters.
+fn funnel_sql(
     range: &DateRange,
     channel: Option<&str>,
     territories: Option<&[String]>,
-) -> ((String, String), Vec<Value>) {
+) -> ((String, Vec<Value>), (String, Vec<Value>)) {
     let mut w = String::from("q.created_at >= ? AND q.created_at < ?");
     let end = range
         .to()
@@ -821,26 +825,40 @@ pub fn funnel_sql(
         in_list(&mut w, &mut params, "c.territory_id", ts);
         w.push(')');
     }
-    (
-        (
-            // INDEXED BY: without statistics the planner would rather
-            // take `quotations_status (status = 'lost')` and read every
-            // lost quotation ever; SQLite fails the statement if the named
-            // index cannot serve it, so a schema change cannot silently
-            // turn this into a scan.
-            format!(
-                "SELECT q.status, COUNT(*) AS n FROM quotations q INDEXED BY quotations_funnel
-                 WHERE {w} GROUP BY q.status"
-            ),
-            format!(
-                "SELECT json_extract(q.body, '$.lost.reason') AS reason, COUNT(*) AS n
-                 FROM quotations q INDEXED BY quotations_lost_reasons
-                 WHERE {w} AND q.status = 'lost'
+    // Every status the column can hold (it is written from
+    // `QuotationStatus::as_str` only), so the counts are complete; listing
+    // them lets SQLite read one `(status, created_at)` range per status.
+    let mut statuses = String::from("q.status IN (");
+    let mut count_params = Vec::with_capacity(QuotationStatus::ALL.len() + params.len());
+    for (i, s) in QuotationStatus::ALL.iter().enumerate() {
+        statuses.push_str(if i == 0 { "?" } else { ", ?" });
+        count_params.push(Value::from(s.as_str()));
+    }
+    statuses.push(')');
+    count_params.extend(params.iter().cloned());
+    let counts = (
+        // INDEXED BY: without statistics the planner would rather
+        // take `quotations_status (status, valid_until)` or
+        // `quotations_channel`; SQLite fails the statement if the named
+        // index cannot serve it, so a schema change cannot silently turn
+        // this into a scan.
+        format!(
+            "SELECT q.status, COUNT(*) AS n
+             FROM quotations q INDEXED BY quotations_funnel_status
+             WHERE {statuses} AND {w} GROUP BY q.status"
+        ),
+        count_params,
+    );
+    let reasons = (
+        format!(
+            "SELECT q.lost_reason AS reason, COUNT(*) AS n
+                 FROM quotations q INDEXED BY quotations_lost_reason
+                 WHERE q.status = 'lost' AND {w}
                  GROUP BY reason ORDER BY n DESC, reason"
-            ),
         ),
         params,
-    )
+    );
+    (counts, reasons)
 }
 
 /// Durations in days: how many, the mean (two decimals), the median.
