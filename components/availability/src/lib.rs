@@ -21,7 +21,7 @@
 //! `inventory_base_url` is set, from an outside inventory system
 //! ([`connector`]).
 
-use sales_kit::{not_allowed, ApiError, ApiRequest, ApiResult, Method};
+use sales_kit::{methods, not_allowed, ApiError, ApiRequest, ApiResult, Method};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
@@ -52,10 +52,9 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     let segments = req.segments();
     let m = &req.method;
     match segments.as_slice() {
-        ["api", "v1", "availability", "check"] => match m {
-            Method::Post => check::handle(ctx, req),
-            _ => not_allowed(m, "POST"),
-        },
+        ["api", "v1", "availability", "check"] => methods!(m, {
+            Post => check::handle(ctx, req),
+        }),
         ["api", "v1", "warehouses", rest @ ..] => match (rest, m) {
             ([], Method::Get) => warehouses::list(ctx, req),
             ([], Method::Post) => warehouses::create(ctx, req),

@@ -9,7 +9,7 @@
 //! `Idempotency-Key`. The rules are `sales_domain::orders`, the SQL
 //! `sales_store::orders`.
 
-use sales_kit::{not_allowed, ApiError, ApiRequest, ApiResult, Method};
+use sales_kit::{methods, not_allowed, ApiError, ApiRequest, ApiResult, Method};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
@@ -36,24 +36,20 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     let segments = req.segments();
     let m = &req.method;
     match segments.as_slice() {
-        ["api", "v1", "quotations"] => match m {
-            Method::Get => quotations::list(ctx, req),
-            Method::Post => quotations::create(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "quotations", "expire"] => match m {
-            Method::Post => quotations::expire(ctx, req),
-            _ => not_allowed(m, "POST"),
-        },
-        ["api", "v1", "quotations", id] => match m {
-            Method::Get => quotations::get(ctx, id),
-            Method::Patch => quotations::update(ctx, req, id),
-            _ => not_allowed(m, "GET, PATCH"),
-        },
-        ["api", "v1", "quotations", id, "revisions", n] => match m {
-            Method::Get => quotations::get_revision(ctx, id, n),
-            _ => not_allowed(m, "GET"),
-        },
+        ["api", "v1", "quotations"] => methods!(m, {
+            Get => quotations::list(ctx, req),
+            Post => quotations::create(ctx, req),
+        }),
+        ["api", "v1", "quotations", "expire"] => methods!(m, {
+            Post => quotations::expire(ctx, req),
+        }),
+        ["api", "v1", "quotations", id] => methods!(m, {
+            Get => quotations::get(ctx, id),
+            Patch => quotations::update(ctx, req, id),
+        }),
+        ["api", "v1", "quotations", id, "revisions", n] => methods!(m, {
+            Get => quotations::get_revision(ctx, id, n),
+        }),
         ["api", "v1", "quotations", id, action] => match (m, *action) {
             (Method::Post, "send") => quotations::send(ctx, req, id),
             (Method::Post, "submit-for-approval") => quotations::submit_for_approval(ctx, req, id),
@@ -74,16 +70,14 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             ) => not_allowed(m, "POST"),
             _ => Err(not_found(req)),
         },
-        ["api", "v1", "orders"] => match m {
-            Method::Get => orders::list(ctx, req),
-            Method::Post => orders::create(ctx, req),
-            _ => not_allowed(m, "GET, POST"),
-        },
-        ["api", "v1", "orders", id] => match m {
-            Method::Get => orders::get(ctx, id),
-            Method::Patch => orders::update(ctx, req, id),
-            _ => not_allowed(m, "GET, PATCH"),
-        },
+        ["api", "v1", "orders"] => methods!(m, {
+            Get => orders::list(ctx, req),
+            Post => orders::create(ctx, req),
+        }),
+        ["api", "v1", "orders", id] => methods!(m, {
+            Get => orders::get(ctx, id),
+            Patch => orders::update(ctx, req, id),
+        }),
         ["api", "v1", "orders", id, action] => match (m, *action) {
             (Method::Post, "submit") => submit::submit(ctx, req, id),
             (Method::Post, "hold" | "resume" | "cancel" | "close") => {
