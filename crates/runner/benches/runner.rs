@@ -10,7 +10,9 @@
 //! runner's p50 minus the baseline's p50 at concurrency 1 (client, kernel and
 //! HTTP costs cancel out). Load generator and server share the machine.
 //!
-//! Environment: `BENCH_SECONDS` (default 5) per scenario.
+//! Environment: `BENCH_SECONDS` (default 5) per scenario; `BENCH_ONLY` (a
+//! comma-separated list of `baseline`, `noop`, `sqlread`) and
+//! `BENCH_CONCURRENCY` (e.g. `1,16`) narrow the run, for profiling.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -130,13 +132,22 @@ fn us(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` would pass other
     // flags: only run when asked to benchmark.
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
+    // As `sales-runner up` does, before any thread starts.
+    sales_runner::quiet_error_backtraces();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(bench());
+}
+
+async fn bench() {
     let seconds: f64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -161,20 +172,36 @@ async fn main() {
     let addr = app.local_addr();
     let base = baseline_server().await;
 
+    let only: Option<Vec<String>> = std::env::var("BENCH_ONLY")
+        .ok()
+        .map(|s| s.split(',').map(|w| w.trim().to_string()).collect());
+    let levels: Vec<usize> = std::env::var("BENCH_CONCURRENCY")
+        .ok()
+        .map(|s| s.split(',').filter_map(|w| w.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 16, 64]);
     println!("| scenario | concurrency | requests/s | p50 | p99 |");
     println!("|---|---|---|---|---|");
     let mut base_p50 = Duration::ZERO;
     let mut noop_p50 = Duration::ZERO;
-    for (name, target, path) in [
-        ("baseline: bare hyper server, no runner", base, "/"),
-        ("no-op component", addr, "/?op=noop"),
+    for (key, name, target, path) in [
         (
+            "baseline",
+            "baseline: bare hyper server, no runner",
+            base,
+            "/",
+        ),
+        ("noop", "no-op component", addr, "/?op=noop"),
+        (
+            "sqlread",
             "one SQLite read (`SELECT 1` on `default`)",
             addr,
             "/?op=sqlread",
         ),
     ] {
-        for c in [1usize, 16, 64] {
+        if only.as_ref().is_some_and(|o| !o.iter().any(|w| w == key)) {
+            continue;
+        }
+        for &c in &levels {
             let s = measure(target, path, c, seconds).await;
             println!(
                 "| {name} | {c} | {:.0} | {} | {} |",
@@ -194,5 +221,25 @@ async fn main() {
         "\nrunner overhead at concurrency 1 (no-op p50 - baseline p50): {}",
         us(noop_p50.saturating_sub(base_p50))
     );
+    // What the process holds after the run: the pool's warm slots and the
+    // memory they keep resident, and the resident set size.
+    if let Some(m) = sales_runner::pool_metrics() {
+        println!(
+            "pool after the run: {} warm unused memory slots keeping {:.1} MiB resident, \
+             {} warm unused table slots keeping {:.1} MiB",
+            m.unused_warm_memories(),
+            m.unused_memory_bytes_resident() as f64 / 1048576.0,
+            m.unused_warm_tables(),
+            m.unused_table_bytes_resident() as f64 / 1048576.0,
+        );
+    }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        for line in status
+            .lines()
+            .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
+        {
+            println!("{line}");
+        }
+    }
     app.shutdown().await;
 }

@@ -34,6 +34,8 @@ mod server;
 mod sqlite;
 pub mod variables;
 
+pub use engine::{pool_metrics, quiet_error_backtraces};
+
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

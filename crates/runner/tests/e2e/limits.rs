@@ -59,3 +59,24 @@ async fn shutdown_lets_in_flight_requests_finish() {
         "listener must be closed"
     );
 }
+
+/// Pool slots are reset between requests by scanning for the pages the
+/// last instance dirtied (`PAGEMAP_SCAN`) and keeping up to 2 MiB of them
+/// resident: an instance that dirtied more than that (4 MiB) or that trapped
+/// on the memory limit leaves the next one in its slot a pristine memory
+/// (its static counter starts again at 1), and the limit still holds on a
+/// reused slot.
+#[tokio::test]
+async fn reused_pool_slots_are_pristine_and_still_limited() {
+    let mut t = TestApp::new(APP);
+    t.opts.memory_limit = 32 << 20;
+    let app = t.start().await;
+    for _ in 0..3 {
+        let r = app.get("/?op=alloc&mb=4").await;
+        assert_eq!((r.status, r.text()), (200, (4usize << 20).to_string()));
+        assert_eq!(app.get("/?op=counter").await.text(), "1");
+        assert_eq!(app.get("/?op=alloc&mb=64").await.status, 500);
+        assert_eq!(app.get("/?op=counter").await.text(), "1");
+    }
+    app.shutdown().await;
+}
