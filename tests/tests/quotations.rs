@@ -1244,3 +1244,67 @@ async fn a_rejected_quotation_returns_to_draft_with_the_reason_and_an_edit_while
     send(&app, &small).await;
     app.stop().await.unwrap();
 }
+
+/// A request opened over the approvals API for a quotation id nothing
+/// stores: its outcome is handled (nothing to move), not retried and parked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_for_a_quotation_nothing_stores_is_done_not_parked() {
+    let redis = sales_e2e::RedisServer::start().unwrap();
+    let url = redis.url();
+    let app = TestApp::spawn_with(&[("redis_address", url.as_str())])
+        .await
+        .unwrap();
+    let (rep, rep_id) = person(&app, "rep").await;
+    let (manager, manager_id) = person(&app, "manager").await;
+    let channel = app.code("Q");
+    quotation_policy(
+        &app,
+        &channel,
+        "Discount over 10%",
+        json!({ "type": "max_line_discount", "over": "10" }),
+        &manager_id,
+    )
+    .await;
+    let snapshot = json!({
+        "document": { "kind": "quotation", "id": uuid::Uuid::now_v7().to_string() },
+        "version": 1, "channel": channel,
+        "customer": { "id": uuid::Uuid::now_v7().to_string(), "open_exposure": eur("0") },
+        "submitted_by": rep_id, "payment_terms_days": 30, "default_payment_terms_days": 30,
+        "currency": "EUR", "total": eur("80"),
+        "lines": [{ "line_no": 1, "product": uuid::Uuid::now_v7().to_string(),
+                    "quantity": "1", "list_price": eur("100"), "net_price": eur("80"),
+                    "discount_percent": "20" }]
+    });
+    let opened = as_key(
+        &app,
+        &rep,
+        Method::POST,
+        "/api/v1/approval-requests",
+        Some(json!({ "snapshot": snapshot })),
+    )
+    .await;
+    let request = opened.assert_status(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    as_key(
+        &app,
+        &manager,
+        Method::POST,
+        &format!("/api/v1/approvals/{request}/approve"),
+        Some(json!({ "document_version": 1 })),
+    )
+    .await
+    .assert_status(200);
+    let done = "/api/v1/outbox?topic=approval.approved&status=done";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app.count(done).await.unwrap() != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the approval.approved event was not handled"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.count("/api/v1/outbox?status=parked").await.unwrap(), 0);
+    app.stop().await.unwrap();
+}

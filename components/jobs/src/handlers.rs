@@ -273,7 +273,16 @@ fn quotation_decided(
     };
     let id = QuotationId::parse(&e.document_id).map_err(|err| bad(err.to_string()))?;
     let version = u32::try_from(e.document_version).map_err(|err| bad(err.to_string()))?;
-    let current = quotations::get(db, id)?;
+    let current = match quotations::get(db, id) {
+        Ok(current) => current,
+        // A request opened over the approvals API for a document that is
+        // not a stored quotation: nothing to move.
+        Err(StoreError::NotFound { .. }) => {
+            eprintln!("jobs: {} for unknown quotation {id} ignored", event.topic);
+            return Ok(());
+        }
+        Err(err) => return Err(err.into()),
+    };
     let mut q = current.record;
     if q.status() != QuotationStatus::PendingApproval || q.document_version() != version {
         eprintln!(
