@@ -1,11 +1,22 @@
-//! Draining the outbox: claim a batch, run each event in its own
-//! transaction together with marking it done, record failures.
+//! Draining the outbox: claim a batch, run the claimed events' handlers
+//! together with marking each done in one transaction, record failures.
+//!
+//! One transaction per claimed batch rather than per event (issue 7: the
+//! single SQLite writer is what bounds the app, and each transaction costs
+//! a `BEGIN IMMEDIATE` wait and a `COMMIT`): every event still runs the
+//! same handlers in the same order, and is marked done by
+//! `outbox::complete` in the transaction holding its effects. If anything
+//! in the batch fails — a handler, or `complete` because a lease was taken
+//! over — the whole transaction rolls back and each event of the batch is
+//! run again in a transaction of its own, so a failing event is retried
+//! or parked alone and the others are done, exactly as before.
 
+use chrono::{DateTime, Utc};
 use sales_domain::ids::EventId;
-use sales_store::outbox::{self, EventStatus};
+use sales_store::outbox::{self, Event, EventStatus};
 use sales_store::Db;
 
-use crate::handlers;
+use crate::handlers::{self, HandlerError};
 use crate::Config;
 
 /// Rows claimed per batch.
@@ -22,6 +33,44 @@ pub(crate) struct Report {
     pub parked: usize,
 }
 
+/// Everything one event does inside a transaction, marking it done last.
+fn effects(
+    db: &impl Db,
+    event: &Event,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<(), HandlerError> {
+    handlers::handle(db, event, now)?;
+    crate::integrations::on_event(db, event, now)?;
+    crate::rollups::handle(db, event)?;
+    crate::commissions::handle(db, event, now)?;
+    outbox::complete(db, event.id, owner, now)?;
+    Ok(())
+}
+
+/// Records a failed attempt (back to pending after the backoff, or parked).
+fn failed(
+    db: &impl Db,
+    event: &Event,
+    owner: &str,
+    message: &str,
+    config: &Config,
+    report: &mut Report,
+) {
+    eprintln!(
+        "jobs: {} {} attempt {} failed: {message}",
+        event.topic, event.id, event.attempts
+    );
+    let now = chrono::Utc::now();
+    match outbox::fail(db, event.id, owner, message, now, &config.retry) {
+        Ok(EventStatus::Parked) => report.parked += 1,
+        Ok(_) => report.retried += 1,
+        // The lease was taken over meanwhile: the other consumer owns the
+        // row now.
+        Err(e) => eprintln!("jobs: could not record the failure: {e}"),
+    }
+}
+
 pub(crate) fn drain(db: &impl Db, config: &Config) -> anyhow::Result<Report> {
     // A fresh owner per invocation: a claim held by an instance that died
     // is never mistaken for this one's.
@@ -34,47 +83,39 @@ pub(crate) fn drain(db: &impl Db, config: &Config) -> anyhow::Result<Report> {
             break;
         }
         report.claimed += batch.len();
+        let mut ready = Vec::with_capacity(batch.len());
         for event in batch {
             // An outside system that must hear of the event is told first,
             // outside the transaction (connectors: idempotency key = event).
-            if let Err(message) = crate::connectors::push(db, &event) {
-                let now = chrono::Utc::now();
-                eprintln!(
-                    "jobs: {} {} attempt {} failed: {message}",
-                    event.topic, event.id, event.attempts
-                );
-                match outbox::fail(db, event.id, &owner, &message, now, &config.retry) {
-                    Ok(EventStatus::Parked) => report.parked += 1,
-                    Ok(_) => report.retried += 1,
-                    Err(e) => eprintln!("jobs: could not record the failure: {e}"),
-                }
-                continue;
+            match crate::connectors::push(db, &event) {
+                Ok(()) => ready.push(event),
+                Err(message) => failed(db, &event, &owner, &message, config, &mut report),
             }
+        }
+        if ready.len() > 1 {
             let now = chrono::Utc::now();
-            let result = db.transaction(|db| {
-                handlers::handle(db, &event, now)?;
-                crate::integrations::on_event(db, &event, now)?;
-                crate::rollups::handle(db, &event)?;
-                crate::commissions::handle(db, &event, now)?;
-                outbox::complete(db, event.id, &owner, now)?;
-                Ok::<(), handlers::HandlerError>(())
+            let together = db.transaction(|db| {
+                ready
+                    .iter()
+                    .try_for_each(|event| effects(db, event, &owner, now))
             });
-            match result {
-                Ok(()) => report.done += 1,
-                Err(e) => {
-                    let message = e.to_string();
-                    eprintln!(
-                        "jobs: {} {} attempt {} failed: {message}",
-                        event.topic, event.id, event.attempts
-                    );
-                    match outbox::fail(db, event.id, &owner, &message, now, &config.retry) {
-                        Ok(EventStatus::Parked) => report.parked += 1,
-                        Ok(_) => report.retried += 1,
-                        // The lease was taken over meanwhile: the other
-                        // consumer owns the row now.
-                        Err(e) => eprintln!("jobs: could not record the failure: {e}"),
-                    }
+            match together {
+                Ok(()) => {
+                    report.done += ready.len();
+                    continue;
                 }
+                // Rolled back whole: each event again on its own, below.
+                Err(e) => eprintln!(
+                    "jobs: a batch of {} events failed together ({e}); running them one by one",
+                    ready.len()
+                ),
+            }
+        }
+        for event in ready {
+            let now = chrono::Utc::now();
+            match db.transaction(|db| effects(db, &event, &owner, now)) {
+                Ok(()) => report.done += 1,
+                Err(e) => failed(db, &event, &owner, &e.to_string(), config, &mut report),
             }
         }
     }
