@@ -564,3 +564,150 @@ async fn a_converted_order_keeps_its_quotations_split_without_duplicate_rows() {
     .unwrap();
     assert_eq!(rows.first().unwrap().int("n").unwrap(), 2);
 }
+
+/// The one number `sql` answers (as `n`), straight from the database.
+fn count(app: &TestApp, sql: &str) -> i64 {
+    let db = sales_store::rusqlite_db::RusqliteDb::open(app.database_path().unwrap()).unwrap();
+    sales_store::Db::execute(&db, sql, &[])
+        .unwrap()
+        .first()
+        .unwrap()
+        .int("n")
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_bodies_take_a_split_checked_as_the_sales_team_resource_checks_it() {
+    let app = TestApp::spawn().await.unwrap();
+    let w = world(&app).await;
+    let [_, qs, _] = &w.quotations;
+    let q = app.get(&format!("/api/v1/quotations/{qs}")).await.unwrap();
+    let q = q.assert_status(200).clone();
+    let bob_p = q["sales_team"][0]["sales_person_id"].clone();
+    let ann_p = json!(w.ann_person);
+    let (customer, code) = (q["customer_id"].clone(), q["channel_code"].clone());
+    let product = q["lines"][0]["product_id"].clone();
+    let channel = q["channel_id"].clone();
+    let lines = json!([{ "product_id": product, "quantity": "1" }]);
+    let split = |a: &str, b: &str| {
+        json!([{ "sales_person_id": bob_p, "percentage": a },
+               { "sales_person_id": ann_p, "percentage": b }])
+    };
+    let quotation = |team: Value| {
+        json!({ "customer_id": customer, "channel_code": code, "lines": lines,
+                "sales_team": team })
+    };
+    let order = |team: Value| {
+        json!({ "customer_id": customer, "channel_id": channel, "lines": lines,
+                "sales_team": team })
+    };
+    let documents =
+        "SELECT (SELECT COUNT(*) FROM quotations) + (SELECT COUNT(*) FROM sales_orders) \
+                     + (SELECT COUNT(*) FROM document_sales_teams) AS n";
+
+    // A 60/40 split given at creation is the document's, stored.
+    let sixty = split("60", "40");
+    let created = app
+        .create("/api/v1/quotations", quotation(sixty.clone()))
+        .await
+        .unwrap();
+    let quote = id(&created);
+    let read = app
+        .get(&format!("/api/v1/quotations/{quote}"))
+        .await
+        .unwrap();
+    assert_eq!(read.assert_status(200)["sales_team_source"], "stored");
+    assert_eq!(read.body["sales_team"], sixty, "{}", read.body);
+    // Ann sees the South quotation through the split, as after a PUT.
+    get_as(&app, &w.ann, &format!("/api/v1/quotations/{quote}"))
+        .await
+        .assert_status(200);
+    let placed = id(&app
+        .create("/api/v1/orders", order(sixty.clone()))
+        .await
+        .unwrap());
+    let read = app.get(&format!("/api/v1/orders/{placed}")).await.unwrap();
+    assert_eq!(read.assert_status(200)["sales_team_source"], "stored");
+    assert_eq!(read.body["sales_team"], sixty, "{}", read.body);
+
+    // A split totalling 90, an unknown person, an unknown partner: 422
+    // naming the field, and nothing written.
+    let before = count(&app, documents);
+    for (path, body) in [
+        ("/api/v1/quotations", quotation(split("50", "40"))),
+        ("/api/v1/orders", order(split("50", "40"))),
+    ] {
+        let r = app.call(Method::POST, path, Some(body)).await.unwrap();
+        r.assert_problem(422, "split_total");
+        assert_eq!(r.body["field"], "sales_team", "{}", r.body);
+    }
+    let ghost = "0190a1b2-c3d4-7e5f-8a9b-0123456789ab";
+    let unknown = json!([{ "sales_person_id": bob_p, "percentage": "60" },
+                         { "sales_person_id": ghost, "percentage": "40" }]);
+    for (path, body) in [
+        ("/api/v1/quotations", quotation(unknown.clone())),
+        ("/api/v1/orders", order(unknown.clone())),
+    ] {
+        let r = app.call(Method::POST, path, Some(body)).await.unwrap();
+        r.assert_problem(422, "unknown_reference");
+        assert_eq!(
+            r.body["field"], "sales_team[1].sales_person_id",
+            "{}",
+            r.body
+        );
+    }
+    let mut with_partner = order(sixty.clone());
+    with_partner["sales_partner_id"] = json!(ghost);
+    let r = app
+        .call(Method::POST, "/api/v1/orders", Some(with_partner))
+        .await
+        .unwrap();
+    r.assert_problem(422, "unknown_reference");
+    assert_eq!(r.body["field"], "sales_partner_id", "{}", r.body);
+    assert_eq!(count(&app, documents), before);
+
+    // Converting keeps the split given at creation, stored once.
+    app.post(&format!("/api/v1/quotations/{quote}/send"), json!({}))
+        .await
+        .unwrap()
+        .assert_status(200);
+    let converted = app
+        .post(&format!("/api/v1/quotations/{quote}/convert"), json!({}))
+        .await
+        .unwrap();
+    let converted = id(&converted.assert_status(201)["order"]);
+    let read = app
+        .get(&format!("/api/v1/orders/{converted}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        read.assert_status(200)["sales_team"],
+        sixty,
+        "{}",
+        read.body
+    );
+    app.post(&format!("/api/v1/orders/{converted}/submit"), json!({}))
+        .await
+        .unwrap()
+        .assert_status(200);
+    let mut stored = Value::Null;
+    for _ in 0..100 {
+        let r = app
+            .get(&format!("/api/v1/orders/{converted}"))
+            .await
+            .unwrap();
+        if r.body["sales_team_source"] == "stored" {
+            stored = r.body.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored["sales_team"], sixty, "{stored}");
+    let rows = count(
+        &app,
+        &format!(
+            "SELECT COUNT(*) AS n FROM document_sales_teams WHERE document_id = '{converted}'"
+        ),
+    );
+    assert_eq!(rows, 2);
+}

@@ -182,10 +182,16 @@ pub fn get(ctx: &Ctx, id: &str) -> ApiResult {
 pub fn create(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     require(&ctx.principal, Action::WriteOrders)?;
     let b: NewOrderBody = parse_json(req)?;
+    let team = crate::visible::given_team(b.sales_team, b.sales_partner_id)?;
     let me = ctx.principal.id().to_string();
     write(&ctx.db, &me, req, ctx.now, |db| {
         customer(db, b.customer_id)?;
         let ch = channel(db, b.channel_id)?;
+        let id = OrderId::new();
+        if let Some(t) = &team {
+            let kind = sales_store::teams::allocations::DocumentKind::Order;
+            t.store(db, kind, &id.to_string(), b.customer_id)?;
+        }
         let new = NewOrder {
             customer_id: b.customer_id,
             channel_id: b.channel_id,
@@ -196,8 +202,8 @@ pub fn create(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             quotation_id: None,
             lines: b.lines.into_iter().map(|l| l.into_line()).collect(),
         };
-        let stored = orders::create_draft(db, OrderId::new(), new, today(ctx), ctx.now)
-            .map_err(errors::flow)?;
+        let stored =
+            orders::create_draft(db, id, new, today(ctx), ctx.now).map_err(errors::flow)?;
         order_response(201, &stored, true)
     })
 }

@@ -248,6 +248,7 @@ pub fn get_revision(ctx: &Ctx, id: &str, revision: &str) -> ApiResult {
 pub fn create(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     require(&ctx.principal, Action::WriteQuotations)?;
     let b: wire::CreateBody = parse_json(req)?;
+    let team = crate::visible::given_team(b.sales_team, b.sales_partner_id)?;
     let today = today(ctx.now);
     let settings = settings::get(&ctx.db)?.record;
     let code = match b
@@ -316,6 +317,10 @@ pub fn create(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         let mut spec = q.spec().clone();
         spec.number = number;
         let q = Quotation::from_spec(spec).map_err(|e| wire::error(e.into()))?;
+        if let Some(t) = &team {
+            let kind = sales_store::teams::allocations::DocumentKind::Quotation;
+            t.store(db, kind, &q.id().to_string(), q.customer_id())?;
+        }
         let stored = store::create(db, &q, ctx.now)?;
         store::enqueue_event(db, "created", &q, no_payload(), ctx.now)?;
         wire::respond(201, &stored, vec![], true)

@@ -1,7 +1,8 @@
 //! Record visibility at the orders component's edge (issue #8 item 5):
 //! the caller's [`Visibility`] (`sales_store::visibility`) applied to
-//! every quotation and order route, and the sales team split the
-//! single-document reads carry.
+//! every quotation and order route, the sales team split the
+//! single-document reads carry, and the one the create bodies may give
+//! ([`given_team`]).
 //!
 //! [`guard`] runs before the router dispatches: a quotation or order the
 //! caller may not see is a 404 `not_found` on every route under its id —
@@ -124,4 +125,114 @@ pub(crate) fn order_team(
         Some(t) => fields(true, &t),
         None => fields(false, &allocations::for_order(db, rec, false)?),
     })
+}
+
+/// The sales team given in a create body (`sales_team`, optional
+/// `sales_partner_id`; the same shape and rules as `PUT
+/// /sales-teams/...`): checked before the transaction for its shape
+/// (percentages above 0, distinct people, total 100 — 422 `split_total`
+/// on `sales_team`). `None` when neither field was given: the document
+/// then takes the customer's default, as before.
+pub(crate) fn given_team(
+    sales_team: Option<Vec<sales_domain::teams::Allocation>>,
+    sales_partner_id: Option<sales_domain::teams::SalesPartnerId>,
+) -> Result<Option<GivenTeam>, ApiError> {
+    if sales_team.is_none() && sales_partner_id.is_none() {
+        return Ok(None);
+    }
+    let split = match sales_team {
+        Some(a) => Some(sales_domain::teams::Split::new("sales_team", a).map_err(team_error)?),
+        None => None,
+    };
+    Ok(Some(GivenTeam {
+        split,
+        sales_partner_id,
+    }))
+}
+
+/// A create body's team, shape-checked by [`given_team`].
+pub(crate) struct GivenTeam {
+    /// `None`: only a partner was given; the split is the customer's
+    /// default, stored with the partner.
+    split: Option<sales_domain::teams::Split>,
+    sales_partner_id: Option<sales_domain::teams::SalesPartnerId>,
+}
+
+impl GivenTeam {
+    /// Inside the document's transaction, before it is written: every
+    /// person must exist and be active, the partner must exist (422
+    /// `unknown_reference` naming `sales_team[i].sales_person_id` or
+    /// `sales_partner_id`); then the split is stored for `id`, so the
+    /// document and its team are written together or not at all.
+    pub(crate) fn store(
+        &self,
+        db: &impl Db,
+        kind: DocumentKind,
+        id: &str,
+        customer: CustomerId,
+    ) -> Result<(), ApiError> {
+        let unknown = |detail: String, field: String| {
+            ApiError::new(
+                422,
+                "unknown_reference",
+                "A referenced record does not exist",
+                detail,
+            )
+            .with_field(field)
+        };
+        let split = match &self.split {
+            Some(s) => s.clone(),
+            None => allocations::default_for_customer(db, customer)?.sales_team,
+        };
+        if self.split.is_some() {
+            for (i, a) in split.allocations().iter().enumerate() {
+                match sales_store::teams::people::get(db, a.sales_person_id) {
+                    Ok(p) if p.record.is_active() => {}
+                    Ok(_) | Err(StoreError::NotFound { .. }) => {
+                        return Err(unknown(
+                            format!("no active sales person has id {}", a.sales_person_id),
+                            format!("sales_team[{i}].sales_person_id"),
+                        ))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        if let Some(p) = self.sales_partner_id {
+            match sales_store::teams::partners::get(db, p) {
+                Ok(_) => {}
+                Err(StoreError::NotFound { .. }) => {
+                    return Err(unknown(
+                        format!("sales partner {p} does not exist"),
+                        "sales_partner_id".into(),
+                    ))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let team = DocumentTeam {
+            sales_team: split,
+            sales_partner_id: self.sales_partner_id,
+        };
+        allocations::set(db, kind, id, &team)?;
+        Ok(())
+    }
+}
+
+/// A split's shape error as the teams component answers it on `PUT
+/// /sales-teams/...`.
+fn team_error(e: sales_domain::teams::TeamsError) -> ApiError {
+    use sales_domain::teams::TeamsError;
+    let detail = e.to_string();
+    match e {
+        TeamsError::SplitTotal { field, .. } => ApiError::new(
+            422,
+            "split_total",
+            "The percentages of a sales team must total 100",
+            detail,
+        )
+        .with_field(field),
+        TeamsError::Invalid(v) => ApiError::invalid_field(v.field, v.message),
+        other => ApiError::invalid_field(other.field().to_owned(), detail),
+    }
 }

@@ -105,6 +105,12 @@ pub struct NewOrderBody {
     #[serde(default)]
     pub customer_reference: Option<String>,
     pub lines: Vec<LineBody>,
+    /// The sales team split (percentages totalling 100); the customer's
+    /// default when absent, as `PUT /sales-teams/...` would set it.
+    #[serde(default)]
+    pub sales_team: Option<Vec<sales_domain::teams::Allocation>>,
+    #[serde(default)]
+    pub sales_partner_id: Option<sales_domain::teams::SalesPartnerId>,
 }
 
 /// `PATCH /orders/{id}`: fields present replace, `null` clears.
