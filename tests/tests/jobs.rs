@@ -546,6 +546,56 @@ async fn a_poison_event_backs_off_is_parked_and_is_retried_by_hand() {
     app.stop().await.unwrap();
 }
 
+/// Issue 7: the drain runs a claimed batch in one transaction; an event
+/// that fails in it must not take the others down with it (the batch is
+/// rolled back and each event runs on its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_event_claimed_with_good_ones_is_parked_alone_and_they_are_done() {
+    let redis = RedisServer::start().unwrap();
+    let app = apps(&redis, 1, &[("jobs_max_attempts", "1")])
+        .await
+        .pop()
+        .unwrap();
+    let (warehouse, center, _) = world(&app).await;
+    let db_file = app.database_path().unwrap();
+    let product = ProductId::new();
+    let spec = |service| Spec {
+        order: OrderId::new(),
+        version: 1,
+        state: DemandState::Active,
+        product,
+        warehouse,
+        center,
+        units: dec!(1),
+        service,
+    };
+    // Written together, claimed together by the first wake-up.
+    let first = enqueue(&db_file, "order.confirmed", &demand(&spec(None)));
+    let poison = enqueue(
+        &db_file,
+        "order.confirmed",
+        &demand(&spec(Some((
+            ProductId::new(),
+            ProjectRoleId::new(),
+            dec!(2),
+        )))),
+    );
+    let last = enqueue(&db_file, "order.confirmed", &demand(&spec(None)));
+    let parked = wait_for(&app, &redis, poison, "parked", true).await;
+    assert_eq!(parked["attempts"], 1);
+    assert!(
+        parked["last_error"].as_str().unwrap().contains("role_id"),
+        "{parked}"
+    );
+    for id in [first, last] {
+        wait_for(&app, &redis, id, "done", false).await;
+    }
+    // The good orders' work orders exist, once each; the poison's none.
+    let wos = items(&app, &format!("/api/v1/work-orders?product_id={product}")).await;
+    assert_eq!(wos.len(), 2, "{wos:?}");
+    app.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_consumers_and_replayed_messages_perform_each_effect_once() {
     let redis = RedisServer::start().unwrap();
