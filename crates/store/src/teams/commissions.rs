@@ -716,9 +716,6 @@ pub fn recalculate_order(
 ) -> Result<Vec<LedgerEntry>, StoreError> {
     let rec = crate::orders::get(db, order)?;
     let team = allocations::for_order(db, &rec.record, true)?;
-    let mut chains = GroupChains::default();
-    // The order read once: allocations do not change the order itself.
-    let facts = facts_of(db, &rec, &mut chains)?;
     let mut beneficiaries: BTreeSet<Beneficiary> = team
         .sales_team
         .allocations()
@@ -727,6 +724,13 @@ pub fn recalculate_order(
         .collect();
     beneficiaries.extend(team.sales_partner_id.map(Beneficiary::SalesPartner));
     beneficiaries.extend(ledger::beneficiaries_of(db, order)?);
+    // Nobody to pay or to claw back from: the lines need not be read.
+    if beneficiaries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut chains = GroupChains::default();
+    // The order read once: allocations do not change the order itself.
+    let facts = facts_of(db, &rec, &mut chains)?;
     let mut rows = Vec::new();
     for b in beneficiaries {
         rows.extend(settle_period(db, b, &facts, now, &mut chains)?);
