@@ -711,3 +711,167 @@ async fn create_bodies_take_a_split_checked_as_the_sales_team_resource_checks_it
     );
     assert_eq!(rows, 2);
 }
+
+/// The pending order ids of a pending-lines answer.
+fn pending_orders(body: &Value) -> BTreeSet<String> {
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["order_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_reports_count_the_rule_placed_customers_of_a_scope() {
+    let app = TestApp::spawn().await.unwrap();
+    let w = world(&app).await;
+    let [_, _, r, _] = &w.customers;
+    let [on, os, or, _] = &w.booked;
+    let [_, qs, _] = &w.quotations;
+    // A quotation for R (placed in South by the rule), sent, converted and
+    // booked: R's documents are Bob's.
+    let q = app.get(&format!("/api/v1/quotations/{qs}")).await.unwrap();
+    let q = q.assert_status(200).clone();
+    let qr = id(&app
+        .create(
+            "/api/v1/quotations",
+            json!({ "customer_id": r, "channel_code": q["channel_code"],
+                    "lines": [{ "product_id": q["lines"][0]["product_id"], "quantity": "1" }] }),
+        )
+        .await
+        .unwrap());
+    app.post(&format!("/api/v1/quotations/{qr}/send"), json!({}))
+        .await
+        .unwrap()
+        .assert_status(200);
+    let converted = app
+        .post(&format!("/api/v1/quotations/{qr}/convert"), json!({}))
+        .await
+        .unwrap();
+    let or2 = id(&converted.assert_status(201)["order"]);
+    let submitted = app
+        .post(&format!("/api/v1/orders/{or2}/submit"), json!({}))
+        .await
+        .unwrap();
+    assert_eq!(submitted.assert_status(200)["status"], "confirmed");
+
+    let report = |k: &Key, path: &'static str| {
+        let (app, secret) = (&app, k.secret.clone());
+        async move {
+            app.call_as(&secret, Method::GET, path, None, &[])
+                .await
+                .unwrap()
+                .assert_status(200)
+                .clone()
+        }
+    };
+    // Bob: S's and R's quotations, R's conversion, S's and R's open lines.
+    let f = report(&w.bob, "/api/v1/analytics/funnel").await;
+    assert_eq!(f["created"], 2, "S's and R's quotations: {f}");
+    assert_eq!(f["ordered"], 1, "R's, converted: {f}");
+    let c = report(&w.bob, "/api/v1/analytics/cycle-times").await;
+    assert_eq!(c["quotation_to_order"]["count"], 1, "{c}");
+    let p = report(&w.bob, "/api/v1/analytics/pending-lines").await;
+    assert_eq!(pending_orders(&p), set(&[os, or, &or2]));
+    // Ann: North only, none of R's.
+    let f = report(&w.ann, "/api/v1/analytics/funnel").await;
+    assert_eq!((&f["created"], &f["ordered"]), (&json!(1), &json!(0)));
+    let c = report(&w.ann, "/api/v1/analytics/cycle-times").await;
+    assert_eq!(c["quotation_to_order"]["count"], 0);
+    let p = report(&w.ann, "/api/v1/analytics/pending-lines").await;
+    assert_eq!(pending_orders(&p), set(&[on]));
+    // Bea: both, R's included; so does an admin filtering by South.
+    let p = report(&w.bea, "/api/v1/analytics/pending-lines").await;
+    assert_eq!(pending_orders(&p), set(&[on, os, or, &or2]));
+    let south = app
+        .get(&format!("/api/v1/customers/{}", w.customers[1]))
+        .await
+        .unwrap();
+    let south = south.assert_status(200)["territory_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_south = app
+        .get(&format!("/api/v1/analytics/funnel?territory_id={south}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        by_south.assert_status(200)["created"],
+        2,
+        "{}",
+        by_south.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scoped_rep_may_not_write_a_customer_outside_their_territories() {
+    let app = TestApp::spawn().await.unwrap();
+    let w = world(&app).await;
+    let [n, s, _, _] = &w.customers;
+    let south = app.get(&format!("/api/v1/customers/{s}")).await.unwrap();
+    let south = south.assert_status(200)["territory_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let munich = json!({ "line1": "Marienplatz 2", "city": "München",
+                         "postcode": "80331", "country": "DE" });
+    let post_as = |k: &Key, body: Value| {
+        let (app, secret) = (&app, k.secret.clone());
+        async move {
+            app.call_as(&secret, Method::POST, "/api/v1/customers", Some(body), &[])
+                .await
+                .unwrap()
+        }
+    };
+    let named = |name: &str| {
+        count(
+            &app,
+            &format!("SELECT COUNT(*) AS n FROM customers WHERE name = '{name}'"),
+        )
+    };
+    // Ann (North) naming South, or giving no territory with an address a
+    // rule places in South: refused, naming the field, nothing written.
+    for body in [
+        json!({ "name": "Ann South", "territory_id": south }),
+        json!({ "name": "Ann Munich", "shipping_address": munich }),
+        json!({ "name": "Ann Nowhere" }),
+    ] {
+        let name = body["name"].as_str().unwrap().to_string();
+        let refused = post_as(&w.ann, body).await;
+        refused.assert_problem(403, "outside_territory");
+        assert_eq!(refused.body["field"], "territory_id", "{}", refused.body);
+        assert_eq!(named(&name), 0, "{name} was written");
+    }
+    // Her own territory is fine; Bob's Munich customer is placed in his.
+    post_as(
+        &w.ann,
+        json!({ "name": "Ann North", "territory_id": w.north }),
+    )
+    .await
+    .assert_status(201);
+    post_as(
+        &w.bob,
+        json!({ "name": "Bob Munich", "shipping_address": munich }),
+    )
+    .await
+    .assert_status(201);
+    // Moving her own customer out of her territories is refused too.
+    let before = app.get(&format!("/api/v1/customers/{n}")).await.unwrap();
+    let version = before.assert_status(200)["version"].as_i64().unwrap();
+    let etag = format!("\"{version}\"");
+    let moved = app
+        .call_as(
+            &w.ann.secret,
+            Method::PATCH,
+            &format!("/api/v1/customers/{n}"),
+            Some(json!({ "territory_id": south })),
+            &[("if-match", &etag)],
+        )
+        .await
+        .unwrap();
+    moved.assert_problem(403, "outside_territory");
+    let after = app.get(&format!("/api/v1/customers/{n}")).await.unwrap();
+    assert_eq!(after.assert_status(200)["territory_id"], json!(w.north));
+    assert_eq!(after.body["version"], json!(version));
+}

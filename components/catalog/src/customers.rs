@@ -146,6 +146,44 @@ fn require_visible(ctx: &Ctx, id: CustomerId) -> Result<(), ApiError> {
     Ok(visibility::require_customer(&ctx.db, &seen, id)?)
 }
 
+/// A scoped caller may only write a customer they will see: its territory
+/// (explicit, else by territory rule — resolved in the write's
+/// transaction, after the write) must be one of theirs, else 403
+/// `outside_territory` on `territory_id` and the transaction rolls back.
+/// As ERPNext's user permissions refuse saving a record whose Territory
+/// link the user is not permitted (a permission error, not a validation).
+fn require_own_territory(
+    db: &impl sales_store::Db,
+    seen: &visibility::Visibility,
+    id: CustomerId,
+) -> Result<(), ApiError> {
+    let Some(mine) = seen.territories() else {
+        return Ok(());
+    };
+    let placed = sales_store::teams::territories::customer_territory(db, id)?;
+    match placed.territory_id {
+        Some(t) if mine.contains(&t) => Ok(()),
+        Some(t) => Err(outside(format!(
+            "territory {t} is not one of the territories this key may see"
+        ))),
+        None => Err(outside(
+            "the customer would have no territory (none given, no territory rule places its \
+             address); give one of the territories this key may see"
+                .to_owned(),
+        )),
+    }
+}
+
+fn outside(detail: String) -> ApiError {
+    ApiError::new(
+        403,
+        "outside_territory",
+        "Outside the territories this key may see",
+        detail,
+    )
+    .with_field("territory_id")
+}
+
 pub fn get(ctx: &Ctx, id: &str) -> ApiResult {
     require(&ctx.principal, Action::ReadCatalog)?;
     let id = path_id(id, CustomerId::parse)?;
@@ -157,6 +195,7 @@ pub fn create(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     require(&ctx.principal, Action::WriteCustomers)?;
     let body: NewCustomerBody = parse_json(req)?;
     let customer = Customer::create(CustomerId::new(), body.into()).map_err(invalid)?;
+    let seen = visibility::for_principal(&ctx.db, &ctx.principal)?;
     write(
         &ctx.db,
         &ctx.principal.id().to_string(),
@@ -164,6 +203,7 @@ pub fn create(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         ctx.now,
         |db| {
             let stored = customers::create(db, &customer, ctx.now)?;
+            require_own_territory(db, &seen, customer.id())?;
             record(201, &stored, Some(location(customer.id())))
         },
     )
@@ -172,7 +212,8 @@ pub fn create(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
 pub fn update(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
     require(&ctx.principal, Action::WriteCustomers)?;
     let id = path_id(id, CustomerId::parse)?;
-    require_visible(ctx, id)?;
+    let seen = visibility::for_principal(&ctx.db, &ctx.principal)?;
+    visibility::require_customer(&ctx.db, &seen, id)?;
     let expected = if_match(req)?;
     let body: PatchBody = parse_json(req)?;
     write(
@@ -183,7 +224,9 @@ pub fn update(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
         |db| {
             let current = customers::get(db, id)?;
             let next = current.record.patched(body.into()).map_err(invalid)?;
-            record(200, &customers::update(db, &next, expected, ctx.now)?, None)
+            let stored = customers::update(db, &next, expected, ctx.now)?;
+            require_own_territory(db, &seen, id)?;
+            record(200, &stored, None)
         },
     )
 }

@@ -282,6 +282,22 @@ fn placed_customers(
     Ok(out)
 }
 
+/// The customers a territory filter of the reports reaches beyond the
+/// explicit `territory_id` column: those without one that a territory rule
+/// places in `territories` (ids as text; an unparsable id reaches none).
+/// Read at request time, like [`for_principal`]'s, so a new rule or a tree
+/// move applies at once.
+pub fn placed_in(db: &impl Db, territories: &[String]) -> Result<Vec<String>, StoreError> {
+    let ids: BTreeSet<TerritoryId> = territories
+        .iter()
+        .filter_map(|t| TerritoryId::parse(t).ok())
+        .collect();
+    Ok(placed_customers(db, &ids)?
+        .into_iter()
+        .map(|c| c.to_string())
+        .collect())
+}
+
 /// Whether a row of `table` with `id` passes `condition` (`None`: exists).
 fn row_passes(
     db: &impl Db,

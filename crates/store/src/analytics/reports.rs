@@ -97,6 +97,44 @@ fn in_list(sql: &mut String, params: &mut Vec<Value>, column: &str, ids: &[Strin
     params.extend(ids.iter().map(Value::from));
 }
 
+/// Narrows a customers row aliased `alias` to `territories`: its explicit
+/// territory is one of them, or it is one of `placed` (customers without
+/// one that a territory rule places there, [`placed`]) — the territory the
+/// rollups give a customer's orders, so these reports count the same
+/// customers as the revenue reports.
+fn customer_in(
+    sql: &mut String,
+    params: &mut Vec<Value>,
+    alias: &str,
+    territories: &[String],
+    placed: &[String],
+) {
+    let column = format!("{alias}.territory_id");
+    if placed.is_empty() {
+        in_list(sql, params, &column, territories);
+        return;
+    }
+    sql.push_str(&format!(
+        " AND ({column} IN ({}) OR {alias}.id IN (SELECT value FROM json_each(?)))",
+        vec!["?"; territories.len()].join(", ")
+    ));
+    params.extend(territories.iter().map(Value::from));
+    params.push(json_list(placed));
+}
+
+fn json_list(ids: &[String]) -> Value {
+    Value::Text(serde_json::Value::from(ids.to_vec()).to_string())
+}
+
+/// The customers a territory rule places in `territories` (none for no
+/// filter): see `visibility::placed_in`.
+fn placed(db: &impl Db, territories: Option<&[String]>) -> Result<Vec<String>, StoreError> {
+    match territories {
+        Some(ts) if !ts.is_empty() => crate::visibility::placed_in(db, ts),
+        _ => Ok(Vec::new()),
+    }
+}
+
 /// One read of a cube: its table, its date column and the dates it covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct CubePart {
@@ -745,7 +783,8 @@ pub struct Funnel {
 }
 
 /// The funnel over quotations created in `range`, in `channel` and the
-/// `territories` (by the customer's own territory).
+/// `territories` (by the customer's territory: explicit, else by territory
+/// rule).
 ///
 /// `created_at` is compared as a timestamp range (RFC 3339 text of fixed
 /// width sorts as time), so both queries are index range reads. The counts
@@ -754,7 +793,9 @@ pub struct Funnel {
 /// index order, so the year's quotations are never sorted. The lost reasons
 /// read the generated column `lost_reason` from the covering partial
 /// `quotations_lost_reason` (lost quotations only; no JSON is parsed). The
-/// customers are joined only for a territory filter.
+/// customers are joined only for a territory filter: their explicit
+/// territory by `customers_territory`, and the rule-placed ones as a list
+/// (`UNION`), so the quotations' plans stay the same.
 pub fn funnel(
     db: &impl Db,
     range: &DateRange,
@@ -762,7 +803,7 @@ pub fn funnel(
     territories: Option<&[String]>,
 ) -> Result<Funnel, StoreError> {
     let ((counts_sql, counts_params), (reasons_sql, reasons_params)) =
-        funnel_sql(range, channel, territories);
+        funnel_sql(range, channel, territories, &placed(db, territories)?);
     let rows = db.execute(&counts_sql, &counts_params)?;
     let mut f = Funnel::default();
     for r in rows.iter() {
@@ -809,6 +850,7 @@ fn funnel_sql(
     range: &DateRange,
     channel: Option<&str>,
     territories: Option<&[String]>,
+    placed: &[String],
 ) -> ((String, Vec<Value>), (String, Vec<Value>)) {
     let mut w = String::from("q.created_at >= ? AND q.created_at < ?");
     let end = range
@@ -823,6 +865,10 @@ fn funnel_sql(
     if let Some(ts) = territories {
         w.push_str(" AND q.customer_id IN (SELECT c.id FROM customers c WHERE 1 = 1");
         in_list(&mut w, &mut params, "c.territory_id", ts);
+        if !placed.is_empty() {
+            w.push_str(" UNION SELECT value FROM json_each(?)");
+            params.push(json_list(placed));
+        }
         w.push(')');
     }
     // Every status the column can hold (it is written from
@@ -910,7 +956,7 @@ pub fn cycle_times(
         Value::Text(range.to().to_string()),
     ];
     if let Some(ts) = territories {
-        in_list(&mut w, &mut params, "c.territory_id", ts);
+        customer_in(&mut w, &mut params, "c", ts, &placed(db, territories)?);
     }
     let rows = db.execute(
         &format!(
@@ -974,7 +1020,7 @@ pub fn pending_lines(
     );
     let mut params = Vec::new();
     if let Some(ts) = territories {
-        in_list(&mut w, &mut params, "c.territory_id", ts);
+        customer_in(&mut w, &mut params, "c", ts, &placed(db, territories)?);
     }
     params.push(Value::Integer(i64::try_from(limit).unwrap_or(200)));
     let rows = db.execute(

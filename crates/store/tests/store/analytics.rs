@@ -12,7 +12,7 @@ use sales_store::db::{Db, DbError, Rows};
 use sales_store::rusqlite_db::RusqliteDb;
 use sales_store::Value;
 
-use crate::common::db;
+use crate::common::{at, db};
 
 /// Runs every statement on the real database and, for each `SELECT`, first
 /// records SQLite's query plan for it with the same parameters.
@@ -65,14 +65,78 @@ fn plans_on(p: &Planned<'_>, table: &str) -> Vec<String> {
         .collect()
 }
 
+/// A territory with a rule placing German postcodes 80000–81999 in it and
+/// a customer without a territory at 80331 (placed there by the rule).
+fn rule_placed(db: &RusqliteDb) -> (String, String) {
+    use sales_domain::catalog::{
+        Address, AddressInput, Customer, NewCustomer, NewTreeNode, Territory, TreeNode,
+    };
+    use sales_domain::ids::{CustomerId, TerritoryId};
+    use sales_domain::teams::{TerritoryRule, TerritoryRuleId, TerritoryRuleInput};
+    let t: Territory = TreeNode::create(
+        TerritoryId::new(),
+        NewTreeNode {
+            code: "MUC".into(),
+            name: "Munich".into(),
+            parent_id: None,
+        },
+    )
+    .unwrap();
+    let t = sales_store::trees::create(db, &t, at(1))
+        .unwrap()
+        .record
+        .id();
+    let rule = TerritoryRule::from_parts(
+        TerritoryRuleId::new(),
+        TerritoryRuleInput {
+            territory_id: t,
+            country: "DE".into(),
+            region: None,
+            postcode_from: Some("80000".into()),
+            postcode_to: Some("81999".into()),
+            priority: 0,
+        },
+        true,
+    )
+    .unwrap();
+    sales_store::teams::territories::rules::create(db, &rule, at(1)).unwrap();
+    let address = Address::new(AddressInput {
+        line1: "Marienplatz 1".into(),
+        city: "Munich".into(),
+        postcode: Some("80331".into()),
+        country: "DE".into(),
+        ..AddressInput::default()
+    })
+    .unwrap();
+    let c = Customer::create(
+        CustomerId::new(),
+        NewCustomer {
+            name: "Placed".into(),
+            shipping_address: Some(address),
+            ..NewCustomer::default()
+        },
+    )
+    .unwrap();
+    let c = sales_store::customers::create(db, &c, at(1))
+        .unwrap()
+        .record
+        .id();
+    (t.to_string(), c.to_string())
+}
+
 #[test]
 fn the_funnel_reads_its_indexes_by_creation_range_with_or_without_filters() {
     let db = db();
     let territories = vec!["t-1".to_owned(), "t-2".to_owned()];
+    // A territory a rule places a customer in: its customers are the
+    // explicit ones and that list (a `UNION`), the quotations' plans alike.
+    let (munich, _) = rule_placed(&db);
+    let by_rule = vec![munich];
     for (channel, terr) in [
         (None, None),
         (Some("ch-1"), None),
         (None, Some(territories.as_slice())),
+        (None, Some(by_rule.as_slice())),
     ] {
         let p = planned(&db);
         reports::funnel(&p, &year(), channel, terr).unwrap();
@@ -102,6 +166,13 @@ fn the_funnel_reads_its_indexes_by_creation_range_with_or_without_filters() {
             "lost reasons: {}",
             plans[1]
         );
+        if terr == Some(by_rule.as_slice()) {
+            assert!(
+                plans[0].contains("json_each"),
+                "no placed list: {}",
+                plans[0]
+            );
+        }
         for plan in &plans {
             assert!(!plan.contains("SCAN q"), "a full scan: {plan}");
             assert!(!plan.contains("SCAN c"), "a customers scan: {plan}");
