@@ -676,7 +676,7 @@ async fn crm(app: &TestApp, secret: &str, msg_id: &str, ts: i64, body: &Value) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_crm_deal_becomes_one_draft_order_for_the_customer_and_sales_person() {
     let secret = new_secret(&[42; 24]);
-    let app = TestApp::spawn_with(&[("crm_webhook_secret", &secret)])
+    let app = TestApp::spawn_with(&[("crm_webhook_secret", &secret), ("crm_creates", "order")])
         .await
         .unwrap();
     app.create(
@@ -775,6 +775,147 @@ async fn a_signed_crm_deal_becomes_one_draft_order_for_the_customer_and_sales_pe
         reason.contains("NOPE") && reason.contains("nobody@example.com"),
         "{reason}"
     );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_crm_deal_becomes_one_priced_quotation_for_the_customer_and_sales_person() {
+    let secret = new_secret(&[43; 24]);
+    let app = TestApp::spawn_with(&[("crm_webhook_secret", &secret)])
+        .await
+        .unwrap();
+    app.create(
+        "/api/v1/channels",
+        json!({ "code": "B2B", "name": "B2B", "kind": "b2b", "mode": "offline",
+                "currency": "EUR", "tax_mode": "exclusive" }),
+    )
+    .await
+    .unwrap();
+    let sku = app.code("SKU");
+    let product = app
+        .create_product(
+            json!({ "sku": sku, "name": "Gadget", "uom": "pcs", "kind": "stocked",
+                                "standard_cost": eur("1.00") }),
+        )
+        .await
+        .unwrap();
+    let product_id = id(&product);
+    app.create(
+        "/api/v1/price-lists",
+        json!({ "name": "CRM list", "currency": "EUR", "items": [
+            { "product_id": product_id, "uom": "pcs", "rate": "25.00" }
+        ]}),
+    )
+    .await
+    .unwrap();
+    let sam = app
+        .create(
+            "/api/v1/sales-people",
+            json!({ "name": "Sam Seller", "email": "sam@example.com" }),
+        )
+        .await
+        .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let deal = json!({
+        "type": "deal.won",
+        "timestamp": "2026-11-27T07:00:00Z",
+        "data": {
+            "deal_id": "D-900",
+            "customer": { "external_id": "crm-globex", "email": "buy@globex.example", "name": "Globex" },
+            "sales_person_email": "Sam@Example.com",
+            "currency": "EUR",
+            "lines": [{ "sku": sku, "quantity": "4" }]
+        }
+    });
+    let r = crm(&app, &secret, "q_1", now, &deal).await;
+    let r = r.assert_status(201).clone();
+    assert_eq!(r["outcome"], "created", "{r}");
+    assert_eq!(r["document_kind"], "quotation", "{r}");
+    assert!(r["order_id"].is_null(), "{r}");
+    let qid = r["quotation_id"].as_str().unwrap().to_string();
+    let q = fetch(&app, &format!("/api/v1/quotations/{qid}")).await;
+    assert_eq!(q["number"], r["quotation_number"], "{q}");
+    assert_eq!(q["status"], "draft");
+    assert_eq!(q["lines"][0]["quantity"], "4");
+    assert_eq!(q["totals"]["net_total"], eur("100.00"), "{q}");
+    assert_eq!(q["sales_team_source"], "stored", "{q}");
+    assert_eq!(q["sales_team"][0]["sales_person_id"], sam["id"], "{q}");
+    assert_eq!(q["sales_team"][0]["percentage"], "100", "{q}");
+    let customer = fetch(
+        &app,
+        &format!("/api/v1/customers/{}", q["customer_id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(customer["external_ids"]["crm"], "crm-globex");
+    // The same deal again (another message id): 200, the same quotation.
+    let again = crm(&app, &secret, "q_2", now, &deal).await;
+    let again = again.assert_status(200).clone();
+    assert_eq!(again["outcome"], "duplicate");
+    assert_eq!(again["quotation_id"], qid.as_str());
+    assert_eq!(count(&app, "/api/v1/quotations").await, 1);
+    assert_eq!(count(&app, "/api/v1/orders").await, 0);
+
+    // An unknown SKU next to a known one: a draft quotation, held, with
+    // the reason in the inbound log and the notes.
+    let mut held = deal.clone();
+    held["type"] = json!("quote.requested");
+    held["data"]["lines"] =
+        json!([{ "sku": sku, "quantity": "1" }, { "sku": "NOPE", "quantity": "2" }]);
+    let r = crm(&app, &secret, "q_3", now, &held).await;
+    let r = r.assert_status(201).clone();
+    assert_eq!(r["outcome"], "held", "{r}");
+    assert!(r["reason"].as_str().unwrap().contains("NOPE"), "{r}");
+    let q = fetch(
+        &app,
+        &format!("/api/v1/quotations/{}", r["quotation_id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(q["lines"].as_array().unwrap().len(), 1, "{q}");
+    assert!(q["notes"].as_str().unwrap().contains("NOPE"), "{q}");
+
+    // Nothing we sell: no quotation can be made, the draft order on hold.
+    let mut none = deal.clone();
+    none["data"]["deal_id"] = json!("D-901");
+    none["data"]["lines"] = json!([{ "sku": "NOPE", "quantity": "2" }]);
+    let r = crm(&app, &secret, "q_4", now, &none).await;
+    let r = r.assert_status(201).clone();
+    assert_eq!(r["document_kind"], "order", "{r}");
+    assert_eq!(r["outcome"], "held", "{r}");
+    assert!(r["order_id"].is_string(), "{r}");
+    assert_eq!(count(&app, "/api/v1/quotations").await, 2);
+
+    // The chained route is not reachable from outside: the manifest routes
+    // it to nobody but the dashboard's catch-all, which takes only GET.
+    let raw = serde_json::to_vec(&deal).unwrap();
+    let outside = hook(
+        &app,
+        "/internal/crm-intake",
+        &raw,
+        &[("spin-raw-component-route", "/...")],
+    )
+    .await;
+    assert_eq!(outside.status, 405, "{}", outside.text);
+    assert_eq!(count(&app, "/api/v1/quotations").await, 2);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_crm_creates_setting_is_a_503() {
+    let secret = new_secret(&[44; 24]);
+    let app = TestApp::spawn_with(&[("crm_webhook_secret", &secret), ("crm_creates", "invoice")])
+        .await
+        .unwrap();
+    let deal = json!({
+        "type": "deal.won",
+        "data": {
+            "deal_id": "D-1", "customer": { "name": "X" }, "currency": "EUR",
+            "lines": [{ "sku": "A", "quantity": "1" }]
+        }
+    });
+    crm(&app, &secret, "m_1", chrono::Utc::now().timestamp(), &deal)
+        .await
+        .assert_problem(503, "integration_not_configured");
+    assert_eq!(count(&app, "/api/v1/inbound-events").await, 0);
     app.stop().await.unwrap();
 }
 

@@ -189,8 +189,11 @@ fn shop(ctx: &PublicCtx, req: &ApiRequest, platform: Platform) -> ApiResult {
 
 /// `/hooks/crm`: a Standard-Webhooks-signed CRM event (secret
 /// `crm_webhook_secret`, a `whsec_…` value) — `deal.won` or
-/// `quote.requested` — becomes a draft order on `crm_channel` (default
-/// `B2B`) for the customer, credited to the sales person. A timestamp more
+/// `quote.requested` — becomes a priced draft quotation (`crm_creates =
+/// "quotation"`, the default: the orders component makes it, reached by
+/// service chaining, see `components/orders/src/crm_intake.rs`) or a draft
+/// order (`crm_creates = "order"`) on `crm_channel` (default `B2B`) for the
+/// customer, credited to the sales person. A timestamp more
 /// than five minutes away is refused as a replay (401 `stale_timestamp`).
 fn crm(ctx: &PublicCtx, req: &ApiRequest) -> ApiResult {
     if req.body.len() > MAX_JSON_BODY {
@@ -241,6 +244,18 @@ fn crm(ctx: &PublicCtx, req: &ApiRequest) -> ApiResult {
     env.check().map_err(invalid)?;
     let raw = String::from_utf8_lossy(&req.body).into_owned();
     let channel = sales_kit::spin::variable("crm_channel").unwrap_or_else(|| "B2B".into());
+    match sales_kit::spin::variable("crm_creates").as_deref() {
+        None | Some("quotation") => return crm_quotation(ctx, req, &channel),
+        Some("order") => {}
+        Some(other) => {
+            return Err(ApiError::new(
+                503,
+                "integration_not_configured",
+                "This integration is not configured",
+                format!("the Spin variable crm_creates is {other:?}; use quotation or order"),
+            ))
+        }
+    }
     let taken = ctx
         .db
         .transaction(|db| sales_store::integrations::crm::intake(db, &env, &channel, &raw, ctx.now))
@@ -256,6 +271,41 @@ fn crm(ctx: &PublicCtx, req: &ApiRequest) -> ApiResult {
         taken.order_id.map(|i| i.to_string()),
         taken.order_number,
     )
+}
+
+/// The chained orders route that turns a verified CRM event into a
+/// quotation.
+const CRM_INTAKE: &str = "http://orders.spin.internal/internal/crm-intake";
+
+/// Forwards the verified event to the orders component (no transaction is
+/// open here: orders writes in its own) and answers what it answers.
+fn crm_quotation(ctx: &PublicCtx, req: &ApiRequest, channel: &str) -> ApiResult {
+    let headers = [
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("x-crm-channel".to_owned(), channel.to_owned()),
+        (
+            "x-received-at".to_owned(),
+            ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        ),
+    ];
+    let reply = sales_kit::outbound::call(
+        "POST",
+        CRM_INTAKE,
+        &headers,
+        Some(&req.body),
+        std::time::Duration::from_secs(30),
+    )
+    .map_err(|e| ApiError::unavailable(format!("the orders component did not answer: {e}")))?;
+    let content_type = if reply.status >= 400 {
+        "application/problem+json"
+    } else {
+        "application/json"
+    };
+    Ok(ApiResponse {
+        status: reply.status,
+        headers: vec![("content-type".into(), content_type.into())],
+        body: reply.body,
+    })
 }
 
 fn intake_error(e: IntakeError) -> ApiError {

@@ -16,6 +16,7 @@ use spin_sdk::http_component;
 pub(crate) use sales_kit::spin::Ctx;
 
 mod capabilities;
+mod crm_intake;
 mod errors;
 mod orders;
 mod quotation_approvals;
@@ -27,8 +28,20 @@ mod wire;
 
 #[http_component]
 fn handle(req: Request) -> Response {
-    // The one public route: a customer accepting through a signed link.
-    sales_kit::spin::serve_with_public(req, quotations::is_public, quotations::public_accept, route)
+    // The keyless routes: a customer accepting through a signed link, and
+    // the CRM intake chained from the integrations component.
+    sales_kit::spin::serve_with_public(
+        req,
+        |r| quotations::is_public(r) || crm_intake::is_crm_intake(r),
+        |ctx, r| {
+            if crm_intake::is_crm_intake(r) {
+                crm_intake::intake(ctx, r)
+            } else {
+                quotations::public_accept(ctx, r)
+            }
+        },
+        route,
+    )
 }
 
 fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {

@@ -88,7 +88,7 @@ fn store_page(limit: Option<u32>, cursor: Option<String>) -> Result<StorePage, A
 }
 
 /// Prices every line of `q` (a draft) through the pricing capability.
-fn price(q: &mut Quotation, today: NaiveDate) -> Result<(), ApiError> {
+pub(crate) fn price(q: &mut Quotation, today: NaiveDate) -> Result<(), ApiError> {
     let basket = Basket {
         customer: q.customer_id(),
         channel_code: q.channel_code().to_owned(),

@@ -12,7 +12,7 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sales_domain::ids::{InboundEventId, LineId, OrderId};
+use sales_domain::ids::{CustomerId, InboundEventId, LineId, OrderId, ProductId, SalesPersonId};
 use sales_domain::integrations::crm::CrmEnvelope;
 use sales_domain::money::Currency;
 use sales_domain::orders::{NewOrder, NewOrderLine, Order};
@@ -32,32 +32,11 @@ pub fn intake(
     now: DateTime<Utc>,
 ) -> Result<Intake, IntakeError> {
     let deal = &env.data;
-    let key = format!("{}:{}", env.kind, deal.deal_id);
-    let mut event = InboundEvent {
-        id: InboundEventId::new(),
-        source: "crm".into(),
-        topic: env.kind.clone(),
-        external_id: Some(key.clone()),
-        outcome: "created".into(),
-        reason: None,
-        document_kind: None,
-        document_id: None,
-        duplicate_of: None,
-        payload: raw.to_owned(),
-        received_at: now,
-    };
-    if let Some(first) = inbound::first_receipt(db, "crm", &key)? {
-        event.outcome = "duplicate".into();
-        event.duplicate_of = Some(first.id);
-        event.document_kind = first.document_kind.clone();
-        event.document_id = first.document_id.clone();
-        event.reason = Some(format!(
-            "CRM {} for deal {} was received before",
-            env.kind, deal.deal_id
-        ));
-        inbound::record(db, &event)?;
-        let order_id = first
-            .document_id
+    let mut event = new_event(env, raw, now);
+    if let Some(first) = repeat(db, env, &mut event)? {
+        let order_id = (first.document_kind.as_deref() == Some("order"))
+            .then_some(first.document_id)
+            .flatten()
             .as_deref()
             .and_then(|d| OrderId::parse(d).ok());
         let number = match order_id {
@@ -75,47 +54,21 @@ pub fn intake(
         .record;
     let currency = Currency::from_code(&deal.currency)
         .map_err(|_| IntakeError::Currency(deal.currency.clone()))?;
-    let buyer = Buyer {
-        source: "crm",
-        external_id: deal.customer.external_id.as_ref(),
-        email: deal.customer.email.as_ref(),
-        name: &deal.customer.name,
-    };
-    let (customer_id, customer_hold) = resolve_customer(db, &buyer, now)?;
+    let (customer_id, customer_hold) = customer(db, env, now)?;
     let mut reasons: Vec<String> = customer_hold.into_iter().collect();
-    let mut lines = Vec::new();
-    for (i, l) in deal.lines.iter().enumerate() {
-        match crate::products::find_by_sku(db, &l.sku)?.filter(|p| p.record.is_active()) {
-            None => reasons.push(format!(
-                "unknown SKU {:?} on data.lines[{i}] ({}): line left out",
-                l.sku, l.quantity
-            )),
-            Some(p) => lines.push(NewOrderLine {
-                id: LineId::new(),
-                product_id: p.record.id(),
-                quantity: l.quantity,
-                uom: None,
-                requested_date: None,
-                kept_rate: None,
-                quotation_line_id: None,
-            }),
-        }
-    }
-    let person = match &deal.sales_person_email {
-        None => None,
-        Some(email) => {
-            let found = crate::teams::people::all(db)?.into_iter().find(|p| {
-                p.is_active()
-                    && p.to_new()
-                        .email
-                        .is_some_and(|e| e.eq_ignore_ascii_case(email.trim()))
-            });
-            if found.is_none() {
-                reasons.push(format!("unknown sales person {email:?}: nobody credited"));
-            }
-            found
-        }
-    };
+    let lines = deal_lines(db, env, &mut reasons)?
+        .into_iter()
+        .map(|(product_id, quantity)| NewOrderLine {
+            id: LineId::new(),
+            product_id,
+            quantity,
+            uom: None,
+            requested_date: None,
+            kept_rate: None,
+            quotation_line_id: None,
+        })
+        .collect();
+    let person = sales_person(db, env, &mut reasons)?;
     let today = now.date_naive();
     let id = OrderId::new();
     let new = NewOrder {
@@ -154,27 +107,7 @@ pub fn intake(
         now,
     )?;
     if let Some(p) = person {
-        let split = Split::new(
-            "",
-            vec![Allocation {
-                sales_person_id: p.id(),
-                percentage: Decimal::from(100),
-            }],
-        )
-        .map_err(|e| crate::StoreError::Corrupt {
-            entity: "sales team",
-            id: p.id().to_string(),
-            message: e.to_string(),
-        })?;
-        allocations::set(
-            db,
-            DocumentKind::Order,
-            &id.to_string(),
-            &DocumentTeam {
-                sales_team: split,
-                sales_partner_id: None,
-            },
-        )?;
+        credit(db, DocumentKind::Order, &id.to_string(), p)?;
     }
     event.outcome = if reason.is_some() { "held" } else { "created" }.into();
     event.reason = reason;
@@ -186,4 +119,133 @@ pub fn intake(
         order_id: Some(id),
         order_number: Some(saved.record.order.number().to_owned()),
     })
+}
+
+/// The `crm` inbound event for `env`, outcome `created` until decided.
+pub fn new_event(env: &CrmEnvelope, raw: &str, now: DateTime<Utc>) -> InboundEvent {
+    InboundEvent {
+        id: InboundEventId::new(),
+        source: "crm".into(),
+        topic: env.kind.clone(),
+        external_id: Some(format!("{}:{}", env.kind, env.data.deal_id)),
+        outcome: "created".into(),
+        reason: None,
+        document_kind: None,
+        document_id: None,
+        duplicate_of: None,
+        payload: raw.to_owned(),
+        received_at: now,
+    }
+}
+
+/// The first receipt of this deal's event, when `env` repeats one: then
+/// `event` is recorded as its `duplicate`, pointing at the same document.
+pub fn repeat(
+    db: &impl Db,
+    env: &CrmEnvelope,
+    event: &mut InboundEvent,
+) -> Result<Option<InboundEvent>, crate::StoreError> {
+    let key = format!("{}:{}", env.kind, env.data.deal_id);
+    let Some(first) = inbound::first_receipt(db, "crm", &key)? else {
+        return Ok(None);
+    };
+    event.outcome = "duplicate".into();
+    event.duplicate_of = Some(first.id);
+    event.document_kind = first.document_kind.clone();
+    event.document_id = first.document_id.clone();
+    event.reason = Some(format!(
+        "CRM {} for deal {} was received before",
+        env.kind, env.data.deal_id
+    ));
+    inbound::record(db, event)?;
+    Ok(Some(first))
+}
+
+/// The deal's customer: by CRM id, else e-mail, else created (then the
+/// second value says why the document is held, when it must be).
+pub fn customer(
+    db: &impl Db,
+    env: &CrmEnvelope,
+    now: DateTime<Utc>,
+) -> Result<(CustomerId, Option<String>), crate::StoreError> {
+    let deal = &env.data;
+    let buyer = Buyer {
+        source: "crm",
+        external_id: deal.customer.external_id.as_ref(),
+        email: deal.customer.email.as_ref(),
+        name: &deal.customer.name,
+    };
+    resolve_customer(db, &buyer, now)
+}
+
+/// The deal's lines we sell (active products by SKU) as `(product,
+/// quantity)`; each other one is left out with a reason in `reasons`.
+pub fn deal_lines(
+    db: &impl Db,
+    env: &CrmEnvelope,
+    reasons: &mut Vec<String>,
+) -> Result<Vec<(ProductId, Decimal)>, crate::StoreError> {
+    let mut lines = Vec::new();
+    for (i, l) in env.data.lines.iter().enumerate() {
+        match crate::products::find_by_sku(db, &l.sku)?.filter(|p| p.record.is_active()) {
+            None => reasons.push(format!(
+                "unknown SKU {:?} on data.lines[{i}] ({}): line left out",
+                l.sku, l.quantity
+            )),
+            Some(p) => lines.push((p.record.id(), l.quantity)),
+        }
+    }
+    Ok(lines)
+}
+
+/// The active sales person whose e-mail the deal names (any case); an
+/// unknown one is a reason in `reasons` and credits nobody.
+pub fn sales_person(
+    db: &impl Db,
+    env: &CrmEnvelope,
+    reasons: &mut Vec<String>,
+) -> Result<Option<SalesPersonId>, crate::StoreError> {
+    let Some(email) = &env.data.sales_person_email else {
+        return Ok(None);
+    };
+    let found = crate::teams::people::all(db)?.into_iter().find(|p| {
+        p.is_active()
+            && p.to_new()
+                .email
+                .is_some_and(|e| e.eq_ignore_ascii_case(email.trim()))
+    });
+    if found.is_none() {
+        reasons.push(format!("unknown sales person {email:?}: nobody credited"));
+    }
+    Ok(found.map(|p| p.id()))
+}
+
+/// Credits `person` 100 % on the document.
+pub fn credit(
+    db: &impl Db,
+    kind: DocumentKind,
+    document_id: &str,
+    person: SalesPersonId,
+) -> Result<(), crate::StoreError> {
+    let split = Split::new(
+        "",
+        vec![Allocation {
+            sales_person_id: person,
+            percentage: Decimal::from(100),
+        }],
+    )
+    .map_err(|e| crate::StoreError::Corrupt {
+        entity: "sales team",
+        id: person.to_string(),
+        message: e.to_string(),
+    })?;
+    allocations::set(
+        db,
+        kind,
+        document_id,
+        &DocumentTeam {
+            sales_team: split,
+            sales_partner_id: None,
+        },
+    )
 }
