@@ -740,3 +740,77 @@ async fn an_orders_sales_team_defaults_from_the_customer_and_a_new_split_moves_t
     assert!(moved.contains(&(olga["id"].clone(), json!("accrual"), json!("15.00"))));
     assert_eq!(moved.len(), 3);
 }
+
+/// A customer placed in a territory only by a territory rule (no explicit
+/// territory) still gets that territory's manager as the approver of a
+/// `territory_manager` level: approvals see the same placement as
+/// visibility and the sales team default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_placed_customers_order_asks_the_territory_manager() {
+    let app = app().await;
+    let (_, area_principal) = key(&app, "manager").await;
+    let area = person(&app, "Ana Area", Some(&area_principal), None).await;
+    let south = territory(&app, None).await;
+    app.create(
+        "/api/v1/territory-managers",
+        json!({ "territory_id": south, "sales_person_id": id(&area) }),
+    )
+    .await
+    .unwrap();
+    app.create(
+        "/api/v1/territory-rules",
+        json!({ "territory_id": south, "country": "de",
+                "postcode_from": "80000", "postcode_to": "81999" }),
+    )
+    .await
+    .unwrap();
+    let (drill, channel, _) = shop(&app, &south).await;
+    let code = app
+        .get(&format!("/api/v1/channels/{channel}"))
+        .await
+        .unwrap()
+        .body["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.create(
+        "/api/v1/approval-policies",
+        json!({ "name": "Large field orders", "applies_to": ["order"],
+                "condition": { "type": "all", "all": [
+                    { "type": "channels", "codes": [code] },
+                    { "type": "total_amount", "limits": { "EUR": { "over": "500" } } } ] },
+                "chain": { "levels": [{ "name": "Territory",
+                    "approvers": [{ "type": "territory_manager" }],
+                    "mode": { "type": "any_one" } }] } }),
+    )
+    .await
+    .unwrap();
+    let customer = id(&app
+        .create_customer(json!({ "name": app.unique("Munich GmbH"),
+            "shipping_address": { "line1": "Marienplatz 1", "city": "München",
+                                  "postcode": "80331", "country": "DE" } }))
+        .await
+        .unwrap());
+    let order = id(&app
+        .create(
+            "/api/v1/orders",
+            json!({ "customer_id": customer, "channel_id": channel,
+                    "lines": [{ "product_id": drill, "quantity": "6" }] }),
+        )
+        .await
+        .unwrap());
+    let submitted = app
+        .post(&format!("/api/v1/orders/{order}/submit"), json!({}))
+        .await
+        .unwrap();
+    let waiting = submitted.assert_status(200);
+    assert_eq!(waiting["status"], "pending_approval", "{waiting}");
+    let request = waiting["approval_request_id"].as_str().unwrap();
+    let approval = app
+        .get(&format!("/api/v1/approvals/{request}"))
+        .await
+        .unwrap();
+    let text = approval.assert_status(200).to_string();
+    assert!(text.contains(&area_principal), "{text}");
+    assert!(text.contains(&south), "{text}");
+}

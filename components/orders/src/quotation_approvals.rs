@@ -133,7 +133,7 @@ pub(crate) fn snapshot(
         customer: CustomerFacts {
             id: customer.id(),
             group_chain,
-            territory: customer.territory_id(),
+            territory: crate::submit::effective_territory(db, &customer)?,
             credit_limit: customer.credit_limit(),
             open_exposure,
         },

@@ -62,7 +62,9 @@ use sales_domain::availability::{
 };
 use sales_domain::catalog::{Channel, CreditCheck, Customer, Product, Settings};
 use sales_domain::downstream::DemandState;
-use sales_domain::ids::{ApprovalRequestId, ItemGroupId, OrderId, ReservationId, WarehouseId};
+use sales_domain::ids::{
+    ApprovalRequestId, ItemGroupId, OrderId, ReservationId, TerritoryId, WarehouseId,
+};
 use sales_domain::orders::fulfilment::record_shipment;
 use sales_domain::orders::{
     apply_priced, check_credit, diff, CreditExposure, CreditOutcome, LineKind, LinePricing, Order,
@@ -352,6 +354,22 @@ fn first_warehouse(db: &impl Db, channel: &Channel) -> Result<WarehouseId, ApiEr
     }
 }
 
+/// The customer's territory as approvals see it: the explicit one, else the
+/// one a territory rule places the customer in (the same placement
+/// visibility and the sales team default use), so a `territory_manager`
+/// level finds its approver for rule-placed customers too.
+pub(crate) fn effective_territory(
+    db: &impl Db,
+    customer: &Customer,
+) -> Result<Option<TerritoryId>, ApiError> {
+    match customer.territory_id() {
+        Some(t) => Ok(Some(t)),
+        None => Ok(
+            sales_store::teams::territories::customer_territory(db, customer.id())?.territory_id,
+        ),
+    }
+}
+
 pub(crate) fn flag_kind(flag: &str) -> Option<PricingFlagKind> {
     match flag {
         "below_floor" | "below_floor_price" => Some(PricingFlagKind::BelowFloor),
@@ -446,7 +464,7 @@ fn snapshot(
         customer: CustomerFacts {
             id: customer.id(),
             group_chain,
-            territory: customer.territory_id(),
+            territory: effective_territory(db, customer)?,
             credit_limit: customer.credit_limit(),
             open_exposure,
         },
