@@ -22,12 +22,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use sales_domain::approvals::{
     ApprovalRequest, CustomerFacts, DocumentId, DocumentSnapshotInput, RequestStatus,
-    RequiredApprovals, SnapshotLineInput,
+    RequiredApprovals,
 };
-use sales_domain::ids::{ApprovalRequestId, ItemGroupId, OrderId};
+use sales_domain::ids::{ApprovalRequestId, OrderId};
 use sales_domain::quotations::Quotation;
 use sales_kit::auth::Principal;
 use sales_kit::ApiError;
@@ -37,7 +36,7 @@ use sales_store::{channels, customers, orders, Db};
 use serde_json::{json, Value};
 
 use crate::capabilities;
-use crate::submit::{decision_error, flag_kind, open_request, required};
+use crate::submit::{decision_error, open_request, required, snapshot_line, PricedLine};
 
 /// What the policies say about the quotation as stored.
 pub(crate) enum Gate {
@@ -73,7 +72,7 @@ pub(crate) fn snapshot(
         .checked_add(&unpaid)
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let products = orders::load_products(db, q.lines().iter().map(|l| l.product_id()))?;
-    let mut chains: BTreeMap<ItemGroupId, Vec<ItemGroupId>> = BTreeMap::new();
+    let mut chains = BTreeMap::new();
     let mut lines = Vec::with_capacity(q.lines().len());
     for (i, l) in q.lines().iter().enumerate() {
         let Some(p) = l.price() else {
@@ -82,45 +81,21 @@ pub(crate) fn snapshot(
                 "the quotation is not priced",
             ));
         };
-        let item_group_chain = match products
-            .get(&l.product_id())
-            .and_then(|p| p.item_group_id())
-        {
-            Some(g) => match chains.get(&g) {
-                Some(chain) => chain.clone(),
-                None => {
-                    let mut chain = vec![g];
-                    chain.extend(sales_store::trees::ancestors(db, g)?);
-                    chains.insert(g, chain.clone());
-                    chain
-                }
+        lines.push(snapshot_line(
+            db,
+            &products,
+            &mut chains,
+            i,
+            PricedLine {
+                product: l.product_id(),
+                quantity: l.quantity(),
+                list_price: p.list_price,
+                net_unit_price: p.net_unit_price,
+                net_total: p.net_total,
+                margin: p.margin,
+                flags: &p.flags,
             },
-            None => vec![],
-        };
-        let list = p.list_price.amount();
-        let net = p.net_unit_price.amount();
-        let discount_percent = if list.is_zero() {
-            Decimal::ZERO
-        } else {
-            ((list - net) / list * Decimal::ONE_HUNDRED).round_dp(4)
-        };
-        let margin_percent = match &p.margin {
-            Some(m) if !p.net_total.amount().is_zero() => {
-                Some((m.amount() / p.net_total.amount() * Decimal::ONE_HUNDRED).round_dp(4))
-            }
-            _ => None,
-        };
-        lines.push(SnapshotLineInput {
-            line_no: u32::try_from(i + 1).unwrap_or(u32::MAX),
-            product: l.product_id(),
-            item_group_chain,
-            quantity: l.quantity(),
-            list_price: p.list_price,
-            net_price: p.net_unit_price,
-            discount_percent,
-            margin_percent,
-            flags: p.flags.iter().filter_map(|f| flag_kind(f)).collect(),
-        });
+        )?);
     }
     let total = q
         .offer_ceiling()

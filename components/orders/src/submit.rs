@@ -63,8 +63,9 @@ use sales_domain::availability::{
 use sales_domain::catalog::{Channel, CreditCheck, Customer, Product, Settings};
 use sales_domain::downstream::DemandState;
 use sales_domain::ids::{
-    ApprovalRequestId, ItemGroupId, OrderId, ReservationId, TerritoryId, WarehouseId,
+    ApprovalRequestId, ItemGroupId, OrderId, ProductId, ReservationId, TerritoryId, WarehouseId,
 };
+use sales_domain::money::Money;
 use sales_domain::orders::fulfilment::record_shipment;
 use sales_domain::orders::{
     apply_priced, check_credit, diff, CreditExposure, CreditOutcome, LineKind, LinePricing, Order,
@@ -107,7 +108,7 @@ struct Prepared {
     /// The reservation rows (none for services or what stock cannot cover).
     rows: Vec<PlannedReservation>,
     policy: OrderPolicy,
-    limit: Option<sales_domain::money::Money>,
+    limit: Option<Money>,
     required: Option<RequiredApprovals>,
 }
 
@@ -190,10 +191,10 @@ fn credit(
     db: &impl Db,
     order: &Order,
     mode: CreditCheck,
-    limit: Option<&sales_domain::money::Money>,
+    limit: Option<&Money>,
 ) -> Result<CreditOutcome, ApiError> {
     let (open, unpaid) = if mode == CreditCheck::Off {
-        let zero = sales_domain::money::Money::zero(order.currency());
+        let zero = Money::zero(order.currency());
         (zero, zero)
     } else {
         orders::customer_exposure(db, order.customer_id(), order.currency(), order.id())?
@@ -379,6 +380,68 @@ pub(crate) fn flag_kind(flag: &str) -> Option<PricingFlagKind> {
     }
 }
 
+/// What a priced line of a quotation or an order brings to its approval
+/// snapshot.
+pub(crate) struct PricedLine<'a> {
+    pub product: ProductId,
+    pub quantity: Decimal,
+    pub list_price: Money,
+    pub net_unit_price: Money,
+    pub net_total: Money,
+    /// `None` when the line's cost is unknown.
+    pub margin: Option<Money>,
+    pub flags: &'a [String],
+}
+
+/// One line of an approval snapshot (`line_index` counts from 0): its item
+/// group chain (looked up once per group in `chains`, however many lines
+/// share it), the discount off the list price and the margin in percent,
+/// both to 4 places, and the pricing flags the policies test.
+pub(crate) fn snapshot_line(
+    db: &impl Db,
+    products: &BTreeMap<ProductId, Product>,
+    chains: &mut BTreeMap<ItemGroupId, Vec<ItemGroupId>>,
+    line_index: usize,
+    line: PricedLine<'_>,
+) -> Result<SnapshotLineInput, ApiError> {
+    let item_group_chain = match products.get(&line.product).and_then(|p| p.item_group_id()) {
+        Some(g) => match chains.get(&g) {
+            Some(chain) => chain.clone(),
+            None => {
+                let mut chain = vec![g];
+                chain.extend(sales_store::trees::ancestors(db, g)?);
+                chains.insert(g, chain.clone());
+                chain
+            }
+        },
+        None => vec![],
+    };
+    let list = line.list_price.amount();
+    let net = line.net_unit_price.amount();
+    let discount_percent = if list.is_zero() {
+        Decimal::ZERO
+    } else {
+        ((list - net) / list * Decimal::ONE_HUNDRED).round_dp(4)
+    };
+    let margin_percent = match line.margin {
+        Some(m) if !line.net_total.amount().is_zero() => {
+            Some((m.amount() / line.net_total.amount() * Decimal::ONE_HUNDRED).round_dp(4))
+        }
+        _ => None,
+    };
+    Ok(SnapshotLineInput {
+        line_no: u32::try_from(line_index + 1).unwrap_or(u32::MAX),
+        product: line.product,
+        item_group_chain,
+        quantity: line.quantity,
+        list_price: line.list_price,
+        net_price: line.net_unit_price,
+        discount_percent,
+        margin_percent,
+        flags: line.flags.iter().filter_map(|f| flag_kind(f)).collect(),
+    })
+}
+
 /// The snapshot the approval policies test.
 #[allow(clippy::too_many_arguments)]
 fn snapshot(
@@ -388,7 +451,7 @@ fn snapshot(
     customer: &Customer,
     channel: &Channel,
     policy: &OrderPolicy,
-    products: &BTreeMap<sales_domain::ids::ProductId, Product>,
+    products: &BTreeMap<ProductId, Product>,
     principal: &Principal,
 ) -> Result<DocumentSnapshotInput, ApiError> {
     let group_chain = match customer.customer_group_id() {
@@ -409,50 +472,29 @@ fn snapshot(
         Some(e) => (e.open_orders, e.unpaid),
         None => orders::customer_exposure(db, order.customer_id(), order.currency(), order.id())?,
     };
-    let zero = sales_domain::money::Money::zero(order.currency());
+    let zero = Money::zero(order.currency());
     // One chain lookup per item group, however many lines share it.
-    let mut chains: BTreeMap<ItemGroupId, Vec<ItemGroupId>> = BTreeMap::new();
-    let mut lines = Vec::new();
+    let mut chains = BTreeMap::new();
+    let mut lines = Vec::with_capacity(order.lines().len());
     for (i, l) in order.lines().iter().enumerate() {
         let Some(p) = &l.pricing else {
             return Err(ApiError::internal("a line was not priced"));
         };
-        let item_group_chain: Vec<ItemGroupId> =
-            match products.get(&l.product_id).and_then(|p| p.item_group_id()) {
-                Some(g) => match chains.get(&g) {
-                    Some(chain) => chain.clone(),
-                    None => {
-                        let mut chain = vec![g];
-                        chain.extend(sales_store::trees::ancestors(db, g)?);
-                        chains.insert(g, chain.clone());
-                        chain
-                    }
-                },
-                None => vec![],
-            };
-        let list = p.list_price.amount();
-        let net = p.net_unit_price.amount();
-        let discount_percent = if list.is_zero() {
-            Decimal::ZERO
-        } else {
-            ((list - net) / list * Decimal::ONE_HUNDRED).round_dp(4)
-        };
-        let margin_percent = if p.net_total.amount().is_zero() {
-            None
-        } else {
-            Some((p.margin.amount() / p.net_total.amount() * Decimal::ONE_HUNDRED).round_dp(4))
-        };
-        lines.push(SnapshotLineInput {
-            line_no: u32::try_from(i + 1).unwrap_or(u32::MAX),
-            product: l.product_id,
-            item_group_chain,
-            quantity: l.quantity,
-            list_price: p.list_price,
-            net_price: p.net_unit_price,
-            discount_percent,
-            margin_percent,
-            flags: p.flags.iter().filter_map(|f| flag_kind(f)).collect(),
-        });
+        lines.push(snapshot_line(
+            db,
+            products,
+            &mut chains,
+            i,
+            PricedLine {
+                product: l.product_id,
+                quantity: l.quantity,
+                list_price: p.list_price,
+                net_unit_price: p.net_unit_price,
+                net_total: p.net_total,
+                margin: Some(p.margin),
+                flags: &p.flags,
+            },
+        )?);
     }
     let open_exposure = open
         .checked_add(&unpaid)
