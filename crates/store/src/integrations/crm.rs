@@ -109,16 +109,13 @@ pub fn intake(
     if let Some(p) = person {
         credit(db, DocumentKind::Order, &id.to_string(), p)?;
     }
-    event.outcome = if reason.is_some() { "held" } else { "created" }.into();
-    event.reason = reason;
-    event.document_kind = Some("order".into());
-    event.document_id = Some(id.to_string());
-    inbound::record(db, &event)?;
-    Ok(Intake {
+    Ok(Intake::order_made(
+        db,
         event,
-        order_id: Some(id),
-        order_number: Some(saved.record.order.number().to_owned()),
-    })
+        reason,
+        id,
+        saved.record.order.number(),
+    )?)
 }
 
 /// The `crm` inbound event for `env`, outcome `created` until decided.

@@ -58,6 +58,29 @@ pub struct Intake {
     pub order_number: Option<String>,
 }
 
+impl Intake {
+    /// Logs `event` as having made order `id` — `held` with the reason when
+    /// there is one, else `created` — and answers it.
+    pub(super) fn order_made(
+        db: &impl Db,
+        mut event: InboundEvent,
+        reason: Option<String>,
+        id: OrderId,
+        number: &str,
+    ) -> Result<Self, StoreError> {
+        event.outcome = if reason.is_some() { "held" } else { "created" }.into();
+        event.reason = reason;
+        event.document_kind = Some("order".into());
+        event.document_id = Some(id.to_string());
+        inbound::record(db, &event)?;
+        Ok(Self {
+            event,
+            order_id: Some(id),
+            order_number: Some(number.to_owned()),
+        })
+    }
+}
+
 fn find_customer_by_email(db: &impl Db, email: &str) -> Result<Option<CustomerId>, StoreError> {
     let rows = db.execute(
         "SELECT id FROM customers WHERE lower(email) = lower(?) AND active = 1 ORDER BY id LIMIT 1",
@@ -354,14 +377,11 @@ pub fn intake(
         OrderStatus::OnHold => orders::emit(db, "order.held", &saved, None, detail, now)?,
         _ => {}
     }
-    event.outcome = if reason.is_some() { "held" } else { "created" }.into();
-    event.reason = reason;
-    event.document_kind = Some("order".into());
-    event.document_id = Some(id.to_string());
-    inbound::record(db, &event)?;
-    Ok(Intake {
+    Ok(Intake::order_made(
+        db,
         event,
-        order_id: Some(id),
-        order_number: Some(saved.record.order.number().to_owned()),
-    })
+        reason,
+        id,
+        saved.record.order.number(),
+    )?)
 }
