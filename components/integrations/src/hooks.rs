@@ -2,8 +2,11 @@
 //!
 //! Order of checks, so an unauthenticated caller learns nothing and a bad
 //! call writes nothing: body size (the kit's 1 MiB JSON limit, 413) → a
-//! signature header at all (401 `invalid_signature`) → the secret
-//! configured (503 `integration_not_configured`) → the signature (401) → the
+//! signature header at all (401 `invalid_signature`) → the shop (a
+//! connected shop by the platform's shop header, else the default shop of
+//! the Spin variables; none configured: 503 `integration_not_configured`,
+//! a named shop that is neither: 401 `unknown_shop`) → the signature with
+//! that shop's secret (401) → the
 //! platform's topic and delivery headers (400 naming the header) → JSON
 //! (400 malformed, 422 naming the field) → the intake in one transaction.
 //! Refused calls are written to the component's log (stderr) only;
@@ -15,8 +18,9 @@ use sales_domain::integrations::signature::{standard_verify, verify_shop, Signat
 use sales_kit::json::{parse_json_bytes, MAX_JSON_BODY};
 use sales_kit::spin::PublicCtx;
 use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult, Method};
+use sales_store::integrations::connections;
 use sales_store::integrations::inbound::{self, InboundEvent};
-use sales_store::integrations::shop::{intake, IntakeError};
+use sales_store::integrations::shop::{intake, IntakeError, ShopSource};
 use sales_store::Db;
 
 use crate::wire::invalid;
@@ -110,6 +114,97 @@ fn required_header<'a>(req: &'a ApiRequest, name: &'static str) -> Result<&'a st
         })
 }
 
+/// The shop a verified delivery is from, and where its orders go.
+struct Shop {
+    system: String,
+    channel: String,
+}
+
+fn unknown_shop(header: &'static str, shop: &str, why: &str) -> ApiError {
+    ApiError::new(
+        401,
+        "unknown_shop",
+        "The webhook comes from a shop that is not connected",
+        format!("{shop:?} ({header}) is not a connected shop{why}"),
+    )
+    .with_field(header)
+}
+
+/// Finds the delivery's shop and checks its signature with that shop's
+/// secret: a connected shop (`/api/v1/shop-connections`, by the
+/// platform's shop header) signs with its own secret and sends to its own
+/// channel; any other delivery is the platform's default shop (the Spin
+/// variables `{platform}_webhook_secret`, `{platform}_channel`). A named
+/// shop that is not connected is 401 `unknown_shop` when there is no
+/// default shop, else its signature is checked with the default secret
+/// (401 `invalid_signature` naming the shop when it does not match);
+/// nothing is written either way.
+fn verified_shop(ctx: &PublicCtx, req: &ApiRequest, platform: Platform) -> Result<Shop, ApiError> {
+    let h = headers(platform);
+    let header = platform.shop_header();
+    let named = req
+        .header(header)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            platform.normalize_shop(header, v).map_err(|e| {
+                ApiError::new(
+                    401,
+                    "unknown_shop",
+                    "The webhook comes from a shop that is not connected",
+                    e.to_string(),
+                )
+                .with_field(header)
+            })
+        })
+        .transpose()?;
+    if let Some(shop) = &named {
+        if let Some(c) = connections::find(&ctx.db, platform, shop)? {
+            verify_shop(&c.secret, &req.body, req.header(h.signature), "signature")
+                .map_err(unauthorized)?;
+            return Ok(Shop {
+                system: c.system(),
+                channel: c.channel_code,
+            });
+        }
+    }
+    let Some(secret) = sales_kit::spin::variable(h.secret_var) else {
+        return Err(match &named {
+            Some(shop) => unknown_shop(header, shop, " and there is no default shop"),
+            None => ApiError::new(
+                503,
+                "integration_not_configured",
+                "This integration is not configured",
+                format!(
+                    "set the Spin variable {} to the shop's webhook secret, or connect \
+                     the shop at /api/v1/shop-connections",
+                    h.secret_var
+                ),
+            ),
+        });
+    };
+    verify_shop(&secret, &req.body, req.header(h.signature), "signature").map_err(|e| {
+        let mut e = unauthorized(e);
+        if let Some(shop) = &named {
+            e = ApiError::new(
+                401,
+                e.code(),
+                "The webhook signature is missing or does not match",
+                format!(
+                    "{}: {shop:?} is not a connected shop, so the default shop's secret \
+                     was tried",
+                    e.detail()
+                ),
+            );
+        }
+        e
+    })?;
+    Ok(Shop {
+        system: platform.source().to_owned(),
+        channel: sales_kit::spin::variable(h.channel_var).unwrap_or_else(|| "WEB".into()),
+    })
+}
+
 fn shop(ctx: &PublicCtx, req: &ApiRequest, platform: Platform) -> ApiResult {
     if req.body.len() > MAX_JSON_BODY {
         return Err(ApiError::payload_too_large(MAX_JSON_BODY));
@@ -123,18 +218,7 @@ fn shop(ctx: &PublicCtx, req: &ApiRequest, platform: Platform) -> ApiResult {
     {
         return Err(unauthorized(SignatureError::Missing(h.signature)));
     }
-    let secret = sales_kit::spin::variable(h.secret_var).ok_or_else(|| {
-        ApiError::new(
-            503,
-            "integration_not_configured",
-            "This integration is not configured",
-            format!(
-                "set the Spin variable {} to the shop's webhook secret",
-                h.secret_var
-            ),
-        )
-    })?;
-    verify_shop(&secret, &req.body, req.header(h.signature), "signature").map_err(unauthorized)?;
+    let from = verified_shop(ctx, req, platform)?;
     let topic = required_header(req, h.topic)?.to_owned();
     required_header(req, h.delivery)?;
     let raw = String::from_utf8_lossy(&req.body).into_owned();
@@ -143,7 +227,7 @@ fn shop(ctx: &PublicCtx, req: &ApiRequest, platform: Platform) -> ApiResult {
         // platform does not retry it.
         let event = InboundEvent {
             id: sales_domain::ids::InboundEventId::new(),
-            source: platform.source().into(),
+            source: from.system.clone(),
             topic,
             external_id: None,
             outcome: "ignored".into(),
@@ -166,10 +250,13 @@ fn shop(ctx: &PublicCtx, req: &ApiRequest, platform: Platform) -> ApiResult {
         }
     }
     .map_err(invalid)?;
-    let channel = sales_kit::spin::variable(h.channel_var).unwrap_or_else(|| "WEB".into());
+    let source = ShopSource {
+        system: &from.system,
+        channel_code: &from.channel,
+    };
     let taken = ctx
         .db
-        .transaction(|db| intake(db, &order, &channel, &topic, &raw, ctx.now))
+        .transaction(|db| intake(db, &order, source, &topic, &raw, ctx.now))
         .map_err(intake_error)?;
     if taken.event.outcome != "duplicate" {
         sales_kit::spin::wake_jobs();

@@ -6,7 +6,10 @@
 //!   `woocommerce_webhook_secret`) instead of an API key; a shop order
 //!   becomes a sales order on the configured channel
 //!   (`shopify_channel`, `woocommerce_channel`, default `WEB`) through
-//!   `sales_store::integrations::shop::intake`.
+//!   `sales_store::integrations::shop::intake`. Several shops per
+//!   platform: `/api/v1/shop-connections` ([`shops`]) names each shop (by
+//!   the platform's shop header) with its own secret (write-only) and
+//!   channel; the Spin variables stay the platform's default shop.
 //! - `/api/v1/inbound-events` ([`logs`]): the inbound call log.
 //! - `/api/v1/webhook-subscriptions` ([`subscriptions`]) and
 //!   `/api/v1/webhook-deliveries` ([`logs`]: the delivery log and
@@ -22,6 +25,7 @@
 mod automations;
 mod hooks;
 mod logs;
+mod shops;
 mod subscriptions;
 mod wire;
 
@@ -48,6 +52,15 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             Get => subscriptions::get(ctx, id),
             Patch => subscriptions::update(ctx, req, id),
             Delete => subscriptions::delete(ctx, req, id),
+        }),
+        ["api", "v1", "shop-connections"] => methods!(m, {
+            Get => shops::list(ctx, req),
+            Post => shops::create(ctx, req),
+        }),
+        ["api", "v1", "shop-connections", id] => methods!(m, {
+            Get => shops::get(ctx, id),
+            Patch => shops::update(ctx, req, id),
+            Delete => shops::delete(ctx, req, id),
         }),
         ["api", "v1", "webhook-deliveries"] => methods!(m, {
             Get => logs::deliveries(ctx, req),

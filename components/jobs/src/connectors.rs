@@ -17,6 +17,12 @@
 //! - [`TASK_TOPIC`] (an automation's `create_task`) → projects,
 //!   `POST {project_base_url}/tasks` ([`TaskDoc`]).
 //!
+//! - `quotation.sent|accepted|lost`, `order.confirmed|fulfilled|cancelled`
+//!   of a document linked to a CRM deal (its external references, or for
+//!   an order those of the quotation it was made from) → CRM,
+//!   `PUT {crm_base_url}/deals/{deal}/sales-documents/{id}`
+//!   ([`CrmStatusDoc`]).
+//!
 //! A connector whose base URL is empty is not used: the embedded records
 //! (work orders, projects, the in-app inbox) are all there is. With one,
 //! the embedded records stay — they are the plan the promise reads (a work
@@ -24,10 +30,14 @@
 //! outside system is where the work is carried out.
 
 use sales_domain::downstream::{ProjectId, WorkOrderId};
+use sales_domain::ids::{OrderId, QuotationId};
 use sales_domain::integrations::connectors::{
-    Endpoint, MailMessage, ProjectDoc, ProjectTaskDoc, TaskDoc, WorkOrderDoc,
+    crm_status, CrmStatusDoc, Endpoint, MailMessage, ProjectDoc, ProjectTaskDoc, TaskDoc,
+    WorkOrderDoc,
 };
 use sales_store::downstream::{projects, work_orders};
+use sales_store::integrations::crm::CRM;
+use sales_store::integrations::references::{self, ExternalRef};
 use sales_store::outbox::Event;
 use sales_store::{Db, StoreError};
 
@@ -103,8 +113,129 @@ pub(crate) fn push(db: &impl Db, event: &Event) -> Result<(), String> {
                 .map_err(|e| format!("payload of {}: {e}", event.topic))?;
             send(&endpoint, "POST", "/messages", event, &message)
         }
-        _ => Ok(()),
+        _ => match crm_status(&event.topic) {
+            Some(status) => crm(db, event, status),
+            None => Ok(()),
+        },
     }
+}
+
+/// Tells the CRM where a quotation or order of one of its deals stands
+/// (`crm_base_url` set; the document — or, for an order, the quotation it
+/// was made from — carries a `crm` deal reference). One upsert per event,
+/// `Idempotency-Key` = the event id; a failure fails the event (outbox
+/// retries with backoff, then parks it with the reason).
+fn crm(db: &impl Db, event: &Event, status: &str) -> Result<(), String> {
+    let Some(endpoint) = endpoint("crm")? else {
+        return Ok(());
+    };
+    let Some(doc) = crm_doc(db, event, status).map_err(|e| e.to_string())? else {
+        return Ok(());
+    };
+    send(
+        &endpoint,
+        "PUT",
+        &format!(
+            "/deals/{}/sales-documents/{}",
+            url_segment(&doc.deal_id),
+            doc.document_id
+        ),
+        event,
+        &doc,
+    )
+}
+
+/// `s` as one URL path segment (a CRM's deal id is its own).
+fn url_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The status document for `event`, or `None` when the document is not
+/// linked to a CRM deal.
+fn crm_doc(db: &impl Db, event: &Event, status: &str) -> Result<Option<CrmStatusDoc>, StoreError> {
+    let deal_of = |refs: &[ExternalRef]| {
+        let find = |kind: &str| {
+            refs.iter()
+                .find(|r| r.system == CRM && r.kind == kind)
+                .map(|r| r.id.clone())
+        };
+        find("deal").map(|d| (d, find("account")))
+    };
+    let kind = event.aggregate_kind.as_str();
+    let id = event.aggregate_id.as_str();
+    let mut link = deal_of(&references::of(db, kind, id)?);
+    let p = &event.payload;
+    let text = |k: &str| {
+        p.get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    let (number, total, currency, quotation_id, reason) = match kind {
+        "order" => {
+            let oid = OrderId::parse(id).map_err(|e| bad(event, e))?;
+            let o = sales_store::orders::get(db, oid)?.record.order;
+            let quotation_id = o.quotation_id().map(|q| q.to_string());
+            if link.is_none() {
+                if let Some(q) = &quotation_id {
+                    link = deal_of(&references::of(db, "quotation", q)?);
+                }
+            }
+            (
+                o.number().to_owned(),
+                o.totals().map(|t| t.grand_total.amount()),
+                o.currency().code().to_owned(),
+                quotation_id,
+                text("reason").or_else(|| {
+                    p.pointer("/detail/reason")
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_owned)
+                }),
+            )
+        }
+        "quotation" => {
+            if link.is_none() {
+                return Ok(None);
+            }
+            let qid = QuotationId::parse(id).map_err(|e| bad(event, e))?;
+            let q = sales_store::quotations::get(db, qid)?.record;
+            (
+                q.number().to_string(),
+                q.totals().map(|t| t.gross_total.amount()),
+                q.currency().code().to_owned(),
+                None,
+                text("reason"),
+            )
+        }
+        _ => return Ok(None),
+    };
+    let Some((deal_id, account_id)) = link else {
+        return Ok(None);
+    };
+    Ok(Some(CrmStatusDoc {
+        deal_id,
+        account_id,
+        document_kind: kind.to_owned(),
+        document_id: id.to_owned(),
+        number,
+        status: status.to_owned(),
+        event: event.topic.clone(),
+        event_id: event.id.to_string(),
+        occurred_at: event
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        grand_total: total,
+        currency,
+        quotation_id,
+        reason,
+    }))
 }
 
 fn send<T: serde::Serialize>(

@@ -15,7 +15,8 @@
 //! creates the customer — a retry finds it again; (2) pricing, outside any
 //! transaction, exactly as `POST /api/v1/quotations` does; (3) one
 //! transaction that checks the repeat again, numbers and stores the
-//! quotation, credits the sales person 100 %, enqueues
+//! quotation, credits the sales person 100 %, keeps the CRM's deal and
+//! account ids as its external references, enqueues
 //! `quotation.created` and records the inbound event (document kind
 //! `quotation`; `held` with the reasons, which are also appended to the
 //! quotation's notes). When no SKU of the deal is sold here there is no
@@ -167,6 +168,13 @@ pub fn intake(ctx: &PublicCtx, req: &ApiRequest) -> ApiResult {
             crm::credit(db, DocumentKind::Quotation, &id, p)?;
         }
         let stored = store::create(db, &q, now)?;
+        sales_store::integrations::references::record(
+            db,
+            "quotation",
+            &id,
+            &crm::deal_refs(&env),
+            now,
+        )?;
         store::enqueue_event(db, "created", &q, json!({}), now)?;
         event.outcome = if reason.is_some() { "held" } else { "created" }.into();
         event.reason = reason.clone();

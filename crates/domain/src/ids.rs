@@ -147,6 +147,7 @@ define_id!(WebhookSubscriptionId, "webhook subscription");
 define_id!(WebhookDeliveryId, "webhook delivery");
 define_id!(AutomationId, "automation");
 define_id!(InboundEventId, "inbound event");
+define_id!(ShopConnectionId, "shop connection");
 
 #[cfg(test)]
 mod tests {

@@ -1134,6 +1134,35 @@ const V15_FUNNEL_BY_STATUS: &[&str] = &[
 ];
 
 /// Every migration, oldest first. Append only.
+/// Issue 9: several shops per platform (each with its own secret and
+/// channel) and the outside systems' own ids on our documents.
+const V16_SHOPS_AND_REFERENCES: &[&str] = &[
+    "CREATE TABLE shop_connections (
+        id TEXT PRIMARY KEY NOT NULL,
+        platform TEXT NOT NULL CHECK (platform IN ('shopify', 'woocommerce')),
+        shop TEXT NOT NULL,
+        code TEXT NOT NULL UNIQUE,
+        secret TEXT NOT NULL,
+        channel_code TEXT NOT NULL,
+        active INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (platform, shop)
+    )",
+    "CREATE TABLE external_references (
+        document_kind TEXT NOT NULL,
+        document_id TEXT NOT NULL,
+        system TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (document_kind, document_id, system, kind)
+    ) WITHOUT ROWID",
+    "CREATE INDEX external_references_lookup
+        ON external_references (system, kind, external_id)",
+];
+
 pub const MIGRATIONS: &[&[&str]] = &[
     V1_CATALOG,
     V2_PRICING,
@@ -1150,6 +1179,7 @@ pub const MIGRATIONS: &[&[&str]] = &[
     V13_ANALYTICS_MONTHLY,
     V14_RESERVATION_TOTALS,
     V15_FUNNEL_BY_STATUS,
+    V16_SHOPS_AND_REFERENCES,
 ];
 
 /// The schema version this build writes and expects.

@@ -16,6 +16,10 @@
 //!   `POST {base}/tasks` with [`TaskDoc`] for a follow-up task an
 //!   automation creates on the order's project.
 //! - **Mail** — `POST {base}/messages` with [`MailMessage`].
+//! - **CRM** — `PUT {base}/deals/{deal_id}/sales-documents/{document_id}`
+//!   with [`CrmStatusDoc`]: the status of a quotation or order that came
+//!   from the deal (sent, accepted, lost; confirmed, fulfilled,
+//!   cancelled), upserted per document.
 //!
 //! Every call carries `Authorization: Bearer <key>` when a key is set, and
 //! every call with an effect carries an `Idempotency-Key` (the outbox event
@@ -248,6 +252,55 @@ pub struct MailMessage {
     pub to: String,
     pub subject: String,
     pub text: String,
+}
+
+/// Which of our events a CRM hears of, and the status each one reports.
+pub const CRM_STATUS_EVENTS: &[(&str, &str)] = &[
+    ("quotation.sent", "sent"),
+    ("quotation.accepted", "accepted"),
+    ("quotation.lost", "lost"),
+    ("order.confirmed", "confirmed"),
+    ("order.fulfilled", "fulfilled"),
+    ("order.cancelled", "cancelled"),
+];
+
+/// The status a CRM is told for `topic`, if it is told at all.
+pub fn crm_status(topic: &str) -> Option<&'static str> {
+    CRM_STATUS_EVENTS
+        .iter()
+        .find(|(t, _)| *t == topic)
+        .map(|(_, s)| *s)
+}
+
+/// **CRM** — `PUT {base}/deals/{deal_id}/sales-documents/{document_id}`:
+/// an upsert of where a quotation or order that came from (or is linked
+/// to) the deal stands. The receiver keeps, per document, the update with
+/// the latest `occurred_at` (an older one arriving late is ignored), and
+/// does each `event_id` (also the `Idempotency-Key`) once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrmStatusDoc {
+    pub deal_id: String,
+    /// The CRM's account id of the customer, when known.
+    pub account_id: Option<String>,
+    /// `quotation` or `order`.
+    pub document_kind: String,
+    pub document_id: String,
+    pub number: String,
+    /// `sent`, `accepted`, `lost` (quotation); `confirmed`, `fulfilled`,
+    /// `cancelled` (order).
+    pub status: String,
+    /// The event it reports (`order.confirmed`).
+    pub event: String,
+    pub event_id: String,
+    /// RFC 3339, when the event happened here.
+    pub occurred_at: String,
+    /// The document's grand total, tax included, when priced.
+    pub grand_total: Option<Decimal>,
+    pub currency: String,
+    /// For an order made from a quotation: that quotation.
+    pub quotation_id: Option<String>,
+    /// A lost quotation's reason, an order's hold/cancel reason.
+    pub reason: Option<String>,
 }
 
 #[cfg(test)]

@@ -39,6 +39,95 @@ impl Platform {
     }
 }
 
+impl Platform {
+    /// `shopify` or `woocommerce`.
+    pub fn parse(s: &str) -> Option<Platform> {
+        match s {
+            "shopify" => Some(Platform::Shopify),
+            "woocommerce" => Some(Platform::WooCommerce),
+            _ => None,
+        }
+    }
+
+    /// The header naming the shop a delivery comes from
+    /// (`X-Shopify-Shop-Domain`, `X-WC-Webhook-Source`).
+    pub fn shop_header(self) -> &'static str {
+        match self {
+            Platform::Shopify => "x-shopify-shop-domain",
+            Platform::WooCommerce => "x-wc-webhook-source",
+        }
+    }
+
+    /// A shop as the platform's header names it, in one spelling: a
+    /// Shopify shop is its `*.myshopify.com`-style host name (lower case,
+    /// no scheme), a WooCommerce site the site URL its deliveries carry
+    /// (`http(s)://host/path`, lower case, no trailing `/`). `field`
+    /// names the input in errors.
+    pub fn normalize_shop(self, field: &str, raw: &str) -> Result<String, IntegrationError> {
+        let s = raw.trim().to_ascii_lowercase();
+        let bad = |why: &str| IntegrationError::new(field, why.to_owned());
+        if s.is_empty() || s.len() > 200 {
+            return Err(bad("1 to 200 characters"));
+        }
+        let host_ok = |h: &str| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'))
+        };
+        match self {
+            Platform::Shopify => {
+                if !host_ok(&s) || s.contains(':') {
+                    return Err(bad(
+                        "the shop's host name as Shopify sends it in X-Shopify-Shop-Domain \
+                         (example.myshopify.com)",
+                    ));
+                }
+                Ok(s)
+            }
+            Platform::WooCommerce => {
+                let rest = s
+                    .strip_prefix("https://")
+                    .or_else(|| s.strip_prefix("http://"))
+                    .ok_or_else(|| {
+                        bad(
+                            "the site URL as WooCommerce sends it in X-WC-Webhook-Source \
+                             (https://shop.example.com/)",
+                        )
+                    })?;
+                let host = rest.split('/').next().unwrap_or("");
+                if !host_ok(host) || s.contains(['?', '#', '@', ' ']) {
+                    return Err(bad("an http(s) site URL with a host and no query"));
+                }
+                Ok(s.trim_end_matches('/').to_owned())
+            }
+        }
+    }
+}
+
+/// A shop connection's code: 1 to 30 of `a-z`, `0-9`, `-`, `_`. The
+/// shop's system name — the inbound log's source, its customers'
+/// `external_ids` key, its orders' external references — is
+/// `{platform}.{code}` ([`shop_system`]).
+pub fn check_shop_code(field: &str, code: &str) -> Result<String, IntegrationError> {
+    let c = code.trim();
+    let ok = (1..=30).contains(&c.len())
+        && c.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_'));
+    if ok {
+        Ok(c.to_owned())
+    } else {
+        Err(IntegrationError::new(
+            field,
+            "1 to 30 of a-z, 0-9, '-' or '_'",
+        ))
+    }
+}
+
+/// `shopify.eu-store`: the system name of a connected shop.
+pub fn shop_system(platform: Platform, code: &str) -> String {
+    format!("{}.{code}", platform.source())
+}
+
 /// A shop's order, platform-neutral. Amounts exclude tax.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShopOrder {
@@ -395,6 +484,29 @@ mod tests {
         assert_eq!(o.customer_external_id, None);
         assert_eq!(o.lines[0].sku, None);
         assert_eq!(o.customer_name, "Jane");
+    }
+
+    #[test]
+    fn shops_are_named_in_one_spelling_and_bad_names_refused() {
+        let s = Platform::Shopify;
+        assert_eq!(
+            s.normalize_shop("shop", " Example.MyShopify.com ").unwrap(),
+            "example.myshopify.com"
+        );
+        assert!(s
+            .normalize_shop("shop", "https://example.myshopify.com")
+            .is_err());
+        let w = Platform::WooCommerce;
+        assert_eq!(
+            w.normalize_shop("shop", "https://Shop.Example.com/")
+                .unwrap(),
+            "https://shop.example.com"
+        );
+        assert!(w.normalize_shop("shop", "shop.example.com").is_err());
+        assert!(w.normalize_shop("shop", "https://a.com/?x=1").is_err());
+        assert_eq!(check_shop_code("code", "eu-store").unwrap(), "eu-store");
+        assert!(check_shop_code("code", "EU store").is_err());
+        assert_eq!(shop_system(w, "outlet"), "woocommerce.outlet");
     }
 
     #[test]

@@ -19,6 +19,7 @@ use sales_domain::orders::{NewOrder, NewOrderLine, Order};
 use sales_domain::teams::{Allocation, Split};
 
 use super::inbound::{self, InboundEvent};
+use super::references::{self, ExternalRef};
 use super::shop::{resolve_customer, Buyer, Intake, IntakeError};
 use crate::db::Db;
 use crate::orders::{self, FlowError, OrderRecord};
@@ -109,6 +110,7 @@ pub fn intake(
     if let Some(p) = person {
         credit(db, DocumentKind::Order, &id.to_string(), p)?;
     }
+    references::record(db, "order", &id.to_string(), &deal_refs(env), now)?;
     Ok(Intake::order_made(
         db,
         event,
@@ -216,6 +218,20 @@ pub fn sales_person(
     }
     Ok(found.map(|p| p.id()))
 }
+
+/// The CRM's deal id and account id (the customer's CRM id, when the deal
+/// names one) as the external references of the document the deal
+/// became; status pushes back to the CRM follow them.
+pub fn deal_refs(env: &CrmEnvelope) -> Vec<ExternalRef> {
+    let mut refs = vec![ExternalRef::new(CRM, "deal", &env.data.deal_id)];
+    if let Some(a) = &env.data.customer.external_id {
+        refs.push(ExternalRef::new(CRM, "account", a));
+    }
+    refs
+}
+
+/// The external-reference system of the CRM.
+pub const CRM: &str = "crm";
 
 /// Credits `person` 100 % on the document.
 pub fn credit(

@@ -10,11 +10,17 @@
 //!   every attempt kept.
 //! - [`automations`]: rules as data, the facts their conditions look at,
 //!   and the run record that makes each action happen once per event.
+//! - [`connections`] (migration 16): several shops per platform, each
+//!   with its own secret and channel.
+//! - [`references`] (migration 16): the outside systems' own ids (shop
+//!   order and customer, CRM deal and account) on our documents.
 
 pub mod automations;
+pub mod connections;
 pub mod crm;
 pub mod deliveries;
 pub mod inbound;
+pub mod references;
 pub mod shop;
 pub mod subscriptions;
 

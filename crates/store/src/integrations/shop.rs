@@ -1,9 +1,11 @@
 //! A shop's order into a sales order, in the caller's transaction.
 //!
-//! Once per shop order (the first receipt of `(platform, shop order id)`
-//! in `inbound_events`; a repeat is logged as a duplicate of it). The
-//! customer is found by the shop's customer id (`external_ids` under the
-//! platform's source), else by e-mail, else created. Lines are matched by
+//! Once per shop order (the first receipt of `(shop system, shop order
+//! id)` in `inbound_events`; a repeat is logged as a duplicate of it — the
+//! same order id from two connected shops is two orders). The customer is
+//! found by the shop's customer id (`external_ids` under the shop's
+//! system), else by e-mail, else created. The shop's order and customer
+//! ids are kept as the order's external references. Lines are matched by
 //! SKU. The order is stored **confirmed and paid** on the configured
 //! channel (a shop has taken the money: `paid_amount` is the grand total
 //! when the channel is `paid_on_order`) with the prices and taxes the shop
@@ -25,6 +27,7 @@ use sales_domain::orders::{LinePricing, NewOrder, NewOrderLine, Order, OrderStat
 use thiserror::Error;
 
 use super::inbound::{self, InboundEvent};
+use super::references::{self, ExternalRef};
 use crate::db::{Db, Value};
 use crate::orders::{self, FlowError, OrderRecord};
 use crate::StoreError;
@@ -115,6 +118,20 @@ pub(crate) fn resolve_customer(
     }
     if let Some(email) = buyer.email {
         if let Some(id) = find_customer_by_email(db, email)? {
+            if let Some(ext) = buyer.external_id {
+                // Matched by e-mail: the system's id is linked to the
+                // customer (unless it has one there already), so the next
+                // order is matched by id even after an e-mail change.
+                db.execute(
+                    "INSERT INTO customer_external_ids (source, external_id, customer_id)
+                     VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    &[
+                        Value::from(source),
+                        Value::from(ext),
+                        Value::Text(id.to_string()),
+                    ],
+                )?;
+            }
             return Ok((id, None));
         }
     }
@@ -177,17 +194,28 @@ fn money(amount: Decimal, c: Currency) -> Result<Money, StoreError> {
     })
 }
 
+/// Which shop an order came from: its system name (the platform's
+/// source for the default shop, `{platform}.{code}` for a connected one —
+/// the dedupe key, the customers' `external_ids` key and the external
+/// references' system) and the channel its orders arrive on.
+#[derive(Debug, Clone, Copy)]
+pub struct ShopSource<'a> {
+    pub system: &'a str,
+    pub channel_code: &'a str,
+}
+
 /// Takes a shop order (see the module docs). `topic` is the platform's
 /// (`orders/create`, `order.created`); `raw` the body as received.
 pub fn intake(
     db: &impl Db,
     shop: &ShopOrder,
-    channel_code: &str,
+    from: ShopSource<'_>,
     topic: &str,
     raw: &str,
     now: DateTime<Utc>,
 ) -> Result<Intake, IntakeError> {
-    let source = shop.platform.source();
+    let source = from.system;
+    let channel_code = from.channel_code;
     let mut event = InboundEvent {
         id: InboundEventId::new(),
         source: source.to_owned(),
@@ -364,6 +392,11 @@ pub fn intake(
         },
         now,
     )?;
+    let mut refs = vec![ExternalRef::new(source, "order", &shop.external_id)];
+    if let Some(c) = &shop.customer_external_id {
+        refs.push(ExternalRef::new(source, "customer", c));
+    }
+    references::record(db, "order", &id.to_string(), &refs, now)?;
     let detail = serde_json::json!({ "source": source, "shop_order_id": shop.external_id, "reason": reason });
     match saved.record.order.status() {
         OrderStatus::Confirmed => orders::emit(
