@@ -972,3 +972,219 @@ async fn an_automation_emails_each_recipient_once_and_creates_its_task_once() {
     assert!(tasks[0].header("idempotency-key").is_some());
     app.stop().await.unwrap();
 }
+
+mod crm_status {
+    //! The CRM connector: a quotation or order that came from a CRM deal
+    //! (signed `deal.won` on `/hooks/crm`) tells the CRM where it stands —
+    //! one upsert per event, keyed by the event id, retried after the
+    //! CRM's failures with the same key, through the real jobs component
+    //! woken by a real Redis.
+
+    use super::*;
+    use sales_domain::integrations::signature::{new_secret, standard_sign};
+    use sales_e2e::RedisServer;
+
+    async fn until(redis: &RedisServer, outside: &StandIn, done: impl Fn(&[Seen]) -> bool) {
+        for _ in 0..300 {
+            if done(&outside.seen()) {
+                return;
+            }
+            redis.publish("sales-jobs", "wake").unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the CRM never saw it: {:#?}", outside.seen());
+    }
+
+    async fn deal(app: &TestApp, secret: &str, body: &Value) -> Value {
+        let raw = serde_json::to_vec(body).unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let msg = app.unique("msg");
+        let sig = standard_sign(secret, &msg, now, &raw).unwrap();
+        let ts = now.to_string();
+        let r = app
+            .call_raw(
+                reqwest::Method::POST,
+                "/hooks/crm",
+                "application/json",
+                raw,
+                &[
+                    ("webhook-id", &msg),
+                    ("webhook-timestamp", &ts),
+                    ("webhook-signature", &sig),
+                ],
+            )
+            .await
+            .unwrap();
+        r.assert_status(201).clone()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_crm_deals_quotation_and_order_report_their_status_back_once_per_event() {
+        // The CRM fails its first two calls (503), then accepts.
+        let crm = StandIn::start(|_, n| match n {
+            0 | 1 => Answer::json(503, json!({ "error": "busy" })),
+            _ => Answer::json(200, json!({ "ok": true })),
+        })
+        .await;
+        let redis = RedisServer::start().unwrap();
+        let secret = new_secret(&[77; 24]);
+        let app = app_with(&[
+            ("redis_address", &redis.url()),
+            ("jobs_retry_base_ms", "200"),
+            ("jobs_retry_cap_ms", "400"),
+            ("crm_webhook_secret", &secret),
+            ("crm_base_url", &format!("{}/crm/v2", crm.url())),
+            ("crm_api_key", "crm-key"),
+        ])
+        .await;
+        app.create(
+            "/api/v1/channels",
+            json!({ "code": "B2B", "name": "B2B", "kind": "b2b", "mode": "offline",
+                    "currency": "EUR", "tax_mode": "exclusive" }),
+        )
+        .await
+        .unwrap();
+        let sku = app.code("SKU");
+        let product = app
+            .create_product(json!({ "sku": sku, "name": "Gadget", "uom": "pcs",
+                "kind": "stocked", "standard_cost": { "amount": "1.00", "currency": "EUR" } }))
+            .await
+            .unwrap();
+        app.create(
+            "/api/v1/price-lists",
+            json!({ "name": "CRM list", "currency": "EUR", "items": [
+                { "product_id": product["id"], "uom": "pcs", "rate": "25.00" }
+            ]}),
+        )
+        .await
+        .unwrap();
+
+        // A deal becomes a draft quotation carrying the deal's ids.
+        let won = deal(
+            &app,
+            &secret,
+            &json!({ "type": "deal.won", "data": {
+                "deal_id": "D 77/x",
+                "customer": { "external_id": "acct-9", "email": "buy@initech.example",
+                              "name": "Initech" },
+                "currency": "EUR",
+                "lines": [{ "sku": sku, "quantity": "4" }] } }),
+        )
+        .await;
+        let qid = won["quotation_id"].as_str().unwrap().to_string();
+        let q = app
+            .get(&format!("/api/v1/quotations/{qid}"))
+            .await
+            .unwrap()
+            .assert_status(200)
+            .clone();
+        assert_eq!(
+            q["external_references"],
+            json!([{ "system": "crm", "kind": "account", "id": "acct-9" },
+                   { "system": "crm", "kind": "deal", "id": "D 77/x" }]),
+            "{q}"
+        );
+        // A quotation nobody's CRM knows: sent, and the CRM hears nothing.
+        let customer = app
+            .create_customer(json!({ "name": "Walk-in" }))
+            .await
+            .unwrap();
+        let plain = app
+            .create(
+                "/api/v1/quotations",
+                json!({ "customer_id": customer["id"], "channel_code": "B2B",
+                        "lines": [{ "product_id": product["id"], "quantity": "1" }] }),
+            )
+            .await
+            .unwrap();
+        app.post(
+            &format!("/api/v1/quotations/{}/send", id(&plain)),
+            json!({}),
+        )
+        .await
+        .unwrap()
+        .assert_status(200);
+
+        // Sent: the CRM is told, after two failures, with one key.
+        app.post(&format!("/api/v1/quotations/{qid}/send"), json!({}))
+            .await
+            .unwrap()
+            .assert_status(200);
+        until(&redis, &crm, |s| s.len() >= 3).await;
+        let seen = crm.seen();
+        let key = seen[0].header("idempotency-key").unwrap().to_string();
+        for s in &seen {
+            assert_eq!(s.method, "PUT");
+            assert_eq!(
+                s.path,
+                format!("/crm/v2/deals/D%2077%2Fx/sales-documents/{qid}")
+            );
+            assert_eq!(s.header("idempotency-key"), Some(key.as_str()));
+            assert_eq!(s.header("authorization"), Some("Bearer crm-key"));
+        }
+        let body = &seen[2].body;
+        assert_eq!(body["deal_id"], "D 77/x");
+        assert_eq!(body["account_id"], "acct-9");
+        assert_eq!(body["document_kind"], "quotation");
+        assert_eq!(body["status"], "sent");
+        assert_eq!(body["event"], "quotation.sent");
+        assert_eq!(body["event_id"], key.as_str());
+        assert_eq!(body["number"], q["number"]);
+        assert_eq!(
+            body["grand_total"], q["totals"]["gross_total"]["amount"],
+            "{body} {q}"
+        );
+        assert_eq!(q["totals"]["net_total"]["amount"], "100.00", "{q}");
+        let event = app.get(&format!("/api/v1/outbox/{key}")).await.unwrap();
+        let event = event.assert_status(200);
+        assert_eq!(
+            (event["status"].as_str(), event["attempts"].as_i64()),
+            (Some("done"), Some(3))
+        );
+
+        // Converted and then cancelled: the order came from the deal's
+        // quotation, so the CRM hears of it too — once.
+        let converted = app
+            .post(&format!("/api/v1/quotations/{qid}/convert"), json!({}))
+            .await
+            .unwrap();
+        let order = converted.assert_status(201)["order"].clone();
+        app.post(&format!("/api/v1/orders/{}/cancel", id(&order)), json!({}))
+            .await
+            .unwrap()
+            .assert_status(200);
+        until(&redis, &crm, |s| {
+            s.iter().any(|r| r.body["event"] == "order.cancelled")
+        })
+        .await;
+        // Give any stray repeat a chance to show.
+        for _ in 0..5 {
+            redis.publish("sales-jobs", "wake").unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let seen = crm.seen();
+        let cancelled: Vec<&Seen> = seen
+            .iter()
+            .filter(|r| r.body["event"] == "order.cancelled")
+            .collect();
+        assert_eq!(cancelled.len(), 1, "{seen:#?}");
+        let c = cancelled[0];
+        assert_eq!(
+            c.path,
+            format!("/crm/v2/deals/D%2077%2Fx/sales-documents/{}", id(&order))
+        );
+        assert_eq!(c.body["document_kind"], "order");
+        assert_eq!(c.body["status"], "cancelled");
+        assert_eq!(c.body["quotation_id"], qid.as_str());
+        // Nothing about the walk-in quotation, ever.
+        assert!(
+            seen.iter().all(|r| r.body["deal_id"] == "D 77/x"),
+            "{seen:#?}"
+        );
+        assert!(
+            !seen.iter().any(|r| r.path.contains(&id(&plain))),
+            "{seen:#?}"
+        );
+        app.stop().await.unwrap();
+    }
+}

@@ -1479,3 +1479,388 @@ async fn an_automation_notifies_the_territory_manager_and_calls_a_webhook_once_p
     assert!(runs.iter().all(|r| r["outcome"] == "done"), "{shown}");
     app.stop().await.unwrap();
 }
+
+// --- several shops per platform ------------------------------------------------
+
+/// A Shopify `orders/create` delivery from `shop`, signed with `secret`.
+async fn shopify_from(app: &TestApp, shop: &str, secret: &str, body: &Value, id: &str) -> Reply {
+    let raw = serde_json::to_vec(body).unwrap();
+    let sig = shop_signature(secret, &raw).unwrap();
+    hook(
+        app,
+        "/hooks/shopify",
+        &raw,
+        &[
+            ("x-shopify-hmac-sha256", &sig),
+            ("x-shopify-topic", "orders/create"),
+            ("x-shopify-webhook-id", id),
+            ("x-shopify-shop-domain", shop),
+        ],
+    )
+    .await
+}
+
+async fn woo_from(app: &TestApp, site: &str, secret: &str, body: &Value, id: &str) -> Reply {
+    let raw = serde_json::to_vec(body).unwrap();
+    let sig = shop_signature(secret, &raw).unwrap();
+    hook(
+        app,
+        "/hooks/woocommerce",
+        &raw,
+        &[
+            ("x-wc-webhook-signature", &sig),
+            ("x-wc-webhook-topic", "order.created"),
+            ("x-wc-webhook-delivery-id", id),
+            ("x-wc-webhook-source", site),
+        ],
+    )
+    .await
+}
+
+async fn channel_id(app: &TestApp, code: &str) -> Value {
+    items(app, "/api/v1/channels?limit=100")
+        .await
+        .into_iter()
+        .find(|c| c["code"] == code)
+        .unwrap_or_else(|| panic!("no channel {code}"))["id"]
+        .clone()
+}
+
+const EU_SECRET: &str = "eu-store-secret-4711";
+const US_SECRET: &str = "us-store-secret-0815";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shops_of_one_platform_sign_with_their_own_secrets_and_sell_on_their_own_channels() {
+    let app = app_with(&[]).await;
+    let (sku_a, sku_b) = shop_world(&app).await;
+    app.create(
+        "/api/v1/channels",
+        json!({ "code": "WEB-EU", "name": "EU shop", "kind": "b2c", "mode": "online",
+                "currency": "EUR", "tax_mode": "exclusive", "paid_on_order": false }),
+    )
+    .await
+    .unwrap();
+    // Connected with their secrets, which are never shown again.
+    let eu = app
+        .post(
+            "/api/v1/shop-connections",
+            json!({ "platform": "shopify", "shop": "EU-Store.myshopify.com", "code": "eu",
+                    "secret": EU_SECRET, "channel_code": "WEB-EU" }),
+        )
+        .await
+        .unwrap();
+    let eu = eu.assert_status(201).clone();
+    assert!(!eu.to_string().contains(EU_SECRET), "{eu}");
+    assert_eq!(eu["secret_set"], true);
+    assert_eq!(eu["shop"], "eu-store.myshopify.com");
+    assert_eq!(eu["system"], "shopify.eu");
+    app.create(
+        "/api/v1/shop-connections",
+        json!({ "platform": "shopify", "shop": "us-store.myshopify.com", "code": "us",
+                "secret": US_SECRET, "channel_code": "WEB" }),
+    )
+    .await
+    .unwrap();
+    let read = app
+        .get(&format!("/api/v1/shop-connections/{}", id(&eu)))
+        .await
+        .unwrap();
+    assert!(!read.text.contains(EU_SECRET), "{}", read.text);
+    let list = app.get("/api/v1/shop-connections").await.unwrap();
+    assert!(
+        !list.text.contains(EU_SECRET) && !list.text.contains(US_SECRET),
+        "{}",
+        list.text
+    );
+
+    // The same Shopify order id from both shops: two orders, each on its
+    // shop's channel, each with the shop's ids as external references.
+    let body = shopify_order(450789469, 207119551, "bob@example.com", &sku_a, &sku_b);
+    let from_eu = shopify_from(&app, "eu-store.myshopify.com", EU_SECRET, &body, "d-1").await;
+    let from_eu = from_eu.assert_status(201).clone();
+    let from_us = shopify_from(&app, "us-store.myshopify.com", US_SECRET, &body, "d-2").await;
+    let from_us = from_us.assert_status(201).clone();
+    assert_ne!(from_eu["order_id"], from_us["order_id"]);
+    let eu_order = fetch(
+        &app,
+        &format!("/api/v1/orders/{}", from_eu["order_id"].as_str().unwrap()),
+    )
+    .await;
+    let us_order = fetch(
+        &app,
+        &format!("/api/v1/orders/{}", from_us["order_id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(eu_order["channel_id"], channel_id(&app, "WEB-EU").await);
+    assert_eq!(us_order["channel_id"], channel_id(&app, "WEB").await);
+    // The EU channel is not paid on order; the WEB one is.
+    assert_eq!(eu_order["paid_amount"], "0", "{eu_order}");
+    assert_eq!(us_order["paid_amount"], "461.72", "{us_order}");
+    assert_eq!(
+        eu_order["external_references"],
+        json!([{ "system": "shopify.eu", "kind": "customer", "id": "207119551" },
+               { "system": "shopify.eu", "kind": "order", "id": "450789469" }]),
+        "{eu_order}"
+    );
+    assert_eq!(
+        us_order["external_references"][1],
+        json!({ "system": "shopify.us", "kind": "order", "id": "450789469" })
+    );
+    // Shopify customer ids are per shop: the US shop's 207119551 is not
+    // found under the EU shop's id but by the same e-mail, and the one
+    // customer now carries both shops' ids.
+    assert_eq!(eu_order["customer_id"], us_order["customer_id"]);
+    let customer = fetch(
+        &app,
+        &format!(
+            "/api/v1/customers/{}",
+            eu_order["customer_id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(
+        customer["external_ids"],
+        json!({ "shopify.eu": "207119551", "shopify.us": "207119551" }),
+        "{customer}"
+    );
+
+    // The EU shop's order again: a duplicate of its first, not of the US one.
+    let again = shopify_from(&app, "eu-store.myshopify.com", EU_SECRET, &body, "d-3").await;
+    let again = again.assert_status(200).clone();
+    assert_eq!(again["outcome"], "duplicate");
+    assert_eq!(again["order_id"], from_eu["order_id"]);
+    let log = items(&app, "/api/v1/inbound-events?source=shopify.eu").await;
+    assert_eq!(log.len(), 2, "{log:?}");
+
+    // Refused, nothing written: the EU shop signing with the US secret, a
+    // shop nobody connected signing with its own, the default shop's
+    // name with a wrong signature.
+    let orders_before = count(&app, "/api/v1/orders").await;
+    let events_before = count(&app, "/api/v1/inbound-events").await;
+    let other = shopify_order(450789470, 207119551, "bob@example.com", &sku_a, &sku_b);
+    shopify_from(&app, "eu-store.myshopify.com", US_SECRET, &other, "x-1")
+        .await
+        .assert_problem(401, "invalid_signature");
+    let r = shopify_from(
+        &app,
+        "stranger.myshopify.com",
+        "stranger-secret",
+        &other,
+        "x-2",
+    )
+    .await;
+    r.assert_problem(401, "invalid_signature");
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("stranger.myshopify.com"),
+        "{}",
+        r.text
+    );
+    shopify_from(
+        &app,
+        "example.myshopify.com",
+        "not-the-default",
+        &other,
+        "x-3",
+    )
+    .await
+    .assert_problem(401, "invalid_signature");
+    assert_eq!(count(&app, "/api/v1/orders").await, orders_before);
+    assert_eq!(count(&app, "/api/v1/inbound-events").await, events_before);
+
+    // The default shop of the Spin variables still works, as before.
+    let r = shopify(&app, &other, "d-4").await;
+    let r = r.assert_status(201).clone();
+    let o = fetch(
+        &app,
+        &format!("/api/v1/orders/{}", r["order_id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(o["external_references"][1]["system"], "shopify", "{o}");
+
+    // A disconnected shop is unknown again (here: the default secret is
+    // tried, and the EU shop does not hold it).
+    let conn = fetch(&app, &format!("/api/v1/shop-connections/{}", id(&eu))).await;
+    app.patch(
+        &format!("/api/v1/shop-connections/{}", id(&eu)),
+        conn["version"].as_i64().unwrap(),
+        json!({ "active": false }),
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    let other2 = shopify_order(450789471, 207119551, "bob@example.com", &sku_a, &sku_b);
+    shopify_from(&app, "eu-store.myshopify.com", EU_SECRET, &other2, "x-4")
+        .await
+        .assert_problem(401, "invalid_signature");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_shop_customer_is_matched_by_the_shops_customer_id_before_the_email() {
+    let app = app_with(&[]).await;
+    let (sku_a, sku_b) = shop_world(&app).await;
+    app.create(
+        "/api/v1/shop-connections",
+        json!({ "platform": "shopify", "shop": "eu-store.myshopify.com", "code": "eu",
+                "secret": EU_SECRET, "channel_code": "WEB" }),
+    )
+    .await
+    .unwrap();
+    // Known by e-mail before the shop ever sent anything.
+    let known = app
+        .create_customer(json!({ "name": "Carla Known", "email": "carla@example.com" }))
+        .await
+        .unwrap();
+    let first = shopify_order(1001, 555, "carla@example.com", &sku_a, &sku_b);
+    let r = shopify_from(&app, "eu-store.myshopify.com", EU_SECRET, &first, "c-1").await;
+    let r = r.assert_status(201).clone();
+    let o1 = fetch(
+        &app,
+        &format!("/api/v1/orders/{}", r["order_id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(o1["customer_id"], known["id"]);
+    // Matched by e-mail, the shop's customer id is now on the customer …
+    let c = fetch(&app, &format!("/api/v1/customers/{}", id(&known))).await;
+    assert_eq!(c["external_ids"]["shopify.eu"], "555", "{c}");
+    // … so after an e-mail change at the shop, the id still finds them,
+    // even though the new e-mail belongs to someone else here.
+    let other = app
+        .create_customer(json!({ "name": "Somebody Else", "email": "new@example.com" }))
+        .await
+        .unwrap();
+    let second = shopify_order(1002, 555, "new@example.com", &sku_a, &sku_b);
+    let r = shopify_from(&app, "eu-store.myshopify.com", EU_SECRET, &second, "c-2").await;
+    let r = r.assert_status(201).clone();
+    let o2 = fetch(
+        &app,
+        &format!("/api/v1/orders/{}", r["order_id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(o2["customer_id"], known["id"]);
+    assert_ne!(o2["customer_id"], other["id"]);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shop_connections_refuse_bad_input_and_unknown_shops_without_a_default_get_401() {
+    // No WooCommerce default shop: only connected sites are taken.
+    let app = TestApp::spawn_with(&[("shopify_webhook_secret", SHOPIFY_SECRET)])
+        .await
+        .unwrap();
+    let (sku_a, _) = shop_world(&app).await;
+    let good = json!({ "platform": "woocommerce", "shop": "https://outlet.example.com/",
+                       "code": "outlet", "secret": WOO_SECRET, "channel_code": "WEB" });
+    let with = |field: &str, value: Value| {
+        let mut b = good.clone();
+        b[field] = value;
+        b
+    };
+    for (body, field) in [
+        (with("platform", json!("magento")), "platform"),
+        (with("shop", json!("outlet.example.com")), "shop"),
+        (with("shop", json!("ftp://outlet.example.com")), "shop"),
+        (with("code", json!("Outlet Store")), "code"),
+        (with("secret", json!("short")), "secret"),
+        (with("channel_code", json!("NOPE")), "channel_code"),
+    ] {
+        let r = app.post("/api/v1/shop-connections", body).await.unwrap();
+        assert_eq!(problem_field(&r, 422, "invalid_field"), field, "{}", r.text);
+    }
+    let r = app
+        .post("/api/v1/shop-connections", with("secret", Value::Null))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(count(&app, "/api/v1/shop-connections").await, 0);
+    let outlet = app
+        .create("/api/v1/shop-connections", good.clone())
+        .await
+        .unwrap();
+    // The same site again (any spelling) or the same code: 409.
+    let r = app
+        .post(
+            "/api/v1/shop-connections",
+            with("shop", json!("HTTPS://Outlet.Example.com")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(count(&app, "/api/v1/shop-connections").await, 1);
+
+    let order = woo_order(
+        727,
+        "jane@example.com",
+        json!([woo_line(1, &sku_a, 2, "6.00", "6.00", "0.54")]),
+    );
+    // A site nobody connected, and no default: 401 unknown_shop.
+    let r = woo_from(
+        &app,
+        "https://stranger.example.com",
+        WOO_SECRET,
+        &order,
+        "w-1",
+    )
+    .await;
+    assert_eq!(
+        problem_field(&r, 401, "unknown_shop"),
+        "x-wc-webhook-source"
+    );
+    // The connected site with a wrong signature: 401.
+    woo_from(
+        &app,
+        "https://outlet.example.com/",
+        "wrong-secret",
+        &order,
+        "w-2",
+    )
+    .await
+    .assert_problem(401, "invalid_signature");
+    assert_eq!(count(&app, "/api/v1/orders").await, 0);
+    assert_eq!(count(&app, "/api/v1/inbound-events").await, 0);
+    // Signed by the connected site: taken, on its system.
+    let r = woo_from(
+        &app,
+        "https://outlet.example.com/",
+        WOO_SECRET,
+        &order,
+        "w-3",
+    )
+    .await;
+    let r = r.assert_status(201).clone();
+    assert_eq!(r["source"], "woocommerce.outlet", "{r}");
+
+    // A new secret replaces the old one, unseen; the old one stops working.
+    let v = outlet["version"].as_i64().unwrap();
+    let r = app
+        .patch(
+            &format!("/api/v1/shop-connections/{}", id(&outlet)),
+            v,
+            json!({ "secret": "rotated-secret-2" }),
+        )
+        .await
+        .unwrap();
+    let r = r.assert_status(200).clone();
+    assert!(!r.to_string().contains("rotated-secret-2"), "{r}");
+    let next = woo_order(
+        728,
+        "jane@example.com",
+        json!([woo_line(1, &sku_a, 1, "3.00", "3.00", "0.27")]),
+    );
+    woo_from(&app, "https://outlet.example.com", WOO_SECRET, &next, "w-4")
+        .await
+        .assert_problem(401, "invalid_signature");
+    woo_from(
+        &app,
+        "https://outlet.example.com",
+        "rotated-secret-2",
+        &next,
+        "w-5",
+    )
+    .await
+    .assert_status(201);
+    app.stop().await.unwrap();
+}

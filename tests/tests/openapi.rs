@@ -247,6 +247,15 @@ async fn create_body(op_id: &str, app: &TestApp) -> Value {
         "createWebhookSubscription" => {
             json!({ "url": "https://hooks.example.com/walker", "event_types": ["order.*"] })
         }
+        "createShopConnection" => {
+            let channel = Box::pin(create_body("createChannel", app)).await;
+            app.create("/api/v1/channels", channel.clone())
+                .await
+                .unwrap();
+            json!({ "platform": "shopify", "shop": format!("{}.myshopify.com", app.unique("walker")),
+                    "code": app.code("w").to_lowercase(),
+                    "secret": "walker-secret-123", "channel_code": channel["code"] })
+        }
         "createAutomation" => {
             // Harmless for the rest of the walk: a note to the bootstrap admin.
             json!({ "name": "Walker rule", "event": "quotation.sent",

@@ -175,6 +175,12 @@ pub fn get(ctx: &Ctx, id: &str) -> ApiResult {
         for (k, val) in crate::visible::order_team(&ctx.db, &v.record)? {
             obj.insert(k.to_owned(), val);
         }
+        // The outside systems' ids (shop order/customer, CRM deal/account).
+        let refs = sales_store::integrations::references::of(&ctx.db, "order", &id.to_string())?;
+        obj.insert(
+            "external_references".into(),
+            sales_store::integrations::references::view(&refs),
+        );
     }
     Ok(ApiResponse::json(200, &view)?.with_header("etag", etag(v.version)))
 }

@@ -222,6 +222,12 @@ pub fn get(ctx: &Ctx, id: &str) -> ApiResult {
         id,
         q.record.customer_id(),
     )?);
+    // The outside systems' ids (the CRM deal and account it came from).
+    let refs = sales_store::integrations::references::of(&ctx.db, "quotation", &id.to_string())?;
+    extra.push((
+        "external_references",
+        sales_store::integrations::references::view(&refs),
+    ));
     wire::respond(200, &q, extra, false)
 }
 
