@@ -35,7 +35,8 @@ impl wit::Guest for Pricing {
         let body = to_body(basket).map_err(problem)?;
         let db = sales_kit::spin::open_db().map_err(problem)?;
         let today = chrono::Utc::now().date_naive();
-        let priced = price_basket(&db, &body, today).map_err(problem)?;
+        let cache = sales_kit::spin::KvCache::open_default();
+        let priced = price_basket(&db, &cache, &body, today).map_err(problem)?;
         to_wit(&priced).map_err(problem)
     }
 }

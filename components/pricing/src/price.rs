@@ -5,7 +5,9 @@
 //! The component resolves what the engine takes as input — the customer's
 //! group and territory chains, the channel and its tax mode, each product's
 //! unit, standard cost and item-group chain — and loads only the slice of
-//! the pricing data the basket can touch (`sales_store::pricing::load`).
+//! the pricing data the basket can touch (`sales_store::pricing::load`),
+//! from the key-value cache of the current pricing data version when it
+//! holds it (`sales_store::pricing::snapshot`).
 //! [`price_basket`] is shared with the WIT export.
 
 use chrono::NaiveDate;
@@ -22,6 +24,7 @@ use sales_kit::auth::require;
 use sales_kit::json::parse_json;
 use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult};
 use sales_store::pricing::load::{basket_catalog, basket_facts, BasketKeys};
+use sales_store::pricing::snapshot::SnapshotCache;
 use sales_store::{Db, StoreError};
 use serde::Deserialize;
 
@@ -59,9 +62,11 @@ fn problem(status: u16, code: &'static str, title: &'static str, detail: String)
     ApiError::new(status, code, title, detail)
 }
 
-/// Prices `basket` against the stored catalog and pricing data.
+/// Prices `basket` against the stored catalog and pricing data, taking the
+/// pricing data from `cache` when it holds the current version.
 pub fn price_basket(
     db: &impl Db,
+    cache: &impl SnapshotCache,
     basket: &BasketBody,
     today: NaiveDate,
 ) -> Result<PricedBasket, ApiError> {
@@ -103,7 +108,7 @@ pub fn price_basket(
         }
         Err(e) => return Err(e.into()),
     };
-    if !facts.customer.is_active() {
+    if !facts.customer_active {
         return Err(problem(
             422,
             "unknown_customer",
@@ -112,19 +117,15 @@ pub fn price_basket(
         )
         .with_field("customer_id"));
     }
-    let channel = facts
-        .channel
-        .as_ref()
-        .filter(|c| c.is_active())
-        .ok_or_else(|| {
-            problem(
-                422,
-                "unknown_channel",
-                "The channel does not exist",
-                format!("no active channel has code {:?}", basket.channel_code),
-            )
-            .with_field("channel_code")
-        })?;
+    let channel = facts.channel.as_ref().filter(|c| c.active).ok_or_else(|| {
+        problem(
+            422,
+            "unknown_channel",
+            "The channel does not exist",
+            format!("no active channel has code {:?}", basket.channel_code),
+        )
+        .with_field("channel_code")
+    })?;
 
     let mut lines = Vec::with_capacity(basket.lines.len());
     let mut groups: Vec<ItemGroupId> = Vec::new();
@@ -159,12 +160,14 @@ pub fn price_basket(
 
     let spec = basket_catalog(
         db,
+        cache,
         &BasketKeys {
             currency: basket.currency,
-            channel_code: channel.code(),
+            channel_code: &channel.code,
             products: &product_ids,
             item_groups: &groups,
             coupons: &coupons,
+            pricing_version: facts.pricing_version,
         },
     )?;
     let catalog = PricingCatalog::new(spec).map_err(errors::catalog)?;
@@ -176,11 +179,11 @@ pub fn price_basket(
             tax_exemption: None,
             tax_template: None,
         },
-        channel: channel.id(),
+        channel: channel.id,
         currency: basket.currency,
         date: basket.date.unwrap_or(today),
         coupon_codes: coupons,
-        tax_mode: Some(match channel.tax_mode() {
+        tax_mode: Some(match channel.tax_mode {
             ChannelTaxMode::Inclusive => TaxMode::Inclusive,
             ChannelTaxMode::Exclusive => TaxMode::Exclusive,
         }),
@@ -192,6 +195,11 @@ pub fn price_basket(
 pub fn handle(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     require(&ctx.principal, Action::ReadCatalog)?;
     let basket: BasketBody = parse_json(req)?;
-    let priced = price_basket(&ctx.db, &basket, ctx.now.date_naive())?;
+    let priced = price_basket(
+        &ctx.db,
+        &sales_kit::spin::KvCache::open_default(),
+        &basket,
+        ctx.now.date_naive(),
+    )?;
     ApiResponse::json(200, &priced)
 }

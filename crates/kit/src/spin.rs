@@ -94,6 +94,35 @@ pub fn serve_with_public(
     }
 }
 
+/// The key-value store `default` as the pricing snapshot's cache
+/// (`sales_store::pricing::snapshot`). A store that cannot be opened or
+/// read behaves as an empty cache: pricing then reads the database.
+pub struct KvCache {
+    store: Option<spin_sdk::key_value::Store>,
+}
+
+impl KvCache {
+    /// Opens the `default` store (granted to the pricing and orders
+    /// components in `spin.toml`).
+    pub fn open_default() -> KvCache {
+        KvCache {
+            store: spin_sdk::key_value::Store::open_default().ok(),
+        }
+    }
+}
+
+impl sales_store::pricing::snapshot::SnapshotCache for KvCache {
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.store.as_ref()?.get(key).ok().flatten()
+    }
+    fn set(&self, key: &str, value: &[u8]) {
+        if let Some(store) = &self.store {
+            // A failed write only costs the next request a rebuild.
+            let _ = store.set(key, value);
+        }
+    }
+}
+
 /// `sales_store::Db` over a Spin SQLite connection. One connection per
 /// request; `BEGIN IMMEDIATE … COMMIT` through it is a real transaction.
 pub struct SpinDb {

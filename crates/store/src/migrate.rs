@@ -1163,6 +1163,54 @@ const V16_SHOPS_AND_REFERENCES: &[&str] = &[
         ON external_references (system, kind, external_id)",
 ];
 
+/// Issue 4: the pricing data version. One counter that every write to the
+/// data the pricing snapshot is built from bumps in the same transaction
+/// (triggers, so no write path can forget it): price-list headers, rules,
+/// discount schedules, tax templates, guards, and the settings the engine
+/// reads. The key-value cache of the snapshot is valid for one version
+/// (`sales_store::pricing::snapshot`). Price-list items are not cached (a
+/// basket reads its products' items by index), so they bump nothing.
+const V17_PRICING_DATA_VERSION: &[&str] = &[
+    "CREATE TABLE pricing_data_version (
+        id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+        version INTEGER NOT NULL
+    )",
+    "INSERT INTO pricing_data_version (id, version) VALUES (1, 1)",
+    "CREATE TRIGGER price_lists_insert_bumps_pricing_version AFTER INSERT ON price_lists
+        BEGIN UPDATE pricing_data_version SET version = version + 1 WHERE id = 1; END",
+    "CREATE TRIGGER price_lists_update_bumps_pricing_version AFTER UPDATE ON price_lists
+        BEGIN UPDATE pricing_data_version SET version = version + 1 WHERE id = 1; END",
+    "CREATE TRIGGER price_lists_delete_bumps_pricing_version AFTER DELETE ON price_lists
+        BEGIN UPDATE pricing_data_version SET version = version + 1 WHERE id = 1; END",
+    "CREATE TRIGGER pricing_rules_insert_bumps_pricing_version AFTER INSERT ON pricing_rules
+        BEGIN UPDATE pricing_data_version SET version = version + 1 WHERE id = 1; END",
+    "CREATE TRIGGER pricing_rules_update_bumps_pricing_version AFTER UPDATE ON pricing_rules
+        BEGIN UPDATE pricing_data_version SET version = version + 1 WHERE id = 1; END",
+    "CREATE TRIGGER pricing_rules_delete_bumps_pricing_version AFTER DELETE ON pricing_rules
+        BEGIN UPDATE pricing_data_version SET version = version + 1 WHERE id = 1; END",
+    "CREATE TRIGGER discount_schedules_insert_bumps_pricing_version AFTER INSERT ON discount_schedules
+        BEGIN UPDATE pricing_data_version SET version = version + 1 WHERE id = 1; END",
+    "CREATE TRIGGER discount_schedules_update_bumps_pricing_version AFTER UPDATE ON discount_schedules
+        BEGIN UPDATE pricing_data_version SET version = version + 1 WHERE id = 1; END",
+    "CREATE TRIGGER discount_schedules_delete_bumps_pricing_version AFTER DELETE ON discount_schedules
+        BEGIN UPDATE pricing_data_version SET version = version + 1 WHERE id = 1; END",
+    "CREATE TRIGGER tax_templates_insert_bumps_pricing_version AFTER INSERT ON tax_templates
+        BEGIN UPDATE pricing_data_version SET version = version + 1 WHERE id = 1; END",
+    "CREATE TRIGGER tax_templates_update_bumps_pricing_version AFTER UPDATE ON tax_templates
+        BEGIN UPDATE pricing_data_version SET version = version + 1 WHERE id = 1; END",
+    "CREATE TRIGGER tax_templates_delete_bumps_pricing_version AFTER DELETE ON tax_templates
+        BEGIN UPDATE pricing_data_version SET version = version + 1 WHERE id = 1; END",
+    "CREATE TRIGGER price_guards_insert_bumps_pricing_version AFTER INSERT ON price_guards
+        BEGIN UPDATE pricing_data_version SET version = version + 1 WHERE id = 1; END",
+    "CREATE TRIGGER price_guards_update_bumps_pricing_version AFTER UPDATE ON price_guards
+        BEGIN UPDATE pricing_data_version SET version = version + 1 WHERE id = 1; END",
+    "CREATE TRIGGER price_guards_delete_bumps_pricing_version AFTER DELETE ON price_guards
+        BEGIN UPDATE pricing_data_version SET version = version + 1 WHERE id = 1; END",
+    "CREATE TRIGGER settings_pricing_update_bumps_pricing_version
+        AFTER UPDATE OF rounding, tax_rounding, channel_defaults ON settings
+        BEGIN UPDATE pricing_data_version SET version = version + 1 WHERE id = 1; END",
+];
+
 pub const MIGRATIONS: &[&[&str]] = &[
     V1_CATALOG,
     V2_PRICING,
@@ -1180,6 +1228,7 @@ pub const MIGRATIONS: &[&[&str]] = &[
     V14_RESERVATION_TOTALS,
     V15_FUNNEL_BY_STATUS,
     V16_SHOPS_AND_REFERENCES,
+    V17_PRICING_DATA_VERSION,
 ];
 
 /// The schema version this build writes and expects.

@@ -92,15 +92,19 @@ pub fn deactivate(
     records::deactivate(db, id, now)
 }
 
-/// The active guards on any of `targets` (product and item-group ids).
-pub(crate) fn for_targets(db: &impl Db, targets: &[String]) -> Result<Vec<PriceGuard>, StoreError> {
-    if targets.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut w = Where::default();
-    w.and(
-        &format!("target_id IN ({})", records::marks(targets.len())),
-        targets.iter().map(Value::from),
-    );
-    records::all_active(db, w)
+/// Every active guard with its target id, in id order (for the pricing
+/// snapshot).
+pub(crate) fn all_active_with_targets(
+    db: &impl Db,
+) -> Result<Vec<(String, PriceGuard)>, StoreError> {
+    let rows = db.execute(
+        "SELECT id, body, target_id FROM price_guards WHERE active = 1 ORDER BY id",
+        &[],
+    )?;
+    rows.iter()
+        .map(|row| {
+            let guard = records::decode_body::<PriceGuard>(&row)?;
+            Ok((row.text("target_id")?.to_owned(), guard))
+        })
+        .collect()
 }

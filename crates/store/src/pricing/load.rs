@@ -1,25 +1,29 @@
-//! What one basket needs, read in a handful of indexed queries.
+//! What one basket needs, in three statements and one cache read.
 //!
-//! [`basket_facts`] resolves the catalog side of a basket — the customer's
-//! group and territory ancestry chains, the channel, each product's unit,
-//! standard cost and item-group chain — and [`basket_catalog`] reads the
-//! pricing side into a `PricingCatalogSpec`: the active price-list headers
-//! in the basket's currency with only the items of the basket's products
-//! (and of the products free-item rules give), the active rules that could
-//! touch the basket (targeting one of its products or item groups, for any
-//! item, or needing one of its coupons), the schedules those rules use,
-//! every active tax template, and the guards on its products and groups.
+//! [`basket_facts`] resolves the catalog side of a basket in one statement
+//! — the customer, its group and territory ancestry chains, the channel
+//! and the pricing data version — and [`product_facts`] each product's
+//! unit, standard cost and item-group chain in another. [`basket_catalog`]
+//! then takes the pricing data of that version from the key-value cache
+//! ([`super::snapshot`]; built from the database and cached on a miss):
+//! the active rules that could touch the basket (targeting one of its
+//! products or item groups, for any item, or needing one of its coupons),
+//! the schedules those rules use, the price-list headers in the basket's
+//! currency, every active tax template, the guards on its products and
+//! groups, the settings; and reads by index only the items of the
+//! basket's products (and of the products free-item rules give) in those
+//! lists.
 //!
 //! Loading everything instead would read 100,000 items and 1,000 rules per
-//! request; this reads what the engine would look at anyway, so the result
-//! is the same (the engine only ever probes by product, item group and
-//! coupon).
+//! request; this decodes what the engine would look at anyway, so the
+//! result is the same (the engine only ever probes by product, item group
+//! and coupon).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sales_domain::catalog::{Channel, Customer};
+use sales_domain::catalog::TaxMode as ChannelTaxMode;
 use sales_domain::ids::{
-    CustomerGroupId, CustomerId, ItemGroupId, PriceListId, ProductId, TerritoryId,
+    ChannelId, CustomerGroupId, CustomerId, ItemGroupId, PriceListId, ProductId, TerritoryId,
 };
 use sales_domain::money::{Currency, Money};
 use sales_domain::pricing::{
@@ -27,11 +31,12 @@ use sales_domain::pricing::{
     RuleAction,
 };
 
+use super::price_lists;
 use super::records::marks;
-use super::{guards, price_lists, rules, schedules, tax_templates};
+use super::snapshot::{self, SnapshotCache};
 use crate::db::{Db, Value};
 use crate::repo::read_money;
-use crate::{channels, customers, settings, trees, StoreError};
+use crate::StoreError;
 
 /// The catalog facts of one product, as pricing needs them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,53 +49,125 @@ pub struct ProductFacts {
     pub active: bool,
 }
 
+/// The channel, as pricing needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelFacts {
+    pub id: ChannelId,
+    pub code: String,
+    pub tax_mode: ChannelTaxMode,
+    pub active: bool,
+}
+
 /// The catalog side of a basket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BasketFacts {
-    pub customer: Customer,
+    pub customer_active: bool,
     /// The customer's group first, then its ancestors.
     pub customer_groups: Vec<CustomerGroupId>,
     /// The customer's territory first, then its ancestors.
     pub territories: Vec<TerritoryId>,
     /// `None` when no channel has the code.
-    pub channel: Option<Channel>,
+    pub channel: Option<ChannelFacts>,
     /// The products found, by id (missing ids are simply absent).
     pub products: BTreeMap<ProductId, ProductFacts>,
+    /// The pricing data version ([`snapshot::data_version`]), read in the
+    /// same statement as the customer.
+    pub pricing_version: i64,
 }
 
-/// Reads the customer, channel and products of a basket. A customer that
-/// does not exist is [`StoreError::NotFound`]; unknown channel codes and
-/// product ids come back as `None` / absent for the caller to report.
+/// Reads the customer (with both ancestry chains), the channel and the
+/// pricing data version in one statement, and the products in a second.
+/// A customer that does not exist is [`StoreError::NotFound`]; unknown
+/// channel codes and product ids come back as `None` / absent for the
+/// caller to report.
 pub fn basket_facts(
     db: &impl Db,
     customer: CustomerId,
     channel_code: &str,
     products: &[ProductId],
 ) -> Result<BasketFacts, StoreError> {
-    let customer = customers::get(db, customer)?.record;
-    let customer_groups = match customer.customer_group_id() {
-        Some(g) => chain(g, trees::ancestors(db, g)?),
-        None => Vec::new(),
+    // One row per fact, told apart by `kind`: c(ustomer), g(roup chain),
+    // h (the channel), t(erritory chain), v(ersion); chains nearest first.
+    let rows = db.execute(
+        "WITH RECURSIVE
+             c AS (SELECT customer_group_id, territory_id, active FROM customers WHERE id = ?),
+             cg(id, depth) AS (
+                 SELECT customer_group_id, 0 FROM c WHERE customer_group_id IS NOT NULL
+                 UNION ALL
+                 SELECT g.parent_id, cg.depth + 1 FROM cg JOIN customer_groups g ON g.id = cg.id
+                 WHERE g.parent_id IS NOT NULL AND cg.depth < 1000
+             ),
+             tr(id, depth) AS (
+                 SELECT territory_id, 0 FROM c WHERE territory_id IS NOT NULL
+                 UNION ALL
+                 SELECT t.parent_id, tr.depth + 1 FROM tr JOIN territories t ON t.id = tr.id
+                 WHERE t.parent_id IS NOT NULL AND tr.depth < 1000
+             )
+         SELECT 'c' AS kind, NULL AS id, active AS num, NULL AS code, NULL AS mode, 0 AS depth
+         FROM c
+         UNION ALL SELECT 'g', id, NULL, NULL, NULL, depth FROM cg
+         UNION ALL SELECT 't', id, NULL, NULL, NULL, depth FROM tr
+         UNION ALL SELECT 'h', id, active, code, tax_mode, 0 FROM channels WHERE code = ?
+         UNION ALL SELECT 'v', NULL, version, NULL, NULL, 0 FROM pricing_data_version WHERE id = 1
+         ORDER BY kind, depth",
+        &[Value::Text(customer.to_string()), Value::from(channel_code)],
+    )?;
+    let corrupt = |entity: &'static str, id: &str, message: String| StoreError::Corrupt {
+        entity,
+        id: id.to_owned(),
+        message,
     };
-    let territories = match customer.territory_id() {
-        Some(t) => chain(t, trees::ancestors(db, t)?),
-        None => Vec::new(),
-    };
-    let channel = channels::find_by_code(db, channel_code)?.map(|c| c.record);
+    let mut customer_active = None;
+    let mut customer_groups = Vec::new();
+    let mut territories = Vec::new();
+    let mut channel = None;
+    let mut pricing_version = None;
+    for row in rows.iter() {
+        match row.text("kind")? {
+            "c" => customer_active = Some(row.int("num")? != 0),
+            "g" => {
+                let id = row.text("id")?;
+                customer_groups.push(
+                    CustomerGroupId::parse(id)
+                        .map_err(|e| corrupt("customer group", id, e.to_string()))?,
+                );
+            }
+            "t" => {
+                let id = row.text("id")?;
+                territories.push(
+                    TerritoryId::parse(id).map_err(|e| corrupt("territory", id, e.to_string()))?,
+                );
+            }
+            "h" => {
+                let id = row.text("id")?;
+                let mode = row.text("mode")?;
+                channel = Some(ChannelFacts {
+                    id: ChannelId::parse(id).map_err(|e| corrupt("channel", id, e.to_string()))?,
+                    code: row.text("code")?.to_owned(),
+                    tax_mode: ChannelTaxMode::parse(mode)
+                        .ok_or_else(|| corrupt("channel", id, format!("tax_mode {mode:?}")))?,
+                    active: row.int("num")? != 0,
+                });
+            }
+            "v" => pricing_version = Some(row.int("num")?),
+            other => return Err(corrupt("basket facts", other, "unknown kind".into())),
+        }
+    }
+    let customer_active = customer_active.ok_or_else(|| StoreError::NotFound {
+        entity: "customer",
+        id: customer.to_string(),
+    })?;
     Ok(BasketFacts {
-        customer,
+        customer_active,
         customer_groups,
         territories,
         channel,
         products: product_facts(db, products)?,
+        pricing_version: pricing_version.ok_or(StoreError::NotFound {
+            entity: "pricing data version",
+            id: "1".into(),
+        })?,
     })
-}
-
-fn chain<I>(first: I, ancestors: Vec<I>) -> Vec<I> {
-    let mut out = Vec::with_capacity(ancestors.len() + 1);
-    out.push(first);
-    out.extend(ancestors);
-    out
 }
 
 /// Units, costs and item-group chains of `ids`, in one query: each
@@ -165,28 +242,23 @@ pub struct BasketKeys<'a> {
     /// Every item group in the lines' chains.
     pub item_groups: &'a [ItemGroupId],
     pub coupons: &'a [CouponCode],
+    /// [`BasketFacts::pricing_version`].
+    pub pricing_version: i64,
 }
 
 /// The slice of the pricing data a basket can touch; see the module docs.
 pub fn basket_catalog(
     db: &impl Db,
+    cache: &impl SnapshotCache,
     keys: &BasketKeys<'_>,
 ) -> Result<PricingCatalogSpec, StoreError> {
     let mut targets: Vec<String> = keys.products.iter().map(ToString::to_string).collect();
     targets.extend(keys.item_groups.iter().map(ToString::to_string));
-    let rules = rules::for_basket(db, &targets, keys.coupons)?;
-
-    let schedule_ids: BTreeSet<_> = rules
-        .iter()
-        .filter_map(|r| match r.action() {
-            RuleAction::Schedule { schedule } => Some(*schedule),
-            _ => None,
-        })
-        .collect();
-    let schedules = schedules::active_among(db, &schedule_ids.into_iter().collect::<Vec<_>>())?;
+    let snapshot = snapshot::fill(db, cache, keys.pricing_version)?;
+    let slice = snapshot.slice(&targets, keys.coupons, keys.currency, keys.channel_code)?;
 
     let mut products: BTreeSet<ProductId> = keys.products.iter().copied().collect();
-    for r in &rules {
+    for r in &slice.rules {
         if let RuleAction::FreeItem(free) = r.action() {
             if let FreeProduct::Other { product, .. } = &free.product {
                 products.insert(*product);
@@ -194,13 +266,13 @@ pub fn basket_catalog(
         }
     }
     let products: Vec<ProductId> = products.into_iter().collect();
-    let headers = price_lists::active_headers_in(db, keys.currency)?;
-    let list_ids: Vec<PriceListId> = headers.iter().map(PriceList::id).collect();
+    let list_ids: Vec<PriceListId> = slice.headers.iter().map(PriceList::id).collect();
     let mut items: BTreeMap<PriceListId, Vec<_>> = BTreeMap::new();
     for (list, item) in price_lists::items_for(db, &list_ids, &products)? {
         items.entry(list).or_default().push(item);
     }
-    let price_lists = headers
+    let price_lists = slice
+        .headers
         .into_iter()
         .map(|h| {
             let id = h.id();
@@ -222,16 +294,15 @@ pub fn basket_catalog(
         })
         .collect::<Result<Vec<_>, _>>()?;
 
-    let settings = settings::get(db)?.record;
     Ok(PricingCatalogSpec {
         settings: PricingSettings {
-            rounding_mode: settings.rounding(),
-            tax_rounding: settings.tax_rounding_for(keys.channel_code),
+            rounding_mode: slice.rounding,
+            tax_rounding: slice.tax_rounding,
         },
         price_lists,
-        rules,
-        schedules,
-        tax_templates: tax_templates::all_active(db)?,
-        guards: guards::for_targets(db, &targets)?,
+        rules: slice.rules,
+        schedules: slice.schedules,
+        tax_templates: slice.tax_templates,
+        guards: slice.guards,
     })
 }

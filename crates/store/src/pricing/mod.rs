@@ -1,7 +1,8 @@
 //! The pricing capability's tables: price lists and their items, pricing
-//! rules, discount schedules, tax templates and price guards, and
-//! [`load::basket_catalog`], which reads just what one basket needs into a
-//! `PricingCatalogSpec`.
+//! rules, discount schedules, tax templates and price guards;
+//! [`snapshot`], the versioned, compact copy of the pricing data the
+//! key-value cache holds; and [`load::basket_catalog`], which takes just
+//! what one basket needs into a `PricingCatalogSpec`.
 //!
 //! Price lists are columns (their scope and validity are filtered in SQL)
 //! and their items a separate table keyed by (list, product, unit), with a
@@ -25,6 +26,7 @@ pub mod price_lists;
 mod records;
 pub mod rules;
 pub mod schedules;
+pub mod snapshot;
 pub mod tax_templates;
 
 pub use records::Stored;

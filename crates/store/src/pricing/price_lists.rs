@@ -449,18 +449,6 @@ pub fn active_headers(db: &impl Db) -> Result<Vec<PriceList>, StoreError> {
     rows.iter().map(|r| decode_list(&r)).collect()
 }
 
-/// The active headers in `currency`.
-pub(crate) fn active_headers_in(
-    db: &impl Db,
-    currency: Currency,
-) -> Result<Vec<PriceList>, StoreError> {
-    let rows = db.execute(
-        &format!("SELECT {COLUMNS} FROM price_lists WHERE active = 1 AND currency = ? ORDER BY id"),
-        &[Value::from(currency.code())],
-    )?;
-    rows.iter().map(|r| decode_list(&r)).collect()
-}
-
 /// The items of `products` in `lists`, by the (product, list) index.
 pub(crate) fn items_for(
     db: &impl Db,

@@ -194,16 +194,17 @@ pub(crate) fn all_active<T: JsonRecord>(db: &impl Db, mut w: Where) -> Result<Ve
         &format!("SELECT id, body FROM {} {} ORDER BY id", T::TABLE, w.sql()),
         &w.params,
     )?;
-    rows.iter()
-        .map(|row| {
-            let id = row.text("id")?;
-            from_json::<T>("body", row.text("body")?).map_err(|e| StoreError::Corrupt {
-                entity: T::ENTITY,
-                id: id.to_owned(),
-                message: e.to_string(),
-            })
-        })
-        .collect()
+    rows.iter().map(|row| decode_body(&row)).collect()
+}
+
+/// The record in a row's `body`, validated.
+pub(crate) fn decode_body<T: JsonRecord>(row: &Row<'_>) -> Result<T, StoreError> {
+    let id = row.text("id")?;
+    from_json::<T>("body", row.text("body")?).map_err(|e| StoreError::Corrupt {
+        entity: T::ENTITY,
+        id: id.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 /// `?, ?, ?` for `n` parameters (at least one, so `IN ()` never occurs).

@@ -56,7 +56,7 @@ fn schedule_of(rule: &PricingRule) -> Option<DiscountScheduleId> {
 
 /// The ids the loader finds a rule by: its products, else its item groups
 /// (the engine's own index order).
-fn targets(rule: &PricingRule) -> Vec<String> {
+pub(crate) fn targets(rule: &PricingRule) -> Vec<String> {
     let c = rule.conditions();
     if !c.products.is_empty() {
         c.products.iter().map(ToString::to_string).collect()
@@ -162,49 +162,4 @@ pub fn schedule_in_use(db: &impl Db, schedule: DiscountScheduleId) -> Result<boo
         &[Value::Text(schedule.to_string())],
     )?;
     Ok(!rows.is_empty())
-}
-
-/// The active rules that could touch a basket: those targeting one of
-/// `targets` (product and item-group ids), those for any item that need no
-/// coupon, and those needing one of `coupons` (so a coupon's existence is
-/// known even when its rules target other products). A coupon rule for any
-/// item is not read unless the basket carries its coupon: without it the
-/// rule cannot apply.
-pub(crate) fn for_basket(
-    db: &impl Db,
-    targets: &[String],
-    coupons: &[CouponCode],
-) -> Result<Vec<PricingRule>, StoreError> {
-    let mut params: Vec<Value> = targets.iter().map(Value::from).collect();
-    params.extend(coupons.iter().map(|c| Value::from(c.as_str())));
-    // A UNION of three indexed lookups (an OR of them would scan the table).
-    let mut w = Where::default();
-    w.and(
-        &format!(
-            "id IN (SELECT rule_id FROM pricing_rule_targets WHERE target_id IN ({})
-                    UNION SELECT id FROM pricing_rules
-                          WHERE any_item = 1 AND active = 1 AND coupon IS NULL
-                    UNION SELECT id FROM pricing_rules WHERE coupon IN ({}) AND active = 1)",
-            records::marks(targets.len()),
-            records::marks(coupons.len())
-        ),
-        pad(params, targets.len(), coupons.len()),
-    );
-    records::all_active(db, w)
-}
-
-/// `marks` never produces an empty `IN ()`: an empty list gets one `NULL`
-/// (which matches nothing).
-fn pad(params: Vec<Value>, targets: usize, coupons: usize) -> Vec<Value> {
-    let mut out = Vec::with_capacity(params.len() + 2);
-    let mut it = params.into_iter();
-    out.extend(it.by_ref().take(targets));
-    if targets == 0 {
-        out.push(Value::Null);
-    }
-    out.extend(it.by_ref().take(coupons));
-    if coupons == 0 {
-        out.push(Value::Null);
-    }
-    out
 }

@@ -94,19 +94,3 @@ pub fn is_active(db: &impl Db, id: DiscountScheduleId) -> Result<bool, StoreErro
     )?;
     Ok(!rows.is_empty())
 }
-
-/// The active schedules among `ids`.
-pub(crate) fn active_among(
-    db: &impl Db,
-    ids: &[DiscountScheduleId],
-) -> Result<Vec<DiscountSchedule>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut w = Where::default();
-    w.and(
-        &format!("id IN ({})", records::marks(ids.len())),
-        ids.iter().map(|i| Value::Text(i.to_string())),
-    );
-    records::all_active(db, w)
-}

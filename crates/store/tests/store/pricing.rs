@@ -18,6 +18,7 @@ use sales_domain::pricing::{
 use sales_store::pricing::load::{basket_catalog, basket_facts, BasketKeys};
 use sales_store::pricing::price_lists::{self, PriceListFilter};
 use sales_store::pricing::rules::{self, RuleFilter};
+use sales_store::pricing::snapshot::{self, Snapshot, SnapshotCache};
 use sales_store::pricing::{guards, schedules, tax_templates};
 use sales_store::rusqlite_db::RusqliteDb;
 use sales_store::{customers, products, trees, Db, Page, StoreError};
@@ -324,6 +325,8 @@ fn basket_facts_resolve_ancestry_chains_nearest_first() {
     let missing = ProductId::new();
 
     let facts = basket_facts(&db, c.id(), "NOPE", &[drill.id(), loose.id(), missing]).unwrap();
+    assert!(facts.customer_active);
+    assert_eq!(facts.pricing_version, snapshot::data_version(&db).unwrap());
     assert_eq!(facts.customer_groups, vec![child.id(), root.id()]);
     assert_eq!(facts.territories, vec![de.id(), world.id()]);
     assert!(facts.channel.is_none());
@@ -444,17 +447,22 @@ fn the_basket_catalog_holds_only_what_the_basket_can_touch_and_prices_like_the_f
     rules::deactivate(&db, retired.id(), at(2)).unwrap();
 
     let coupons = [CouponCode::new("welcome").unwrap()];
-    let spec = basket_catalog(
-        &db,
-        &BasketKeys {
-            currency: Currency::EUR,
-            channel_code: "WEB",
-            products: &[bought.id()],
-            item_groups: &[group.id()],
-            coupons: &coupons,
-        },
-    )
-    .unwrap();
+    let keys = BasketKeys {
+        currency: Currency::EUR,
+        channel_code: "WEB",
+        products: &[bought.id()],
+        item_groups: &[group.id()],
+        coupons: &coupons,
+        pricing_version: snapshot::data_version(&db).unwrap(),
+    };
+    let spec = basket_catalog(&db, &(), &keys).unwrap();
+    // The cached snapshot gives the same slice, on the miss that fills the
+    // cache and on the hit after it.
+    let cache = MapCache::default();
+    assert_eq!(basket_catalog(&db, &cache, &keys).unwrap(), spec);
+    assert_eq!(cache.sets.get(), 1);
+    assert_eq!(basket_catalog(&db, &cache, &keys).unwrap(), spec);
+    assert_eq!(cache.sets.get(), 1, "a hit writes nothing");
     assert_eq!(
         spec.price_lists.len(),
         1,
@@ -542,4 +550,363 @@ fn a_basket_finds_its_items_by_the_product_index() {
         !plan.iter().any(|d| d.starts_with("SCAN price_list_items")),
         "{plan:?}"
     );
+}
+
+/// An in-memory cache that counts its writes.
+#[derive(Default)]
+struct MapCache {
+    entries: std::cell::RefCell<std::collections::HashMap<String, Vec<u8>>>,
+    sets: std::cell::Cell<usize>,
+}
+
+impl SnapshotCache for MapCache {
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.entries.borrow().get(key).cloned()
+    }
+    fn set(&self, key: &str, value: &[u8]) {
+        self.sets.set(self.sets.get() + 1);
+        self.entries
+            .borrow_mut()
+            .insert(key.to_owned(), value.to_vec());
+    }
+}
+
+/// Counts the statements a `Db` executes.
+struct Counted<'a> {
+    db: &'a RusqliteDb,
+    statements: std::cell::Cell<usize>,
+}
+
+impl Db for Counted<'_> {
+    fn execute(
+        &self,
+        sql: &str,
+        params: &[sales_store::db::Value],
+    ) -> Result<sales_store::db::Rows, sales_store::db::DbError> {
+        self.statements.set(self.statements.get() + 1);
+        self.db.execute(sql, params)
+    }
+}
+
+fn schedule() -> DiscountSchedule {
+    DiscountSchedule::new(DiscountScheduleSpec {
+        id: DiscountScheduleId::new(),
+        name: "Volume".into(),
+        kind: TierKind::Volume,
+        basis: TierBasis::Quantity,
+        currency: None,
+        tiers: vec![Tier {
+            from: dec!(10),
+            discount_percent: dec!(5),
+        }],
+        valid_from: None,
+        valid_to: None,
+    })
+    .unwrap()
+}
+
+fn template(name: &str) -> TaxTemplate {
+    TaxTemplate::new(TaxTemplateSpec {
+        id: TaxTemplateId::new(),
+        name: name.into(),
+        mode: TaxMode::Exclusive,
+        lines: vec![TaxRate {
+            code: "VAT".into(),
+            name: "VAT 19".into(),
+            rate_percent: dec!(19),
+        }],
+        channels: BTreeSet::new(),
+        customers: Default::default(),
+        is_default: false,
+    })
+    .unwrap()
+}
+
+fn guard(min_margin: Decimal) -> PriceGuard {
+    PriceGuard::new(PriceGuardSpec {
+        id: PriceGuardId::new(),
+        scope: GuardScope::Product(ProductId::new()),
+        floor_price: None,
+        min_margin_percent: Some(min_margin),
+    })
+    .unwrap()
+}
+
+/// Issue 4 (pricing speed): the cached snapshot is keyed by the pricing data
+/// version, so every write to the data it holds must move the version, in
+/// the write's own transaction.
+#[test]
+fn every_pricing_write_bumps_the_pricing_data_version() {
+    let db = db();
+    let mut seen = snapshot::data_version(&db).unwrap();
+    let mut bumped = |what: &str| {
+        let now = snapshot::data_version(&db).unwrap();
+        assert!(now > seen, "{what} did not bump the pricing data version");
+        seen = now;
+    };
+
+    let list = PriceList::new(list_spec("General", vec![])).unwrap();
+    price_lists::create(&db, &list, at(1)).unwrap();
+    bumped("creating a price list");
+    let renamed = PriceList::new(PriceListSpec {
+        id: list.id(),
+        ..list_spec("Renamed", vec![])
+    })
+    .unwrap();
+    price_lists::update(&db, &renamed, 1, at(2)).unwrap();
+    bumped("updating a price list");
+    price_lists::deactivate(&db, list.id(), at(3)).unwrap();
+    bumped("deactivating a price list");
+
+    let r = percent_off(&[ProductId::new()], dec!(5));
+    rules::create(&db, &r, at(1)).unwrap();
+    bumped("creating a rule");
+    rules::update(&db, &percent_off(&[ProductId::new()], dec!(6)), 1, at(2)).unwrap_err();
+    let changed = PricingRule::new(PricingRuleSpec {
+        id: r.id(),
+        name: "changed".into(),
+        priority: 1,
+        stacking: Stacking::Exclusive,
+        conditions: r.conditions().clone(),
+        action: r.action().clone(),
+    })
+    .unwrap();
+    rules::update(&db, &changed, 1, at(2)).unwrap();
+    bumped("updating a rule");
+    rules::deactivate(&db, r.id(), at(3)).unwrap();
+    bumped("deactivating a rule");
+
+    let s = schedule();
+    schedules::create(&db, &s, at(1)).unwrap();
+    bumped("creating a schedule");
+    schedules::update(&db, &s, 1, at(2)).unwrap();
+    bumped("updating a schedule");
+    schedules::deactivate(&db, s.id(), at(3)).unwrap();
+    bumped("deactivating a schedule");
+
+    let t = template("VAT");
+    tax_templates::create(&db, &t, at(1)).unwrap();
+    bumped("creating a tax template");
+    tax_templates::update(&db, &t, 1, at(2)).unwrap();
+    bumped("updating a tax template");
+    tax_templates::deactivate(&db, t.id(), at(3)).unwrap();
+    bumped("deactivating a tax template");
+
+    let g = guard(dec!(10));
+    guards::create(&db, &g, at(1)).unwrap();
+    bumped("creating a guard");
+    guards::update(&db, &g, 1, at(2)).unwrap();
+    bumped("updating a guard");
+    guards::deactivate(&db, g.id(), at(3)).unwrap();
+    bumped("deactivating a guard");
+
+    let current = sales_store::settings::get(&db).unwrap();
+    let patched = current
+        .record
+        .patched(sales_domain::catalog::SettingsPatch {
+            tax_rounding: Some(sales_domain::pricing::TaxRounding::PerDocument),
+            ..Default::default()
+        })
+        .unwrap();
+    sales_store::settings::save(&db, &patched, current.version, at(4)).unwrap();
+    bumped("saving the settings");
+
+    // A write that fails writes nothing, the version included.
+    let before = snapshot::data_version(&db).unwrap();
+    assert!(rules::update(&db, &changed, 1, at(5)).is_err());
+    assert_eq!(snapshot::data_version(&db).unwrap(), before);
+}
+
+/// A cached snapshot is used only while the version it was built at is
+/// current; a write makes the next basket rebuild it and see the write.
+#[test]
+fn a_cached_snapshot_is_read_only_at_its_own_version() {
+    let db = db();
+    let product = ProductId::new();
+    let cache = MapCache::default();
+    let keys = |version| BasketKeys {
+        currency: Currency::EUR,
+        channel_code: "WEB",
+        products: std::slice::from_ref(&product),
+        item_groups: &[],
+        coupons: &[],
+        pricing_version: version,
+    };
+    let first = percent_off(&[product], dec!(5));
+    rules::create(&db, &first, at(1)).unwrap();
+    let v1 = snapshot::data_version(&db).unwrap();
+    let spec = basket_catalog(&db, &cache, &keys(v1)).unwrap();
+    assert_eq!(spec.rules, vec![first.clone()]);
+
+    let second = percent_off(&[product], dec!(7));
+    rules::create(&db, &second, at(2)).unwrap();
+    let v2 = snapshot::data_version(&db).unwrap();
+    let spec = basket_catalog(&db, &cache, &keys(v2)).unwrap();
+    let mut expected = vec![first.clone(), second.clone()];
+    expected.sort_by_key(PricingRule::id);
+    assert_eq!(spec.rules, expected, "the write is seen, not the cached v1");
+    assert_eq!(cache.sets.get(), 2);
+
+    // A basket that read v1 before the write (a request racing it) builds
+    // from the database but does not cache what it read as v1.
+    basket_catalog(&db, &cache, &keys(v1)).unwrap();
+    assert_eq!(cache.sets.get(), 2);
+    let cached = Snapshot::decode(&cache.get(snapshot::CACHE_KEY).unwrap()).unwrap();
+    assert_eq!(cached.version(), v2);
+}
+
+/// Every action kind and condition survives the compact encoding: the
+/// snapshot decodes to the very rules, schedules, lists, templates and
+/// guards stored.
+#[test]
+fn the_snapshot_decodes_to_the_stored_records() {
+    let db = db();
+    let group = ItemGroupId::new();
+    let product = ProductId::new();
+    let s = schedule();
+    schedules::create(&db, &s, at(1)).unwrap();
+    let eur = |a| Money::new(a, Currency::EUR).unwrap();
+    let full = RuleConditions {
+        products: [product].into(),
+        item_groups: [group].into(),
+        customers: [CustomerId::new()].into(),
+        customer_groups: [CustomerGroupId::new()].into(),
+        territories: [TerritoryId::new()].into(),
+        channels: [sales_domain::ids::ChannelId::new()].into(),
+        coupon: Some(CouponCode::new("SPRING").unwrap()),
+        min_qty: Some(dec!(1.5)),
+        max_qty: Some(dec!(10)),
+        min_amount: Some(eur(dec!(1))),
+        max_amount: Some(eur(dec!(1000))),
+        valid_from: chrono::NaiveDate::from_ymd_opt(2026, 1, 1),
+        valid_to: chrono::NaiveDate::from_ymd_opt(2026, 12, 31),
+        mixed: true,
+    };
+    let on_group = RuleConditions {
+        item_groups: [group].into(),
+        ..RuleConditions::default()
+    };
+    let actions = [
+        RuleAction::DiscountPercent {
+            percent: dec!(12.5),
+        },
+        RuleAction::DiscountAmount {
+            amount: eur(dec!(2)),
+        },
+        RuleAction::FixedRate {
+            rate: eur(dec!(9.99)),
+        },
+        RuleAction::MarkupOnCost { percent: dec!(30) },
+        RuleAction::Schedule { schedule: s.id() },
+        RuleAction::FreeItem(FreeItem {
+            product: FreeProduct::Same,
+            buy: dec!(10),
+            get: dec!(1),
+            recursive: true,
+        }),
+        RuleAction::FreeItem(FreeItem {
+            product: FreeProduct::Other {
+                product: ProductId::new(),
+                uom: pcs(),
+            },
+            buy: dec!(3),
+            get: dec!(2),
+            recursive: false,
+        }),
+    ];
+    let mut stored = Vec::new();
+    for (n, action) in actions.into_iter().enumerate() {
+        let conditions = match n % 3 {
+            0 => full.clone(),
+            1 => on_group.clone(),
+            _ => RuleConditions::default(),
+        };
+        let r = rule(&format!("rule {n}"), conditions, action);
+        rules::create(&db, &r, at(1)).unwrap();
+        stored.push(r);
+    }
+    stored.sort_by_key(PricingRule::id);
+    let c = Customer::create(CustomerId::new(), new_customer("Scoped Ltd")).unwrap();
+    customers::create(&db, &c, at(1)).unwrap();
+    let list = PriceList::new(PriceListSpec {
+        scope: PriceListScope {
+            customer: Some(c.id()),
+            customer_group: None,
+            channel: None,
+        },
+        valid_from: chrono::NaiveDate::from_ymd_opt(2026, 1, 1),
+        ..list_spec("Scoped", vec![])
+    })
+    .unwrap();
+    price_lists::create(&db, &list, at(1)).unwrap();
+    let t = template("VAT");
+    tax_templates::create(&db, &t, at(1)).unwrap();
+    let g = guard(dec!(15));
+    guards::create(&db, &g, at(1)).unwrap();
+    let GuardScope::Product(guarded) = g.scope().clone() else {
+        unreachable!()
+    };
+
+    let version = snapshot::data_version(&db).unwrap();
+    let bytes = Snapshot::build(&db, version).unwrap().encode().unwrap();
+    let snap = Snapshot::decode(&bytes).unwrap();
+    let targets = vec![product.to_string(), group.to_string(), guarded.to_string()];
+    let coupons = [CouponCode::new("spring").unwrap()];
+    let slice = snap
+        .slice(&targets, &coupons, Currency::EUR, "WEB")
+        .unwrap();
+    assert_eq!(slice.rules, stored);
+    assert_eq!(slice.schedules, vec![s]);
+    assert_eq!(slice.headers, vec![list]);
+    assert_eq!(slice.tax_templates, vec![t]);
+    assert_eq!(slice.guards, vec![g]);
+    assert!(snap
+        .slice(&targets, &coupons, Currency::USD, "WEB")
+        .unwrap()
+        .headers
+        .is_empty());
+}
+
+/// What a priced basket costs in statements once the snapshot is cached:
+/// the customer with its chains, the channel and the pricing data version
+/// in one; the products with their group chains; the items. (Before the
+/// cache: 12 — the customer, two chains, the channel, the products, rules,
+/// schedules, list headers, items, settings, tax templates, guards.)
+#[test]
+fn a_cached_basket_costs_three_statements() {
+    let db = db();
+    let group = node(ItemGroupId::new(), "G", None);
+    trees::create(&db, &group, at(1)).unwrap();
+    let bought = stored_product(&db, "BOUGHT", Some(group.id()));
+    let c = Customer::create(CustomerId::new(), new_customer("Counted Ltd")).unwrap();
+    customers::create(&db, &c, at(1)).unwrap();
+    let general = PriceList::new(list_spec("General", vec![item(bought.id(), dec!(10))])).unwrap();
+    price_lists::create(&db, &general, at(1)).unwrap();
+    rules::create(&db, &percent_off(&[bought.id()], dec!(5)), at(1)).unwrap();
+
+    let cache = MapCache::default();
+    let counted = Counted {
+        db: &db,
+        statements: std::cell::Cell::new(0),
+    };
+    let run = || {
+        counted.statements.set(0);
+        let facts = basket_facts(&counted, c.id(), "WEB", &[bought.id()]).unwrap();
+        let keys = BasketKeys {
+            currency: Currency::EUR,
+            channel_code: "WEB",
+            products: &[bought.id()],
+            item_groups: &facts.products[&bought.id()].item_groups,
+            coupons: &[],
+            pricing_version: facts.pricing_version,
+        };
+        let spec = basket_catalog(&counted, &cache, &keys).unwrap();
+        assert_eq!(spec.rules.len(), 1);
+        assert_eq!(spec.price_lists[0].items().len(), 1);
+        counted.statements.get()
+    };
+    // The miss reads the whole snapshot (rules, schedules, headers,
+    // templates, guards, settings) and the version again before caching.
+    assert_eq!(run(), 3 + 7);
+    assert_eq!(run(), 3);
 }
