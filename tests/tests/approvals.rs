@@ -8,9 +8,9 @@
 //! tests on a shared instance. Escalation itself (who is added when, a
 //! replayed tick escalating once) is covered by the domain's tests
 //! (`crates/domain/src/approvals/escalation.rs`): its shortest time limit
-//! is an hour, so here the tick is shown to touch nothing that is not due. The WIT export is checked to be
-//! present in the built component; calling it needs a consumer component
-//! (the orders issue).
+//! is an hour, so here the tick is shown to touch nothing that is not due.
+//! Deciding through the WIT export (from the quotation or the order, in the
+//! composed orders component) is `approvals_from_document.rs`.
 
 // Test helpers panic on purpose: a failed call is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -369,6 +369,20 @@ async fn priceable_basket(app: &TestApp) -> Value {
             "lines": [{ "product_id": product["id"], "quantity": "2" }] })
 }
 
+/// A policy on `channel` for `kind` (`quotation` / `order`) that asks an
+/// admin to approve anything over 0 EUR, and lets the admin approve their
+/// own document (the walker is the only principal).
+fn walker_policy(kind: &str, channel: &Value) -> Value {
+    json!({ "name": format!("Walker {kind} decisions"), "applies_to": [kind],
+            "condition": { "type": "all", "all": [
+                { "type": "channels", "codes": [channel] },
+                { "type": "total_amount", "limits": { "EUR": { "over": "0" } } } ] },
+            "chain": { "levels": [{ "name": "Admin",
+                "approvers": [{ "type": "role", "role": "admin" }],
+                "mode": { "type": "any_one" } }] },
+            "allow_self_approval": true })
+}
+
 /// An operation that takes no API key (`security: []`), such as the
 /// customer's accept through a signed quotation link.
 fn is_public(op: &Value) -> bool {
@@ -522,10 +536,28 @@ async fn every_documented_operation_answers_as_documented() {
                             .unwrap()
                             .assert_status(200);
                     }
-                    let body = if verb == "lose" {
-                        json!({ "reason": "walker" })
-                    } else {
-                        json!({})
+                    // Deciding from the quotation: the same policy, asked.
+                    if matches!(verb, "approve" | "reject") {
+                        let q = app.get(base).await.unwrap();
+                        app.create(
+                            "/api/v1/approval-policies",
+                            walker_policy("quotation", &q.body["channel_code"]),
+                        )
+                        .await
+                        .unwrap();
+                        app.post(&format!("{base}/submit-for-approval"), json!({}))
+                            .await
+                            .unwrap()
+                            .assert_status(200);
+                    }
+                    let body = match verb {
+                        "lose" => json!({ "reason": "walker" }),
+                        "approve" | "reject" => {
+                            let q = app.get(base).await.unwrap();
+                            json!({ "document_version": q.body["document_version"],
+                                    "comment": "walker" })
+                        }
+                        _ => json!({}),
                     };
                     app.post(&url, body).await.unwrap()
                 }
@@ -554,11 +586,31 @@ async fn every_documented_operation_answers_as_documented() {
                         .unwrap()
                         .assert_status(201);
                     }
-                    if verb != "submit" {
-                        app.post(&format!("{base}/submit"), json!({}))
+                    // Deciding from the order: a policy on its channel
+                    // that asks an admin, who may approve their own.
+                    if matches!(verb, "approve" | "reject") {
+                        let order = app.get(base).await.unwrap();
+                        let channel = app
+                            .get(&format!(
+                                "/api/v1/channels/{}",
+                                order.body["channel_id"].as_str().unwrap()
+                            ))
                             .await
-                            .unwrap()
-                            .assert_status(200);
+                            .unwrap();
+                        app.create(
+                            "/api/v1/approval-policies",
+                            walker_policy("order", &channel.body["code"]),
+                        )
+                        .await
+                        .unwrap();
+                    }
+                    let mut submitted = Value::Null;
+                    if verb != "submit" {
+                        let reply = app
+                            .post(&format!("{base}/submit"), json!({}))
+                            .await
+                            .unwrap();
+                        submitted = reply.assert_status(200).clone();
                     }
                     if verb == "resume" {
                         app.post(&format!("{base}/hold"), json!({}))
@@ -566,11 +618,15 @@ async fn every_documented_operation_answers_as_documented() {
                             .unwrap()
                             .assert_status(200);
                     }
-                    let body = if verb == "fulfil" {
-                        let order = app.get(base).await.unwrap();
-                        json!({ "lines": [{ "line_id": order.body["lines"][0]["id"], "quantity": "1" }] })
-                    } else {
-                        json!({})
+                    let body = match verb {
+                        "fulfil" => {
+                            let order = app.get(base).await.unwrap();
+                            json!({ "lines": [{ "line_id": order.body["lines"][0]["id"], "quantity": "1" }] })
+                        }
+                        "approve" | "reject" => {
+                            json!({ "document_version": submitted["revision"], "comment": "walker" })
+                        }
+                        _ => json!({}),
                     };
                     app.post(&url, body).await.unwrap()
                 }

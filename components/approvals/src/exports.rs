@@ -2,18 +2,34 @@
 //! `approvals-provider` in `wit/approvals.wit`), for the order orchestrator
 //! to plug in at build time. `evaluate` answers exactly like
 //! `POST /api/v1/approvals/evaluate`; `check-authorized` is the gate an
-//! order passes before it is confirmed. Both are read-only and run without
-//! authentication: the caller is a component of the same application that
-//! has authenticated its own request. WIT records become the wire snapshot
-//! here and nowhere else, through the same JSON deserializer as the HTTP
-//! body, so a bad value names its field the same way.
+//! order passes before it is confirmed. Both are read-only. `decide` is a
+//! write: it runs `requests::record_decision`, the implementation of
+//! `POST /api/v1/approvals/{id}/approve|reject`, in its own transaction
+//! (the kit's `write`, with the caller's `Idempotency-Key`), then wakes the
+//! jobs component, exactly as the HTTP route does.
+//!
+//! None of them authenticates: the caller is a component of the same
+//! application that has authenticated its own request, and `decide` is
+//! given the principal it authenticated. WIT records become the wire
+//! snapshot here and nowhere else, through the same JSON deserializer as
+//! the HTTP body, so a bad value names its field the same way.
 
-use sales_domain::approvals::{DocumentSnapshotInput, RequiredApprovals};
+use sales_domain::approvals::{
+    DocumentId, DocumentSnapshotInput, RequiredApprovals, StepKey, Verdict,
+};
+use sales_domain::auth::{Principal, Role};
+use sales_domain::ids::{
+    ApprovalPolicyId, ApprovalRequestId, OrderId, PrincipalId, QuotationId, SalesPersonId,
+    TerritoryId,
+};
+use sales_kit::idempotency::{write, REPLAYED};
 use sales_kit::json::parse_json_bytes;
-use sales_kit::ApiError;
+use sales_kit::{ApiError, ApiRequest, Method};
 use serde_json::{json, Value};
 
-use crate::requests::{check_authorized, evaluation_json, required, snapshot};
+use crate::requests::{
+    check_authorized, evaluation_json, record_decision, required, snapshot, Decision, Subject,
+};
 
 spin_sdk::wit_bindgen::generate!({
     world: "approvals-provider",
@@ -41,6 +57,121 @@ impl wit::Guest for Approvals {
         let db = sales_kit::spin::open_db().map_err(problem)?;
         check_authorized(&db, &snapshot).map_err(problem)
     }
+
+    fn decide(
+        by: wit::Principal,
+        decision: wit::Decision,
+        idempotency: Option<wit::Idempotency>,
+    ) -> Result<wit::Decided, wit::DecisionError> {
+        let by = principal(by).map_err(refusal)?;
+        let decision = to_decision(decision).map_err(refusal)?;
+        // Without a key nothing is stored; with one, the kit's `write`
+        // replays or refuses exactly as for the HTTP route.
+        let req = match idempotency {
+            Some(i) => ApiRequest::new(Method::parse(&i.method), &i.target)
+                .with_header("idempotency-key", &i.key)
+                .with_body(i.body),
+            None => ApiRequest::new(Method::Post, ""),
+        };
+        let db = sales_kit::spin::open_db().map_err(refusal)?;
+        let now = chrono::Utc::now();
+        let answer = write(&db, &by.id().to_string(), &req, now, |db| {
+            record_decision(db, &by, &decision, now)
+        })
+        .map_err(refusal)?;
+        // The outcome's event (if any) is the jobs component's to apply.
+        sales_kit::spin::wake_jobs();
+        Ok(wit::Decided {
+            replayed: answer.header(REPLAYED).is_some(),
+            request_json: String::from_utf8(answer.body).map_err(|e| {
+                refusal(ApiError::internal(format!(
+                    "the decision's answer is not UTF-8: {e}"
+                )))
+            })?,
+        })
+    }
+}
+
+/// A refused decision by the status the HTTP route gives it.
+fn refusal(e: ApiError) -> wit::DecisionError {
+    let p = wit::Problem {
+        code: e.code().to_owned(),
+        field: e.field().map(str::to_owned),
+        detail: e.detail().to_owned(),
+    };
+    match e.status() {
+        403 => wit::DecisionError::Forbidden(p),
+        404 => wit::DecisionError::NotFound(p),
+        409 | 412 => wit::DecisionError::Conflict(p),
+        s if s < 500 => wit::DecisionError::Invalid(p),
+        _ => wit::DecisionError::Failed(p),
+    }
+}
+
+fn bad(field: &str, e: impl std::fmt::Display) -> ApiError {
+    ApiError::invalid_field(field, e.to_string())
+}
+
+/// The caller's principal as the domain's, each bad value naming its field.
+fn principal(p: wit::Principal) -> Result<Principal, ApiError> {
+    let id = PrincipalId::parse(&p.id).map_err(|e| bad("by.id", e))?;
+    let roles = p
+        .roles
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Role::parse(r).map_err(|e| bad(&format!("by.roles[{i}]"), e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sales_person = p
+        .sales_person_id
+        .as_deref()
+        .map(SalesPersonId::parse)
+        .transpose()
+        .map_err(|e| bad("by.sales_person_id", e))?;
+    let territory = p
+        .territory_id
+        .as_deref()
+        .map(TerritoryId::parse)
+        .transpose()
+        .map_err(|e| bad("by.territory_id", e))?;
+    Ok(Principal::new(id, &p.name, roles)
+        .map_err(|e| bad("by", e))?
+        .with_sales_person(sales_person)
+        .with_territory(territory))
+}
+
+fn to_decision(d: wit::Decision) -> Result<Decision, ApiError> {
+    let subject = match d.subject {
+        wit::DecisionSubject::Request(id) => Subject::Request(
+            ApprovalRequestId::parse(&id).map_err(|e| ApiError::invalid_id("id", e.to_string()))?,
+        ),
+        wit::DecisionSubject::Document(doc) => Subject::Document(match doc.kind {
+            DocumentKind::Quotation => DocumentId::Quotation(
+                QuotationId::parse(&doc.id).map_err(|e| bad("document.id", e))?,
+            ),
+            DocumentKind::SalesOrder => {
+                DocumentId::Order(OrderId::parse(&doc.id).map_err(|e| bad("document.id", e))?)
+            }
+        }),
+    };
+    let step = d
+        .step
+        .map(|s| {
+            Ok::<_, ApiError>(StepKey {
+                policy: ApprovalPolicyId::parse(&s.policy_id).map_err(|e| bad("step.policy", e))?,
+                level: s.level,
+            })
+        })
+        .transpose()?;
+    Ok(Decision {
+        subject,
+        step,
+        verdict: match d.verdict {
+            wit::Verdict::Approve => Verdict::Approve,
+            wit::Verdict::Reject => Verdict::Reject,
+        },
+        comment: d.comment,
+        document_version: d.document_version,
+    })
 }
 
 fn problem(e: ApiError) -> wit::ApprovalsError {

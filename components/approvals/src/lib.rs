@@ -19,9 +19,11 @@
 //! managers come from the teams' `/api/v1/territory-managers` (a
 //! territory without one is run by its nearest ancestor's manager).
 //!
-//! It also exports the WIT interface `sales:orchestration/approvals`
-//! (read-only: evaluate a snapshot, check that it is authorized) for the
-//! order flow ([`exports`]).
+//! It also exports the WIT interface `sales:orchestration/approvals` for
+//! the order flow ([`exports`]): evaluate a snapshot and check that it is
+//! authorized (read-only), and record a decision (`decide`, a write in its
+//! own transaction, the same `requests::record_decision` as the HTTP
+//! route).
 
 use sales_domain::approvals::Directory;
 use sales_kit::auth::Principal;

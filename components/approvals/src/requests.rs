@@ -6,6 +6,7 @@
 //! `GET /api/v1/approvals` (the inbox with `assignee=me&status=pending`),
 //! `GET /api/v1/approvals/{id}`, `POST /api/v1/approvals/{id}/approve|reject`,
 //! and `POST /api/v1/approvals/tick` (escalation, for the periodic job).
+//! A decision is [`record_decision`], which the WIT `decide` runs too.
 //!
 //! Lists, reads and decisions respect the caller's record visibility
 //! (`sales_store::visibility`): a request is seen when its document is, or
@@ -18,7 +19,7 @@ use sales_domain::approvals::{
 };
 use sales_domain::auth::{Action, Role};
 use sales_domain::ids::{ApprovalRequestId, OrderId, PrincipalId, QuotationId};
-use sales_kit::auth::require;
+use sales_kit::auth::{require, Principal};
 use sales_kit::idempotency::write;
 use sales_kit::json::parse_json;
 use sales_kit::query::parse_query;
@@ -344,40 +345,101 @@ pub fn decide(ctx: &Ctx, req: &ApiRequest, id: &str, verdict: &str) -> ApiResult
         _ => Verdict::Approve,
     };
     let b: DecisionBody = parse_json(req)?;
-    let me = ctx.principal.id();
-    let seen = visibility::for_principal(&ctx.db, &ctx.principal)?;
-    let answer = write(&ctx.db, &me.to_string(), req, ctx.now, |db| {
-        // A request the caller may not see is a 404, as an unknown id.
-        let current = requests::get_visible(db, id, &seen)?;
-        let dels = delegations::all(db)?;
-        let step = match b.step {
-            Some(step) => step,
-            None => pick_step(&current.record, me, &dels, ctx.now)?,
-        };
-        let decided = current
-            .record
-            .decide(
-                DecisionInput {
-                    step,
-                    decided_by: me,
-                    verdict,
-                    comment: b.comment.clone(),
-                    document_version: b.document_version,
-                },
-                &dels,
-                ctx.now,
-            )
-            .map_err(errors::decision)?;
-        let saved = requests::save(db, &decided.request, current.version, ctx.now)?;
-        // A decision that makes the request final tells the jobs component
-        // to confirm the document or send it back to draft.
-        if current.record.status().name() == "pending"
-            && decided.request.status().name() != "pending"
-        {
-            events::emit(db, &decided.request, ctx.now)?;
-        }
-        record(200, &saved, None)
+    let decision = Decision {
+        subject: Subject::Request(id),
+        step: b.step,
+        verdict,
+        comment: b.comment,
+        document_version: b.document_version,
+    };
+    let me = &ctx.principal;
+    let answer = write(&ctx.db, &me.id().to_string(), req, ctx.now, |db| {
+        record_decision(db, me, &decision, ctx.now)
     })?;
     sales_kit::spin::wake_jobs();
     Ok(answer)
+}
+
+/// Which request a decision is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Subject {
+    /// By id: `POST /api/v1/approvals/{id}/approve|reject`.
+    Request(ApprovalRequestId),
+    /// The newest request of a document: the WIT `decide` from a
+    /// quotation or an order.
+    Document(DocumentId),
+}
+
+/// One decision as the HTTP body and the WIT `decision` both give it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Decision {
+    pub subject: Subject,
+    /// Which step; `None` picks the caller's one step ([`pick_step`]).
+    pub step: Option<StepKey>,
+    pub verdict: Verdict,
+    pub comment: Option<String>,
+    /// The document version the approver looked at.
+    pub document_version: u32,
+}
+
+/// Records `decision` by `by`: the one implementation behind
+/// `POST /api/v1/approvals/{id}/approve|reject` and the WIT `decide`.
+/// Run it inside a write transaction (the kit's `write`, which stores the
+/// `Idempotency-Key` in the same transaction). The engine's
+/// `ApprovalRequest::decide` refuses closed requests, other document
+/// versions, steps not pending, second decisions, self-approval and
+/// non-approvers, and names the delegator when a delegate decides; the
+/// request and its new decision record are saved, and a decision that
+/// makes the request final writes `approval.approved` /
+/// `approval.rejected` for the jobs component, which moves the document.
+/// Answers 200 with the request.
+pub(crate) fn record_decision(
+    db: &impl Db,
+    by: &Principal,
+    decision: &Decision,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult {
+    require(by, Action::DecideApprovals)?;
+    let me = by.id();
+    // A request the caller may not see is a 404, as an unknown id.
+    let seen = visibility::for_principal(db, by)?;
+    let id = match decision.subject {
+        Subject::Request(id) => id,
+        Subject::Document(document) => match requests::latest_for(db, document)? {
+            Some(latest) => latest.record.id(),
+            None => {
+                return Err(ApiError::conflict(
+                    "no_approval_request",
+                    format!("{document} has never been submitted for approval"),
+                ))
+            }
+        },
+    };
+    let current = requests::get_visible(db, id, &seen)?;
+    let dels = delegations::all(db)?;
+    let step = match decision.step {
+        Some(step) => step,
+        None => pick_step(&current.record, me, &dels, now)?,
+    };
+    let decided = current
+        .record
+        .decide(
+            DecisionInput {
+                step,
+                decided_by: me,
+                verdict: decision.verdict,
+                comment: decision.comment.clone(),
+                document_version: decision.document_version,
+            },
+            &dels,
+            now,
+        )
+        .map_err(errors::decision)?;
+    let saved = requests::save(db, &decided.request, current.version, now)?;
+    // A decision that makes the request final tells the jobs component
+    // to confirm the document or send it back to draft.
+    if current.record.status().name() == "pending" && decided.request.status().name() != "pending" {
+        events::emit(db, &decided.request, now)?;
+    }
+    record(200, &saved, None)
 }

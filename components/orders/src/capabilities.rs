@@ -7,10 +7,12 @@
 //!
 //! This module is the only one that sees WIT types: everything goes in as
 //! domain values (ids, `Money`, `Decimal`, `NaiveDate`) and comes back as
-//! the Rust records below. Every capability is read-only (DESIGN §2), so
-//! the order flow may call them inside its own write transaction; the
-//! plugged component's connection sees what was committed before, not the
-//! caller's open transaction.
+//! the Rust records below. Every capability call but one is read-only
+//! (DESIGN §2), so the order flow may call them inside its own write
+//! transaction; the plugged component's connection sees what was
+//! committed before, not the caller's open transaction. The exception is
+//! approvals' [`decide`], a write committed in the capability's own
+//! transaction: call it with no transaction of this component open.
 //!
 //! Errors: a capability answers `invalid(problem)` or `failed(problem)`.
 //! [`ApiError`]s keep the capability's stable `code` and `field` (the field
@@ -27,7 +29,7 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use sales_domain::approvals::{DocumentId, DocumentSnapshotInput, StepKey};
+use sales_domain::approvals::{DocumentId, DocumentSnapshotInput, StepKey, Verdict};
 use sales_domain::availability::{
     AllocationStrategy, LineStatus, ProjectRoleId, ShipPolicy, WorkCenterId,
 };
@@ -35,7 +37,8 @@ use sales_domain::ids::{
     ApprovalPolicyId, ChannelId, CustomerId, LineId, PriceListId, ProductId, WarehouseId,
 };
 use sales_domain::money::{Currency, Money};
-use sales_kit::ApiError;
+use sales_kit::auth::Principal;
+use sales_kit::{ApiError, ApiRequest};
 
 spin_sdk::wit_bindgen::generate!({
     world: "orchestrator",
@@ -459,6 +462,111 @@ pub fn check_authorized(snapshot: &DocumentSnapshotInput) -> Result<(), ApiError
     wit_approvals::check_authorized(&to_snapshot(snapshot)?).map_err(approvals_error)
 }
 
+/// A decision on a document's newest approval request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentDecision {
+    pub document: DocumentId,
+    pub verdict: Verdict,
+    /// `None`: the caller's one pending step.
+    pub step: Option<StepKey>,
+    pub comment: Option<String>,
+    /// The document version the approver looked at.
+    pub document_version: u32,
+}
+
+/// What `decide` answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decided {
+    /// The approval request as `GET /api/v1/approvals/{id}` answers it.
+    pub request: serde_json::Value,
+    /// The stored answer to an earlier call with the same
+    /// `Idempotency-Key`: nothing was decided now.
+    pub replayed: bool,
+}
+
+/// Records `decision` by `by` through the approvals capability — the same
+/// rules and code as `POST /api/v1/approvals/{id}/approve|reject`, the
+/// outcome applied to the document by the jobs component from the outbox.
+/// `req`'s `Idempotency-Key` (validate it first with
+/// `sales_kit::idempotency::key`) is stored with the decision.
+///
+/// A WRITE, unlike every other capability call: the capability commits in
+/// its own transaction on its own connection, so call it with no write
+/// transaction of this component open (DESIGN §2).
+///
+/// Refusals keep the HTTP route's status, `code`, `field` and `detail`:
+/// 422 invalid, 403 forbidden, 404 not found, 409 conflict.
+pub fn decide(
+    by: &Principal,
+    decision: &DocumentDecision,
+    req: &ApiRequest,
+) -> Result<Decided, ApiError> {
+    let (kind, id) = match decision.document {
+        DocumentId::Quotation(q) => (WitDocumentKind::Quotation, q.to_string()),
+        DocumentId::Order(o) => (WitDocumentKind::SalesOrder, o.to_string()),
+    };
+    let principal = wit_approvals::Principal {
+        id: by.id().to_string(),
+        name: by.name().to_owned(),
+        roles: by.roles().iter().map(|r| r.as_str().to_owned()).collect(),
+        sales_person_id: by.sales_person_id().map(|p| p.to_string()),
+        territory_id: by.territory_id().map(|t| t.to_string()),
+    };
+    let wit_decision = wit_approvals::Decision {
+        subject: wit_approvals::DecisionSubject::Document(WitDocumentRef {
+            kind,
+            id,
+            number: None,
+            version: decision.document_version,
+        }),
+        verdict: match decision.verdict {
+            Verdict::Approve => wit_approvals::Verdict::Approve,
+            Verdict::Reject => wit_approvals::Verdict::Reject,
+        },
+        step: decision.step.map(|s| wit_approvals::StepKey {
+            policy_id: s.policy.to_string(),
+            level: s.level,
+        }),
+        comment: decision.comment.clone(),
+        document_version: decision.document_version,
+    };
+    let idempotency = req.header("idempotency-key").map(|key| {
+        let target = if req.query.is_empty() {
+            req.path.clone()
+        } else {
+            format!("{}?{}", req.path, req.query)
+        };
+        wit_approvals::Idempotency {
+            key: key.to_owned(),
+            method: req.method.as_str().to_owned(),
+            target,
+            body: req.body.clone(),
+        }
+    });
+    let answer = wit_approvals::decide(&principal, &wit_decision, idempotency.as_ref())
+        .map_err(decision_error)?;
+    Ok(Decided {
+        request: json(&answer.request_json).map_err(|e| contract("approvals", e))?,
+        replayed: answer.replayed,
+    })
+}
+
+fn decision_error(e: wit_approvals::DecisionError) -> ApiError {
+    use wit_approvals::DecisionError as E;
+    let (status, title, p) = match e {
+        E::Invalid(p) => (422, "The decision was refused", p),
+        E::Forbidden(p) => (403, "You may not decide this approval", p),
+        E::NotFound(p) => (404, "Not found", p),
+        E::Conflict(p) => (409, "The approval does not take this decision", p),
+        E::Failed(p) => return failed(&p.code, p.field, p.detail),
+    };
+    let err = ApiError::new(status, static_code(&p.code), title, p.detail);
+    match p.field {
+        Some(f) => err.with_field(f),
+        None => err,
+    }
+}
+
 fn approvals_error(e: wit_approvals::ApprovalsError) -> ApiError {
     match e {
         wit_approvals::ApprovalsError::Invalid(p) => invalid(&p.code, p.field, p.detail),
@@ -548,6 +656,14 @@ fn static_code(code: &str) -> &'static str {
         "nothing_to_approve",
         "approvers_unavailable",
         "unknown_approver",
+        "self_approval",
+        "not_an_approver",
+        "forbidden",
+        "not_found",
+        "reason_required",
+        "no_approval_request",
+        "idempotency_key_reused",
+        "version_conflict",
         "unavailable",
         "internal",
     ];

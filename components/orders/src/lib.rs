@@ -9,6 +9,7 @@
 //! `Idempotency-Key`. The rules are `sales_domain::orders`, the SQL
 //! `sales_store::orders`.
 
+use document_approvals::Kind;
 use sales_kit::{methods, not_allowed, ApiError, ApiRequest, ApiResult, Method};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
@@ -17,6 +18,7 @@ pub(crate) use sales_kit::spin::Ctx;
 
 mod capabilities;
 mod crm_intake;
+mod document_approvals;
 mod errors;
 mod orders;
 mod quotation_approvals;
@@ -71,6 +73,9 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             (Method::Post, "revise") => quotations::revise(ctx, req, id),
             (Method::Post, "convert") => quotations::convert(ctx, req, id),
             (Method::Post, "cancel") => quotations::cancel(ctx, req, id),
+            (Method::Post, "approve" | "reject") => {
+                document_approvals::decide(ctx, req, Kind::Quotation, id, action)
+            }
             (
                 _,
                 "send"
@@ -79,7 +84,9 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
                 | "lose"
                 | "revise"
                 | "convert"
-                | "cancel",
+                | "cancel"
+                | "approve"
+                | "reject",
             ) => not_allowed(m, "POST"),
             _ => Err(not_found(req)),
         },
@@ -97,9 +104,13 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
                 orders::act(ctx, req, id, action)
             }
             (Method::Post, "fulfil") => orders::fulfil(ctx, req, id),
-            (_, "submit" | "hold" | "resume" | "cancel" | "close" | "fulfil") => {
-                not_allowed(m, "POST")
+            (Method::Post, "approve" | "reject") => {
+                document_approvals::decide(ctx, req, Kind::Order, id, action)
             }
+            (
+                _,
+                "submit" | "hold" | "resume" | "cancel" | "close" | "fulfil" | "approve" | "reject",
+            ) => not_allowed(m, "POST"),
             _ => Err(not_found(req)),
         },
         // Only POST .../accept is public (authenticated before it gets
