@@ -307,6 +307,28 @@ pub struct CrmStatusDoc {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_crm_hears_of_sent_accepted_lost_confirmed_fulfilled_and_cancelled_only() {
+        assert_eq!(crm_status("quotation.sent"), Some("sent"));
+        assert_eq!(crm_status("quotation.accepted"), Some("accepted"));
+        assert_eq!(crm_status("quotation.lost"), Some("lost"));
+        assert_eq!(crm_status("order.confirmed"), Some("confirmed"));
+        assert_eq!(crm_status("order.fulfilled"), Some("fulfilled"));
+        assert_eq!(crm_status("order.cancelled"), Some("cancelled"));
+        for quiet in [
+            "quotation.created",
+            "quotation.revised",
+            "order.held",
+            "order.shipped",
+        ] {
+            assert_eq!(crm_status(quiet), None, "{quiet}");
+        }
+        // Every status event is a topic the system writes.
+        for (topic, _) in CRM_STATUS_EVENTS {
+            assert!(super::super::TOPICS.contains(topic), "{topic}");
+        }
+    }
+
     fn query() -> StockQuery {
         StockQuery {
             skus: vec!["A".into(), "B".into()],
