@@ -813,18 +813,19 @@ fn commit(ctx: &Ctx, db: &impl Db, current: &Versioned<OrderRecord>, p: Prepared
     };
     // Saved on the version the steps above read: a submission or edit that
     // committed meanwhile makes this a conflict, told apart below.
-    let mut saved = match orders::save(db, &rec, current.version, ctx.now) {
-        Err(StoreError::VersionConflict { .. }) => {
-            let now = orders::get(db, id)?;
-            now.record
-                .order
-                .status()
-                .submit(false)
-                .map_err(|e| errors::order(e.into()))?;
-            return Err(ApiError::version_conflict(now.version));
-        }
-        other => other?,
-    };
+    let mut saved =
+        match orders::save_over(db, &rec, &current.record.order, current.version, ctx.now) {
+            Err(StoreError::VersionConflict { .. }) => {
+                let now = orders::get(db, id)?;
+                now.record
+                    .order
+                    .status()
+                    .submit(false)
+                    .map_err(|e| errors::order(e.into()))?;
+                return Err(ApiError::version_conflict(now.version));
+            }
+            other => other?,
+        };
     point("submit.after_order_written")?;
 
     if !p.rows.is_empty() {
@@ -854,7 +855,7 @@ fn commit(ctx: &Ctx, db: &impl Db, current: &Versioned<OrderRecord>, p: Prepared
             order: Order::from_parts(parts).map_err(errors::order)?,
             ..saved.record.clone()
         };
-        saved = orders::save(db, &rec, saved.version, ctx.now)?;
+        saved = orders::save_over(db, &rec, &saved.record.order, saved.version, ctx.now)?;
     }
     point("submit.after_reservations")?;
 

@@ -455,3 +455,71 @@ fn cancelling_releases_the_reservation_and_announces_the_cancelled_demand() {
         DemandState::Cancelled
     );
 }
+
+/// `save_over` (issue 7: a submission's write transaction) rewrites the
+/// lines' state columns in place when the lines are the same ones, and
+/// what is read back is exactly what was saved — the same as `save`'s
+/// `DELETE` + `INSERT`; other lines (one removed) fall back to that.
+#[test]
+fn save_over_rewrites_the_same_lines_in_place_and_reads_back_whole() {
+    use sales_domain::money::{Currency, Money};
+    use sales_domain::orders::{LinePricing, Order};
+    let db = db();
+    let w = world(&db, dec!(10));
+    let mut new = new_order(&w, dec!(2));
+    for q in [dec!(1), dec!(3.5)] {
+        new.lines.push(NewOrderLine {
+            id: LineId::new(),
+            quantity: q,
+            ..new.lines[0].clone()
+        });
+    }
+    let rec = orders::create_draft(&db, OrderId::new(), new, today(), at(2)).unwrap();
+    let eur = |d: Decimal| Money::new(d, Currency::EUR).unwrap();
+    let hold = ReservationId::new();
+    let mut parts = rec.record.order.parts().clone();
+    // Every line changes but the second one.
+    for (i, l) in parts.lines.iter_mut().enumerate().filter(|(i, _)| *i != 1) {
+        l.pricing = Some(LinePricing {
+            list_price: eur(dec!(10)),
+            net_unit_price: eur(dec!(9)),
+            net_total: eur(dec!(9) * l.quantity),
+            tax_total: eur(dec!(1.71)),
+            gross_total: eur(dec!(10.71)),
+            margin: eur(dec!(4)),
+            flags: vec![format!("flag-{i}")],
+        });
+        l.promised_date = Some(today());
+        l.promise_source = Some("stock".into());
+        l.reserved_quantity = l.quantity;
+        l.reservation_id = Some(hold);
+    }
+    let changed = OrderRecord {
+        order: Order::from_parts(parts).unwrap(),
+        ..rec.record.clone()
+    };
+    let saved = orders::save_over(&db, &changed, &rec.record.order, rec.version, at(3)).unwrap();
+    let back = orders::get(&db, rec.record.order.id()).unwrap();
+    assert_eq!(back.record.order, changed.order);
+    assert_eq!(back.record.order.lines()[1], rec.record.order.lines()[1]);
+    assert_eq!(back.version, saved.version);
+
+    // A line removed: not the same lines, so every line is written anew.
+    let mut parts = back.record.order.parts().clone();
+    parts.lines.remove(0);
+    let fewer = OrderRecord {
+        order: Order::from_parts(parts).unwrap(),
+        ..back.record.clone()
+    };
+    orders::save_over(&db, &fewer, &back.record.order, back.version, at(4)).unwrap();
+    let back = orders::get(&db, rec.record.order.id()).unwrap();
+    assert_eq!(back.record.order, fewer.order);
+    assert_eq!(back.record.order.lines().len(), 2);
+
+    // A stale `before` (it is not what is stored) is caught by the version.
+    let stale = orders::save_over(&db, &changed, &rec.record.order, rec.version, at(5));
+    assert!(
+        matches!(stale, Err(StoreError::VersionConflict { .. })),
+        "{stale:?}"
+    );
+}
