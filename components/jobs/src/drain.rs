@@ -9,7 +9,9 @@
 //! in the batch fails — a handler, or `complete` because a lease was taken
 //! over — the whole transaction rolls back and each event of the batch is
 //! run again in a transaction of its own, so a failing event is retried
-//! or parked alone and the others are done, exactly as before.
+//! or parked alone and the others are done, exactly as before. Within a
+//! batch's transaction an order's rollups and commission are refreshed
+//! once, at its last event of the batch ([`refreshed_later`]).
 
 use chrono::{DateTime, Utc};
 use sales_domain::ids::EventId;
@@ -34,18 +36,51 @@ pub(crate) struct Report {
 }
 
 /// Everything one event does inside a transaction, marking it done last.
+/// `refresh_order` false leaves out the order's rollup refresh and
+/// commission recalculation: a later event of the same order in the same
+/// transaction runs them (see [`refreshed_later`]).
 fn effects(
     db: &impl Db,
     event: &Event,
     owner: &str,
     now: DateTime<Utc>,
+    refresh_order: bool,
 ) -> Result<(), HandlerError> {
     handlers::handle(db, event, now)?;
     crate::integrations::on_event(db, event, now)?;
-    crate::rollups::handle(db, event)?;
-    crate::commissions::handle(db, event, now)?;
+    if refresh_order {
+        crate::rollups::handle(db, event)?;
+        crate::commissions::handle(db, event, now)?;
+    }
     outbox::complete(db, event.id, owner, now)?;
     Ok(())
+}
+
+/// Whether an `order.*` event refreshes its order's rollups and commission.
+fn refreshes_order(event: &Event) -> bool {
+    event.topic.starts_with("order.") && event.aggregate_kind == "order"
+}
+
+/// For each event of a batch run in one transaction: whether a later event
+/// of the batch refreshes the same order. Both refreshes read the order as
+/// it is when they run and bring what is derived from it up to date (a
+/// version already applied, a commission already booked, change nothing),
+/// so within one transaction only the order's last event needs to run them
+/// — a submission's `order.submitted` and `order.confirmed` arrive
+/// together, and the order is read, its team worked out and its lines
+/// decoded once instead of twice (issue 7: the single writer's time per
+/// order).
+fn refreshed_later(batch: &[Event]) -> Vec<bool> {
+    batch
+        .iter()
+        .enumerate()
+        .map(|(i, event)| {
+            refreshes_order(event)
+                && batch[i + 1..]
+                    .iter()
+                    .any(|later| refreshes_order(later) && later.aggregate_id == event.aggregate_id)
+        })
+        .collect()
 }
 
 /// Records a failed attempt (back to pending after the backoff, or parked).
@@ -94,10 +129,12 @@ pub(crate) fn drain(db: &impl Db, config: &Config) -> anyhow::Result<Report> {
         }
         if ready.len() > 1 {
             let now = chrono::Utc::now();
+            let later = refreshed_later(&ready);
             let together = db.transaction(|db| {
                 ready
                     .iter()
-                    .try_for_each(|event| effects(db, event, &owner, now))
+                    .zip(&later)
+                    .try_for_each(|(event, later)| effects(db, event, &owner, now, !later))
             });
             match together {
                 Ok(()) => {
@@ -113,7 +150,7 @@ pub(crate) fn drain(db: &impl Db, config: &Config) -> anyhow::Result<Report> {
         }
         for event in ready {
             let now = chrono::Utc::now();
-            match db.transaction(|db| effects(db, &event, &owner, now)) {
+            match db.transaction(|db| effects(db, &event, &owner, now, true)) {
                 Ok(()) => report.done += 1,
                 Err(e) => failed(db, &event, &owner, &e.to_string(), config, &mut report),
             }
