@@ -50,6 +50,41 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// CPU seconds this process (the in-process runner, its components and the
+/// client) has used so far, user + system, from `/proc/self/stat`. A
+/// load-independent figure, unlike the wall clock: per order, it is what a
+/// submission (and its drain) costs the cores.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line: 11 and 12 here.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Outbox events not done yet (pending, running or parked).
+fn outbox_open(app: &TestApp) -> i64 {
+    let Some(path) = app.database_path() else {
+        return -1;
+    };
+    let conn =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    conn.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE status <> 'done'",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1_000.0)
 }
@@ -293,6 +328,8 @@ async fn main() {
     // --- the measurement ----------------------------------------------------
     let queue = Arc::new(Mutex::new(drafts));
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(orders)));
+    let open_before = outbox_open(&app);
+    let cpu_before = cpu_seconds();
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
@@ -322,6 +359,7 @@ async fn main() {
         w.await.unwrap();
     }
     let wall = started.elapsed();
+    let cpu_run = cpu_seconds() - cpu_before;
     let answers = latencies.lock().await.clone();
     let failed = answers
         .iter()
@@ -341,6 +379,30 @@ async fn main() {
         ms(*samples.last().unwrap()),
     );
     println!("{failed} of them did not answer 200 (each is printed above)");
+    println!(
+        "CPU of the process during the run: {cpu_run:.2} s = {:.2} ms per order \
+         ({:.0} % of 2 cores); outbox events not done: {open_before} before, {} after",
+        cpu_run * 1_000.0 / samples.len() as f64,
+        cpu_run / wall.as_secs_f64() * 50.0,
+        outbox_open(&app)
+    );
+    if !jobs_off {
+        // Let the drain finish what the run left, so the CPU per order
+        // covers each order's jobs work too.
+        let drain_started = Instant::now();
+        while outbox_open(&app) > open_before && drain_started.elapsed() < Duration::from_secs(300)
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let cpu_all = cpu_seconds() - cpu_before;
+        println!(
+            "drained {:.1} s after the run; CPU with the drain: {cpu_all:.2} s = {:.2} ms per order \
+             (submission + its jobs work); outbox events not done: {}",
+            drain_started.elapsed().as_secs_f64(),
+            cpu_all * 1_000.0 / samples.len() as f64,
+            outbox_open(&app)
+        );
+    }
 
     // Does a submission get slower as reservations pile up? Throughput per
     // quarter of the run, by completion time.
