@@ -2,27 +2,42 @@
 //!
 //! `cargo bench -p sales-runner --bench runner`
 //!
-//! Starts the runner in-process on 127.0.0.1:0 with the probe guest, then for
-//! a no-op request and a request doing one SQLite read, at concurrency 1, 16
-//! and 64, runs keep-alive HTTP/1.1 clients in a closed loop for a fixed time
-//! and reports requests/s and p50/p99 latency. A bare hyper server answering
-//! 200 is measured the same way as the baseline, so "runner overhead" is the
-//! runner's p50 minus the baseline's p50 at concurrency 1 (client, kernel and
-//! HTTP costs cancel out). Load generator and server share the machine.
+//! Client and servers are separate processes, as with `wrk` or `oha`: the
+//! bench (the client) starts `sales-runner up` (the binary cargo builds for
+//! this bench, release profile) with the probe guest, and — as the baseline —
+//! itself again as a bare hyper server answering 200, on the same runtime
+//! settings as `sales-runner up`. On a machine with two or more CPUs the
+//! servers are pinned to CPU 0 and the client to CPU 1 (`taskset`), so the
+//! client's and the server's work never share a core and the server's Tokio
+//! runtime has one worker, as on a one-vCPU container. For a no-op request
+//! and a request doing one SQLite read, at concurrency 1, 16 and 64, the
+//! client runs keep-alive HTTP/1.1 connections in a closed loop for a fixed
+//! time (after a 0.5 s warm-up) and reports requests/s, p50/p99 latency and
+//! the server process's CPU time per request (user + system, from
+//! `/proc/<pid>/stat`: independent of the client, and much less of the
+//! machine's load than latency is). "Runner overhead" is the no-op p50 (and
+//! CPU per request) minus the baseline's at concurrency 1: client, kernel
+//! TCP and HTTP parsing costs cancel out.
 //!
-//! Environment: `BENCH_SECONDS` (default 5) per scenario; `BENCH_ONLY` (a
+//! Environment: `BENCH_SECONDS` (default 5) per row; `BENCH_ONLY` (a
 //! comma-separated list of `baseline`, `noop`, `sqlread`) and
-//! `BENCH_CONCURRENCY` (e.g. `1,16`) narrow the run, for profiling.
+//! `BENCH_CONCURRENCY` (e.g. `1,16`) narrow the run; `BENCH_PIN=0` turns the
+//! CPU pinning off; `SALES_RUNNER_LOG` is passed to the runner (default
+//! `info`: one log line per request, as `sales-runner up` logs; the log goes
+//! to a file in the temp dir).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
+
+const BASELINE_FLAG: &str = "--baseline-server";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -32,6 +47,9 @@ fn root() -> PathBuf {
 }
 
 fn build_guest() -> PathBuf {
+    if let Some(wasm) = std::env::var_os("BENCH_GUEST") {
+        return PathBuf::from(wasm);
+    }
     let status = Command::new(env!("CARGO"))
         .current_dir(root())
         .args([
@@ -51,10 +69,105 @@ fn build_guest() -> PathBuf {
     target.join("wasm32-wasip2/release/runner_guest_probe.wasm")
 }
 
+/// A server process, killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts `program args`, pinned to `cpu` when given, and waits for its
+    /// `listening on http://ADDR` line.
+    fn start(program: &Path, args: &[&str], cpu: Option<usize>, stderr: Stdio) -> Server {
+        let mut cmd = match cpu {
+            Some(cpu) => {
+                let mut c = Command::new("taskset");
+                c.arg("-c").arg(cpu.to_string()).arg(program);
+                c
+            }
+            None => Command::new(program),
+        };
+        let mut child = cmd
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line from {}: {line:?}", program.display()))
+            .parse()
+            .unwrap();
+        Server { child, addr }
+    }
+
+    /// User + system CPU time of the process so far (all its threads).
+    fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // USER_HZ is 100 on Linux.
+        Duration::from_millis(ticks * 10)
+    }
+
+    fn status_lines(&self) -> Vec<String> {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The baseline: a bare hyper server answering 200 with an empty body, on
+/// a runtime built like `sales-runner up`'s.
+fn baseline_server() {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            println!("listening on http://{}", listener.local_addr().unwrap());
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                stream.set_nodelay(true).unwrap();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(|_req| async {
+                        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                            Bytes::new(),
+                        )))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+}
+
 struct Stats {
     rps: f64,
     p50: Duration,
     p99: Duration,
+    /// Server CPU time per request.
+    cpu: Duration,
 }
 
 async fn client_loop(addr: SocketAddr, path: &'static str, until: Instant) -> Vec<Duration> {
@@ -65,10 +178,11 @@ async fn client_loop(addr: SocketAddr, path: &'static str, until: Instant) -> Ve
             .await
             .unwrap();
     tokio::spawn(conn);
+    let host = addr.to_string();
     let mut latencies = Vec::with_capacity(100_000);
     while Instant::now() < until {
         let req = http::Request::get(path)
-            .header("host", addr.to_string())
+            .header("host", &host)
             .body(Empty::<Bytes>::new())
             .unwrap();
         let started = Instant::now();
@@ -80,17 +194,12 @@ async fn client_loop(addr: SocketAddr, path: &'static str, until: Instant) -> Ve
     latencies
 }
 
-async fn measure(addr: SocketAddr, path: &'static str, concurrency: usize, seconds: f64) -> Stats {
-    // Warm-up: fill caches and the pooling allocator's slots.
-    let warm = Instant::now() + Duration::from_millis(500);
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| tokio::spawn(client_loop(addr, path, warm)))
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let started = Instant::now();
-    let until = started + Duration::from_secs_f64(seconds);
+async fn run_clients(
+    addr: SocketAddr,
+    path: &'static str,
+    concurrency: usize,
+    until: Instant,
+) -> Vec<Duration> {
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| tokio::spawn(client_loop(addr, path, until)))
         .collect();
@@ -98,56 +207,85 @@ async fn measure(addr: SocketAddr, path: &'static str, concurrency: usize, secon
     for t in tasks {
         all.extend(t.await.unwrap());
     }
+    all
+}
+
+async fn measure(server: &Server, path: &'static str, concurrency: usize, seconds: f64) -> Stats {
+    // Warm-up: fill caches and the pooling allocator's slots.
+    run_clients(
+        server.addr,
+        path,
+        concurrency,
+        Instant::now() + Duration::from_millis(500),
+    )
+    .await;
+    let cpu_before = server.cpu_time();
+    let started = Instant::now();
+    let until = started + Duration::from_secs_f64(seconds);
+    let mut all = run_clients(server.addr, path, concurrency, until).await;
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = server.cpu_time().saturating_sub(cpu_before);
     all.sort();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
     Stats {
         rps: all.len() as f64 / elapsed,
         p50: pct(0.50),
         p99: pct(0.99),
+        cpu: cpu / all.len().max(1) as u32,
     }
-}
-
-async fn baseline_server() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            stream.set_nodelay(true).unwrap();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_req| async {
-                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::new())))
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
 }
 
 fn us(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// Pins this process (the client) to `cpu`; threads started afterwards
+/// inherit the mask.
+fn pin_self(cpu: usize) -> bool {
+    Command::new("taskset")
+        .args([
+            "-p",
+            "-c",
+            &cpu.to_string(),
+            &std::process::id().to_string(),
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 fn main() {
+    if std::env::args().any(|a| a == BASELINE_FLAG) {
+        baseline_server();
+        return;
+    }
     // `cargo bench` passes `--bench`; `cargo test --benches` would pass other
     // flags: only run when asked to benchmark.
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    // As `sales-runner up` does, before any thread starts.
-    sales_runner::quiet_error_backtraces();
-    tokio::runtime::Builder::new_multi_thread()
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pin = std::env::var("BENCH_PIN").map_or(true, |v| v != "0") && cpus >= 2;
+    let (server_cpu, pinned) = if pin && pin_self(1) {
+        (Some(0), true)
+    } else {
+        (None, false)
+    };
+    // The client: one thread, like `wrk -t1`.
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
-        .block_on(bench());
+        .block_on(bench(server_cpu, pinned));
 }
 
-async fn bench() {
+async fn bench(server_cpu: Option<usize>, pinned: bool) {
     let seconds: f64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -165,12 +303,27 @@ async fn bench() {
         ),
     )
     .unwrap();
-    let mut opts = sales_runner::UpOptions::new(&manifest);
-    opts.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    opts.state_dir = dir.path().join(".spin");
-    let app = sales_runner::start(opts).await.unwrap();
-    let addr = app.local_addr();
-    let base = baseline_server().await;
+    let log = std::fs::File::create(dir.path().join("runner.log")).unwrap();
+    let runner = Server::start(
+        Path::new(env!("CARGO_BIN_EXE_sales-runner")),
+        &[
+            "up",
+            "--from",
+            manifest.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            dir.path().join(".spin").to_str().unwrap(),
+        ],
+        server_cpu,
+        Stdio::from(log),
+    );
+    let base = Server::start(
+        &std::env::current_exe().unwrap(),
+        &[BASELINE_FLAG],
+        server_cpu,
+        Stdio::inherit(),
+    );
 
     let only: Option<Vec<String>> = std::env::var("BENCH_ONLY")
         .ok()
@@ -179,22 +332,31 @@ async fn bench() {
         .ok()
         .map(|s| s.split(',').filter_map(|w| w.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 16, 64]);
-    println!("| scenario | concurrency | requests/s | p50 | p99 |");
-    println!("|---|---|---|---|---|");
-    let mut base_p50 = Duration::ZERO;
-    let mut noop_p50 = Duration::ZERO;
-    for (key, name, target, path) in [
+    println!(
+        "load average at the start: {}; {}",
+        loadavg(),
+        if pinned {
+            "servers pinned to CPU 0, client to CPU 1"
+        } else {
+            "not pinned"
+        }
+    );
+    println!("| scenario | concurrency | requests/s | p50 | p99 | server CPU/request |");
+    println!("|---|---|---|---|---|---|");
+    let mut base_c1 = None;
+    let mut noop_c1 = None;
+    for (key, name, server, path) in [
         (
             "baseline",
             "baseline: bare hyper server, no runner",
-            base,
+            &base,
             "/",
         ),
-        ("noop", "no-op component", addr, "/?op=noop"),
+        ("noop", "no-op component", &runner, "/?op=noop"),
         (
             "sqlread",
             "one SQLite read (`SELECT 1` on `default`)",
-            addr,
+            &runner,
             "/?op=sqlread",
         ),
     ] {
@@ -202,44 +364,32 @@ async fn bench() {
             continue;
         }
         for &c in &levels {
-            let s = measure(target, path, c, seconds).await;
+            let s = measure(server, path, c, seconds).await;
             println!(
-                "| {name} | {c} | {:.0} | {} | {} |",
+                "| {name} | {c} | {:.0} | {} | {} | {} |",
                 s.rps,
                 us(s.p50),
-                us(s.p99)
+                us(s.p99),
+                us(s.cpu)
             );
-            if c == 1 && target == base {
-                base_p50 = s.p50;
+            if c == 1 && key == "baseline" {
+                base_c1 = Some((s.p50, s.cpu));
             }
-            if c == 1 && path == "/?op=noop" {
-                noop_p50 = s.p50;
+            if c == 1 && key == "noop" {
+                noop_c1 = Some((s.p50, s.cpu));
             }
         }
     }
-    println!(
-        "\nrunner overhead at concurrency 1 (no-op p50 - baseline p50): {}",
-        us(noop_p50.saturating_sub(base_p50))
-    );
-    // What the process holds after the run: the pool's warm slots and the
-    // memory they keep resident, and the resident set size.
-    if let Some(m) = sales_runner::pool_metrics() {
+    if let (Some((bp, bc)), Some((np, nc))) = (base_c1, noop_c1) {
         println!(
-            "pool after the run: {} warm unused memory slots keeping {:.1} MiB resident, \
-             {} warm unused table slots keeping {:.1} MiB",
-            m.unused_warm_memories(),
-            m.unused_memory_bytes_resident() as f64 / 1048576.0,
-            m.unused_warm_tables(),
-            m.unused_table_bytes_resident() as f64 / 1048576.0,
+            "runner overhead at concurrency 1 (no-op - baseline): p50 {}, server CPU/request {}",
+            us(np.saturating_sub(bp)),
+            us(nc.saturating_sub(bc))
         );
     }
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        for line in status
-            .lines()
-            .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
-        {
-            println!("{line}");
-        }
-    }
-    app.shutdown().await;
+    println!(
+        "runner process after the run: {}; load average at the end: {}",
+        runner.status_lines().join(", "),
+        loadavg()
+    );
 }
