@@ -260,6 +260,33 @@ impl TestApp {
         .await
     }
 
+    /// [`TestApp::call_raw`] with a given key (an import by a scoped key).
+    pub async fn call_raw_as(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply> {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base_url, path))
+            .bearer_auth(key)
+            .header("content-type", content_type)
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        read(
+            req.send()
+                .await
+                .with_context(|| format!("failed to call {path}"))?,
+        )
+        .await
+    }
+
     pub async fn get(&self, path: &str) -> Result<Reply> {
         self.call(Method::GET, path, None).await
     }

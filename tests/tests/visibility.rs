@@ -123,6 +123,11 @@ struct World {
     waiting: [String; 2],
     /// Quotations of N, S, E.
     quotations: [String; 3],
+    channel: String,
+    /// Made to order at the Carpentry work centre (a shortfall is a work
+    /// order) and sold in hours by Installers (a project), both 100.00.
+    cabinet: String,
+    install: String,
 }
 
 async fn world(app: &TestApp) -> World {
@@ -190,10 +195,48 @@ async fn world(app: &TestApp) -> World {
     .await
     .unwrap()
     .assert_status(201);
+    let cabinet = id(&app
+        .create_product(json!({
+            "sku": app.unique("CABINET"), "name": "Cabinet", "uom": "pcs",
+            "kind": "manufactured", "standard_cost": { "amount": "40.00", "currency": "EUR" }
+        }))
+        .await
+        .unwrap());
+    let install = id(&app
+        .create_product(json!({
+            "sku": app.unique("INSTALL"), "name": "Installation", "uom": "h",
+            "kind": "service", "standard_cost": { "amount": "40.00", "currency": "EUR" }
+        }))
+        .await
+        .unwrap());
+    let calendar = id(&app
+        .create(
+            "/api/v1/calendars",
+            json!({ "name": "Plant", "working_days":
+                    ["monday", "tuesday", "wednesday", "thursday", "friday"] }),
+        )
+        .await
+        .unwrap());
+    app.create(
+        "/api/v1/work-centers",
+        json!({ "name": "Carpentry", "calendar_id": calendar, "hours_per_day": "8",
+                "routings": [{ "product_id": cabinet, "hours_per_unit": "2" }] }),
+    )
+    .await
+    .unwrap();
+    app.create(
+        "/api/v1/project-roles",
+        json!({ "name": "Installer", "calendar_id": calendar, "hours_per_week": "40",
+                "services": [{ "product_id": install }] }),
+    )
+    .await
+    .unwrap();
     app.create(
         "/api/v1/price-lists",
         json!({ "name": "Standard", "currency": "EUR",
-                "items": [{ "product_id": drill, "uom": "pcs", "rate": "100.00" }] }),
+                "items": [{ "product_id": drill, "uom": "pcs", "rate": "100.00" },
+                          { "product_id": cabinet, "uom": "pcs", "rate": "100.00" },
+                          { "product_id": install, "uom": "h", "rate": "100.00" }] }),
     )
     .await
     .unwrap();
@@ -280,6 +323,9 @@ async fn world(app: &TestApp) -> World {
         booked,
         waiting,
         quotations: quotations.try_into().unwrap(),
+        channel,
+        cabinet,
+        install,
     }
 }
 
@@ -874,4 +920,284 @@ async fn a_scoped_rep_may_not_write_a_customer_outside_their_territories() {
     let after = app.get(&format!("/api/v1/customers/{n}")).await.unwrap();
     assert_eq!(after.assert_status(200)["territory_id"], json!(w.north));
     assert_eq!(after.body["version"], json!(version));
+}
+
+/// Polls the admin's view of `path` until its list has `n` items.
+async fn items_eventually(app: &TestApp, path: &str, n: usize) -> Vec<Value> {
+    for _ in 0..300 {
+        let r = app.get(path).await.unwrap();
+        let items = r.assert_status(200)["items"].as_array().unwrap().clone();
+        if items.len() == n {
+            return items;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{path} never listed {n} items");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_orders_and_projects_are_seen_as_their_orders_are() {
+    let app = TestApp::spawn().await.unwrap();
+    let w = world(&app).await;
+    let [n, s, _, _] = &w.customers;
+    // One order each for N (Ann's) and S (Bob's): a cabinet to make and
+    // two installation hours, 300.00 — under the approval limit.
+    let mut made = Vec::new();
+    for c in [n, s] {
+        let o = app
+            .create(
+                "/api/v1/orders",
+                json!({ "customer_id": c, "channel_id": w.channel,
+                        "lines": [{ "product_id": w.cabinet, "quantity": "1" },
+                                  { "product_id": w.install, "quantity": "2" }] }),
+            )
+            .await
+            .unwrap();
+        let done = app
+            .post(&format!("/api/v1/orders/{}/submit", id(&o)), json!({}))
+            .await
+            .unwrap();
+        assert_eq!(
+            done.assert_status(200)["status"],
+            "confirmed",
+            "{}",
+            done.body
+        );
+        made.push(id(&o));
+    }
+    let (on, os) = (&made[0], &made[1]);
+    let wo = |o: &String| {
+        let app = &app;
+        let path = format!("/api/v1/work-orders?order_id={o}");
+        async move { id(&items_eventually(app, &path, 1).await[0]) }
+    };
+    let project = |o: &String| {
+        let app = &app;
+        let path = format!("/api/v1/projects?order_id={o}");
+        async move { id(&items_eventually(app, &path, 1).await[0]) }
+    };
+    let (wo_n, wo_s) = (wo(on).await, wo(os).await);
+    let (p_n, p_s) = (project(on).await, project(os).await);
+
+    // Each rep lists their own orders' work orders and projects only (in
+    // pages of 2), the manager both, and the admin everything.
+    assert_eq!(
+        ids_as(&app, &w.ann, "/api/v1/work-orders").await,
+        set(&[&wo_n])
+    );
+    assert_eq!(
+        ids_as(&app, &w.bob, "/api/v1/work-orders").await,
+        set(&[&wo_s])
+    );
+    assert_eq!(
+        ids_as(&app, &w.bea, "/api/v1/work-orders").await,
+        set(&[&wo_n, &wo_s])
+    );
+    assert_eq!(ids_as(&app, &w.ann, "/api/v1/projects").await, set(&[&p_n]));
+    assert_eq!(ids_as(&app, &w.bob, "/api/v1/projects").await, set(&[&p_s]));
+    assert_eq!(
+        ids_as(&app, &w.bea, "/api/v1/projects").await,
+        set(&[&p_n, &p_s])
+    );
+    assert_eq!(app.count("/api/v1/work-orders").await.unwrap(), 2);
+    // Filtering by another territory's order finds nothing.
+    assert!(
+        ids_as(&app, &w.ann, &format!("/api/v1/work-orders?order_id={os}"))
+            .await
+            .is_empty()
+    );
+    assert!(
+        ids_as(&app, &w.ann, &format!("/api/v1/projects?order_id={os}"))
+            .await
+            .is_empty()
+    );
+    // Another territory's work order or project by id is a 404, as an
+    // unknown id; one's own reads fine.
+    for path in [
+        format!("/api/v1/work-orders/{wo_s}"),
+        format!("/api/v1/projects/{p_s}"),
+    ] {
+        get_as(&app, &w.ann, &path)
+            .await
+            .assert_problem(404, "not_found");
+    }
+    get_as(&app, &w.ann, &format!("/api/v1/work-orders/{wo_n}"))
+        .await
+        .assert_status(200);
+    let mine = get_as(&app, &w.ann, &format!("/api/v1/projects/{p_n}")).await;
+    assert_eq!(
+        mine.assert_status(200)["tasks"].as_array().unwrap().len(),
+        1
+    );
+    get_as(&app, &w.bea, &format!("/api/v1/work-orders/{wo_s}"))
+        .await
+        .assert_status(200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_items_carry_the_sales_team_a_single_read_shows() {
+    let app = TestApp::spawn().await.unwrap();
+    let w = world(&app).await;
+    let [qn, _, _] = &w.quotations;
+    // North's quotation gets a stored 60/40 split with Bob; the others
+    // keep their customer's default.
+    let ann = w.ann_person.clone();
+    let bob = get_as(&app, &w.bob, "/api/v1/me").await.assert_status(200)["id"].clone();
+    let bob = app
+        .get(&format!(
+            "/api/v1/sales-people?principal_id={}",
+            bob.as_str().unwrap()
+        ))
+        .await
+        .unwrap();
+    let bob = id(&bob.assert_status(200)["items"][0]);
+    let split = json!([{ "sales_person_id": ann, "percentage": "60" },
+                       { "sales_person_id": bob, "percentage": "40" }]);
+    app.call(
+        Method::PUT,
+        &format!("/api/v1/sales-teams/quotations/{qn}"),
+        Some(json!({ "sales_team": split })),
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    // Every order's first event has fixed its split by now.
+    rolled_up(&app, 4).await;
+
+    for (path, kind) in [
+        ("/api/v1/quotations", "quotations"),
+        ("/api/v1/orders", "orders"),
+    ] {
+        let listed = app.get(&format!("{path}?limit=100")).await.unwrap();
+        let items = listed.assert_status(200)["items"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert!(items.len() >= 3, "{kind}: {items:?}");
+        for item in &items {
+            let one = app.get(&format!("{path}/{}", id(item))).await.unwrap();
+            let one = one.assert_status(200);
+            for field in ["sales_team", "sales_partner_id", "sales_team_source"] {
+                assert!(
+                    item.get(field).is_some(),
+                    "{kind} item without {field}: {item}"
+                );
+                assert_eq!(item[field], one[field], "{kind} {}: {field}", id(item));
+            }
+        }
+    }
+    // The cases are there: the stored split, a default, a stored order's.
+    let quotations = get_as(&app, &w.ann, "/api/v1/quotations").await;
+    let mine = &quotations.assert_status(200)["items"];
+    let stored = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| id(q) == *qn)
+        .unwrap();
+    assert_eq!(stored["sales_team_source"], "stored");
+    assert_eq!(stored["sales_team"], split);
+    let [on, ..] = &w.booked;
+    let orders = get_as(&app, &w.ann, "/api/v1/orders").await;
+    let order = orders.assert_status(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| id(o) == *on)
+        .unwrap()
+        .clone();
+    assert_eq!(order["sales_team"][0]["sales_person_id"], json!(ann));
+    assert_eq!(order["sales_team"][0]["percentage"], "100");
+    let [_, _, qe] = &w.quotations;
+    let east = app.get("/api/v1/quotations?limit=100").await.unwrap();
+    let east = east.assert_status(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| id(q) == *qe)
+        .unwrap()
+        .clone();
+    assert_eq!(east["sales_team_source"], "default");
+    assert_eq!(east["sales_team"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scoped_managers_import_outside_their_territories_is_refused_whole() {
+    let app = TestApp::spawn().await.unwrap();
+    let w = world(&app).await;
+    let code = |t: &String| {
+        let app = &app;
+        let path = format!("/api/v1/territories/{t}");
+        async move {
+            app.get(&path).await.unwrap().assert_status(200)["code"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let (north, east) = (code(&w.north).await, code(&w.east).await);
+    let crm = app.unique("crm");
+    let import = |rows: Vec<String>| {
+        let (app, secret, key) = (&app, w.bea.secret.clone(), app.unique("import"));
+        async move {
+            app.call_raw_as(
+                &secret,
+                Method::POST,
+                "/api/v1/imports/customers",
+                "application/x-ndjson",
+                rows.join("\n"),
+                &[("idempotency-key", &key)],
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let row = |ext: &str, name: &str, territory: &str| {
+        format!(
+            r#"{{"external_source":"{crm}","external_id":"{ext}","name":"{name}","territory_code":"{territory}"}}"#
+        )
+    };
+    let munich = format!(
+        r#"{{"external_source":"{crm}","external_id":"M","name":"Munich","address_line1":"Marienplatz 3","city":"München","postcode":"80331","country":"DE"}}"#
+    );
+    let imported = || {
+        count(
+            &app,
+            &format!("SELECT COUNT(*) AS n FROM customer_external_ids WHERE source = '{crm}'"),
+        )
+    };
+    // Bea (North and South) imports a North customer, a Munich one the
+    // rule places in South, and one in East: the East row is refused,
+    // naming its row, and nothing of the import is written.
+    let refused = import(vec![
+        row("N1", "North one", &north),
+        munich.clone(),
+        row("E1", "East one", &east),
+    ])
+    .await;
+    refused.assert_problem(403, "outside_territory");
+    assert_eq!(
+        refused.body["field"], "rows[3].territory_code",
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("row 3:"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(imported(), 0, "a refused import wrote customers");
+    // A row with no territory at all is outside too.
+    let nowhere = format!(r#"{{"external_source":"{crm}","external_id":"X","name":"Nowhere"}}"#);
+    let refused = import(vec![nowhere]).await;
+    refused.assert_problem(403, "outside_territory");
+    assert_eq!(refused.body["field"], "rows[1].territory_code");
+    assert_eq!(imported(), 0);
+    // Within her territories the import goes through as before.
+    let report = import(vec![row("N1", "North one", &north), munich]).await;
+    assert_eq!(report.assert_status(200)["created"], 2, "{}", report.body);
+    assert_eq!(imported(), 2);
 }

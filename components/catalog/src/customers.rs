@@ -157,21 +157,32 @@ fn require_own_territory(
     seen: &visibility::Visibility,
     id: CustomerId,
 ) -> Result<(), ApiError> {
+    own_territory(db, seen, id)?.map_err(outside)
+}
+
+/// Whether the stored customer `id` lands in one of `seen`'s territories
+/// (always, for an unscoped caller): `Ok(Err(why))` when it does not.
+/// Imports use it too, naming the row.
+pub(crate) fn own_territory(
+    db: &impl sales_store::Db,
+    seen: &visibility::Visibility,
+    id: CustomerId,
+) -> Result<Result<(), String>, ApiError> {
     let Some(mine) = seen.territories() else {
-        return Ok(());
+        return Ok(Ok(()));
     };
     let placed = sales_store::teams::territories::customer_territory(db, id)?;
-    match placed.territory_id {
+    Ok(match placed.territory_id {
         Some(t) if mine.contains(&t) => Ok(()),
-        Some(t) => Err(outside(format!(
+        Some(t) => Err(format!(
             "territory {t} is not one of the territories this key may see"
-        ))),
-        None => Err(outside(
+        )),
+        None => Err(
             "the customer would have no territory (none given, no territory rule places its \
              address); give one of the territories this key may see"
                 .to_owned(),
-        )),
-    }
+        ),
+    })
 }
 
 fn outside(detail: String) -> ApiError {

@@ -6,6 +6,13 @@
 //! own savepoint: a bad row is reported — row number, field, code, message —
 //! and skipped, the good rows are written, all in one transaction with the
 //! `Idempotency-Key`. Replaying an import changes nothing (`unchanged`).
+//!
+//! A row a scoped key may not write is not a bad row but a permission
+//! refusal, as `POST /customers` answers it: a customer row that lands
+//! (explicit territory, else by territory rule) outside the caller's
+//! territories fails the whole import with 403 `outside_territory` naming
+//! the row (`rows[n].territory_code`), and nothing of it is written
+//! (issue #8 item 5; ERPNext's Data Import stops on a permission error).
 //! Reading the body into rows is `sales_kit::import`'s (tested natively).
 
 use sales_domain::auth::Action;
@@ -105,6 +112,7 @@ const PRODUCT_REQUIRED: &[&str] = &[
 pub fn customers(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     require(&ctx.principal, Action::Import)?;
     let rows = parse_import::<CustomerRow>(req, CUSTOMER_REQUIRED)?;
+    let seen = sales_store::visibility::for_principal(&ctx.db, &ctx.principal)?;
     write(
         &ctx.db,
         &ctx.principal.id().to_string(),
@@ -116,10 +124,16 @@ pub fn customers(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
                 report.rows += 1;
                 let outcome = row.map_err(RowFailure::Row).and_then(|row| {
                     let (source, candidate) = customer_candidate(db, n, row)?;
-                    store_outcome(
-                        n,
-                        customers::upsert_by_external_id(db, &source, &candidate, ctx.now),
-                    )
+                    let result = customers::upsert_by_external_id(db, &source, &candidate, ctx.now);
+                    if let Ok((_, stored)) = &result {
+                        if let Err(why) =
+                            crate::customers::own_territory(db, &seen, stored.record.id())
+                                .map_err(RowFailure::Abort)?
+                        {
+                            return Err(RowFailure::Abort(outside_row(n, why)));
+                        }
+                    }
+                    store_outcome(n, result)
                 });
                 tally(&mut report, outcome)?;
             }
@@ -154,8 +168,20 @@ pub fn products(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     )
 }
 
+/// The whole import's 403 for a row that lands outside the caller's
+/// territories (see the module docs).
+fn outside_row(row: usize, why: String) -> ApiError {
+    ApiError::new(
+        403,
+        "outside_territory",
+        "Outside the territories this key may see",
+        format!("row {row}: {why}; nothing was imported"),
+    )
+    .with_field(format!("rows[{row}].territory_code"))
+}
+
 /// A row's outcome: upserted, a row error, or a failure that aborts the
-/// whole import (the database itself failed).
+/// whole import (the database itself failed, or a row is refused).
 enum RowFailure {
     Row(RowError),
     Abort(ApiError),

@@ -8,6 +8,12 @@
 //! - `GET /api/v1/projects[/{id}]` with their tasks (`status`, `order_id`,
 //!   `customer_id`);
 //! - `GET /api/v1/notifications`: the caller's inbox.
+//!
+//! Work orders and projects (with their tasks) belong to an order, so they
+//! are seen exactly as their order is (`sales_store::visibility`, issue #8
+//! item 5): lists filter in SQL, a read of one whose order the caller may
+//! not see is the 404 of an unknown id. Notifications are the caller's
+//! own; the outbox is for integrations and admins (`ReadOutbox`).
 
 use sales_domain::auth::Action;
 use sales_domain::downstream::{ProjectId, WorkOrderId, WorkStatus};
@@ -24,6 +30,8 @@ use sales_store::downstream::work_orders::{self, WorkOrder, WorkOrderFilter};
 use sales_store::outbox::{self, Event, EventFilter, EventStatus};
 use sales_store::page::{Page as StorePage, Versioned};
 use sales_store::time::to_sql;
+use sales_store::visibility::{self, Visibility};
+use sales_store::StoreError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -200,6 +208,31 @@ fn retry_event(ctx: &Ctx, req: &ApiRequest, id: &str) -> ApiResult {
     Ok(answer)
 }
 
+/// The 404 of an unknown `entity` when the caller may not see `order`,
+/// the order the record was made for.
+fn require_order(
+    ctx: &Ctx,
+    order: OrderId,
+    entity: &'static str,
+    id: &str,
+) -> Result<(), ApiError> {
+    let seen: Visibility = visibility::for_principal(&ctx.db, &ctx.principal)?;
+    if seen.is_all() {
+        // Not even the order's existence is asked: an unscoped caller sees
+        // every work order, as before.
+        return Ok(());
+    }
+    match visibility::require_order(&ctx.db, &seen, order) {
+        Ok(()) => Ok(()),
+        Err(StoreError::NotFound { .. }) => Err(StoreError::NotFound {
+            entity,
+            id: id.to_owned(),
+        }
+        .into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 // ---- work orders -----------------------------------------------------------
 
 fn work_order_json(v: &Versioned<WorkOrder>) -> Value {
@@ -248,8 +281,9 @@ fn list_work_orders(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         order_id: q.order_id,
         product_id: q.product_id,
     };
+    let seen = visibility::for_principal(&ctx.db, &ctx.principal)?;
     let (items, next_cursor) =
-        work_orders::list(&ctx.db, &filter, &store_page(q.limit, q.cursor)?)?;
+        work_orders::list_visible(&ctx.db, &filter, &store_page(q.limit, q.cursor)?, &seen)?;
     ApiResponse::json(
         200,
         &Page {
@@ -263,6 +297,7 @@ fn get_work_order(ctx: &Ctx, id: &str) -> ApiResult {
     require(&ctx.principal, Action::ReadCatalog)?;
     let id = path_id(id, WorkOrderId::parse)?;
     let v = work_orders::get(&ctx.db, id)?;
+    require_order(ctx, v.record.order_id, "work order", &id.to_string())?;
     Ok(ApiResponse::json(200, &work_order_json(&v))?.with_header("etag", etag(v.version)))
 }
 
@@ -329,7 +364,9 @@ fn list_projects(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         order_id: q.order_id,
         customer_id: q.customer_id,
     };
-    let (items, next_cursor) = projects::list(&ctx.db, &filter, &store_page(q.limit, q.cursor)?)?;
+    let seen = visibility::for_principal(&ctx.db, &ctx.principal)?;
+    let (items, next_cursor) =
+        projects::list_visible(&ctx.db, &filter, &store_page(q.limit, q.cursor)?, &seen)?;
     ApiResponse::json(
         200,
         &Page {
@@ -343,6 +380,7 @@ fn get_project(ctx: &Ctx, id: &str) -> ApiResult {
     require(&ctx.principal, Action::ReadCatalog)?;
     let id = path_id(id, ProjectId::parse)?;
     let v = projects::get(&ctx.db, id)?;
+    require_order(ctx, v.record.order_id, "project", &id.to_string())?;
     Ok(ApiResponse::json(200, &project_json(&v))?.with_header("etag", etag(v.version)))
 }
 

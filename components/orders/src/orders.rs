@@ -160,7 +160,7 @@ pub fn list(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     let seen = crate::visible::scope(ctx)?;
     let page = store_page(q.limit, q.cursor)?;
     let (items, next) = orders::list_visible(&ctx.db, &filter, &page, &seen)?;
-    order_page(&items, next)
+    order_page(&ctx.db, &items, next)
 }
 
 /// The order with its sales team (`sales_team`, `sales_partner_id`,

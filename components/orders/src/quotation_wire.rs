@@ -250,6 +250,30 @@ pub fn quotation_json(v: &Versioned<Quotation>) -> Result<Value, ApiError> {
     Ok(value)
 }
 
+/// The items of a page of quotations: [`quotation_json`] with the sales
+/// team fields `GET /quotations/{id}` carries, read for the whole page
+/// at once (`visible::with_teams`).
+pub fn quotation_page_items(
+    db: &impl sales_store::Db,
+    items: &[Versioned<Quotation>],
+) -> Result<Vec<Value>, ApiError> {
+    let mut json = items
+        .iter()
+        .map(quotation_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    let docs: Vec<sales_store::teams::listed::PageDocument> = items
+        .iter()
+        .map(|v| sales_store::teams::listed::PageDocument {
+            kind: sales_store::teams::allocations::DocumentKind::Quotation,
+            id: v.record.id().to_string(),
+            quotation_id: None,
+            customer_id: v.record.customer_id(),
+        })
+        .collect();
+    crate::visible::with_teams(db, &docs, &mut json)?;
+    Ok(json)
+}
+
 /// The revision list a quotation's GET carries.
 pub fn history_json(revisions: &[Revision]) -> Value {
     Value::Array(

@@ -198,10 +198,7 @@ pub fn list(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     let seen = crate::visible::scope(ctx)?;
     let page = store_page(q.limit, q.cursor)?;
     let (items, next) = store::list_visible(&ctx.db, &filter, &page, &seen)?;
-    let items = items
-        .iter()
-        .map(wire::quotation_json)
-        .collect::<Result<Vec<_>, _>>()?;
+    let items = wire::quotation_page_items(&ctx.db, &items)?;
     ApiResponse::json(
         200,
         &Page {

@@ -1,8 +1,8 @@
 //! Record visibility at the orders component's edge (issue #8 item 5):
 //! the caller's [`Visibility`] (`sales_store::visibility`) applied to
 //! every quotation and order route, the sales team split the
-//! single-document reads carry, and the one the create bodies may give
-//! ([`given_team`]).
+//! single-document reads and the list items carry ([`with_teams`]), and
+//! the one the create bodies may give ([`given_team`]).
 //!
 //! [`guard`] runs before the router dispatches: a quotation or order the
 //! caller may not see is a 404 `not_found` on every route under its id —
@@ -89,7 +89,7 @@ enum Check {
     NewDocument,
 }
 
-fn fields(stored: bool, team: &DocumentTeam) -> Vec<(&'static str, Value)> {
+pub(crate) fn fields(stored: bool, team: &DocumentTeam) -> Vec<(&'static str, Value)> {
     vec![
         ("sales_team", json!(team.sales_team)),
         ("sales_partner_id", json!(team.sales_partner_id)),
@@ -98,6 +98,27 @@ fn fields(stored: bool, team: &DocumentTeam) -> Vec<(&'static str, Value)> {
             json!(if stored { "stored" } else { "default" }),
         ),
     ]
+}
+
+/// Adds the sales team fields a single read carries to every item of a
+/// page (`items[i]` is the JSON of `docs[i]`), read for the whole page
+/// by `teams::listed::for_page` — one statement when every document has
+/// its own split, a fixed few more when some take their customer's
+/// default; never one per row.
+pub(crate) fn with_teams(
+    db: &impl Db,
+    docs: &[sales_store::teams::listed::PageDocument],
+    items: &mut [Value],
+) -> Result<(), ApiError> {
+    let teams = sales_store::teams::listed::for_page(db, docs)?;
+    for (item, (stored, team)) in items.iter_mut().zip(&teams) {
+        if let Some(obj) = item.as_object_mut() {
+            for (k, v) in fields(*stored, team) {
+                obj.insert(k.to_owned(), v);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A quotation's sales team fields: the stored split, else the

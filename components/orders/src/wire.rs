@@ -18,6 +18,8 @@ use sales_kit::query::{Page, PageRequest};
 use sales_kit::{ApiError, ApiResponse, ApiResult};
 use sales_store::orders::OrderRecord;
 use sales_store::page::{Page as StorePage, Versioned};
+use sales_store::teams::allocations::DocumentKind;
+use sales_store::teams::listed::PageDocument;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Parses an id from the path, naming what was expected.
@@ -243,8 +245,36 @@ pub fn order_response(status: u16, v: &Versioned<OrderRecord>, created: bool) ->
     Ok(resp)
 }
 
-/// A page of orders (without their waterfalls).
-pub fn order_page(items: &[Versioned<OrderRecord>], next_cursor: Option<String>) -> ApiResult {
-    let items: Vec<OrderView> = items.iter().map(|v| order_view(v, false)).collect();
-    ApiResponse::json(200, &Page { items, next_cursor })
+/// A page of orders (without their waterfalls), each with its sales team
+/// as `GET /orders/{id}` shows it, read for the whole page at once.
+pub fn order_page(
+    db: &impl sales_store::Db,
+    items: &[Versioned<OrderRecord>],
+    next_cursor: Option<String>,
+) -> ApiResult {
+    let mut json = items
+        .iter()
+        .map(|v| serde_json::to_value(order_view(v, false)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::internal(format!("failed to write an order: {e}")))?;
+    let docs: Vec<PageDocument> = items
+        .iter()
+        .map(|v| {
+            let o = &v.record.order;
+            PageDocument {
+                kind: DocumentKind::Order,
+                id: o.id().to_string(),
+                quotation_id: o.quotation_id().map(|q| q.to_string()),
+                customer_id: o.customer_id(),
+            }
+        })
+        .collect();
+    crate::visible::with_teams(db, &docs, &mut json)?;
+    ApiResponse::json(
+        200,
+        &Page {
+            items: json,
+            next_cursor,
+        },
+    )
 }

@@ -1,5 +1,6 @@
-//! Record visibility: which customers, quotations, orders and approval
-//! requests a principal may see (issue #8 item 5).
+//! Record visibility: which customers, quotations, orders (and the work
+//! orders and projects made for them) and approval requests a principal
+//! may see (issue #8 item 5).
 //!
 //! [`for_principal`] turns an API-key principal into a [`Visibility`] once
 //! per request; the repositories turn that into SQL conditions
@@ -156,6 +157,22 @@ impl Visibility {
                      AND (vaa.principal_id = ?
                           OR vaa.principal_id IN (SELECT from_principal FROM approval_delegations
                                                   WHERE to_principal = ?))))"
+            ),
+            params,
+        ))
+    }
+}
+
+impl Visibility {
+    /// A condition on a row that belongs to the order whose id is in
+    /// `order_column` (qualified with its table): work orders, projects
+    /// and their tasks are seen exactly when their order is. `None` for
+    /// `All`.
+    pub fn of_order(&self, order_column: &str) -> Option<(String, Vec<Value>)> {
+        let (order, params) = self.document(DocumentKind::Order, "vso.id", "vso.customer_id")?;
+        Some((
+            format!(
+                "EXISTS (SELECT 1 FROM sales_orders vso WHERE vso.id = {order_column} AND {order})"
             ),
             params,
         ))

@@ -13,6 +13,7 @@ use crate::availability::date;
 use crate::db::{Db, Row, Value};
 use crate::page::{decode_cursor, finish, Listed, Page, Versioned};
 use crate::repo::{to_json, Where};
+use crate::visibility::Visibility;
 use crate::{time, StoreError};
 
 const ENTITY: &str = "project";
@@ -142,7 +143,22 @@ pub fn list(
     filter: &ProjectFilter,
     page: &Page,
 ) -> Result<Listed<Project>, StoreError> {
+    list_visible(db, filter, page, &Visibility::All)
+}
+
+/// [`list`] within what `visible` lets the caller see: the rows of the
+/// orders it sees (`Visibility::of_order`), filtered in SQL so pages stay
+/// full.
+pub fn list_visible(
+    db: &impl Db,
+    filter: &ProjectFilter,
+    page: &Page,
+    visible: &Visibility,
+) -> Result<Listed<Project>, StoreError> {
     let mut w = Where::default();
+    if let Some((clause, params)) = visible.of_order("projects.order_id") {
+        w.and(&clause, params);
+    }
     if let Some(s) = filter.status {
         w.and("status = ?", [Value::from(s.as_str())]);
     }

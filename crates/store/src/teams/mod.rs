@@ -7,7 +7,8 @@
 //!   rules, a customer's territory and default split), [`targets`] (and
 //!   attainment from orders), [`allocations`] (document splits),
 //!   [`commissions`] (plans, ledger, [`commissions::recalculate_order`],
-//!   statements), [`directory`] (what approvals learn from the hierarchy).
+//!   statements), [`directory`] (what approvals learn from the hierarchy),
+//!   [`listed`] (the splits of a page of documents, read for the page).
 //!
 //! Rules that need several records (a hierarchy without cycles, plans
 //! that do not overlap) are the domain's (`sales_domain::teams`); the
@@ -19,6 +20,7 @@
 pub mod allocations;
 pub mod commissions;
 pub mod directory;
+pub mod listed;
 pub mod partners;
 pub mod people;
 mod records;

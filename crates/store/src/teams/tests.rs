@@ -730,6 +730,183 @@ fn a_converted_order_keeps_its_quotations_split_once() {
     assert_eq!(rows.first().unwrap().int("n").unwrap(), 2);
 }
 
+/// Counts the statements run on the real database (load-independent cost).
+struct Counted<'a> {
+    db: &'a RusqliteDb,
+    statements: std::cell::Cell<usize>,
+}
+
+impl Db for Counted<'_> {
+    fn execute(
+        &self,
+        sql: &str,
+        params: &[crate::Value],
+    ) -> Result<crate::db::Rows, crate::db::DbError> {
+        self.statements.set(self.statements.get() + 1);
+        self.db.execute(sql, params)
+    }
+}
+
+#[test]
+fn a_page_of_documents_gets_the_teams_single_reads_give_in_a_fixed_number_of_statements() {
+    use super::listed::{for_page, PageDocument};
+    use allocations::DocumentKind;
+    let db = db();
+    let w = world(&db);
+    let world_t = territory(&db, "WORLD", None);
+    let north = territory(&db, "NORTH", Some(world_t));
+    let east = territory(&db, "EAST", None);
+    let (ann, bob, cal) = (
+        person(&db, "Ann", None, None),
+        person(&db, "Bob", None, None),
+        person(&db, "Cal", None, None),
+    );
+    // North has no team: its customers take the parent's (World's).
+    team(&db, "W", world_t, &[(ann, dec!(100))]);
+    // East has no team, only a manager.
+    territories::managers::create(
+        &db,
+        &TerritoryManager {
+            id: TerritoryManagerId::new(),
+            territory_id: east,
+            sales_person_id: bob,
+        },
+        at(1),
+    )
+    .unwrap();
+    let rule = TerritoryRule::from_parts(
+        TerritoryRuleId::new(),
+        TerritoryRuleInput {
+            territory_id: north,
+            country: "DE".into(),
+            region: None,
+            postcode_from: Some("80000".into()),
+            postcode_to: Some("81999".into()),
+            priority: 0,
+        },
+        true,
+    )
+    .unwrap();
+    territories::rules::create(&db, &rule, at(1)).unwrap();
+    let explicit = customer(&db, Some(north), "10115");
+    let by_rule = customer(&db, None, "80331");
+    let managed = customer(&db, Some(east), "10115");
+    let nowhere = customer(&db, None, "10115");
+    let split_70_30 = allocations::DocumentTeam {
+        sales_team: sales_domain::teams::Split::new(
+            "sales_team",
+            vec![
+                Allocation {
+                    sales_person_id: cal,
+                    percentage: dec!(70),
+                },
+                Allocation {
+                    sales_person_id: ann,
+                    percentage: dec!(30),
+                },
+            ],
+        )
+        .unwrap(),
+        sales_partner_id: None,
+    };
+    // A quotation with its own split, one without; an order converted
+    // from the first (no split of its own yet), one with its own.
+    let (q_stored, q_default) = (
+        sales_domain::ids::QuotationId::new(),
+        sales_domain::ids::QuotationId::new(),
+    );
+    allocations::set(
+        &db,
+        DocumentKind::Quotation,
+        &q_stored.to_string(),
+        &split_70_30,
+    )
+    .unwrap();
+    let orders_made: Vec<OrderId> = [explicit, by_rule, managed, nowhere, explicit]
+        .iter()
+        .map(|c| order(&db, &w, *c, dec!(100)))
+        .collect();
+    let converted = orders_made[4];
+    let cur = orders::get(&db, converted).unwrap();
+    let mut parts = cur.record.order.parts().clone();
+    parts.quotation_id = Some(q_stored);
+    let rec = OrderRecord {
+        order: Order::from_parts(parts).unwrap(),
+        ..cur.record.clone()
+    };
+    orders::save(&db, &rec, cur.version, at(3)).unwrap();
+    allocations::set(
+        &db,
+        DocumentKind::Order,
+        &orders_made[2].to_string(),
+        &split_70_30,
+    )
+    .unwrap();
+
+    let mut docs = vec![
+        PageDocument {
+            kind: DocumentKind::Quotation,
+            id: q_stored.to_string(),
+            quotation_id: None,
+            customer_id: by_rule,
+        },
+        PageDocument {
+            kind: DocumentKind::Quotation,
+            id: q_default.to_string(),
+            quotation_id: None,
+            customer_id: managed,
+        },
+    ];
+    let mut single = vec![
+        (
+            true,
+            allocations::for_quotation(&db, q_stored, by_rule).unwrap(),
+        ),
+        (
+            false,
+            allocations::for_quotation(&db, q_default, managed).unwrap(),
+        ),
+    ];
+    for o in &orders_made {
+        let rec = orders::get(&db, *o).unwrap().record;
+        docs.push(PageDocument {
+            kind: DocumentKind::Order,
+            id: o.to_string(),
+            quotation_id: rec.order.quotation_id().map(|q| q.to_string()),
+            customer_id: rec.order.customer_id(),
+        });
+        let own = allocations::get(&db, DocumentKind::Order, &o.to_string()).unwrap();
+        single.push((
+            own.is_some(),
+            allocations::for_order(&db, &rec, false).unwrap(),
+        ));
+    }
+    let counted = Counted {
+        db: &db,
+        statements: std::cell::Cell::new(0),
+    };
+    let page = for_page(&counted, &docs).unwrap();
+    assert_eq!(page, single);
+    // The cases are all there: World's team through the tree, by rule,
+    // East's manager, nobody, the quotation's split, a stored one.
+    let whole = |p| sales_domain::teams::Split::whole(p);
+    assert_eq!(page[1].1.sales_team, whole(bob));
+    assert_eq!(page[2].1.sales_team, whole(ann));
+    assert_eq!(page[3].1.sales_team, whole(ann));
+    assert!(page[5].1.sales_team.is_empty());
+    assert_eq!(page[6], (false, split_70_30.clone()));
+    assert_eq!(page[4], (true, split_70_30.clone()));
+    // One statement for the stored splits, five for the defaults
+    // (customers, rules, chains, teams, managers) — not per row.
+    assert_eq!(counted.statements.get(), 6);
+    // A page whose rows all have their own split costs one statement.
+    counted.statements.set(0);
+    let stored_only = [docs[0].clone(), docs[4].clone()];
+    let page = for_page(&counted, &stored_only).unwrap();
+    assert_eq!(page, vec![(true, split_70_30.clone()), (true, split_70_30)]);
+    assert_eq!(counted.statements.get(), 1);
+}
+
 mod visibility {
     //! The record-visibility scope (`crate::visibility`) as SQL filters:
     //! a rep by key territory and managed territory, a rep by team, a
