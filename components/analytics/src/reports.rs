@@ -9,7 +9,7 @@ use sales_kit::query::parse_query;
 use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult};
 use sales_store::analytics::reports::{self as store, Durations, Slice};
 use sales_store::analytics::{rollup, Scope};
-use sales_store::visibility::{self, Visibility};
+use sales_store::visibility;
 use serde_json::{json, Value};
 
 use crate::wire::{change, figures, money, quantity, Filters};
@@ -53,10 +53,10 @@ fn id_param(field: &'static str, raw: &Option<String>) -> Result<Option<String>,
 /// territory, their teams' and managed territories — a manager's whole
 /// hierarchy's — each with its subtree).
 fn visible(ctx: &Ctx) -> Result<Option<Vec<String>>, ApiError> {
-    Ok(match visibility::for_principal(&ctx.db, &ctx.principal)? {
-        Visibility::All => None,
-        Visibility::Scoped(s) => Some(s.territories.iter().map(|t| t.to_string()).collect()),
-    })
+    // Territories only: the reports place rule-placed customers once, for
+    // their own territory filter (`visibility::territories_for`).
+    Ok(visibility::territories_for(&ctx.db, &ctx.principal)?
+        .map(|ts| ts.iter().map(|t| t.to_string()).collect()))
 }
 
 /// `territory_id`'s subtree narrowed to what the caller sees.

@@ -181,15 +181,48 @@ impl Visibility {
 
 /// The [`Visibility`] of `principal` (see the module docs).
 pub fn for_principal(db: &impl Db, principal: &Principal) -> Result<Visibility, StoreError> {
-    if principal.has_role(Role::Admin) || principal.has_role(Role::Integration) {
+    let Some((territories, people)) = reach(db, principal)? else {
         return Ok(Visibility::All);
+    };
+    let placed = placed_customers(db, &territories)?;
+    Ok(Visibility::Scoped(Scope {
+        territories,
+        people,
+        placed,
+        principal: principal.id(),
+    }))
+}
+
+/// The territories `principal` sees by (`None`: everything) — the
+/// [`Visibility`]'s territories without resolving which rule-placed
+/// customers fall in them. For callers that filter by territory
+/// themselves (the reports, which place customers once for their own,
+/// possibly narrower, territory filter through [`placed_in`]): resolving
+/// the placement here too would scan every customer without a territory
+/// twice per request.
+pub fn territories_for(
+    db: &impl Db,
+    principal: &Principal,
+) -> Result<Option<BTreeSet<TerritoryId>>, StoreError> {
+    Ok(reach(db, principal)?.map(|(territories, _)| territories))
+}
+
+/// A scoped principal's territories (with their subtrees) and people;
+/// `None` when it sees everything.
+#[allow(clippy::type_complexity)]
+fn reach(
+    db: &impl Db,
+    principal: &Principal,
+) -> Result<Option<(BTreeSet<TerritoryId>, BTreeSet<SalesPersonId>)>, StoreError> {
+    if principal.has_role(Role::Admin) || principal.has_role(Role::Integration) {
+        return Ok(None);
     }
     let me = match crate::teams::people::by_principal(db, principal.id())? {
         Some(p) => Some(p.id()),
         None => principal.sales_person_id(),
     };
     if me.is_none() && principal.territory_id().is_none() {
-        return Ok(Visibility::All);
+        return Ok(None);
     }
     let people: BTreeSet<SalesPersonId> = match me {
         None => BTreeSet::new(),
@@ -220,14 +253,7 @@ pub fn for_principal(db: &impl Db, principal: &Principal) -> Result<Visibility, 
             })?);
         }
     }
-    let territories = with_descendants(db, &roots)?;
-    let placed = placed_customers(db, &territories)?;
-    Ok(Visibility::Scoped(Scope {
-        territories,
-        people,
-        placed,
-        principal: principal.id(),
-    }))
+    Ok(Some((with_descendants(db, &roots)?, people)))
 }
 
 /// `roots` and every territory below them.

@@ -1100,4 +1100,43 @@ mod visibility {
         assert!(customers_seen(&db, &v).is_empty());
         assert!(orders_seen(&db, &v).is_empty());
     }
+
+    #[test]
+    fn the_territories_alone_are_found_without_placing_customers_by_rule() {
+        let db = db();
+        let south = territory(&db, "SOUTH", None);
+        let muc = territory(&db, "MUC", Some(south));
+        let rule = TerritoryRule::from_parts(
+            TerritoryRuleId::new(),
+            TerritoryRuleInput {
+                territory_id: muc,
+                country: "DE".into(),
+                region: None,
+                postcode_from: Some("80000".into()),
+                postcode_to: Some("81999".into()),
+                priority: 0,
+            },
+            true,
+        )
+        .unwrap();
+        territories::rules::create(&db, &rule, at(1)).unwrap();
+        customer(&db, None, "80331");
+        let rep = key(&[Role::Rep], Some(south));
+        let counted = Counted {
+            db: &db,
+            statements: std::cell::Cell::new(0),
+        };
+        let Visibility::Scoped(full) = visibility::for_principal(&counted, &rep).unwrap() else {
+            panic!("a rep with a territory is scoped");
+        };
+        let with_placement = counted.statements.replace(0);
+        let territories = visibility::territories_for(&counted, &rep).unwrap();
+        assert_eq!(territories.as_ref(), Some(&full.territories));
+        assert_eq!(full.placed.len(), 1);
+        // The rule probe, the scan of customers without a territory and
+        // the country's rules are the placement's, and only the full scope's.
+        assert_eq!(with_placement - counted.statements.get(), 3);
+        let admin = key(&[Role::Admin], None);
+        assert_eq!(visibility::territories_for(&db, &admin).unwrap(), None);
+    }
 }
