@@ -1185,6 +1185,95 @@ mod crm_status {
             !seen.iter().any(|r| r.path.contains(&id(&plain))),
             "{seen:#?}"
         );
+
+        // Our documents by the CRM's deal id: the quotation and nothing
+        // else (the order is linked through its quotation).
+        let found = app
+            .get("/api/v1/external-references?system=crm&kind=deal&external_id=D%2077%2Fx")
+            .await
+            .unwrap()
+            .assert_status(200)
+            .clone();
+        assert_eq!(
+            found["items"],
+            json!([{ "document_kind": "quotation", "document_id": qid, "system": "crm",
+                     "kind": "deal", "id": "D 77/x" }])
+        );
+
+        // A quotation keyed in here, linked to a deal by hand: the CRM
+        // hears of it like one the deal created. Bad links write nothing.
+        let keyed = app
+            .create(
+                "/api/v1/quotations",
+                json!({ "customer_id": customer["id"], "channel_code": "B2B",
+                        "lines": [{ "product_id": product["id"], "quantity": "2" }] }),
+            )
+            .await
+            .unwrap();
+        let link = json!({ "document_kind": "quotation", "document_id": id(&keyed),
+                           "system": "crm", "kind": "deal", "id": "D-88" });
+        let with = |field: &str, value: Value| {
+            let mut b = link.clone();
+            b[field] = value;
+            b
+        };
+        for (body, field) in [
+            (with("document_kind", json!("invoice")), "document_kind"),
+            (with("document_id", json!(id(&order))), "document_id"),
+            (with("system", json!("CRM system")), "system"),
+            (with("kind", json!("lead")), "kind"),
+            (with("id", json!("")), "id"),
+        ] {
+            let r = app.post("/api/v1/external-references", body).await.unwrap();
+            r.assert_problem(422, "invalid_field");
+            assert_eq!(r.body["field"], field, "{}", r.text);
+        }
+        app.post("/api/v1/external-references", link.clone())
+            .await
+            .unwrap()
+            .assert_status(201);
+        app.post("/api/v1/external-references", link.clone())
+            .await
+            .unwrap()
+            .assert_status(200);
+        let r = app
+            .post("/api/v1/external-references", with("id", json!("D-99")))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 409, "{}", r.text);
+        let k = app
+            .get(&format!("/api/v1/quotations/{}", id(&keyed)))
+            .await
+            .unwrap()
+            .assert_status(200)
+            .clone();
+        assert_eq!(
+            k["external_references"],
+            json!([{ "system": "crm", "kind": "deal", "id": "D-88" }])
+        );
+        app.post(
+            &format!("/api/v1/quotations/{}/send", id(&keyed)),
+            json!({}),
+        )
+        .await
+        .unwrap()
+        .assert_status(200);
+        until(&redis, &crm, |s| {
+            s.iter().any(|r| r.body["deal_id"] == "D-88")
+        })
+        .await;
+        let hand: Vec<Seen> = crm
+            .seen()
+            .into_iter()
+            .filter(|r| r.body["deal_id"] == "D-88")
+            .collect();
+        assert_eq!(hand.len(), 1, "{hand:#?}");
+        assert_eq!(
+            hand[0].path,
+            format!("/crm/v2/deals/D-88/sales-documents/{}", id(&keyed))
+        );
+        assert_eq!(hand[0].body["status"], "sent");
+        assert_eq!(hand[0].body["account_id"], Value::Null);
         app.stop().await.unwrap();
     }
 }

@@ -247,6 +247,17 @@ async fn create_body(op_id: &str, app: &TestApp) -> Value {
         "createWebhookSubscription" => {
             json!({ "url": "https://hooks.example.com/walker", "event_types": ["order.*"] })
         }
+        "linkExternalReference" => {
+            let order = app
+                .create(
+                    "/api/v1/orders",
+                    Box::pin(create_body("createOrder", app)).await,
+                )
+                .await
+                .unwrap();
+            json!({ "document_kind": "order", "document_id": order["id"], "system": "crm",
+                    "kind": "deal", "id": app.unique("deal") })
+        }
         "createShopConnection" => {
             let channel = Box::pin(create_body("createChannel", app)).await;
             app.create("/api/v1/channels", channel.clone())
@@ -480,6 +491,10 @@ async fn every_documented_operation_answers_as_documented() {
                         .await
                         .unwrap()
                 }
+                (Method::GET, "/api/v1/external-references") => app
+                    .get(&format!("{url}?system=crm&kind=deal&external_id=walker"))
+                    .await
+                    .unwrap(),
                 (Method::POST, "/api/v1/pricing/price") => {
                     app.post(&url, priceable_basket(&app).await).await.unwrap()
                 }

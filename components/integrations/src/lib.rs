@@ -11,6 +11,8 @@
 //!   the platform's shop header) with its own secret (write-only) and
 //!   channel; the Spin variables stay the platform's default shop.
 //! - `/api/v1/inbound-events` ([`logs`]): the inbound call log.
+//! - `/api/v1/external-references` ([`references`]): our documents by an
+//!   outside system's id, and linking one by hand (to a CRM deal).
 //! - `/api/v1/webhook-subscriptions` ([`subscriptions`]) and
 //!   `/api/v1/webhook-deliveries` ([`logs`]: the delivery log and
 //!   redelivery). The deliveries themselves are made by the jobs
@@ -25,6 +27,7 @@
 mod automations;
 mod hooks;
 mod logs;
+mod references;
 mod shops;
 mod subscriptions;
 mod wire;
@@ -52,6 +55,10 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
             Get => subscriptions::get(ctx, id),
             Patch => subscriptions::update(ctx, req, id),
             Delete => subscriptions::delete(ctx, req, id),
+        }),
+        ["api", "v1", "external-references"] => methods!(m, {
+            Get => references::lookup(ctx, req),
+            Post => references::link(ctx, req),
         }),
         ["api", "v1", "shop-connections"] => methods!(m, {
             Get => shops::list(ctx, req),

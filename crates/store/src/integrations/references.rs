@@ -62,6 +62,37 @@ pub fn record(
     Ok(())
 }
 
+/// Links the document to `r` by hand: `Ok(true)` when recorded, `Ok(false)`
+/// when it was there already; the document carrying another id of the
+/// same system and kind is [`StoreError::Duplicate`] on `kind` (a document
+/// belongs to one deal of a CRM, one order of a shop).
+pub fn link(
+    db: &impl Db,
+    document_kind: &str,
+    document_id: &str,
+    r: &ExternalRef,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    if let Some(have) = of(db, document_kind, document_id)?
+        .into_iter()
+        .find(|h| h.system == r.system && h.kind == r.kind)
+    {
+        if have.id == r.id {
+            return Ok(false);
+        }
+        return Err(StoreError::Duplicate {
+            entity: "external reference",
+            field: "kind",
+            value: format!(
+                "the {document_kind} already carries {} {} {:?}",
+                have.system, have.kind, have.id
+            ),
+        });
+    }
+    record(db, document_kind, document_id, std::slice::from_ref(r), now)?;
+    Ok(true)
+}
+
 /// The document's references, by system and kind.
 pub fn of(
     db: &impl Db,
@@ -148,5 +179,15 @@ mod tests {
         assert!(documents(&db, "crm", "deal", "450789469")
             .unwrap()
             .is_empty());
+        // By hand: once; another deal for the same document is refused.
+        let deal = ExternalRef::new("crm", "deal", "D-1");
+        assert!(link(&db, "quotation", "q1", &deal, now).unwrap());
+        assert!(!link(&db, "quotation", "q1", &deal, now).unwrap());
+        let other = ExternalRef::new("crm", "deal", "D-2");
+        assert!(matches!(
+            link(&db, "quotation", "q1", &other, now),
+            Err(StoreError::Duplicate { field: "kind", .. })
+        ));
+        assert_eq!(of(&db, "quotation", "q1").unwrap(), vec![deal]);
     }
 }
