@@ -7,7 +7,8 @@
 //! Redis) — and every bypass attempt is refused with the same status, code
 //! and field as over `POST /api/v1/approvals/{id}/approve|reject`, and
 //! writes nothing (the request's version, its decision records and its
-//! outbox events are unchanged).
+//! outbox events are unchanged). A delegate decides from the order and the
+//! decision record names both people.
 
 // Test helpers panic on purpose: a failed call is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -405,8 +406,8 @@ async fn a_quotation_is_approved_from_the_document_through_the_capability_and_by
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_order_is_approved_and_rejected_from_the_document_and_its_submitter_may_not_approve_it()
-{
+async fn an_order_is_approved_and_rejected_from_the_document_by_a_delegate_and_its_submitter_may_not_approve_it(
+) {
     let (_redis, app) = app_with_redis().await;
     // Drills at 100 EUR, 10 in MAIN; orders over 500 EUR on this channel
     // need a manager — any manager but the one who submitted.
@@ -465,7 +466,7 @@ async fn an_order_is_approved_and_rejected_from_the_document_and_its_submitter_m
     .await;
     let (seller, _) = person(&app, "manager").await;
     let (boss, boss_id) = person(&app, "manager").await;
-    let (rep, _) = person(&app, "rep").await;
+    let (rep, rep_id) = person(&app, "rep").await;
 
     // A draft nobody asked approval for has no request to decide on.
     let order = post_as(
@@ -538,7 +539,17 @@ async fn an_order_is_approved_and_rejected_from_the_document_and_its_submitter_m
     .await;
 
     // Amended to 7 drills it waits again; the approved revision is an old
-    // version now, and the rejection sends it back to draft with the reason.
+    // version now. The boss is away: the rep decides for them, and the
+    // rejection, recorded with both people, sends the order back to draft
+    // with the reason.
+    let delegated = post_as(
+        &app,
+        &boss,
+        "/api/v1/delegations",
+        json!({ "to": rep_id, "starts": "2000-01-01", "ends": "2999-12-31" }),
+    )
+    .await;
+    delegated.assert_status(201);
     let line = confirmed["lines"][0]["id"].clone();
     let amended = app
         .call_as(
@@ -556,7 +567,7 @@ async fn an_order_is_approved_and_rejected_from_the_document_and_its_submitter_m
     let old = json!({ "document_version": revision, "comment": "no" });
     refused_both_ways(
         &app,
-        &boss,
+        &rep,
         &doc,
         &second,
         "reject",
@@ -567,7 +578,7 @@ async fn an_order_is_approved_and_rejected_from_the_document_and_its_submitter_m
     .await;
     let rejected = post_as(
         &app,
-        &boss,
+        &rep,
         &format!("{doc}/reject"),
         json!({ "document_version": amended["revision"], "comment": "7 is too many" }),
     )
@@ -575,6 +586,11 @@ async fn an_order_is_approved_and_rejected_from_the_document_and_its_submitter_m
     let rejected = rejected.assert_status(200).clone();
     assert_eq!(rejected["id"], second.as_str());
     assert_eq!(rejected["status"]["reason"], "7 is too many");
+    let record = &rejected["decisions"][0];
+    assert_eq!(record["decided_by"], rep_id.as_str());
+    assert_eq!(record["on_behalf_of"], boss_id.as_str());
+    assert_eq!(record["verdict"], "reject");
+    assert_eq!(record["document"]["version"], amended["revision"]);
     let draft = status_becomes(&app, &doc, "draft").await;
     assert_eq!(draft["status_reason"], "7 is too many");
     assert_eq!(draft["lines"][0]["reserved_quantity"], "0");
