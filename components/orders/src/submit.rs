@@ -78,8 +78,8 @@ use sales_kit::{ApiError, ApiRequest, ApiResult};
 use sales_store::api_keys::{self, ApiKeyFilter};
 use sales_store::approvals::requests;
 use sales_store::availability::reservations::{self, Hold};
-use sales_store::orders::{self, emit, source_name, OrderRecord};
-use sales_store::outbox::{enqueue, NewEvent};
+use sales_store::orders::{self, emit, order_event, source_name, OrderRecord};
+use sales_store::outbox::{enqueue, enqueue_all, NewEvent};
 use sales_store::page::{Versioned, MAX_LIMIT};
 use sales_store::{Db, Page, StoreError};
 use serde::Deserialize;
@@ -110,6 +110,9 @@ struct Prepared {
     policy: OrderPolicy,
     limit: Option<Money>,
     required: Option<RequiredApprovals>,
+    /// Where manufactured units of the order are received (its demand),
+    /// resolved before the write transaction.
+    receiving: Option<WarehouseId>,
 }
 
 fn bad_line(field: String, message: &str) -> ApiError {
@@ -760,8 +763,10 @@ fn prepare(
     )?;
     let required = required(&snap)?;
     point("submit.after_approvals")?;
+    let receiving = orders::receiving_warehouse(db, &order)?;
 
     Ok(Prepared {
+        receiving,
         order,
         waterfall,
         promise,
@@ -867,37 +872,40 @@ fn commit(ctx: &Ctx, db: &impl Db, current: &Versioned<OrderRecord>, p: Prepared
     };
     point("submit.after_approval_request")?;
 
-    emit(
-        db,
+    // The order's events in one statement; the demand from the warehouse
+    // resolved before the transaction.
+    let mut events = vec![order_event(
         "order.submitted",
         &saved,
         None,
         serde_json::json!({}),
-        ctx.now,
-    )?;
+    )?];
     match saved.record.order.status() {
         OrderStatus::Confirmed | OrderStatus::Fulfilled => {
-            emit(
-                db,
+            let demand = orders::demand_into(
+                &saved.record,
+                saved.version,
+                DemandState::Active,
+                p.receiving,
+            );
+            events.push(order_event(
                 "order.confirmed",
                 &saved,
-                Some(DemandState::Active),
+                Some(demand),
                 serde_json::json!({}),
-                ctx.now,
-            )?;
+            )?);
             if saved.record.order.status() == OrderStatus::Fulfilled {
-                emit(
-                    db,
+                events.push(order_event(
                     "order.fulfilled",
                     &saved,
                     None,
                     serde_json::json!({"on_the_spot": true}),
-                    ctx.now,
-                )?;
+                )?);
             }
         }
         _ => {}
     }
+    enqueue_all(db, &events, ctx.now)?;
     if let Some(request) = &request {
         approval_event(db, request, &saved.record.order, ctx.now)?;
     }

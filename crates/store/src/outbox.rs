@@ -142,6 +142,49 @@ pub fn enqueue(db: &impl Db, event: &NewEvent, now: DateTime<Utc>) -> Result<Eve
     Ok(id)
 }
 
+/// Writes `events` in order, due now, in one statement (each costs the
+/// caller's write transaction one statement otherwise), and returns their
+/// ids. Call it inside the transaction that makes the changes they
+/// announce.
+pub fn enqueue_all(
+    db: &impl Db,
+    events: &[NewEvent],
+    now: DateTime<Utc>,
+) -> Result<Vec<EventId>, StoreError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ts = time::to_sql(now);
+    let mut ids = Vec::with_capacity(events.len());
+    let mut params = Vec::with_capacity(events.len() * 7);
+    for event in events {
+        // Made in order, so the ids keep the events' order (claims go by
+        // `available_at`, then id).
+        let id = EventId::new();
+        let payload = serde_json::to_string(&event.payload)
+            .map_err(|e| DbError::Decode(format!("payload: {e}")))?;
+        params.extend([
+            Value::Text(id.to_string()),
+            Value::from(&event.topic),
+            Value::from(&event.aggregate_kind),
+            Value::from(&event.aggregate_id),
+            Value::Text(payload),
+            Value::Text(ts.clone()),
+            Value::Text(ts.clone()),
+        ]);
+        ids.push(id);
+    }
+    db.execute(
+        &format!(
+            "INSERT INTO outbox (id, topic, aggregate_kind, aggregate_id, payload, status,
+             attempts, available_at, created_at) VALUES {}",
+            vec!["(?, ?, ?, ?, ?, 'pending', 0, ?, ?)"; events.len()].join(", ")
+        ),
+        &params,
+    )?;
+    Ok(ids)
+}
+
 pub fn get(db: &impl Db, id: EventId) -> Result<Event, StoreError> {
     let rows = db.execute(
         &format!("SELECT {COLUMNS} FROM outbox WHERE id = ?"),
@@ -286,6 +329,42 @@ pub fn complete(
     )?;
     if rows.is_empty() {
         return Err(lost_lease(id));
+    }
+    Ok(())
+}
+
+/// [`complete`] of several claimed events in one statement (a drain's
+/// batch in one transaction): all are marked done, or none when any of
+/// them is no longer running under `owner`'s lease (the lost lease of the
+/// first such is the error, and the caller's transaction rolls back).
+pub fn complete_all(
+    db: &impl Db,
+    ids: &[EventId],
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut params = vec![Value::Text(time::to_sql(now)), Value::from(owner)];
+    params.extend(ids.iter().map(|id| Value::Text(id.to_string())));
+    let rows = db.execute(
+        &format!(
+            "UPDATE outbox SET status = 'done', processed_at = ?, lease_owner = NULL,
+             lease_until = NULL
+             WHERE status = 'running' AND lease_owner = ? AND id IN ({}) RETURNING id",
+            vec!["?"; ids.len()].join(", ")
+        ),
+        &params,
+    )?;
+    if rows.len() != ids.len() {
+        let done: Vec<&str> = rows.iter().filter_map(|r| r.text("id").ok()).collect();
+        let lost = ids
+            .iter()
+            .find(|id| !done.contains(&id.to_string().as_str()))
+            .copied()
+            .unwrap_or(ids[0]);
+        return Err(lost_lease(lost));
     }
     Ok(())
 }

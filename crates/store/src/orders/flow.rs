@@ -72,7 +72,7 @@ fn atomically<T>(db: &impl Db, f: impl FnOnce() -> Result<T, FlowError>) -> Resu
 
 /// The warehouse manufactured units of an order are received into: the
 /// channel's first warehouse, else the first active one.
-fn receiving_warehouse(db: &impl Db, order: &Order) -> Result<Option<WarehouseId>, StoreError> {
+pub fn receiving_warehouse(db: &impl Db, order: &Order) -> Result<Option<WarehouseId>, StoreError> {
     let channel = crate::channels::get(db, order.channel_id())?;
     for code in channel.record.warehouses() {
         if let Some(w) = crate::availability::warehouses::find_by_code(db, code)? {
@@ -97,8 +97,20 @@ pub fn demand(
     version: i64,
     state: DemandState,
 ) -> Result<OrderDemand, StoreError> {
+    let warehouse = receiving_warehouse(db, &rec.order)?;
+    Ok(demand_into(rec, version, state, warehouse))
+}
+
+/// [`demand`] with the receiving warehouse already resolved
+/// ([`receiving_warehouse`]): reads nothing, so a submission resolves the
+/// warehouse before its write transaction and holds the lock for less.
+pub fn demand_into(
+    rec: &OrderRecord,
+    version: i64,
+    state: DemandState,
+    warehouse: Option<WarehouseId>,
+) -> OrderDemand {
     let order = &rec.order;
-    let warehouse = receiving_warehouse(db, order)?;
     let lines = match &rec.promise {
         None => vec![],
         Some(p) => p
@@ -117,14 +129,14 @@ pub fn demand(
             })
             .collect(),
     };
-    Ok(OrderDemand {
+    OrderDemand {
         order_id: order.id(),
         order_number: order.number().to_owned(),
         version,
         customer_id: order.customer_id(),
         state,
         lines,
-    })
+    }
 }
 
 /// Writes an `order.<verb>` outbox event about `rec` (at its stored
@@ -140,6 +152,19 @@ pub fn emit(
     let demand = state
         .map(|s| demand(db, &rec.record, rec.version, s))
         .transpose()?;
+    enqueue(db, &order_event(topic, rec, demand, detail)?, now)?;
+    Ok(())
+}
+
+/// The `order.<verb>` outbox event about `rec` (at its stored version)
+/// with `demand`, to write with [`crate::outbox::enqueue_all`] beside
+/// others of the same transaction.
+pub fn order_event(
+    topic: &str,
+    rec: &Versioned<OrderRecord>,
+    demand: Option<OrderDemand>,
+    detail: serde_json::Value,
+) -> Result<NewEvent, StoreError> {
     let event = OrderEvent {
         order_id: rec.record.order.id(),
         number: rec.record.order.number().to_owned(),
@@ -150,17 +175,12 @@ pub fn emit(
     };
     let payload = serde_json::to_value(&event)
         .map_err(|e| crate::DbError::Decode(format!("order event: {e}")))?;
-    enqueue(
-        db,
-        &NewEvent {
-            topic: topic.to_owned(),
-            aggregate_kind: "order".into(),
-            aggregate_id: rec.record.order.id().to_string(),
-            payload,
-        },
-        now,
-    )?;
-    Ok(())
+    Ok(NewEvent {
+        topic: topic.to_owned(),
+        aggregate_kind: "order".into(),
+        aggregate_id: rec.record.order.id().to_string(),
+        payload,
+    })
 }
 
 /// Edits a draft (`status` must be draft) if it is still at

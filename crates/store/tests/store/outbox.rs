@@ -266,3 +266,59 @@ fn two_connections_claiming_at_once_never_both_get_a_row() {
     }
     assert_eq!((count, seen.len()), (total, total));
 }
+
+/// `enqueue_all` writes several events in one statement, in order, as
+/// `enqueue` would one by one; `complete_all` marks a claimed batch done in
+/// one statement, and none of it when one event's lease was taken over.
+#[test]
+fn events_are_enqueued_and_completed_together_or_not_at_all() {
+    let db = db();
+    let topics = ["order.submitted", "order.confirmed", "order.fulfilled"];
+    let events: Vec<NewEvent> = topics.iter().map(|t| event(t)).collect();
+    let ids = db
+        .transaction(|db| outbox::enqueue_all(db, &events, at(2)))
+        .unwrap();
+    assert_eq!(ids.len(), 3);
+    let lease = Duration::seconds(30);
+    let got = outbox::claim(&db, "one", at(2), lease, 10, &policy()).unwrap();
+    assert_eq!(got.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
+    assert_eq!(
+        got.iter().map(|e| e.topic.as_str()).collect::<Vec<_>>(),
+        topics
+    );
+    for e in &got {
+        assert_eq!(e.payload, json!({"n": 1}));
+        assert_eq!(
+            (e.aggregate_kind.as_str(), e.available_at),
+            ("order", at(2))
+        );
+    }
+    assert!(outbox::enqueue_all(&db, &[], at(2)).unwrap().is_empty());
+
+    // `two` takes the last one over once the lease ran out: `one` cannot
+    // complete the batch, and its transaction leaves all three as they were.
+    let later = at(2) + Duration::seconds(60);
+    outbox::fail(&db, ids[2], "one", "x", at(2), &policy()).unwrap();
+    let taken = outbox::claim(&db, "two", later, lease, 10, &policy()).unwrap();
+    assert_eq!(
+        taken.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![ids[0], ids[1], ids[2]]
+    );
+    let refused = db.transaction(|db| outbox::complete_all(db, &ids, "one", later));
+    assert!(
+        matches!(refused, Err(StoreError::InvalidState { .. })),
+        "{refused:?}"
+    );
+    for id in &ids {
+        assert_eq!(outbox::get(&db, *id).unwrap().status, EventStatus::Running);
+    }
+    db.transaction(|db| outbox::complete_all(db, &ids, "two", later))
+        .unwrap();
+    for id in &ids {
+        let done = outbox::get(&db, *id).unwrap();
+        assert_eq!(
+            (done.status, done.processed_at),
+            (EventStatus::Done, Some(later))
+        );
+    }
+}
