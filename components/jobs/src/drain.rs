@@ -4,8 +4,9 @@
 //! One transaction per claimed batch rather than per event (issue 7: the
 //! single SQLite writer is what bounds the app, and each transaction costs
 //! a `BEGIN IMMEDIATE` wait and a `COMMIT`): every event still runs the
-//! same handlers in the same order, and is marked done by
-//! `outbox::complete` in the transaction holding its effects. If anything
+//! same handlers in the same order, and is marked done in the
+//! transaction holding its effects (the batch's events all at once, by
+//! `outbox::complete_all`). If anything
 //! in the batch fails — a handler, or `complete` because a lease was taken
 //! over — the whole transaction rolls back and each event of the batch is
 //! run again in a transaction of its own, so a failing event is retried
@@ -35,14 +36,13 @@ pub(crate) struct Report {
     pub parked: usize,
 }
 
-/// Everything one event does inside a transaction, marking it done last.
+/// Everything one event does inside a transaction, but marking it done.
 /// `refresh_order` false leaves out the order's rollup refresh and
 /// commission recalculation: a later event of the same order in the same
 /// transaction runs them (see [`refreshed_later`]).
 fn effects(
     db: &impl Db,
     event: &Event,
-    owner: &str,
     now: DateTime<Utc>,
     refresh_order: bool,
 ) -> Result<(), HandlerError> {
@@ -52,7 +52,23 @@ fn effects(
         crate::rollups::handle(db, event)?;
         crate::commissions::handle(db, event, now)?;
     }
-    outbox::complete(db, event.id, owner, now)?;
+    Ok(())
+}
+
+/// A batch's events' effects in order, then all of them marked done in one
+/// statement (`outbox::complete_all`), inside the caller's transaction.
+fn batch_effects(
+    db: &impl Db,
+    batch: &[Event],
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<(), HandlerError> {
+    let later = refreshed_later(batch);
+    for (event, later) in batch.iter().zip(later) {
+        effects(db, event, now, !later)?;
+    }
+    let ids: Vec<EventId> = batch.iter().map(|e| e.id).collect();
+    outbox::complete_all(db, &ids, owner, now)?;
     Ok(())
 }
 
@@ -129,13 +145,7 @@ pub(crate) fn drain(db: &impl Db, config: &Config) -> anyhow::Result<Report> {
         }
         if ready.len() > 1 {
             let now = chrono::Utc::now();
-            let later = refreshed_later(&ready);
-            let together = db.transaction(|db| {
-                ready
-                    .iter()
-                    .zip(&later)
-                    .try_for_each(|(event, later)| effects(db, event, &owner, now, !later))
-            });
+            let together = db.transaction(|db| batch_effects(db, &ready, &owner, now));
             match together {
                 Ok(()) => {
                     report.done += ready.len();
@@ -150,7 +160,10 @@ pub(crate) fn drain(db: &impl Db, config: &Config) -> anyhow::Result<Report> {
         }
         for event in ready {
             let now = chrono::Utc::now();
-            match db.transaction(|db| effects(db, &event, &owner, now, true)) {
+            match db.transaction(|db| {
+                effects(db, &event, now, true)?;
+                outbox::complete(db, event.id, &owner, now).map_err(HandlerError::from)
+            }) {
                 Ok(()) => report.done += 1,
                 Err(e) => failed(db, &event, &owner, &e.to_string(), config, &mut report),
             }
