@@ -885,3 +885,241 @@ fn component_exports(bytes: &[u8]) -> Vec<String> {
     }
     names
 }
+
+async fn priced(app: &TestApp, body: &Value) -> Value {
+    let reply = app
+        .post("/api/v1/pricing/price", body.clone())
+        .await
+        .unwrap();
+    reply.assert_status(200).clone()
+}
+
+/// The first item of a list endpoint whose `field` equals `value`.
+async fn find(app: &TestApp, path: &str, field: &str, value: &str) -> Value {
+    let reply = app.get(&format!("{path}?limit=200")).await.unwrap();
+    reply.assert_status(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i[field] == value)
+        .unwrap_or_else(|| panic!("no item of {path} has {field} = {value}"))
+        .clone()
+}
+
+fn version(v: &Value) -> i64 {
+    v["version"].as_i64().expect("a version")
+}
+
+/// Issue #4 (pricing speed): a basket reads the pricing data from a
+/// key-value cache keyed by the pricing data version. Every kind of pricing
+/// write that changes a price, made through one runner, is seen by the
+/// next basket priced through another runner on the same database (which
+/// had the previous version cached), and both answer the same bytes.
+/// Creating a schedule (no rule uses it yet) cannot change a price; the
+/// store test `every_pricing_write_bumps_the_pricing_data_version` covers
+/// that write and every other one at the version level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_pricing_write_is_seen_by_the_next_basket_on_another_replica() {
+    let apps = TestApp::spawn_replicas(2).await.unwrap();
+    let (writer, reader) = (&apps[0], &apps[1]);
+    let w = world(writer).await;
+    let standard = pricing_setup(writer, &w).await;
+    let body = basket(
+        &w,
+        &["spring"],
+        json!([{ "product_id": w.drill, "quantity": "2" },
+               { "product_id": w.bit, "quantity": "12" }]),
+    );
+    let channel = find(writer, "/api/v1/channels", "code", "B2B").await;
+    let dealers = find(writer, "/api/v1/price-lists", "name", "Dealers").await;
+    let schedule = find(
+        writer,
+        "/api/v1/discount-schedules",
+        "name",
+        "Bits by the box",
+    )
+    .await;
+
+    let mut steps = 0;
+    let mut last = priced(reader, &body).await;
+    macro_rules! step {
+        ($what:expr, $write:expr) => {{
+            // The reader has the current version cached before each write.
+            assert_eq!(priced(reader, &body).await, last);
+            let written: Value = $write;
+            let now = priced(reader, &body).await;
+            assert!(
+                now != last,
+                "{}: the reader priced from a stale cache",
+                $what
+            );
+            let other = priced(writer, &body).await;
+            assert!(now == other, "{}: the two replicas disagree", $what);
+            steps += 1;
+            last = now;
+            written
+        }};
+    }
+
+    let rule = step!("creating a rule", {
+        writer
+            .create(
+                "/api/v1/pricing-rules",
+                json!({ "name": "Late rule", "priority": 1, "stacking": "apply_in_order",
+                        "conditions": { "products": [w.drill] },
+                        "action": { "type": "discount_percent", "percent": "1" } }),
+            )
+            .await
+            .unwrap()
+    });
+    assert!(last.to_string().contains("Late rule"));
+    let rule_path = format!("/api/v1/pricing-rules/{}", id(&rule));
+    step!("updating a rule", {
+        let r = writer
+            .patch(
+                &rule_path,
+                version(&rule),
+                json!({ "name": "Late rule, renamed" }),
+            )
+            .await
+            .unwrap();
+        r.assert_status(200).clone()
+    });
+    assert!(last.to_string().contains("Late rule, renamed"));
+    step!("deactivating a rule", {
+        let r = writer
+            .post(&format!("{rule_path}/deactivate"), json!({}))
+            .await
+            .unwrap();
+        r.assert_status(200).clone()
+    });
+    assert!(!last.to_string().contains("Late rule"));
+
+    step!("updating a schedule", {
+        let r = writer
+            .patch(
+                &format!("/api/v1/discount-schedules/{}", id(&schedule)),
+                version(&schedule),
+                json!({ "tiers": [{ "from": "0", "discount_percent": "0" },
+                                  { "from": "10", "discount_percent": "20" }] }),
+            )
+            .await
+            .unwrap();
+        r.assert_status(200).clone()
+    });
+
+    let own = step!("creating a price list", {
+        writer
+            .create(
+                "/api/v1/price-lists",
+                json!({ "name": "Own", "currency": "EUR", "customer_id": w.customer,
+                        "items": [{ "product_id": w.drill, "uom": "pcs", "rate": "90.00" }] }),
+            )
+            .await
+            .unwrap()
+    });
+    step!("updating a price list", {
+        let r = writer
+            .patch(
+                &format!("/api/v1/price-lists/{}", id(&own)),
+                version(&own),
+                json!({ "valid_from": "2026-03-03" }),
+            )
+            .await
+            .unwrap();
+        r.assert_status(200).clone()
+    });
+    step!("deactivating a price list", {
+        let r = writer
+            .post(
+                &format!("/api/v1/price-lists/{}/deactivate", id(&dealers)),
+                json!({}),
+            )
+            .await
+            .unwrap();
+        r.assert_status(200).clone()
+    });
+    step!("changing a price-list item", {
+        let r = writer
+            .post(
+                &format!("/api/v1/price-lists/{}/items", id(&standard)),
+                json!({ "items": [{ "product_id": w.drill, "uom": "pcs", "rate": "110.00" }] }),
+            )
+            .await
+            .unwrap();
+        r.assert_status(200).clone()
+    });
+
+    let template = step!("creating a tax template", {
+        writer
+            .create(
+                "/api/v1/tax-templates",
+                json!({ "name": "Field VAT", "mode": "exclusive", "channels": [id(&channel)],
+                        "lines": [{ "code": "VAT7", "name": "VAT 7 %", "rate_percent": "7" }] }),
+            )
+            .await
+            .unwrap()
+    });
+    step!("updating a tax template", {
+        let r = writer
+            .patch(
+                &format!("/api/v1/tax-templates/{}", id(&template)),
+                version(&template),
+                json!({ "lines": [{ "code": "VAT8", "name": "VAT 8 %", "rate_percent": "8" }] }),
+            )
+            .await
+            .unwrap();
+        r.assert_status(200).clone()
+    });
+    step!("deactivating a tax template", {
+        let r = writer
+            .post(
+                &format!("/api/v1/tax-templates/{}/deactivate", id(&template)),
+                json!({}),
+            )
+            .await
+            .unwrap();
+        r.assert_status(200).clone()
+    });
+
+    let guard = step!("creating a guard", {
+        writer
+            .create(
+                "/api/v1/price-guards",
+                json!({ "scope": { "type": "product", "id": w.bit }, "floor_price": eur("9.00") }),
+            )
+            .await
+            .unwrap()
+    });
+    step!("updating a guard", {
+        let r = writer
+            .patch(
+                &format!("/api/v1/price-guards/{}", id(&guard)),
+                version(&guard),
+                json!({ "floor_price": null, "min_margin_percent": "90" }),
+            )
+            .await
+            .unwrap();
+        r.assert_status(200).clone()
+    });
+    step!("deactivating a guard", {
+        let r = writer
+            .post(
+                &format!("/api/v1/price-guards/{}/deactivate", id(&guard)),
+                json!({}),
+            )
+            .await
+            .unwrap();
+        r.assert_status(200).clone()
+    });
+
+    step!(
+        "changing where tax is rounded",
+        patch_settings(writer, json!({ "tax_rounding": "per_document" })).await
+    );
+    assert_eq!(last["tax_rounding"], "per_document");
+    assert_eq!(steps, 15);
+    for app in apps {
+        app.stop().await.unwrap();
+    }
+}

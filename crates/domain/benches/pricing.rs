@@ -230,9 +230,11 @@ fn catalog_spec() -> PricingCatalogSpec {
                     recursive: true,
                 })
             }
-            // 5 % coupon rules.
+            // 5 % coupon rules, five for each of ten coupons (n % 20 is 19
+            // here, so the coupon cycles on n / 20).
             _ => {
-                conditions.coupon = Some(CouponCode::new(&format!("C{}", n % 10)).expect("code"));
+                conditions.coupon =
+                    Some(CouponCode::new(&format!("C{}", (n / 20) % 10)).expect("code"));
                 RuleAction::DiscountPercent {
                     percent: Decimal::from(5 + rng.below(10)),
                 }

@@ -255,7 +255,9 @@ pub fn basket_catalog(
     let mut targets: Vec<String> = keys.products.iter().map(ToString::to_string).collect();
     targets.extend(keys.item_groups.iter().map(ToString::to_string));
     let snapshot = snapshot::fill(db, cache, keys.pricing_version)?;
-    let slice = snapshot.slice(&targets, keys.coupons, keys.currency, keys.channel_code)?;
+    let slice = snapshot
+        .view()?
+        .slice(&targets, keys.coupons, keys.currency, keys.channel_code)?;
 
     let mut products: BTreeSet<ProductId> = keys.products.iter().copied().collect();
     for r in &slice.rules {

@@ -19,20 +19,29 @@
 //! version read after building equals the one read before (no write
 //! committed in between, so every statement saw that version's data).
 //!
-//! **Encoding.** The container is postcard (a crates.io codec, compact and
-//! positional). Each rule inside is the JSON of the validated record with
-//! its empty conditions left out (the record's conditions default to
-//! empty, so the JSON reads back to the same rule), ~110 bytes instead of
-//! ~380. Rules are indexed by target (their products, else their item
-//! groups — the store's own split), by coupon, and "any item without a
-//! coupon", so a basket decodes only the rules the SQL loader would have
-//! read, in the same (id) order, and prices byte for byte the same.
+//! **Encoding.** postcard (a crates.io codec, compact and positional)
+//! throughout. Each rule is its own postcard record ([`RuleRecord`]: the
+//! validated rule's fields flat, decimals as strings, ~100 bytes instead of
+//! the ~380 of its stored JSON), so a basket decodes only the rules it can
+//! touch; the blob is read in place (its strings and rule records borrow
+//! from the bytes the cache returned). Rules are indexed by target (their
+//! products, else their item groups — the store's own split), by coupon,
+//! and "any item without a coupon", so a basket decodes exactly the rules
+//! the SQL loader read before the cache, in the same (id) order, and
+//! prices byte for byte the same. Schedules, list headers, tax templates
+//! and guards (few) stay the JSON of their record.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sales_domain::money::{Currency, RoundingMode};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use sales_domain::ids::{
+    ChannelId, CustomerGroupId, CustomerId, ItemGroupId, ProductId, TerritoryId,
+};
+use sales_domain::money::{Currency, Money, RoundingMode};
 use sales_domain::pricing::{
-    CouponCode, DiscountSchedule, PriceGuard, PriceList, PricingRule, RuleAction, TaxRounding,
+    CouponCode, DiscountSchedule, DiscountScheduleId, FreeItem, FreeProduct, PriceGuard, PriceList,
+    PricingRule, PricingRuleId, PricingRuleSpec, RuleAction, RuleConditions, Stacking, TaxRounding,
     TaxTemplate,
 };
 use serde::{Deserialize, Serialize};
@@ -44,7 +53,7 @@ use crate::{settings, StoreError};
 
 /// The key of the one cache entry; the suffix names the layout, so a build
 /// with another layout never reads this one's blob.
-pub const CACHE_KEY: &str = "pricing:snapshot:1";
+pub const CACHE_KEY: &str = "pricing:snapshot:2";
 
 /// Where the snapshot is cached: the key-value store in a component, a map
 /// in tests. A cache that fails behaves as a miss; pricing never fails
@@ -74,30 +83,183 @@ pub fn data_version(db: &impl Db) -> Result<i64, StoreError> {
         .int("version")?)
 }
 
-/// The pricing data of one version; see the module docs.
+/// The layout of the blob, over owned (`String`, `Vec<u8>`) values when
+/// built and borrowed ones (`&str`, `&[u8]`) when read: postcard writes
+/// both the same way.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Snapshot {
+struct Layout<S, B> {
     version: i64,
-    /// Compact JSON of every active rule, in id order.
-    rules: Vec<String>,
-    /// Rule indexes by target id (product or item group), each list ascending.
-    by_target: BTreeMap<String, Vec<u32>>,
+    /// Each active rule as a postcard [`RuleRecord`], in id order.
+    rules: Vec<B>,
+    /// Rule indexes by target id (product or item group), sorted by target,
+    /// each list ascending.
+    by_target: Vec<(S, Vec<u32>)>,
     /// Rules for any item that need no coupon.
     any_item: Vec<u32>,
-    /// Rules by the coupon they need.
-    by_coupon: BTreeMap<String, Vec<u32>>,
-    /// JSON of each active schedule, by id.
-    schedules: BTreeMap<String, String>,
-    /// JSON of every active list header, in id order, with its currency.
-    headers: Vec<(String, String)>,
+    /// Rules by the coupon they need, sorted by coupon.
+    by_coupon: Vec<(S, Vec<u32>)>,
+    /// JSON of each active schedule with its id, in id order.
+    schedules: Vec<(S, S)>,
+    /// JSON of every active list header with its currency, in id order.
+    headers: Vec<(S, S)>,
     /// JSON of every active tax template, in id order.
-    tax_templates: Vec<String>,
-    /// JSON of each active guard, in id order, with its target id.
-    guards: Vec<(String, String)>,
+    tax_templates: Vec<S>,
+    /// JSON of each active guard with its target id, in id order.
+    guards: Vec<(S, S)>,
     rounding: RoundingMode,
     tax_rounding: TaxRounding,
-    /// Channels whose settings override the tax rounding.
-    channel_tax_rounding: BTreeMap<String, TaxRounding>,
+    /// Channels whose settings override the tax rounding, sorted by code.
+    channel_tax_rounding: Vec<(S, TaxRounding)>,
+}
+
+/// A pricing rule as one flat postcard record: every field of the
+/// validated rule, decimals as strings (the domain's decimals read JSON
+/// numbers too, which postcard cannot describe). Read back through
+/// `PricingRule::new`, so a record is a rule only if it is a valid one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RuleRecord {
+    id: PricingRuleId,
+    name: String,
+    priority: u32,
+    stacking: Stacking,
+    products: BTreeSet<ProductId>,
+    item_groups: BTreeSet<ItemGroupId>,
+    customers: BTreeSet<CustomerId>,
+    customer_groups: BTreeSet<CustomerGroupId>,
+    territories: BTreeSet<TerritoryId>,
+    channels: BTreeSet<ChannelId>,
+    coupon: Option<CouponCode>,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    min_qty: Option<Decimal>,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    max_qty: Option<Decimal>,
+    min_amount: Option<Money>,
+    max_amount: Option<Money>,
+    valid_from: Option<NaiveDate>,
+    valid_to: Option<NaiveDate>,
+    mixed: bool,
+    action: ActionRecord,
+}
+
+/// [`RuleAction`], externally tagged (postcard cannot read the internally
+/// tagged wire form).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum ActionRecord {
+    DiscountPercent(#[serde(with = "rust_decimal::serde::str")] Decimal),
+    DiscountAmount(Money),
+    FixedRate(Money),
+    MarkupOnCost(#[serde(with = "rust_decimal::serde::str")] Decimal),
+    Schedule(DiscountScheduleId),
+    FreeItem {
+        product: FreeProduct,
+        #[serde(with = "rust_decimal::serde::str")]
+        buy: Decimal,
+        #[serde(with = "rust_decimal::serde::str")]
+        get: Decimal,
+        recursive: bool,
+    },
+}
+
+impl From<&PricingRule> for RuleRecord {
+    fn from(rule: &PricingRule) -> RuleRecord {
+        let c = rule.conditions().clone();
+        RuleRecord {
+            id: rule.id(),
+            name: rule.name().to_owned(),
+            priority: rule.priority(),
+            stacking: rule.stacking(),
+            products: c.products,
+            item_groups: c.item_groups,
+            customers: c.customers,
+            customer_groups: c.customer_groups,
+            territories: c.territories,
+            channels: c.channels,
+            coupon: c.coupon,
+            min_qty: c.min_qty,
+            max_qty: c.max_qty,
+            min_amount: c.min_amount,
+            max_amount: c.max_amount,
+            valid_from: c.valid_from,
+            valid_to: c.valid_to,
+            mixed: c.mixed,
+            action: match rule.action().clone() {
+                RuleAction::DiscountPercent { percent } => ActionRecord::DiscountPercent(percent),
+                RuleAction::DiscountAmount { amount } => ActionRecord::DiscountAmount(amount),
+                RuleAction::FixedRate { rate } => ActionRecord::FixedRate(rate),
+                RuleAction::MarkupOnCost { percent } => ActionRecord::MarkupOnCost(percent),
+                RuleAction::Schedule { schedule } => ActionRecord::Schedule(schedule),
+                RuleAction::FreeItem(f) => ActionRecord::FreeItem {
+                    product: f.product,
+                    buy: f.buy,
+                    get: f.get,
+                    recursive: f.recursive,
+                },
+            },
+        }
+    }
+}
+
+impl RuleRecord {
+    fn into_rule(self) -> Result<PricingRule, StoreError> {
+        let id = self.id;
+        PricingRule::new(PricingRuleSpec {
+            id,
+            name: self.name,
+            priority: self.priority,
+            stacking: self.stacking,
+            conditions: RuleConditions {
+                products: self.products,
+                item_groups: self.item_groups,
+                customers: self.customers,
+                customer_groups: self.customer_groups,
+                territories: self.territories,
+                channels: self.channels,
+                coupon: self.coupon,
+                min_qty: self.min_qty,
+                max_qty: self.max_qty,
+                min_amount: self.min_amount,
+                max_amount: self.max_amount,
+                valid_from: self.valid_from,
+                valid_to: self.valid_to,
+                mixed: self.mixed,
+            },
+            action: match self.action {
+                ActionRecord::DiscountPercent(percent) => RuleAction::DiscountPercent { percent },
+                ActionRecord::DiscountAmount(amount) => RuleAction::DiscountAmount { amount },
+                ActionRecord::FixedRate(rate) => RuleAction::FixedRate { rate },
+                ActionRecord::MarkupOnCost(percent) => RuleAction::MarkupOnCost { percent },
+                ActionRecord::Schedule(schedule) => RuleAction::Schedule { schedule },
+                ActionRecord::FreeItem {
+                    product,
+                    buy,
+                    get,
+                    recursive,
+                } => RuleAction::FreeItem(FreeItem {
+                    product,
+                    buy,
+                    get,
+                    recursive,
+                }),
+            },
+        })
+        .map_err(|e| StoreError::Corrupt {
+            entity: "pricing rule",
+            id: id.to_string(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// The encoded pricing data of one version, as the cache holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    bytes: Vec<u8>,
+}
+
+/// A [`Snapshot`] read in place.
+#[derive(Debug)]
+pub struct SnapshotView<'a> {
+    layout: Layout<&'a str, &'a [u8]>,
 }
 
 /// What a basket reads from a snapshot, decoded.
@@ -128,23 +290,6 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError
     serde_json::from_str(text).map_err(corrupt)
 }
 
-/// A rule's JSON without the conditions that are empty, `null` or `false`
-/// (their defaults), so it reads back to the same rule.
-fn compact_rule(rule: &PricingRule) -> Result<String, StoreError> {
-    let mut value = serde_json::to_value(rule).map_err(corrupt)?;
-    if let Some(conditions) = value
-        .get_mut("conditions")
-        .and_then(serde_json::Value::as_object_mut)
-    {
-        conditions.retain(|_, v| match v {
-            serde_json::Value::Null | serde_json::Value::Bool(false) => false,
-            serde_json::Value::Array(a) => !a.is_empty(),
-            _ => true,
-        });
-    }
-    serde_json::to_string(&value).map_err(corrupt)
-}
-
 impl Snapshot {
     /// Reads the pricing data of `version` from the database (six
     /// statements). The caller has read `version`; see [`fill`].
@@ -153,7 +298,7 @@ impl Snapshot {
         let mut by_target: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         let mut any_item = Vec::new();
         let mut by_coupon: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-        let mut rule_json = Vec::with_capacity(all_rules.len());
+        let mut encoded = Vec::with_capacity(all_rules.len());
         for (rule, n) in all_rules.iter().zip(0u32..) {
             let targets = rules::targets(rule);
             for t in &targets {
@@ -164,7 +309,7 @@ impl Snapshot {
                 None if targets.is_empty() => any_item.push(n),
                 None => {}
             }
-            rule_json.push(compact_rule(rule)?);
+            encoded.push(postcard::to_allocvec(&RuleRecord::from(rule)).map_err(corrupt)?);
         }
         let schedules = records::all_active::<DiscountSchedule>(db, Where::default())?
             .iter()
@@ -188,12 +333,12 @@ impl Snapshot {
             .iter()
             .filter_map(|(code, d)| d.tax_rounding().map(|t| (code.clone(), t)))
             .collect();
-        Ok(Snapshot {
+        let layout: Layout<String, Vec<u8>> = Layout {
             version,
-            rules: rule_json,
-            by_target,
+            rules: encoded,
+            by_target: by_target.into_iter().collect(),
             any_item,
-            by_coupon,
+            by_coupon: by_coupon.into_iter().collect(),
             schedules,
             headers,
             tax_templates,
@@ -201,19 +346,40 @@ impl Snapshot {
             rounding: settings.rounding(),
             tax_rounding: settings.tax_rounding(),
             channel_tax_rounding,
+        };
+        Ok(Snapshot {
+            bytes: postcard::to_allocvec(&layout).map_err(corrupt)?,
         })
     }
 
+    /// The encoded form, as cached.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The bytes the cache returned; [`Snapshot::view`] tells whether they
+    /// read as a snapshot.
+    pub fn from_bytes(bytes: Vec<u8>) -> Snapshot {
+        Snapshot { bytes }
+    }
+
+    /// Reads the snapshot in place (no copy of its strings or rules).
+    pub fn view(&self) -> Result<SnapshotView<'_>, StoreError> {
+        Ok(SnapshotView {
+            layout: postcard::from_bytes(&self.bytes).map_err(corrupt)?,
+        })
+    }
+}
+
+/// The rule indexes listed under `key` in a list sorted by key.
+fn indexes<'s>(list: &'s [(&str, Vec<u32>)], key: &str) -> &'s [u32] {
+    list.binary_search_by(|(k, _)| (*k).cmp(key))
+        .map_or(&[], |at| list[at].1.as_slice())
+}
+
+impl SnapshotView<'_> {
     pub fn version(&self) -> i64 {
-        self.version
-    }
-
-    pub fn encode(&self) -> Result<Vec<u8>, StoreError> {
-        postcard::to_allocvec(self).map_err(corrupt)
-    }
-
-    pub fn decode(bytes: &[u8]) -> Result<Snapshot, StoreError> {
-        postcard::from_bytes(bytes).map_err(corrupt)
+        self.layout.version
     }
 
     /// The part a basket can touch, decoded: the rules targeting one of
@@ -231,25 +397,24 @@ impl Snapshot {
         currency: Currency,
         channel_code: &str,
     ) -> Result<SnapshotSlice, StoreError> {
-        let mut picked: BTreeSet<u32> = self.any_item.iter().copied().collect();
+        let l = &self.layout;
+        let mut picked: BTreeSet<u32> = l.any_item.iter().copied().collect();
         for t in targets {
-            if let Some(ns) = self.by_target.get(t) {
-                picked.extend(ns.iter().copied());
-            }
+            picked.extend(indexes(&l.by_target, t));
         }
         for c in coupons {
-            if let Some(ns) = self.by_coupon.get(c.as_str()) {
-                picked.extend(ns.iter().copied());
-            }
+            picked.extend(indexes(&l.by_coupon, c.as_str()));
         }
         let rules = picked
             .into_iter()
             .map(|n| {
-                let text = self
+                let bytes = l
                     .rules
                     .get(n as usize)
                     .ok_or_else(|| corrupt(format!("rule index {n} out of range")))?;
-                from_json::<PricingRule>(text)
+                postcard::from_bytes::<RuleRecord>(bytes)
+                    .map_err(corrupt)?
+                    .into_rule()
             })
             .collect::<Result<Vec<_>, _>>()?;
         let used: BTreeSet<String> = rules
@@ -259,42 +424,42 @@ impl Snapshot {
                 _ => None,
             })
             .collect();
-        let schedules = self
+        let schedules = l
             .schedules
             .iter()
             .filter(|(id, _)| used.contains(*id))
             .map(|(_, text)| from_json(text))
             .collect::<Result<Vec<DiscountSchedule>, _>>()?;
-        let headers = self
+        let headers = l
             .headers
             .iter()
-            .filter(|(code, _)| code == currency.code())
+            .filter(|(code, _)| *code == currency.code())
             .map(|(_, text)| from_json(text))
             .collect::<Result<Vec<PriceList>, _>>()?;
-        let tax_templates = self
+        let tax_templates = l
             .tax_templates
             .iter()
             .map(|text| from_json(text))
             .collect::<Result<Vec<TaxTemplate>, _>>()?;
         let wanted: BTreeSet<&str> = targets.iter().map(String::as_str).collect();
-        let guards = self
+        let guards = l
             .guards
             .iter()
-            .filter(|(target, _)| wanted.contains(target.as_str()))
+            .filter(|(target, _)| wanted.contains(target))
             .map(|(_, text)| from_json(text))
             .collect::<Result<Vec<PriceGuard>, _>>()?;
+        let tax_rounding = l
+            .channel_tax_rounding
+            .binary_search_by(|(code, _)| (*code).cmp(channel_code))
+            .map_or(l.tax_rounding, |at| l.channel_tax_rounding[at].1);
         Ok(SnapshotSlice {
             rules,
             schedules,
             headers,
             tax_templates,
             guards,
-            rounding: self.rounding,
-            tax_rounding: self
-                .channel_tax_rounding
-                .get(channel_code)
-                .copied()
-                .unwrap_or(self.tax_rounding),
+            rounding: l.rounding,
+            tax_rounding,
         })
     }
 }
@@ -308,16 +473,15 @@ pub fn fill(
     version: i64,
 ) -> Result<Snapshot, StoreError> {
     if let Some(bytes) = cache.get(CACHE_KEY) {
-        // A blob that does not decode (another build's layout) is a miss.
-        if let Ok(snapshot) = Snapshot::decode(&bytes) {
-            if snapshot.version == version {
-                return Ok(snapshot);
-            }
+        // A blob that does not read as a snapshot is a miss.
+        let snapshot = Snapshot::from_bytes(bytes);
+        if snapshot.view().is_ok_and(|v| v.version() == version) {
+            return Ok(snapshot);
         }
     }
     let snapshot = Snapshot::build(db, version)?;
     if data_version(db)? == version {
-        cache.set(CACHE_KEY, &snapshot.encode()?);
+        cache.set(CACHE_KEY, snapshot.as_bytes());
     }
     Ok(snapshot)
 }

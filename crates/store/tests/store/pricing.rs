@@ -751,8 +751,8 @@ fn a_cached_snapshot_is_read_only_at_its_own_version() {
     // from the database but does not cache what it read as v1.
     basket_catalog(&db, &cache, &keys(v1)).unwrap();
     assert_eq!(cache.sets.get(), 2);
-    let cached = Snapshot::decode(&cache.get(snapshot::CACHE_KEY).unwrap()).unwrap();
-    assert_eq!(cached.version(), v2);
+    let cached = Snapshot::from_bytes(cache.get(snapshot::CACHE_KEY).unwrap());
+    assert_eq!(cached.view().unwrap().version(), v2);
 }
 
 /// Every action kind and condition survives the compact encoding: the
@@ -848,8 +848,9 @@ fn the_snapshot_decodes_to_the_stored_records() {
     };
 
     let version = snapshot::data_version(&db).unwrap();
-    let bytes = Snapshot::build(&db, version).unwrap().encode().unwrap();
-    let snap = Snapshot::decode(&bytes).unwrap();
+    let bytes = Snapshot::build(&db, version).unwrap().as_bytes().to_vec();
+    let snapshot = Snapshot::from_bytes(bytes);
+    let snap = snapshot.view().unwrap();
     let targets = vec![product.to_string(), group.to_string(), guarded.to_string()];
     let coupons = [CouponCode::new("spring").unwrap()];
     let slice = snap
