@@ -22,7 +22,10 @@
 //! Environment: `BENCH_SECONDS` (default 5) per row; `BENCH_ONLY` (a
 //! comma-separated list of `baseline`, `noop`, `sqlread`) and
 //! `BENCH_CONCURRENCY` (e.g. `1,16`) narrow the run; `BENCH_PIN=0` turns the
-//! CPU pinning off; `SALES_RUNNER_LOG` is passed to the runner (default
+//! CPU pinning off; `BENCH_GUEST=<file.wasm>` uses an already built probe
+//! guest instead of running `cargo build` for it; `BENCH_RUNNER=<path>`
+//! measures another `sales-runner` binary (an older build, for a
+//! before/after comparison); `SALES_RUNNER_LOG` is passed to the runner (default
 //! `info`: one log line per request, as `sales-runner up` logs; the log goes
 //! to a file in the temp dir).
 
@@ -304,8 +307,11 @@ async fn bench(server_cpu: Option<usize>, pinned: bool) {
     )
     .unwrap();
     let log = std::fs::File::create(dir.path().join("runner.log")).unwrap();
+    let runner_exe = std::env::var_os("BENCH_RUNNER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sales-runner")));
     let runner = Server::start(
-        Path::new(env!("CARGO_BIN_EXE_sales-runner")),
+        &runner_exe,
         &[
             "up",
             "--from",

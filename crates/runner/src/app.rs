@@ -469,16 +469,16 @@ where
     let component_id = component.id.clone();
     let timeout = app.request_timeout;
     let guest: GuestFuture = Box::pin(async move {
-        let _token = token;
-        let proxy = pre.instantiate_async(&mut store).await?;
-        let result = proxy
-            .wasi_http_incoming_handler()
-            .call_handle(&mut store, req, out)
-            .await;
-        // Let the connection send the response before paying for the
-        // instance's teardown (returning its memory to the pool).
-        tokio::task::yield_now().await;
-        drop(store);
+        let result = match pre.instantiate_async(&mut store).await {
+            Ok(proxy) => {
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, req, out)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        teardown_later(store, token);
         result
     });
 
@@ -486,23 +486,40 @@ where
     // sets the response; after that it is driven by polls of the response
     // body, so writing the body needs no cross-task wake-ups either.
     // Epoch interruption stops a guest that computes for too long; the
-    // timeout stops one that waits (on outbound I/O, say) for too long.
-    let hard_limit = timeout + Duration::from_secs(1);
+    // deadline timer stops one that waits (on outbound I/O, say) for too
+    // long. The timer is armed only once the guest has to wait: registering
+    // a Tokio timer wakes the runtime's I/O driver (an eventfd write and an
+    // extra `epoll_wait`), which a guest answering in its first poll — most
+    // requests — does not need.
+    let deadline = tokio::time::Instant::now() + timeout + Duration::from_secs(1);
     let mut guest = Some(guest);
     let mut receiver = receiver;
-    let raced = tokio::time::timeout(hard_limit, async {
-        let Some(g) = guest.as_mut() else {
-            return Err(None);
-        };
-        tokio::select! {
-            biased;
-            r = &mut receiver => Ok(r),
-            g = g => Err(Some(g)),
+    let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    let raced = std::future::poll_fn(|cx| {
+        use std::task::Poll;
+        if let Poll::Ready(r) = std::pin::Pin::new(&mut receiver).poll(cx) {
+            return Poll::Ready(Ok(Ok(r)));
         }
+        let Some(g) = guest.as_mut() else {
+            return Poll::Ready(Ok(Err(None)));
+        };
+        if let Poll::Ready(finished) = g.as_mut().poll(cx) {
+            return Poll::Ready(Ok(Err(Some(finished))));
+        }
+        // The guest may have set the response and then waited.
+        if let Poll::Ready(r) = std::pin::Pin::new(&mut receiver).poll(cx) {
+            return Poll::Ready(Ok(Ok(r)));
+        }
+        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(()));
+        }
+        Poll::Pending
     })
     .await;
+    drop(timer);
     let finished = match raced {
-        Err(_) => anyhow::bail!("guest did not respond within the {timeout:?} deadline"),
+        Err(()) => anyhow::bail!("guest did not respond within the {timeout:?} deadline"),
         Ok(Ok(response)) => {
             return match response {
                 Ok(Ok(resp)) => Ok(resp.map(|body| {
@@ -540,6 +557,26 @@ where
 }
 
 type GuestFuture = std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<()>> + Send>>;
+
+/// Ends an instance (its store's teardown returns the linear memory, tables
+/// and fiber stack to the pool) on a task of its own, spawned from the
+/// connection's task: it runs when that task next yields, after hyper has
+/// written the response, so the client does not wait for the teardown.
+/// Shutdown waits for it through `token`.
+fn teardown_later(store: Store<HostState>, token: TrackerToken) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => {
+            rt.spawn(async move {
+                drop(store);
+                drop(token);
+            });
+        }
+        Err(_) => {
+            drop(store);
+            drop(token);
+        }
+    }
+}
 
 fn log_late_failure(component: &str, timeout: Duration, e: &wasmtime::Error) {
     if is_deadline(e) {

@@ -34,6 +34,41 @@ async fn looping_guest_gets_500_within_the_deadline() {
     app.shutdown().await;
 }
 
+/// A guest waiting on I/O (here an outbound request to a server that
+/// accepts but never answers) runs no wasm, so the epoch cannot stop it:
+/// the deadline timer armed once the guest waits answers 500.
+#[tokio::test]
+async fn guest_waiting_past_the_deadline_gets_500() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        while let Ok((c, _)) = silent.accept().await {
+            conns.push(c);
+        }
+    });
+    let manifest = APP.replace(
+        "source = \"{probe}\"",
+        "source = \"{probe}\"\nallowed_outbound_hosts = [\"http://127.0.0.1:*\"]",
+    );
+    let mut t = TestApp::new(&manifest);
+    t.opts.request_timeout = Duration::from_millis(300);
+    let app = t.start().await;
+    let started = Instant::now();
+    let r = app
+        .get(&format!("/?op=fetch&url=http://127.0.0.1:{port}/never"))
+        .await;
+    assert_eq!(r.status, 500);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(5),
+        "took {took:?}"
+    );
+    assert_eq!(app.get("/?op=noop").await.status, 200);
+    app.shutdown().await;
+    held.abort();
+}
+
 #[tokio::test]
 async fn memory_limit_is_enforced_per_instance() {
     let mut t = TestApp::new(APP);
