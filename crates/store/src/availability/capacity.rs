@@ -336,31 +336,40 @@ pub fn for_products(db: &impl Db, products: &[ProductId]) -> Result<CapacitySlic
         .iter()
         .map(|p| Value::Text(p.to_string()))
         .collect();
-    let owners = db.execute(
+    // One statement: the work centres and roles that own a routing or a
+    // service for any of the products, and their calendars (`calendar_id`
+    // from their bodies) — rather than one read for the owners, one per
+    // owner and one per calendar, each a round trip through the host.
+    let rows = db.execute(
         &format!(
-            "SELECT DISTINCT kind, owner_id FROM capacity_products WHERE product_id IN ({marks})
-             ORDER BY owner_id"
+            "WITH owners AS (
+                 SELECT DISTINCT kind, owner_id FROM capacity_products
+                 WHERE product_id IN ({marks})),
+             centers AS (
+                 SELECT id, body, version, created_at, updated_at FROM work_centers
+                 WHERE id IN (SELECT owner_id FROM owners WHERE kind = 'routings')),
+             roles AS (
+                 SELECT id, body, version, created_at, updated_at FROM project_roles
+                 WHERE id IN (SELECT owner_id FROM owners WHERE kind <> 'routings'))
+             SELECT 'a' AS part, id, body, version, created_at, updated_at FROM centers
+             UNION ALL
+             SELECT 'b', id, body, version, created_at, updated_at FROM roles
+             UNION ALL
+             SELECT 'c', id, body, version, created_at, updated_at FROM calendars
+             WHERE id IN (SELECT json_extract(body, '$.calendar_id') FROM centers
+                          UNION SELECT json_extract(body, '$.calendar_id') FROM roles)
+             ORDER BY part, id"
         ),
         &params,
     )?;
-    for row in owners.iter() {
-        let owner = row.text("owner_id")?;
-        let calendar = match row.text("kind")? {
-            "routings" => {
-                let w = get::<WorkCenter>(db, owner)?.record;
-                let c = w.calendar_id;
-                centers.push(w);
-                c
-            }
+    for row in rows.iter() {
+        match row.text("part")? {
+            "a" => centers.push(decode::<WorkCenter>(row)?.record),
+            "b" => roles.push(decode::<ProjectRole>(row)?.record),
             _ => {
-                let r = get::<ProjectRole>(db, owner)?.record;
-                let c = r.calendar_id;
-                roles.push(r);
-                c
+                let c = decode::<Calendar>(row)?.record;
+                calendars.insert(c.id, c);
             }
-        };
-        if let std::collections::btree_map::Entry::Vacant(e) = calendars.entry(calendar) {
-            e.insert(get::<Calendar>(db, &calendar.to_string())?.record);
         }
     }
     Ok((centers, roles, calendars))

@@ -49,73 +49,69 @@ pub fn promise_context(
             marks(products.len()),
             marks(warehouses.len())
         );
+        // One statement for the three tables (positions first, so the
+        // receipts and holds find theirs): each statement costs a round
+        // trip through the host, more than these few rows.
+        //
+        // Held stock per position, date and expiry comes from the totals
+        // the reservation store keeps (migration 14): the engine only adds
+        // reservations up by date (and drops expired ones), so one row per
+        // (needed on, valid until) is the same picture as every hold's rows
+        // — and a check reads as many rows with 1,000 open orders as with one.
+        let params = [params.clone(), params.clone(), params].concat();
         let rows = db.execute(
             &format!(
-                "SELECT product_id, warehouse_id, on_hand_milli FROM stock_positions WHERE {scope}"
+                "SELECT 'a' AS part, product_id, warehouse_id, on_hand_milli AS q,
+                        '' AS d1, '' AS d2, '' AS rid
+                 FROM stock_positions WHERE {scope}
+                 UNION ALL
+                 SELECT 'b', product_id, warehouse_id, quantity_milli, due_on, '', id
+                 FROM receipts WHERE active = 1 AND {scope}
+                 UNION ALL
+                 SELECT 'c', product_id, warehouse_id, quantity_milli, needed_on, valid_until, ''
+                 FROM reservation_totals WHERE {scope}
+                 ORDER BY part, d1, d2, rid"
             ),
             &params,
         )?;
         for r in rows.iter() {
             let p = parse(r.text("product_id")?, ProductId::parse)?;
             let w = parse(r.text("warehouse_id")?, WarehouseId::parse)?;
-            positions.insert(
-                (p, w),
-                StockPositionSpec {
-                    product: p,
-                    warehouse: w,
-                    on_hand: qty(r.int("on_hand_milli")?),
-                    reservations: Vec::new(),
-                    receipts: Vec::new(),
-                },
-            );
-        }
-        let rows = db.execute(
-            &format!(
-                "SELECT product_id, warehouse_id, quantity_milli, due_on FROM receipts
-                 WHERE active = 1 AND {scope} ORDER BY due_on, id"
-            ),
-            &params,
-        )?;
-        for r in rows.iter() {
-            let key = (
-                parse(r.text("product_id")?, ProductId::parse)?,
-                parse(r.text("warehouse_id")?, WarehouseId::parse)?,
-            );
-            if let Some(pos) = positions.get_mut(&key) {
-                pos.receipts.push(ReceiptSpec {
-                    quantity: qty(r.int("quantity_milli")?),
-                    due_on: date(r.text("due_on")?)?,
-                });
-            }
-        }
-        // Held stock per position, date and expiry, from the totals the
-        // reservation store keeps (migration 14): the engine only adds
-        // reservations up by date (and drops expired ones), so one row per
-        // (needed on, valid until) is the same picture as every hold's rows
-        // — and a check reads as many rows with 1,000 open orders as with one.
-        let rows = db.execute(
-            &format!(
-                "SELECT product_id, warehouse_id, quantity_milli, needed_on, valid_until
-                 FROM reservation_totals WHERE {scope}
-                 ORDER BY needed_on, valid_until"
-            ),
-            &params,
-        )?;
-        for r in rows.iter() {
-            let key = (
-                parse(r.text("product_id")?, ProductId::parse)?,
-                parse(r.text("warehouse_id")?, WarehouseId::parse)?,
-            );
-            if let Some(pos) = positions.get_mut(&key) {
-                pos.reservations.push(ReservationSpec {
-                    quantity: qty(r.int("quantity_milli")?),
-                    needed_on: date(r.text("needed_on")?)?,
-                    // `''`: a hold without a last day.
-                    valid_until: match r.text("valid_until")? {
-                        "" => None,
-                        d => Some(date(d)?),
-                    },
-                });
+            let quantity = qty(r.int("q")?);
+            match r.text("part")? {
+                "a" => {
+                    positions.insert(
+                        (p, w),
+                        StockPositionSpec {
+                            product: p,
+                            warehouse: w,
+                            on_hand: quantity,
+                            reservations: Vec::new(),
+                            receipts: Vec::new(),
+                        },
+                    );
+                }
+                "b" => {
+                    if let Some(pos) = positions.get_mut(&(p, w)) {
+                        pos.receipts.push(ReceiptSpec {
+                            quantity,
+                            due_on: date(r.text("d1")?)?,
+                        });
+                    }
+                }
+                _ => {
+                    if let Some(pos) = positions.get_mut(&(p, w)) {
+                        pos.reservations.push(ReservationSpec {
+                            quantity,
+                            needed_on: date(r.text("d1")?)?,
+                            // `''`: a hold without a last day.
+                            valid_until: match r.text("d2")? {
+                                "" => None,
+                                d => Some(date(d)?),
+                            },
+                        });
+                    }
+                }
             }
         }
     }

@@ -640,3 +640,127 @@ fn migration_14_fills_the_totals_from_the_ledger() {
         "{totals:?}"
     );
 }
+
+/// Counts the statements a `Db` executes.
+struct Counted<'a> {
+    db: &'a sales_store::rusqlite_db::RusqliteDb,
+    statements: std::cell::Cell<usize>,
+}
+
+impl Db for Counted<'_> {
+    fn execute(
+        &self,
+        sql: &str,
+        params: &[sales_store::db::Value],
+    ) -> Result<sales_store::db::Rows, sales_store::db::DbError> {
+        self.statements.set(self.statements.get() + 1);
+        self.db.execute(sql, params)
+    }
+}
+
+/// Issue 5's benchmark: every statement of a check is a round trip through
+/// the host. The loader reads a check's stock (positions, receipts in due
+/// order, held totals) in one statement and its capacity (work centres,
+/// roles, their calendars) in one — 2, however many products, owners and
+/// calendars (it was 3 + 1 + one per owner and per calendar: 8 here).
+#[test]
+fn the_loader_reads_a_checks_stock_and_capacity_in_two_statements() {
+    use chrono::Datelike;
+    use sales_domain::availability::{CalendarId, ProjectRoleId, Weekday, WorkCenterId};
+    use sales_store::availability::capacity::{
+        self, Calendar, ProjectRole, RoutingEntry, ServiceEntry, WorkCenter,
+    };
+    let db = db();
+    let (p, made, service) = (ProductId::new(), ProductId::new(), ProductId::new());
+    let (a, b) = (warehouse(&db, "A"), warehouse(&db, "B"));
+    set_on_hand(&db, p, a, dec!(10));
+    set_on_hand(&db, p, b, dec!(4));
+    for (q, day) in [(dec!(7), 20), (dec!(5), 9)] {
+        let r = Receipt {
+            id: ReceiptId::new(),
+            product: p,
+            warehouse: a,
+            quantity: q,
+            due_on: NaiveDate::from_ymd_opt(2026, 3, day).unwrap(),
+            reference: None,
+            active: true,
+        };
+        receipts::create(&db, &r, at(1)).unwrap();
+    }
+    reservations::reserve(&db, &hold_for(&db, p, b, dec!(3)), at(2)).unwrap();
+    let plant = Calendar {
+        id: CalendarId::new(),
+        name: "Plant".into(),
+        working_days: Weekday::WEEKDAYS.to_vec(),
+        holidays: vec![NaiveDate::from_ymd_opt(2026, 12, 25).unwrap()],
+    };
+    let office = Calendar {
+        id: CalendarId::new(),
+        name: "Office".into(),
+        working_days: vec![Weekday::Monday],
+        holidays: Vec::new(),
+    };
+    capacity::create(&db, &plant, at(1)).unwrap();
+    capacity::create(&db, &office, at(1)).unwrap();
+    let center = WorkCenter {
+        id: WorkCenterId::new(),
+        name: "Assembly".into(),
+        calendar_id: plant.id,
+        hours_per_day: dec!(8),
+        planned_load: Vec::new(),
+        routings: vec![RoutingEntry {
+            product_id: made,
+            hours_per_unit: dec!(2),
+            material_lead_days: 3,
+        }],
+    };
+    capacity::create(&db, &center, at(1)).unwrap();
+    let role = ProjectRole {
+        id: ProjectRoleId::new(),
+        name: "Installer".into(),
+        calendar_id: office.id,
+        hours_per_week: dec!(40),
+        bookings: Vec::new(),
+        services: vec![ServiceEntry {
+            product_id: service,
+            hours_per_unit: dec!(1),
+        }],
+    };
+    capacity::create(&db, &role, at(1)).unwrap();
+
+    let counted = Counted {
+        db: &db,
+        statements: std::cell::Cell::new(0),
+    };
+    let spec = load::promise_context(&counted, &[p, made, service], &[a, b]).unwrap();
+    assert_eq!(counted.statements.get(), 2);
+    let at_a = spec
+        .stock
+        .positions
+        .iter()
+        .find(|s| s.warehouse == a)
+        .unwrap();
+    let at_b = spec
+        .stock
+        .positions
+        .iter()
+        .find(|s| s.warehouse == b)
+        .unwrap();
+    assert_eq!(spec.stock.positions.len(), 2);
+    assert_eq!((at_a.on_hand, at_b.on_hand), (dec!(10), dec!(4)));
+    let due: Vec<_> = at_a
+        .receipts
+        .iter()
+        .map(|r| (r.due_on.day(), r.quantity))
+        .collect();
+    assert_eq!(due, vec![(9, dec!(5)), (20, dec!(7))], "in due order");
+    assert!(at_a.reservations.is_empty() && at_b.receipts.is_empty());
+    assert_eq!(at_b.reservations.len(), 1);
+    assert_eq!(at_b.reservations[0].quantity, dec!(3));
+    assert_eq!(spec.work_centers.len(), 1);
+    assert_eq!(spec.work_centers[0].calendar.holidays.len(), 1);
+    assert_eq!(spec.roles.len(), 1);
+    assert_eq!(spec.roles[0].calendar.working_days, vec![Weekday::Monday]);
+    assert_eq!((spec.routings.len(), spec.services.len()), (1, 1));
+    assert!(PromiseContext::new(spec).is_ok());
+}
