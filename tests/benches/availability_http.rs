@@ -55,6 +55,21 @@ async fn ndjson(app: &TestApp, path: &str, lines: &[String]) {
     }
 }
 
+/// CPU time this process has used so far (user + system, from
+/// `/proc/self/stat`, in clock ticks of 10 ms): the runner runs in this
+/// process, so the difference over N checks / N is the CPU a check costs
+/// the server and the client together — far less load-dependent than
+/// wall-clock times on a shared machine.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the command name (which is in parentheses).
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
 /// `YYYY-MM-DD` `n` days after 2026-01-01 style dates, without a date
 /// library: walks the calendar one day at a time.
 fn add_days(date: &str, n: u32) -> String {
@@ -224,17 +239,25 @@ async fn main() {
         .iter()
         .map(|l| l["sources"].as_array().unwrap().len())
         .sum();
+    let detail = std::env::var("DETAIL").unwrap_or_default();
+    let check_path = if detail.is_empty() {
+        "/api/v1/availability/check".to_string()
+    } else {
+        format!("/api/v1/availability/check?detail={detail}")
+    };
+    let sized = app.post(&check_path, check.clone()).await.unwrap();
+    let measured_bytes = sized.text.len();
     let mut times: Vec<Duration> = Vec::with_capacity(samples);
+    let cpu_before = cpu_time();
     for _ in 0..samples {
         let t = Instant::now();
-        let reply = app
-            .post("/api/v1/availability/check", check.clone())
-            .await
-            .unwrap();
+        let reply = app.post(&check_path, check.clone()).await.unwrap();
         times.push(t.elapsed());
         assert_eq!(reply.status.as_u16(), 200);
     }
+    let check_cpu = cpu_time() - cpu_before;
     let mut read = Vec::with_capacity(samples);
+    let cpu_before = cpu_time();
     for _ in 0..samples {
         let t = Instant::now();
         app.get(&format!("/api/v1/warehouses/{}", wh_ids[0]))
@@ -242,6 +265,7 @@ async fn main() {
             .unwrap();
         read.push(t.elapsed());
     }
+    let read_cpu = cpu_time() - cpu_before;
     let report = |name: &str, times: &mut Vec<Duration>| {
         times.sort();
         let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
@@ -264,9 +288,15 @@ async fn main() {
         first.text.len()
     );
     report(
-        &format!("20-line check, {samples} sequential requests"),
+        &format!("20-line check {check_path}, {samples} sequential requests, response {measured_bytes} bytes"),
         &mut times,
     );
     report("GET one warehouse (baseline)", &mut read);
+    let per = |cpu: Duration| cpu.as_secs_f64() * 1e3 / samples as f64;
+    println!(
+        "  CPU time of the process (runner + client) per request: check {:.3} ms, GET one warehouse {:.3} ms",
+        per(check_cpu),
+        per(read_cpu)
+    );
     app.stop().await.unwrap();
 }

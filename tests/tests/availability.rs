@@ -678,6 +678,91 @@ async fn a_shortfall_is_made_on_the_work_centre_and_holidays_are_skipped() {
     app.stop().await.unwrap();
 }
 
+/// Issue 5's benchmark: the day-by-day schedule of a proposed work order or
+/// project slot is in the check's answer only when asked for
+/// (`?detail=schedule`); the promise is otherwise the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checks_day_by_day_schedule_is_answered_only_when_asked_for() {
+    let app = app().await;
+    let code = app.code("PLANT");
+    let wh = warehouse(&app, &code).await;
+    let cabinet = product(&app, "manufactured").await;
+    set_on_hand(&app, &cabinet, &wh, "1").await;
+    let calendar = app
+        .create(
+            "/api/v1/calendars",
+            json!({ "name": "Every day", "working_days": EVERY_DAY }),
+        )
+        .await
+        .unwrap();
+    app.create(
+        "/api/v1/work-centers",
+        json!({ "name": "Cell 1", "calendar_id": id(&calendar), "hours_per_day": "8",
+                "routings": [{ "product_id": cabinet, "hours_per_unit": "2" }] }),
+    )
+    .await
+    .unwrap();
+    // 1 from stock, 9 made: 18 hours over three days (8, 8, 2).
+    let body = json!({ "warehouses": [code],
+                       "lines": [{ "product_id": cabinet, "quantity": "10" }] });
+
+    let summary = check(&app, body.clone()).await;
+    let wo = &summary["lines"][0]["sources"][1];
+    assert_eq!(wo["kind"], "work_order");
+    assert_eq!(wo["hours"], "18");
+    assert!(
+        wo.get("schedule").is_none(),
+        "no schedule unless asked: {wo}"
+    );
+
+    let reply = app
+        .post("/api/v1/availability/check?detail=schedule", body.clone())
+        .await
+        .unwrap();
+    let detailed = reply.assert_status(200).clone();
+    let days: Vec<(String, String)> = detailed["lines"][0]["sources"][1]["schedule"]
+        .as_array()
+        .expect("a schedule when asked for")
+        .iter()
+        .map(|d| {
+            (
+                d["date"].as_str().unwrap().into(),
+                d["hours"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let today = summary["today"].as_str().unwrap().to_string();
+    let second = next_day(&today);
+    let third = next_day(&second);
+    assert_eq!(
+        days,
+        vec![
+            (today, "8".to_string()),
+            (second, "8".to_string()),
+            (third, "2".to_string())
+        ]
+    );
+    // Apart from the schedule (and the line ids a check makes up when
+    // none is given), the same promise.
+    let mut without = detailed.clone();
+    without["lines"][0]["sources"][1]
+        .as_object_mut()
+        .unwrap()
+        .remove("schedule");
+    let mut summary = summary;
+    without["lines"][0]["line_id"] = Value::Null;
+    summary["lines"][0]["line_id"] = Value::Null;
+    assert_eq!(without, summary);
+
+    // Any other detail is a 400 naming the parameter.
+    let reply = app
+        .post("/api/v1/availability/check?detail=everything", body)
+        .await
+        .unwrap();
+    assert_eq!(reply.assert_status(400)["field"], "detail");
+    app.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_hours_are_booked_on_the_role_after_its_bookings() {
     let app = app().await;

@@ -13,12 +13,13 @@ use rust_decimal::Decimal;
 use sales_domain::auth::Action;
 use sales_domain::availability::{
     promise, AllocationStrategy, OrderPromise, PromiseContext, PromiseLine, PromiseRequest,
-    PromiseRequestSpec, ShipPolicy, Warehouse,
+    PromiseRequestSpec, PromiseSource, ShipPolicy, Warehouse,
 };
 use sales_domain::catalog::Product;
 use sales_domain::ids::{ChannelId, LineId, ProductId, WarehouseId};
 use sales_kit::auth::require;
 use sales_kit::json::parse_json;
+use sales_kit::query::parse_query;
 use sales_kit::{ApiError, ApiRequest, ApiResponse, ApiResult};
 use sales_store::availability::{load, warehouses};
 use sales_store::{Db, StoreError};
@@ -212,13 +213,60 @@ fn evaluate_from(
 }
 
 /// The promise as JSON, with each stock source's `warehouse_code` beside
-/// its `warehouse` id.
+/// its `warehouse` id (the WIT export and reservations: every field).
 pub(crate) fn promise_json(
     used: &[Warehouse],
     promised: &OrderPromise,
 ) -> Result<serde_json::Value, ApiError> {
+    to_json(used, promised, true)
+}
+
+/// Whether the check's answer carries the day-by-day `schedule` of each
+/// proposed work order and project slot (`?detail=schedule`). Left out by
+/// default: it is most of a check's bytes (a 20-line check with 4 work
+/// orders: ~30 KB with it) and the promise itself — dates, quantities,
+/// sources, start and finish — is the same without it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Detail {
+    Summary,
+    Schedule,
+}
+
+impl Detail {
+    /// From the check's query string: nothing, or `detail=schedule`.
+    pub(crate) fn from_query(query: &str) -> Result<Detail, ApiError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Query {
+            #[serde(default)]
+            detail: Option<String>,
+        }
+        let q: Query = parse_query(query)?;
+        match q.detail.as_deref() {
+            None => Ok(Detail::Summary),
+            Some("schedule") => Ok(Detail::Schedule),
+            Some(other) => Err(ApiError::invalid_query(
+                "detail",
+                format!("detail must be `schedule` (got {other:?})"),
+            )),
+        }
+    }
+}
+
+/// The promise as JSON; without `schedules`, proposed work orders and
+/// project slots have no `schedule` key (rather than an empty one, which
+/// would read as "no hours planned").
+fn to_json(
+    used: &[Warehouse],
+    promised: &OrderPromise,
+    schedules: bool,
+) -> Result<serde_json::Value, ApiError> {
     let mut value = serde_json::to_value(promised)
         .map_err(|e| ApiError::internal(format!("failed to serialise a promise: {e}")))?;
+    let codes: Vec<(String, &str)> = used
+        .iter()
+        .map(|w| (w.id().to_string(), w.code()))
+        .collect();
     let lines = value
         .get_mut("lines")
         .and_then(serde_json::Value::as_array_mut);
@@ -227,12 +275,18 @@ pub(crate) fn promise_json(
             .get_mut("sources")
             .and_then(serde_json::Value::as_array_mut);
         for source in sources.into_iter().flatten() {
-            let code = source
+            let Some(map) = source.as_object_mut() else {
+                continue;
+            };
+            if !schedules {
+                map.remove("schedule");
+            }
+            let code = map
                 .get("warehouse")
                 .and_then(serde_json::Value::as_str)
-                .and_then(|id| used.iter().find(|w| w.id().to_string() == id))
-                .map(|w| w.code().to_owned());
-            if let (Some(code), Some(map)) = (code, source.as_object_mut()) {
+                .and_then(|id| codes.iter().find(|(w, _)| w == id))
+                .map(|(_, code)| *code);
+            if let Some(code) = code {
                 map.insert("warehouse_code".into(), code.into());
             }
         }
@@ -240,11 +294,30 @@ pub(crate) fn promise_json(
     Ok(value)
 }
 
+/// Drops the per-day schedules before serialising (so they are not built
+/// as JSON only to be removed).
+fn without_schedules(promised: &mut OrderPromise) {
+    for line in &mut promised.lines {
+        for source in &mut line.sources {
+            match source {
+                PromiseSource::WorkOrder(w) => w.schedule = Vec::new(),
+                PromiseSource::ProjectSlot(b) => b.schedule = Vec::new(),
+                PromiseSource::Stock(_) => {}
+            }
+        }
+    }
+}
+
 pub fn handle(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     require(&ctx.principal, Action::ReadCatalog)?;
+    let detail = Detail::from_query(&req.query)?;
     let b: CheckBody = parse_json(req)?;
-    let (used, promised, source) = evaluate_with_connector(&ctx.db, crate::today(ctx), &b)?;
-    let mut answer = promise_json(&used, &promised)?;
+    let (used, mut promised, source) = evaluate_with_connector(&ctx.db, crate::today(ctx), &b)?;
+    let schedules = detail == Detail::Schedule;
+    if !schedules {
+        without_schedules(&mut promised);
+    }
+    let mut answer = to_json(&used, &promised, schedules)?;
     if let Some(map) = answer.as_object_mut() {
         map.insert(
             "stock_source".into(),
