@@ -495,20 +495,37 @@ where
     let mut guest = Some(guest);
     let mut receiver = receiver;
     let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    // The guest and the response channel are polled with a waker that
+    // absorbs wake-ups made while they are being polled (`LocalWake`):
+    // setting the response (a oneshot) and wasmtime's completion of the
+    // guest call (another oneshot) both wake this very task from inside its
+    // poll, which made Tokio re-queue the connection's task after every
+    // request and wake an idle worker for it (an eventfd write and a
+    // cross-CPU wake-up). Such a wake-up re-polls them here instead.
+    let local = Arc::new(LocalWake::default());
+    let local_waker = std::task::Waker::from(local.clone());
     let raced = std::future::poll_fn(|cx| {
         use std::task::Poll;
-        if let Poll::Ready(r) = std::pin::Pin::new(&mut receiver).poll(cx) {
-            return Poll::Ready(Ok(Ok(r)));
+        local.set_task(cx.waker());
+        let mut lcx = std::task::Context::from_waker(&local_waker);
+        let mut ready = None;
+        let mut again = false;
+        for _ in 0..LocalWake::MAX_ROUNDS {
+            local.polling.store(true, Ordering::SeqCst);
+            local.woken.store(false, Ordering::SeqCst);
+            ready = poll_guest_once(&mut guest, &mut receiver, &mut lcx);
+            local.polling.store(false, Ordering::SeqCst);
+            again = local.woken.swap(false, Ordering::SeqCst);
+            if ready.is_some() || !again {
+                break;
+            }
         }
-        let Some(g) = guest.as_mut() else {
-            return Poll::Ready(Ok(Err(None)));
-        };
-        if let Poll::Ready(finished) = g.as_mut().poll(cx) {
-            return Poll::Ready(Ok(Err(Some(finished))));
+        if let Some(r) = ready {
+            return Poll::Ready(Ok(r));
         }
-        // The guest may have set the response and then waited.
-        if let Poll::Ready(r) = std::pin::Pin::new(&mut receiver).poll(cx) {
-            return Poll::Ready(Ok(Ok(r)));
+        // Out of rounds, or woken from outside since the last poll.
+        if again || local.woken.load(Ordering::SeqCst) {
+            cx.waker().wake_by_ref();
         }
         let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
         if timer.as_mut().poll(cx).is_ready() {
@@ -557,6 +574,79 @@ where
 }
 
 type GuestFuture = std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<()>> + Send>>;
+
+type ResponseResult = Result<
+    Result<
+        http::Response<HyperOutgoingBody>,
+        wasmtime_wasi_http::p2::bindings::http::types::ErrorCode,
+    >,
+    tokio::sync::oneshot::error::RecvError,
+>;
+
+/// One poll of the guest, then of the response channel: the response if it
+/// is set (`Ok`), or the guest's result if it finished (`Err`).
+fn poll_guest_once(
+    guest: &mut Option<GuestFuture>,
+    receiver: &mut tokio::sync::oneshot::Receiver<
+        Result<
+            http::Response<HyperOutgoingBody>,
+            wasmtime_wasi_http::p2::bindings::http::types::ErrorCode,
+        >,
+    >,
+    cx: &mut std::task::Context<'_>,
+) -> Option<Result<ResponseResult, Option<wasmtime::Result<()>>>> {
+    use std::task::Poll;
+    let Some(g) = guest.as_mut() else {
+        return Some(Err(None));
+    };
+    if let Poll::Ready(finished) = g.as_mut().poll(cx) {
+        return Some(Err(Some(finished)));
+    }
+    // The guest may have set the response and then waited.
+    if let Poll::Ready(r) = std::pin::Pin::new(receiver).poll(cx) {
+        return Some(Ok(r));
+    }
+    None
+}
+
+/// The waker the guest is polled with by [`invoke_http`]: a wake-up while
+/// the guest is being polled only marks it for another poll; one from
+/// outside (I/O, a blocking task, another thread) wakes the connection's
+/// task.
+#[derive(Default)]
+struct LocalWake {
+    polling: std::sync::atomic::AtomicBool,
+    woken: std::sync::atomic::AtomicBool,
+    task: Mutex<Option<std::task::Waker>>,
+}
+
+impl LocalWake {
+    /// Re-polls in one poll of the task before yielding to the scheduler.
+    const MAX_ROUNDS: usize = 8;
+
+    fn set_task(&self, waker: &std::task::Waker) {
+        let mut task = self.task.lock().unwrap_or_else(|e| e.into_inner());
+        if !task.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *task = Some(waker.clone());
+        }
+    }
+}
+
+impl std::task::Wake for LocalWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        if !self.polling.load(Ordering::SeqCst) {
+            let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(task) = task {
+                task.wake();
+            }
+        }
+    }
+}
 
 /// Ends an instance (its store's teardown returns the linear memory, tables
 /// and fiber stack to the pool) on a task of its own, spawned from the
