@@ -14,8 +14,8 @@
 //! other id is a 404 like an unknown one.
 
 use sales_domain::approvals::{
-    evaluate as evaluate_policies, ApprovalRequest, DecisionInput, DocumentId, DocumentSnapshot,
-    DocumentSnapshotInput, RequiredApprovals, StepKey, StepState, Verdict,
+    evaluate as evaluate_policies, ApprovalRequest, DecisionBody, DecisionInput, DocumentId,
+    DocumentSnapshot, DocumentSnapshotInput, RequiredApprovals, StepKey, StepState, Verdict,
 };
 use sales_domain::auth::{Action, Role};
 use sales_domain::ids::{ApprovalRequestId, OrderId, PrincipalId, QuotationId};
@@ -35,20 +35,6 @@ use crate::{directory, errors, Ctx};
 #[serde(deny_unknown_fields)]
 struct SnapshotBody {
     snapshot: DocumentSnapshotInput,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DecisionBody {
-    /// The document version the approver looked at; a decision on an
-    /// older version is refused.
-    document_version: u32,
-    /// Which step; may be left out when the caller has exactly one
-    /// pending step on the request.
-    #[serde(default)]
-    step: Option<StepKey>,
-    #[serde(default)]
-    comment: Option<String>,
 }
 
 /// A tick has no options yet: `{}` (the clock is the server's).

@@ -21,7 +21,7 @@
 //! the approvals route answers; the `Idempotency-Key` is stored with the
 //! decision, so a retry replays it.
 
-use sales_domain::approvals::{DocumentId, StepKey, Verdict};
+use sales_domain::approvals::{DecisionBody, DocumentId, Verdict};
 use sales_domain::auth::Action;
 use sales_domain::ids::{OrderId, QuotationId};
 use sales_kit::auth::require;
@@ -29,26 +29,10 @@ use sales_kit::etag::etag;
 use sales_kit::idempotency::REPLAYED;
 use sales_kit::json::parse_json;
 use sales_kit::{ApiRequest, ApiResponse, ApiResult};
-use serde::Deserialize;
 
 use crate::capabilities::{self, DocumentDecision};
 use crate::wire::path_id;
 use crate::Ctx;
-
-/// The body of `POST /api/v1/approvals/{id}/approve|reject`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DecisionBody {
-    /// The document version the approver looked at; a request for another
-    /// version is refused.
-    document_version: u32,
-    /// Which step; may be left out when the caller has exactly one
-    /// pending step on the request.
-    #[serde(default)]
-    step: Option<StepKey>,
-    #[serde(default)]
-    comment: Option<String>,
-}
 
 /// Which kind of document the route is under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

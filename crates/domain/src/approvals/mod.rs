@@ -139,6 +139,23 @@ impl fmt::Display for StepKey {
     }
 }
 
+/// The body of a decision, `POST /api/v1/approvals/{id}/approve|reject`
+/// and the same from the document (`POST /api/v1/orders/{id}/approve|reject`,
+/// `/quotations/...`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    /// The document version the approver looked at; a decision on another
+    /// version is refused.
+    pub document_version: u32,
+    /// Which step; may be left out when the caller has exactly one pending
+    /// step on the request.
+    #[serde(default)]
+    pub step: Option<StepKey>,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
 #[cfg(test)]
 pub(crate) mod fixtures;
 #[cfg(test)]
