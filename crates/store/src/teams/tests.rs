@@ -221,18 +221,31 @@ fn team(db: &impl Db, code: &str, territory: TerritoryId, members: &[(SalesPerso
             code: code.into(),
             name: code.into(),
             territory_id: Some(territory),
-            members: members
-                .iter()
-                .map(|(p, pct)| Allocation {
-                    sales_person_id: *p,
-                    percentage: *pct,
-                })
-                .collect(),
+            members: allocations_of(members),
         },
         true,
     )
     .unwrap();
     sales_teams::create(db, &t, at(1)).unwrap();
+}
+
+fn allocations_of(members: &[(SalesPersonId, Decimal)]) -> Vec<Allocation> {
+    members
+        .iter()
+        .map(|(p, pct)| Allocation {
+            sales_person_id: *p,
+            percentage: *pct,
+        })
+        .collect()
+}
+
+/// A document's own sales-team split (no partner): `(person, percentage)`
+/// each, checked as the API checks it.
+fn split(members: &[(SalesPersonId, Decimal)]) -> allocations::DocumentTeam {
+    allocations::DocumentTeam {
+        sales_team: sales_domain::teams::Split::new("sales_team", allocations_of(members)).unwrap(),
+        sales_partner_id: None,
+    }
 }
 
 fn plan(db: &impl Db, p: SalesPersonId, tiers: Vec<Tier>) -> CommissionPlanId {
@@ -600,17 +613,7 @@ fn an_order_dated_into_another_month_is_not_reversed_when_this_month_is_settled(
         .is_empty());
     // Moved to someone else, it is reversed, in the month of its date.
     let bob = person(&db, "Bob", None, None);
-    let split = allocations::DocumentTeam {
-        sales_team: sales_domain::teams::Split::new(
-            "sales_team",
-            vec![Allocation {
-                sales_person_id: bob,
-                percentage: dec!(100),
-            }],
-        )
-        .unwrap(),
-        sales_partner_id: None,
-    };
+    let split = split(&[(bob, dec!(100))]);
     allocations::set(
         &db,
         allocations::DocumentKind::Order,
@@ -682,23 +685,7 @@ fn a_converted_order_keeps_its_quotations_split_once() {
     let c = customer(&db, Some(t), "80331");
     // The quotation was split 70/30, unlike the territory's default.
     let quotation = sales_domain::ids::QuotationId::new();
-    let split = allocations::DocumentTeam {
-        sales_team: sales_domain::teams::Split::new(
-            "sales_team",
-            vec![
-                Allocation {
-                    sales_person_id: ann,
-                    percentage: dec!(70),
-                },
-                Allocation {
-                    sales_person_id: bob,
-                    percentage: dec!(30),
-                },
-            ],
-        )
-        .unwrap(),
-        sales_partner_id: None,
-    };
+    let split = split(&[(ann, dec!(70)), (bob, dec!(30))]);
     allocations::set(
         &db,
         allocations::DocumentKind::Quotation,
@@ -792,23 +779,7 @@ fn a_page_of_documents_gets_the_teams_single_reads_give_in_a_fixed_number_of_sta
     let by_rule = customer(&db, None, "80331");
     let managed = customer(&db, Some(east), "10115");
     let nowhere = customer(&db, None, "10115");
-    let split_70_30 = allocations::DocumentTeam {
-        sales_team: sales_domain::teams::Split::new(
-            "sales_team",
-            vec![
-                Allocation {
-                    sales_person_id: cal,
-                    percentage: dec!(70),
-                },
-                Allocation {
-                    sales_person_id: ann,
-                    percentage: dec!(30),
-                },
-            ],
-        )
-        .unwrap(),
-        sales_partner_id: None,
-    };
+    let split_70_30 = split(&[(cal, dec!(70)), (ann, dec!(30))]);
     // A quotation with its own split, one without; an order converted
     // from the first (no split of its own yet), one with its own.
     let (q_stored, q_default) = (
