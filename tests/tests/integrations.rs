@@ -283,6 +283,18 @@ async fn fetch(app: &TestApp, path: &str) -> Value {
     app.get(path).await.unwrap().assert_status(200).clone()
 }
 
+/// Asserts that a webhook's `reply` created something (201) and fetches the
+/// order it names: the reply's body and the order.
+async fn created_order(app: &TestApp, reply: Reply) -> (Value, Value) {
+    let body = reply.assert_status(201).clone();
+    let order = fetch(
+        app,
+        &format!("/api/v1/orders/{}", body["order_id"].as_str().unwrap()),
+    )
+    .await;
+    (body, order)
+}
+
 async fn count(app: &TestApp, path: &str) -> usize {
     app.count(path).await.unwrap()
 }
@@ -307,13 +319,8 @@ async fn a_shopify_order_becomes_one_confirmed_paid_order_at_the_shops_prices() 
     );
 
     let reply = shopify(&app, &body, "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043").await;
-    let created = reply.assert_status(201).clone();
+    let (created, order) = created_order(&app, reply).await;
     assert_eq!(created["outcome"], "created", "{created}");
-    let order = fetch(
-        &app,
-        &format!("/api/v1/orders/{}", created["order_id"].as_str().unwrap()),
-    )
-    .await;
     assert_eq!(order["status"], "confirmed", "{order}");
     assert_eq!(order["number"], created["order_number"]);
     // What the shop charged: 199 − 10 discount + 35.91 tax; 199 + 37.81.
@@ -356,11 +363,9 @@ async fn a_shopify_order_becomes_one_confirmed_paid_order_at_the_shops_prices() 
         &sku_a,
         &sku_b,
     );
-    let r = shopify(&app, &second, "c0ffee00-0000-4000-8000-000000000002").await;
-    let r = r.assert_status(201).clone();
-    let o2 = fetch(
+    let (_, o2) = created_order(
         &app,
-        &format!("/api/v1/orders/{}", r["order_id"].as_str().unwrap()),
+        shopify(&app, &second, "c0ffee00-0000-4000-8000-000000000002").await,
     )
     .await;
     assert_eq!(o2["customer_id"], order["customer_id"]);
@@ -390,17 +395,12 @@ async fn an_unknown_sku_puts_the_woocommerce_order_on_hold_with_the_reason() {
         ]),
     );
     let r = woocommerce(&app, &body, "d1").await;
-    let r = r.assert_status(201).clone();
+    let (r, order) = created_order(&app, r).await;
     assert_eq!(r["outcome"], "held", "{r}");
     assert!(
         r["reason"].as_str().unwrap().contains("NOT-SOLD-HERE"),
         "{r}"
     );
-    let order = fetch(
-        &app,
-        &format!("/api/v1/orders/{}", r["order_id"].as_str().unwrap()),
-    )
-    .await;
     assert_eq!(order["status"], "on_hold", "{order}");
     assert!(order["status_reason"]
         .as_str()
@@ -429,13 +429,8 @@ async fn an_unknown_sku_puts_the_woocommerce_order_on_hold_with_the_reason() {
         json!([woo_line(1, "GHOST", 1, "5.00", "5.00", "0.00")]),
     );
     let r = woocommerce(&app, &none_known, "d3").await;
-    let r = r.assert_status(201).clone();
+    let (r, o) = created_order(&app, r).await;
     assert_eq!(r["outcome"], "held");
-    let o = fetch(
-        &app,
-        &format!("/api/v1/orders/{}", r["order_id"].as_str().unwrap()),
-    )
-    .await;
     assert_eq!(o["status"], "draft");
     assert!(o["status_reason"].as_str().unwrap().contains("GHOST"));
     app.stop().await.unwrap();
@@ -707,13 +702,8 @@ async fn a_signed_crm_deal_becomes_one_draft_order_for_the_customer_and_sales_pe
         }
     });
     let r = crm(&app, &secret, "msg_1", now, &deal).await;
-    let r = r.assert_status(201).clone();
+    let (r, order) = created_order(&app, r).await;
     assert_eq!(r["outcome"], "created", "{r}");
-    let order = fetch(
-        &app,
-        &format!("/api/v1/orders/{}", r["order_id"].as_str().unwrap()),
-    )
-    .await;
     assert_eq!(order["status"], "draft");
     assert_eq!(order["lines"][0]["quantity"], "3");
     let customer = fetch(
@@ -1577,20 +1567,10 @@ async fn two_shops_of_one_platform_sign_with_their_own_secrets_and_sell_on_their
     // shop's channel, each with the shop's ids as external references.
     let body = shopify_order(450789469, 207119551, "bob@example.com", &sku_a, &sku_b);
     let from_eu = shopify_from(&app, "eu-store.myshopify.com", EU_SECRET, &body, "d-1").await;
-    let from_eu = from_eu.assert_status(201).clone();
+    let (from_eu, eu_order) = created_order(&app, from_eu).await;
     let from_us = shopify_from(&app, "us-store.myshopify.com", US_SECRET, &body, "d-2").await;
-    let from_us = from_us.assert_status(201).clone();
+    let (from_us, us_order) = created_order(&app, from_us).await;
     assert_ne!(from_eu["order_id"], from_us["order_id"]);
-    let eu_order = fetch(
-        &app,
-        &format!("/api/v1/orders/{}", from_eu["order_id"].as_str().unwrap()),
-    )
-    .await;
-    let us_order = fetch(
-        &app,
-        &format!("/api/v1/orders/{}", from_us["order_id"].as_str().unwrap()),
-    )
-    .await;
     assert_eq!(eu_order["channel_id"], channel_id(&app, "WEB-EU").await);
     assert_eq!(us_order["channel_id"], channel_id(&app, "WEB").await);
     // The EU channel is not paid on order; the WEB one is.
@@ -1671,13 +1651,7 @@ async fn two_shops_of_one_platform_sign_with_their_own_secrets_and_sell_on_their
     assert_eq!(count(&app, "/api/v1/inbound-events").await, events_before);
 
     // The default shop of the Spin variables still works, as before.
-    let r = shopify(&app, &other, "d-4").await;
-    let r = r.assert_status(201).clone();
-    let o = fetch(
-        &app,
-        &format!("/api/v1/orders/{}", r["order_id"].as_str().unwrap()),
-    )
-    .await;
+    let (_, o) = created_order(&app, shopify(&app, &other, "d-4").await).await;
     assert_eq!(o["external_references"][1]["system"], "shopify", "{o}");
 
     // A disconnected shop is unknown again (here: the default secret is
@@ -1715,11 +1689,9 @@ async fn a_returning_shop_customer_is_matched_by_the_shops_customer_id_before_th
         .await
         .unwrap();
     let first = shopify_order(1001, 555, "carla@example.com", &sku_a, &sku_b);
-    let r = shopify_from(&app, "eu-store.myshopify.com", EU_SECRET, &first, "c-1").await;
-    let r = r.assert_status(201).clone();
-    let o1 = fetch(
+    let (_, o1) = created_order(
         &app,
-        &format!("/api/v1/orders/{}", r["order_id"].as_str().unwrap()),
+        shopify_from(&app, "eu-store.myshopify.com", EU_SECRET, &first, "c-1").await,
     )
     .await;
     assert_eq!(o1["customer_id"], known["id"]);
@@ -1733,11 +1705,9 @@ async fn a_returning_shop_customer_is_matched_by_the_shops_customer_id_before_th
         .await
         .unwrap();
     let second = shopify_order(1002, 555, "new@example.com", &sku_a, &sku_b);
-    let r = shopify_from(&app, "eu-store.myshopify.com", EU_SECRET, &second, "c-2").await;
-    let r = r.assert_status(201).clone();
-    let o2 = fetch(
+    let (_, o2) = created_order(
         &app,
-        &format!("/api/v1/orders/{}", r["order_id"].as_str().unwrap()),
+        shopify_from(&app, "eu-store.myshopify.com", EU_SECRET, &second, "c-2").await,
     )
     .await;
     assert_eq!(o2["customer_id"], known["id"]);
