@@ -117,6 +117,47 @@ impl Db for RusqliteDb {
     }
 }
 
+/// A [`Db`] that runs every statement on a [`RusqliteDb`] and counts them:
+/// the load-independent cost measure of the store's tests (in a component
+/// every statement is a round trip through the host).
+pub struct Counted<'a> {
+    db: &'a RusqliteDb,
+    statements: std::cell::Cell<usize>,
+}
+
+impl<'a> Counted<'a> {
+    pub fn new(db: &'a RusqliteDb) -> Counted<'a> {
+        Counted {
+            db,
+            statements: std::cell::Cell::new(0),
+        }
+    }
+
+    /// The statements run since the start or the last [`Counted::take`].
+    pub fn statements(&self) -> usize {
+        self.statements.get()
+    }
+
+    /// The statements run so far; counting starts again from 0.
+    pub fn take(&self) -> usize {
+        self.statements.replace(0)
+    }
+
+    /// What `f` answers and the statements it ran.
+    pub fn count<T>(&self, f: impl FnOnce(&Self) -> T) -> (T, usize) {
+        let before = self.statements.get();
+        let out = f(self);
+        (out, self.statements.get() - before)
+    }
+}
+
+impl Db for Counted<'_> {
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        self.statements.set(self.statements.get() + 1);
+        self.db.execute(sql, params)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +208,20 @@ mod tests {
             db.execute("SELECT ?", &[]),
             Err(DbError::Sqlite(_))
         ));
+    }
+
+    #[test]
+    fn counted_counts_each_statement_it_runs() {
+        let db = RusqliteDb::open_in_memory().unwrap();
+        let counted = Counted::new(&db);
+        counted.execute("CREATE TABLE t (a INTEGER)", &[]).unwrap();
+        let (rows, n) = counted.count(|c| {
+            c.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
+            c.execute("SELECT a FROM t", &[]).unwrap()
+        });
+        assert_eq!((rows.rows.len(), n), (1, 2));
+        assert_eq!(counted.take(), 3);
+        assert_eq!(counted.statements(), 0);
     }
 
     #[test]

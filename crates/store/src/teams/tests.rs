@@ -27,7 +27,7 @@ use sales_domain::teams::{
 use super::commissions::{self, ledger, plans, LedgerFilter};
 use super::{allocations, directory, people, sales_teams, targets, territories};
 use crate::orders::{self, OrderRecord};
-use crate::rusqlite_db::RusqliteDb;
+use crate::rusqlite_db::{Counted, RusqliteDb};
 use crate::{migrate, Db, StoreError};
 
 fn at(h: u32) -> DateTime<Utc> {
@@ -717,23 +717,6 @@ fn a_converted_order_keeps_its_quotations_split_once() {
     assert_eq!(rows.first().unwrap().int("n").unwrap(), 2);
 }
 
-/// Counts the statements run on the real database (load-independent cost).
-struct Counted<'a> {
-    db: &'a RusqliteDb,
-    statements: std::cell::Cell<usize>,
-}
-
-impl Db for Counted<'_> {
-    fn execute(
-        &self,
-        sql: &str,
-        params: &[crate::Value],
-    ) -> Result<crate::db::Rows, crate::db::DbError> {
-        self.statements.set(self.statements.get() + 1);
-        self.db.execute(sql, params)
-    }
-}
-
 #[test]
 fn a_page_of_documents_gets_the_teams_single_reads_give_in_a_fixed_number_of_statements() {
     use super::listed::{for_page, PageDocument};
@@ -852,10 +835,7 @@ fn a_page_of_documents_gets_the_teams_single_reads_give_in_a_fixed_number_of_sta
             allocations::for_order(&db, &rec, false).unwrap(),
         ));
     }
-    let counted = Counted {
-        db: &db,
-        statements: std::cell::Cell::new(0),
-    };
+    let counted = Counted::new(&db);
     let page = for_page(&counted, &docs).unwrap();
     assert_eq!(page, single);
     // The cases are all there: World's team through the tree, by rule,
@@ -869,13 +849,12 @@ fn a_page_of_documents_gets_the_teams_single_reads_give_in_a_fixed_number_of_sta
     assert_eq!(page[4], (true, split_70_30.clone()));
     // One statement for the stored splits, five for the defaults
     // (customers, rules, chains, teams, managers) — not per row.
-    assert_eq!(counted.statements.get(), 6);
+    assert_eq!(counted.take(), 6);
     // A page whose rows all have their own split costs one statement.
-    counted.statements.set(0);
     let stored_only = [docs[0].clone(), docs[4].clone()];
     let page = for_page(&counted, &stored_only).unwrap();
     assert_eq!(page, vec![(true, split_70_30.clone()), (true, split_70_30)]);
-    assert_eq!(counted.statements.get(), 1);
+    assert_eq!(counted.statements(), 1);
 }
 
 mod visibility {
@@ -1093,20 +1072,17 @@ mod visibility {
         territories::rules::create(&db, &rule, at(1)).unwrap();
         customer(&db, None, "80331");
         let rep = key(&[Role::Rep], Some(south));
-        let counted = Counted {
-            db: &db,
-            statements: std::cell::Cell::new(0),
-        };
+        let counted = Counted::new(&db);
         let Visibility::Scoped(full) = visibility::for_principal(&counted, &rep).unwrap() else {
             panic!("a rep with a territory is scoped");
         };
-        let with_placement = counted.statements.replace(0);
+        let with_placement = counted.take();
         let territories = visibility::territories_for(&counted, &rep).unwrap();
         assert_eq!(territories.as_ref(), Some(&full.territories));
         assert_eq!(full.placed.len(), 1);
         // The rule probe, the scan of customers without a territory and
         // the country's rules are the placement's, and only the full scope's.
-        assert_eq!(with_placement - counted.statements.get(), 3);
+        assert_eq!(with_placement - counted.statements(), 3);
         let admin = key(&[Role::Admin], None);
         assert_eq!(visibility::territories_for(&db, &admin).unwrap(), None);
     }

@@ -22,7 +22,7 @@ use sales_store::availability::stock::{self, Change, NewAdjustment};
 use sales_store::availability::{load, warehouses};
 use sales_store::db::Db;
 use sales_store::migrate;
-use sales_store::rusqlite_db::RusqliteDb;
+use sales_store::rusqlite_db::{Counted, RusqliteDb};
 use sales_store::{StoreError, Upserted};
 
 use crate::common::{at, db};
@@ -641,23 +641,6 @@ fn migration_14_fills_the_totals_from_the_ledger() {
     );
 }
 
-/// Counts the statements a `Db` executes.
-struct Counted<'a> {
-    db: &'a sales_store::rusqlite_db::RusqliteDb,
-    statements: std::cell::Cell<usize>,
-}
-
-impl Db for Counted<'_> {
-    fn execute(
-        &self,
-        sql: &str,
-        params: &[sales_store::db::Value],
-    ) -> Result<sales_store::db::Rows, sales_store::db::DbError> {
-        self.statements.set(self.statements.get() + 1);
-        self.db.execute(sql, params)
-    }
-}
-
 /// Issue 5's benchmark: every statement of a check is a round trip through
 /// the host. The loader reads a check's stock (positions, receipts in due
 /// order, held totals) in one statement and its capacity (work centres,
@@ -728,12 +711,9 @@ fn the_loader_reads_a_checks_stock_and_capacity_in_two_statements() {
     };
     capacity::create(&db, &role, at(1)).unwrap();
 
-    let counted = Counted {
-        db: &db,
-        statements: std::cell::Cell::new(0),
-    };
+    let counted = Counted::new(&db);
     let spec = load::promise_context(&counted, &[p, made, service], &[a, b]).unwrap();
-    assert_eq!(counted.statements.get(), 2);
+    assert_eq!(counted.statements(), 2);
     let at_a = spec
         .stock
         .positions

@@ -3,42 +3,18 @@
 //! recalculation run for one `order.*` event, counted on a wrapper around
 //! the real database. Counts, not times: they do not depend on the load.
 
-use std::cell::Cell;
-
 use rust_decimal_macros::dec;
 use sales_domain::ids::{LineId, OrderId};
 use sales_domain::orders::{NewOrder, NewOrderLine};
 use sales_store::analytics::rollup::{self, Refreshed};
-use sales_store::db::{Db, DbError, Rows};
+use sales_store::db::Db;
 use sales_store::orders::{self, record_submission, Submission};
-use sales_store::rusqlite_db::RusqliteDb;
+use sales_store::rusqlite_db::{Counted, RusqliteDb};
 use sales_store::teams::commissions::recalculate_order;
 use sales_store::Value;
 
 use crate::common::{at, db};
 use crate::fixtures;
-
-/// Runs every statement on the real database and counts them.
-struct Counted<'a> {
-    db: &'a RusqliteDb,
-    statements: Cell<usize>,
-}
-
-impl Db for Counted<'_> {
-    fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
-        self.statements.set(self.statements.get() + 1);
-        self.db.execute(sql, params)
-    }
-}
-
-impl Counted<'_> {
-    /// The statements `f` runs.
-    fn count<T>(&self, f: impl FnOnce(&Self) -> T) -> (T, usize) {
-        let before = self.statements.get();
-        let out = f(self);
-        (out, self.statements.get() - before)
-    }
-}
 
 /// A confirmed order of `lines` lines, each of its own product.
 fn confirmed_order(db: &RusqliteDb, lines: usize) -> OrderId {
@@ -105,10 +81,7 @@ fn confirmed_order(db: &RusqliteDb, lines: usize) -> OrderId {
 fn per_event(lines: usize) -> (usize, usize) {
     let db = db();
     let order = confirmed_order(&db, lines);
-    let counted = Counted {
-        db: &db,
-        statements: Cell::new(0),
-    };
+    let counted = Counted::new(&db);
     let event = |c: &Counted<'_>| {
         let refreshed = rollup::refresh_order(c, order).unwrap();
         recalculate_order(c, order, at(3)).unwrap();

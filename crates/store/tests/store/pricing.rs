@@ -20,7 +20,7 @@ use sales_store::pricing::price_lists::{self, PriceListFilter};
 use sales_store::pricing::rules::{self, RuleFilter};
 use sales_store::pricing::snapshot::{self, Snapshot, SnapshotCache};
 use sales_store::pricing::{guards, schedules, tax_templates};
-use sales_store::rusqlite_db::RusqliteDb;
+use sales_store::rusqlite_db::{Counted, RusqliteDb};
 use sales_store::{customers, products, trees, Db, Page, StoreError};
 
 use crate::common::{at, db};
@@ -571,23 +571,6 @@ impl SnapshotCache for MapCache {
     }
 }
 
-/// Counts the statements a `Db` executes.
-struct Counted<'a> {
-    db: &'a RusqliteDb,
-    statements: std::cell::Cell<usize>,
-}
-
-impl Db for Counted<'_> {
-    fn execute(
-        &self,
-        sql: &str,
-        params: &[sales_store::db::Value],
-    ) -> Result<sales_store::db::Rows, sales_store::db::DbError> {
-        self.statements.set(self.statements.get() + 1);
-        self.db.execute(sql, params)
-    }
-}
-
 fn schedule() -> DiscountSchedule {
     DiscountSchedule::new(DiscountScheduleSpec {
         id: DiscountScheduleId::new(),
@@ -886,25 +869,23 @@ fn a_cached_basket_costs_three_statements() {
     rules::create(&db, &percent_off(&[bought.id()], dec!(5)), at(1)).unwrap();
 
     let cache = MapCache::default();
-    let counted = Counted {
-        db: &db,
-        statements: std::cell::Cell::new(0),
-    };
+    let counted = Counted::new(&db);
     let run = || {
-        counted.statements.set(0);
-        let facts = basket_facts(&counted, c.id(), "WEB", &[bought.id()]).unwrap();
-        let keys = BasketKeys {
-            currency: Currency::EUR,
-            channel_code: "WEB",
-            products: &[bought.id()],
-            item_groups: &facts.products[&bought.id()].item_groups,
-            coupons: &[],
-            pricing_version: facts.pricing_version,
-        };
-        let spec = basket_catalog(&counted, &cache, &keys).unwrap();
-        assert_eq!(spec.rules.len(), 1);
-        assert_eq!(spec.price_lists[0].items().len(), 1);
-        counted.statements.get()
+        let ((), n) = counted.count(|db| {
+            let facts = basket_facts(db, c.id(), "WEB", &[bought.id()]).unwrap();
+            let keys = BasketKeys {
+                currency: Currency::EUR,
+                channel_code: "WEB",
+                products: &[bought.id()],
+                item_groups: &facts.products[&bought.id()].item_groups,
+                coupons: &[],
+                pricing_version: facts.pricing_version,
+            };
+            let spec = basket_catalog(db, &cache, &keys).unwrap();
+            assert_eq!(spec.rules.len(), 1);
+            assert_eq!(spec.price_lists[0].items().len(), 1);
+        });
+        n
     };
     // The miss reads the whole snapshot (rules, schedules, headers,
     // templates, guards, settings) and the version again before caching.
