@@ -26,6 +26,7 @@ use sales_store::rusqlite_db::{Counted, RusqliteDb};
 use sales_store::{StoreError, Upserted};
 
 use crate::common::{at, db};
+use crate::fixtures;
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()
@@ -288,50 +289,16 @@ fn parallel_reservations_on_separate_connections_never_oversell() {
 
 #[test]
 fn the_loader_reads_the_work_centre_and_role_of_the_products_asked_about() {
-    use sales_domain::availability::{CalendarId, ProjectRoleId, Weekday, WorkCenterId};
-    use sales_store::availability::capacity::{
-        self, Calendar, ProjectRole, RoutingEntry, ServiceEntry, WorkCenter,
-    };
+    use sales_domain::availability::{CalendarId, Weekday, WorkCenterId};
+    use sales_store::availability::capacity::{self, WorkCenter};
     let db = db();
-    let cal = Calendar {
-        id: CalendarId::new(),
-        name: "Plant".into(),
-        working_days: Weekday::WEEKDAYS.to_vec(),
-        holidays: vec![NaiveDate::from_ymd_opt(2026, 12, 25).unwrap()],
-    };
+    let christmas = NaiveDate::from_ymd_opt(2026, 12, 25).unwrap();
+    let cal = fixtures::calendar("Plant", &Weekday::WEEKDAYS, &[christmas]);
     capacity::create(&db, &cal, at(1)).unwrap();
     let (made, other, service) = (ProductId::new(), ProductId::new(), ProductId::new());
-    let center = WorkCenter {
-        id: WorkCenterId::new(),
-        name: "Assembly".into(),
-        calendar_id: cal.id,
-        hours_per_day: dec!(8),
-        planned_load: Vec::new(),
-        routings: vec![
-            RoutingEntry {
-                product_id: made,
-                hours_per_unit: dec!(2),
-                material_lead_days: 3,
-            },
-            RoutingEntry {
-                product_id: other,
-                hours_per_unit: dec!(1),
-                material_lead_days: 0,
-            },
-        ],
-    };
+    let center = fixtures::assembly(cal.id, &[(made, dec!(2), 3), (other, dec!(1), 0)]);
     capacity::create(&db, &center, at(1)).unwrap();
-    let role = ProjectRole {
-        id: ProjectRoleId::new(),
-        name: "Installer".into(),
-        calendar_id: cal.id,
-        hours_per_week: dec!(40),
-        bookings: Vec::new(),
-        services: vec![ServiceEntry {
-            product_id: service,
-            hours_per_unit: dec!(1),
-        }],
-    };
+    let role = fixtures::installer(cal.id, service);
     capacity::create(&db, &role, at(1)).unwrap();
 
     let spec = load::promise_context(&db, &[made, service], &[]).unwrap();
@@ -649,10 +616,8 @@ fn migration_14_fills_the_totals_from_the_ledger() {
 #[test]
 fn the_loader_reads_a_checks_stock_and_capacity_in_two_statements() {
     use chrono::Datelike;
-    use sales_domain::availability::{CalendarId, ProjectRoleId, Weekday, WorkCenterId};
-    use sales_store::availability::capacity::{
-        self, Calendar, ProjectRole, RoutingEntry, ServiceEntry, WorkCenter,
-    };
+    use sales_domain::availability::Weekday;
+    use sales_store::availability::capacity;
     let db = db();
     let (p, made, service) = (ProductId::new(), ProductId::new(), ProductId::new());
     let (a, b) = (warehouse(&db, "A"), warehouse(&db, "B"));
@@ -671,44 +636,14 @@ fn the_loader_reads_a_checks_stock_and_capacity_in_two_statements() {
         receipts::create(&db, &r, at(1)).unwrap();
     }
     reservations::reserve(&db, &hold_for(&db, p, b, dec!(3)), at(2)).unwrap();
-    let plant = Calendar {
-        id: CalendarId::new(),
-        name: "Plant".into(),
-        working_days: Weekday::WEEKDAYS.to_vec(),
-        holidays: vec![NaiveDate::from_ymd_opt(2026, 12, 25).unwrap()],
-    };
-    let office = Calendar {
-        id: CalendarId::new(),
-        name: "Office".into(),
-        working_days: vec![Weekday::Monday],
-        holidays: Vec::new(),
-    };
+    let christmas = NaiveDate::from_ymd_opt(2026, 12, 25).unwrap();
+    let plant = fixtures::calendar("Plant", &Weekday::WEEKDAYS, &[christmas]);
+    let office = fixtures::calendar("Office", &[Weekday::Monday], &[]);
     capacity::create(&db, &plant, at(1)).unwrap();
     capacity::create(&db, &office, at(1)).unwrap();
-    let center = WorkCenter {
-        id: WorkCenterId::new(),
-        name: "Assembly".into(),
-        calendar_id: plant.id,
-        hours_per_day: dec!(8),
-        planned_load: Vec::new(),
-        routings: vec![RoutingEntry {
-            product_id: made,
-            hours_per_unit: dec!(2),
-            material_lead_days: 3,
-        }],
-    };
+    let center = fixtures::assembly(plant.id, &[(made, dec!(2), 3)]);
     capacity::create(&db, &center, at(1)).unwrap();
-    let role = ProjectRole {
-        id: ProjectRoleId::new(),
-        name: "Installer".into(),
-        calendar_id: office.id,
-        hours_per_week: dec!(40),
-        bookings: Vec::new(),
-        services: vec![ServiceEntry {
-            product_id: service,
-            hours_per_unit: dec!(1),
-        }],
-    };
+    let role = fixtures::installer(office.id, service);
     capacity::create(&db, &role, at(1)).unwrap();
 
     let counted = Counted::new(&db);

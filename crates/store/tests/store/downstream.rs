@@ -7,8 +7,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use sales_domain::availability::{
-    CalendarId, DayHours, NewWarehouse, ProjectRoleId, ReservationStatus, Warehouse, Weekday,
-    WorkCenterId,
+    DayHours, NewWarehouse, ProjectRoleId, ReservationStatus, Warehouse, Weekday, WorkCenterId,
 };
 use sales_domain::downstream::{
     DemandState, LineDemand, ManufactureDemand, OrderDemand, ServiceDemand, WorkStatus,
@@ -16,7 +15,7 @@ use sales_domain::downstream::{
 use sales_domain::ids::{
     CustomerId, EventId, LineId, OrderId, PrincipalId, ProductId, WarehouseId,
 };
-use sales_store::availability::capacity::{self, Calendar, ProjectRole, WorkCenter};
+use sales_store::availability::capacity::{self, ProjectRole, WorkCenter};
 use sales_store::availability::reservations::{self, HoldFilter};
 use sales_store::availability::{receipts, stock, warehouses};
 use sales_store::db::Db;
@@ -27,6 +26,7 @@ use sales_store::outbox::{self, EventFilter};
 use sales_store::Page;
 
 use crate::common::{at, db};
+use crate::fixtures;
 
 fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 3, d).unwrap()
@@ -50,38 +50,12 @@ fn world(db: &impl Db) -> World {
     )
     .unwrap();
     warehouses::create(db, &w, at(1)).unwrap();
-    let cal = Calendar {
-        id: CalendarId::new(),
-        name: "Plant".into(),
-        working_days: Weekday::WEEKDAYS.to_vec(),
-        holidays: vec![],
-    };
+    let cal = fixtures::calendar("Plant", &Weekday::WEEKDAYS, &[]);
     capacity::create(db, &cal, at(1)).unwrap();
     let (made, service) = (ProductId::new(), ProductId::new());
-    let center = WorkCenter {
-        id: WorkCenterId::new(),
-        name: "Assembly".into(),
-        calendar_id: cal.id,
-        hours_per_day: dec!(8),
-        planned_load: Vec::new(),
-        routings: vec![capacity::RoutingEntry {
-            product_id: made,
-            hours_per_unit: dec!(2),
-            material_lead_days: 0,
-        }],
-    };
+    let center = fixtures::assembly(cal.id, &[(made, dec!(2), 0)]);
     capacity::create(db, &center, at(1)).unwrap();
-    let role = ProjectRole {
-        id: ProjectRoleId::new(),
-        name: "Installer".into(),
-        calendar_id: cal.id,
-        hours_per_week: dec!(40),
-        bookings: Vec::new(),
-        services: vec![capacity::ServiceEntry {
-            product_id: service,
-            hours_per_unit: dec!(1),
-        }],
-    };
+    let role = fixtures::installer(cal.id, service);
     capacity::create(db, &role, at(1)).unwrap();
     World {
         warehouse: w.id(),

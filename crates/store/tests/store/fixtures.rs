@@ -1,6 +1,9 @@
 //! Valid records to store.
 
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
+use sales_domain::availability::{CalendarId, ProjectRoleId, Weekday, WorkCenterId};
 use sales_domain::catalog::Address;
 use sales_domain::catalog::{
     AddressInput, Channel, ChannelKind, ChannelMode, Customer, ExternalIds, NewChannel,
@@ -8,6 +11,9 @@ use sales_domain::catalog::{
 };
 use sales_domain::ids::{ChannelId, CustomerId, ProductId};
 use sales_domain::money::{Currency, Money};
+use sales_store::availability::capacity::{
+    Calendar, ProjectRole, RoutingEntry, ServiceEntry, WorkCenter,
+};
 
 pub fn node<I: Copy + Eq>(id: I, code: &str, parent: Option<I>) -> TreeNode<I> {
     TreeNode::create(
@@ -99,4 +105,52 @@ pub fn channel(code: &str) -> Channel {
         },
     )
     .unwrap()
+}
+
+/// A calendar named `name` working on `working_days`.
+pub fn calendar(name: &str, working_days: &[Weekday], holidays: &[NaiveDate]) -> Calendar {
+    Calendar {
+        id: CalendarId::new(),
+        name: name.into(),
+        working_days: working_days.to_vec(),
+        holidays: holidays.to_vec(),
+    }
+}
+
+/// The "Assembly" work centre on `calendar`, 8 hours a day, making each
+/// `(product, hours per unit, material lead days)`.
+pub fn assembly(calendar: CalendarId, routings: &[(ProductId, Decimal, u32)]) -> WorkCenter {
+    WorkCenter {
+        id: WorkCenterId::new(),
+        name: "Assembly".into(),
+        calendar_id: calendar,
+        hours_per_day: dec!(8),
+        planned_load: Vec::new(),
+        routings: routings
+            .iter()
+            .map(
+                |&(product_id, hours_per_unit, material_lead_days)| RoutingEntry {
+                    product_id,
+                    hours_per_unit,
+                    material_lead_days,
+                },
+            )
+            .collect(),
+    }
+}
+
+/// The "Installer" role on `calendar`, 40 hours a week, delivering
+/// `service` at one hour a unit.
+pub fn installer(calendar: CalendarId, service: ProductId) -> ProjectRole {
+    ProjectRole {
+        id: ProjectRoleId::new(),
+        name: "Installer".into(),
+        calendar_id: calendar,
+        hours_per_week: dec!(40),
+        bookings: Vec::new(),
+        services: vec![ServiceEntry {
+            product_id: service,
+            hours_per_unit: dec!(1),
+        }],
+    }
 }

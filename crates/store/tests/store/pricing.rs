@@ -239,20 +239,7 @@ fn rules_round_trip_update_with_versions_and_filter_by_coupon() {
 #[test]
 fn schedules_taxes_and_guards_round_trip() {
     let db = db();
-    let s = DiscountSchedule::new(DiscountScheduleSpec {
-        id: DiscountScheduleId::new(),
-        name: "Volume".into(),
-        kind: TierKind::Volume,
-        basis: TierBasis::Quantity,
-        currency: None,
-        tiers: vec![Tier {
-            from: dec!(10),
-            discount_percent: dec!(5),
-        }],
-        valid_from: None,
-        valid_to: None,
-    })
-    .unwrap();
+    let s = schedule();
     assert_eq!(schedules::create(&db, &s, at(1)).unwrap().record.value, s);
     assert!(schedules::is_active(&db, s.id()).unwrap());
     let using = rule(
@@ -264,17 +251,8 @@ fn schedules_taxes_and_guards_round_trip() {
     assert!(rules::schedule_in_use(&db, s.id()).unwrap());
 
     let t = TaxTemplate::new(TaxTemplateSpec {
-        id: TaxTemplateId::new(),
-        name: "VAT".into(),
-        mode: TaxMode::Exclusive,
-        lines: vec![TaxRate {
-            code: "VAT".into(),
-            name: "VAT 19".into(),
-            rate_percent: dec!(19),
-        }],
-        channels: BTreeSet::new(),
-        customers: Default::default(),
         is_default: true,
+        ..template_spec("VAT")
     })
     .unwrap();
     assert_eq!(
@@ -588,8 +566,8 @@ fn schedule() -> DiscountSchedule {
     .unwrap()
 }
 
-fn template(name: &str) -> TaxTemplate {
-    TaxTemplate::new(TaxTemplateSpec {
+fn template_spec(name: &str) -> TaxTemplateSpec {
+    TaxTemplateSpec {
         id: TaxTemplateId::new(),
         name: name.into(),
         mode: TaxMode::Exclusive,
@@ -601,8 +579,11 @@ fn template(name: &str) -> TaxTemplate {
         channels: BTreeSet::new(),
         customers: Default::default(),
         is_default: false,
-    })
-    .unwrap()
+    }
+}
+
+fn template(name: &str) -> TaxTemplate {
+    TaxTemplate::new(template_spec(name)).unwrap()
 }
 
 fn guard(min_margin: Decimal) -> PriceGuard {
