@@ -20,6 +20,7 @@ use serde_json::Value;
 
 pub use serde_json::json;
 
+pub mod approvals;
 pub mod shop;
 
 /// The workspace root (where `spin.toml` lives).
@@ -343,6 +344,31 @@ impl TestApp {
             .as_str()
             .map(str::to_string)
             .context("the created key has no `key`")
+    }
+
+    /// A new API key with `role` (uniquely named) and the principal it
+    /// stands for: (secret, principal id).
+    pub async fn person(&self, role: &str) -> Result<(String, String)> {
+        let key = self.create_key(&self.unique(role), &[role]).await?;
+        let me = self.get_as(&key, "/api/v1/me").await?;
+        if me.status != StatusCode::OK {
+            bail!("GET /api/v1/me answered {}: {}", me.status, me.text);
+        }
+        let id = me.body["id"]
+            .as_str()
+            .context("GET /api/v1/me has no `id`")?
+            .to_string();
+        Ok((key, id))
+    }
+
+    /// GET as the holder of `key`.
+    pub async fn get_as(&self, key: &str, path: &str) -> Result<Reply> {
+        self.call_as(key, Method::GET, path, None, &[]).await
+    }
+
+    /// POST `body` as the holder of `key`.
+    pub async fn post_as(&self, key: &str, path: &str, body: Value) -> Result<Reply> {
+        self.call_as(key, Method::POST, path, Some(body), &[]).await
     }
 
     /// A name unique to this run, for records in a shared database.

@@ -16,40 +16,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use reqwest::Method;
+use sales_e2e::approvals::{in_channel, one_level, step_state};
 use sales_e2e::{json, Reply, TestApp};
 use serde_json::Value;
 
-/// A key with `role`: (secret, principal id).
-async fn person(app: &TestApp, role: &str) -> (String, String) {
-    let key = app.create_key(&app.unique(role), &[role]).await.unwrap();
-    let me = app
-        .call_as(&key, Method::GET, "/api/v1/me", None, &[])
-        .await
-        .unwrap();
-    (key, me.body["id"].as_str().unwrap().to_string())
-}
-
-async fn post_as(app: &TestApp, key: &str, path: &str, body: Value) -> Reply {
-    app.call_as(key, Method::POST, path, Some(body), &[])
-        .await
-        .unwrap()
-}
-
 /// `POST /api/v1/approval-requests` with `snapshot`, as the holder of `key`.
 async fn request_approval(app: &TestApp, key: &str, snapshot: Value) -> Reply {
-    post_as(
-        app,
+    app.post_as(
         key,
         "/api/v1/approval-requests",
         json!({ "snapshot": snapshot }),
     )
     .await
-}
-
-async fn get_as(app: &TestApp, key: &str, path: &str) -> Reply {
-    app.call_as(key, Method::GET, path, None, &[])
-        .await
-        .unwrap()
+    .unwrap()
 }
 
 fn eur(amount: &str) -> Value {
@@ -71,15 +50,14 @@ fn snapshot(doc: &str, version: u32, by: &str, channel: &str, qty: u32, net: u32
     })
 }
 
-fn only_in(channel: &str, condition: Value) -> Value {
-    json!({ "type": "all", "all": [{ "type": "channels", "codes": [channel] }, condition] })
-}
-
+/// A quotation policy whose one level `approver` decides.
 fn policy(name: &str, condition: Value, approver: &str) -> Value {
-    json!({ "name": name, "applies_to": ["quotation"], "condition": condition,
-            "chain": { "levels": [{ "name": name,
-                                    "approvers": [{ "type": "principal", "id": approver }],
-                                    "mode": { "type": "any_one" } }] } })
+    one_level(
+        name,
+        json!(["quotation"]),
+        condition,
+        json!([{ "type": "principal", "id": approver }]),
+    )
 }
 
 /// Two policies for `channel`: more than 10% off a line → `manager`;
@@ -90,7 +68,7 @@ async fn policies(app: &TestApp, channel: &str, manager: &str, finance: &str) ->
             "/api/v1/approval-policies",
             policy(
                 "Discount over 10%",
-                only_in(
+                in_channel(
                     channel,
                     json!({ "type": "max_line_discount", "over": "10" }),
                 ),
@@ -104,7 +82,7 @@ async fn policies(app: &TestApp, channel: &str, manager: &str, finance: &str) ->
             "/api/v1/approval-policies",
             policy(
                 "Large order",
-                only_in(
+                in_channel(
                     channel,
                     json!({ "type": "total_amount", "limits": { "EUR": { "over": "5000" } } }),
                 ),
@@ -117,17 +95,6 @@ async fn policies(app: &TestApp, channel: &str, manager: &str, finance: &str) ->
         discount["id"].as_str().unwrap().to_string(),
         total["id"].as_str().unwrap().to_string(),
     )
-}
-
-fn step_state<'a>(request: &'a Value, policy: &str) -> &'a str {
-    request["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["key"]["policy"] == policy)
-        .unwrap_or_else(|| panic!("no step of policy {policy} in {request}"))["state"]["state"]
-        .as_str()
-        .unwrap()
 }
 
 fn inbox_ids(reply: &Reply) -> Vec<String> {
@@ -145,22 +112,23 @@ const INBOX: &str = "/api/v1/approvals?assignee=me&status=pending";
 async fn a_discount_over_the_limit_waits_for_the_manager_and_an_edit_asks_only_the_affected_level()
 {
     let app = TestApp::spawn().await.unwrap();
-    let (rep_key, rep) = person(&app, "rep").await;
-    let (manager_key, manager) = person(&app, "manager").await;
-    let (finance_key, finance) = person(&app, "manager").await;
+    let (rep_key, rep) = app.person("rep").await.unwrap();
+    let (manager_key, manager) = app.person("manager").await.unwrap();
+    let (finance_key, finance) = app.person("manager").await.unwrap();
     let channel = app.code("AP");
     let (discount, total) = policies(&app, &channel, &manager, &finance).await;
     let doc = uuid::Uuid::now_v7().to_string();
 
     // Evaluation names the levels and why, and writes nothing.
     let v1 = snapshot(&doc, 1, &rep, &channel, 100, 80);
-    let eval = post_as(
-        &app,
-        &rep_key,
-        "/api/v1/approvals/evaluate",
-        json!({ "snapshot": v1 }),
-    )
-    .await;
+    let eval = app
+        .post_as(
+            &rep_key,
+            "/api/v1/approvals/evaluate",
+            json!({ "snapshot": v1 }),
+        )
+        .await
+        .unwrap();
     let eval = eval.assert_status(200);
     assert_eq!(eval["approval_required"], true);
     assert_eq!(eval["levels"].as_array().unwrap().len(), 2);
@@ -176,33 +144,31 @@ async fn a_discount_over_the_limit_waits_for_the_manager_and_an_edit_asks_only_t
     assert_eq!(step_state(&first, &total), "pending");
 
     // The manager's inbox shows it; the rep's does not.
-    let inbox = get_as(&app, &manager_key, INBOX).await;
+    let inbox = app.get_as(&manager_key, INBOX).await.unwrap();
     assert_eq!(inbox_ids(&inbox), vec![first_id.clone()]);
-    assert!(inbox_ids(&get_as(&app, &rep_key, INBOX).await).is_empty());
+    assert!(inbox_ids(&app.get_as(&rep_key, INBOX).await.unwrap()).is_empty());
 
     // The rep cannot approve their own discount.
     let approve = format!("/api/v1/approvals/{first_id}/approve");
-    post_as(&app, &rep_key, &approve, json!({ "document_version": 1 }))
+    app.post_as(&rep_key, &approve, json!({ "document_version": 1 }))
         .await
+        .unwrap()
         .assert_problem(403, "self_approval");
     // Nor can the manager approve a version they did not see.
-    post_as(
-        &app,
-        &manager_key,
-        &approve,
-        json!({ "document_version": 2 }),
-    )
-    .await
-    .assert_problem(409, "stale_document_version");
+    app.post_as(&manager_key, &approve, json!({ "document_version": 2 }))
+        .await
+        .unwrap()
+        .assert_problem(409, "stale_document_version");
 
     // The manager approves, once.
-    let after = post_as(
-        &app,
-        &manager_key,
-        &approve,
-        json!({ "document_version": 1, "comment": "ok" }),
-    )
-    .await;
+    let after = app
+        .post_as(
+            &manager_key,
+            &approve,
+            json!({ "document_version": 1, "comment": "ok" }),
+        )
+        .await
+        .unwrap();
     let after = after.assert_status(200).clone();
     assert_eq!(step_state(&after, &discount), "approved");
     assert_eq!(after["status"]["status"], "pending");
@@ -210,24 +176,17 @@ async fn a_discount_over_the_limit_waits_for_the_manager_and_an_edit_asks_only_t
     assert_eq!(record["decided_by"], manager.as_str());
     assert_eq!(record["verdict"], "approve");
     assert_eq!(record["document"]["version"], 1);
-    post_as(
-        &app,
-        &manager_key,
-        &approve,
-        json!({ "document_version": 1 }),
-    )
-    .await
-    .assert_problem(409, "step_not_pending");
-    assert!(inbox_ids(&get_as(&app, &manager_key, INBOX).await).is_empty());
+    app.post_as(&manager_key, &approve, json!({ "document_version": 1 }))
+        .await
+        .unwrap()
+        .assert_problem(409, "step_not_pending");
+    assert!(inbox_ids(&app.get_as(&manager_key, INBOX).await.unwrap()).is_empty());
 
     // Finance approves the total; the quotation is approved.
-    let done = post_as(
-        &app,
-        &finance_key,
-        &approve,
-        json!({ "document_version": 1 }),
-    )
-    .await;
+    let done = app
+        .post_as(&finance_key, &approve, json!({ "document_version": 1 }))
+        .await
+        .unwrap();
     assert_eq!(done.assert_status(200)["status"]["status"], "approved");
 
     // An edit: a deeper discount on a smaller total. Only the discount
@@ -239,10 +198,10 @@ async fn a_discount_over_the_limit_waits_for_the_manager_and_an_edit_asks_only_t
     assert_eq!(step_state(&second, &discount), "pending");
     assert_eq!(step_state(&second, &total), "kept");
     assert_eq!(
-        inbox_ids(&get_as(&app, &manager_key, INBOX).await),
+        inbox_ids(&app.get_as(&manager_key, INBOX).await.unwrap()),
         vec![second_id.clone()]
     );
-    assert!(inbox_ids(&get_as(&app, &finance_key, INBOX).await).is_empty());
+    assert!(inbox_ids(&app.get_as(&finance_key, INBOX).await.unwrap()).is_empty());
 
     // The first request is superseded: deciding on it is refused.
     let old = app
@@ -250,27 +209,20 @@ async fn a_discount_over_the_limit_waits_for_the_manager_and_an_edit_asks_only_t
         .await
         .unwrap();
     assert_eq!(old.body["status"]["status"], "superseded");
-    post_as(
-        &app,
-        &finance_key,
-        &approve,
-        json!({ "document_version": 1 }),
-    )
-    .await
-    .assert_problem(409, "approval_closed");
+    app.post_as(&finance_key, &approve, json!({ "document_version": 1 }))
+        .await
+        .unwrap()
+        .assert_problem(409, "approval_closed");
     // The same version cannot be requested twice.
     request_approval(&app, &rep_key, v2)
         .await
         .assert_problem(409, "not_a_newer_version");
 
     let approve2 = format!("/api/v1/approvals/{second_id}/approve");
-    let done = post_as(
-        &app,
-        &manager_key,
-        &approve2,
-        json!({ "document_version": 2 }),
-    )
-    .await;
+    let done = app
+        .post_as(&manager_key, &approve2, json!({ "document_version": 2 }))
+        .await
+        .unwrap();
     assert_eq!(done.assert_status(200)["status"]["status"], "approved");
     assert_eq!(app.count(&by_doc).await.unwrap(), 2);
     app.stop().await.unwrap();
@@ -279,9 +231,9 @@ async fn a_discount_over_the_limit_waits_for_the_manager_and_an_edit_asks_only_t
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejection_sends_the_quotation_back_with_the_reason() {
     let app = TestApp::spawn().await.unwrap();
-    let (rep_key, rep) = person(&app, "rep").await;
-    let (manager_key, manager) = person(&app, "manager").await;
-    let (_, finance) = person(&app, "manager").await;
+    let (rep_key, rep) = app.person("rep").await.unwrap();
+    let (manager_key, manager) = app.person("manager").await.unwrap();
+    let (_, finance) = app.person("manager").await.unwrap();
     let channel = app.code("AP");
     policies(&app, &channel, &manager, &finance).await;
     let doc = uuid::Uuid::now_v7().to_string();
@@ -294,24 +246,21 @@ async fn a_rejection_sends_the_quotation_back_with_the_reason() {
     let reject = format!("/api/v1/approvals/{id}/reject");
 
     // A rejection needs a reason, and nothing is written without one.
-    post_as(
-        &app,
-        &manager_key,
-        &reject,
-        json!({ "document_version": 1 }),
-    )
-    .await
-    .assert_problem(422, "reason_required");
+    app.post_as(&manager_key, &reject, json!({ "document_version": 1 }))
+        .await
+        .unwrap()
+        .assert_problem(422, "reason_required");
     let unchanged = app.get(&format!("/api/v1/approvals/{id}")).await.unwrap();
     assert_eq!(unchanged.body["version"], 1);
 
-    let rejected = post_as(
-        &app,
-        &manager_key,
-        &reject,
-        json!({ "document_version": 1, "comment": "30% is too deep for this customer" }),
-    )
-    .await;
+    let rejected = app
+        .post_as(
+            &manager_key,
+            &reject,
+            json!({ "document_version": 1, "comment": "30% is too deep for this customer" }),
+        )
+        .await
+        .unwrap();
     let rejected = rejected.assert_status(200);
     assert_eq!(rejected["status"]["status"], "rejected");
     assert_eq!(
@@ -322,14 +271,10 @@ async fn a_rejection_sends_the_quotation_back_with_the_reason() {
 
     // Deciding on a closed approval is refused and writes nothing.
     let approve = format!("/api/v1/approvals/{id}/approve");
-    post_as(
-        &app,
-        &manager_key,
-        &approve,
-        json!({ "document_version": 1 }),
-    )
-    .await
-    .assert_problem(409, "approval_closed");
+    app.post_as(&manager_key, &approve, json!({ "document_version": 1 }))
+        .await
+        .unwrap()
+        .assert_problem(409, "approval_closed");
     let after = app.get(&format!("/api/v1/approvals/{id}")).await.unwrap();
     assert_eq!(after.body["version"], 2);
     app.stop().await.unwrap();
@@ -338,33 +283,40 @@ async fn a_rejection_sends_the_quotation_back_with_the_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delegate_decides_for_the_manager_and_the_record_names_both() {
     let app = TestApp::spawn().await.unwrap();
-    let (rep_key, rep) = person(&app, "rep").await;
-    let (manager_key, manager) = person(&app, "manager").await;
-    let (deputy_key, deputy) = person(&app, "manager").await;
-    let (_, finance) = person(&app, "manager").await;
+    let (rep_key, rep) = app.person("rep").await.unwrap();
+    let (manager_key, manager) = app.person("manager").await.unwrap();
+    let (deputy_key, deputy) = app.person("manager").await.unwrap();
+    let (_, finance) = app.person("manager").await.unwrap();
     let channel = app.code("AP");
     policies(&app, &channel, &manager, &finance).await;
 
     // Only the manager delegates their own approvals.
     let window = json!({ "to": deputy, "starts": "2000-01-01", "ends": "2999-12-31" });
-    post_as(&app, &rep_key, "/api/v1/delegations", json!({ "from": manager, "to": deputy,
+    app.post_as(&rep_key, "/api/v1/delegations", json!({ "from": manager, "to": deputy,
                                                            "starts": "2000-01-01", "ends": "2999-12-31" }))
         .await
+.unwrap()
         .assert_problem(403, "forbidden");
-    let delegation = post_as(&app, &manager_key, "/api/v1/delegations", window.clone()).await;
+    let delegation = app
+        .post_as(&manager_key, "/api/v1/delegations", window.clone())
+        .await
+        .unwrap();
     let delegation = delegation.assert_status(201).clone();
     assert_eq!(delegation["from"], manager.as_str());
     // A second, overlapping delegation of the same approver is refused.
-    let (_, other) = person(&app, "manager").await;
-    post_as(
-        &app,
+    let (_, other) = app.person("manager").await.unwrap();
+    app.post_as(
         &manager_key,
         "/api/v1/delegations",
         json!({ "to": other, "starts": "2026-01-01", "ends": "2026-01-02" }),
     )
     .await
+    .unwrap()
     .assert_problem(409, "delegation_overlap");
-    let mine = get_as(&app, &deputy_key, "/api/v1/delegations?principal=me").await;
+    let mine = app
+        .get_as(&deputy_key, "/api/v1/delegations?principal=me")
+        .await
+        .unwrap();
     assert_eq!(
         mine.assert_status(200)["items"].as_array().unwrap().len(),
         1
@@ -379,16 +331,17 @@ async fn a_delegate_decides_for_the_manager_and_the_record_names_both() {
 
     // The deputy sees it in their inbox and approves for the manager.
     assert_eq!(
-        inbox_ids(&get_as(&app, &deputy_key, INBOX).await),
+        inbox_ids(&app.get_as(&deputy_key, INBOX).await.unwrap()),
         vec![id.clone()]
     );
-    let approved = post_as(
-        &app,
-        &deputy_key,
-        &format!("/api/v1/approvals/{id}/approve"),
-        json!({ "document_version": 1, "comment": "for the manager, who is away" }),
-    )
-    .await;
+    let approved = app
+        .post_as(
+            &deputy_key,
+            &format!("/api/v1/approvals/{id}/approve"),
+            json!({ "document_version": 1, "comment": "for the manager, who is away" }),
+        )
+        .await
+        .unwrap();
     let approved = approved.assert_status(200);
     assert_eq!(approved["status"]["status"], "approved");
     let record = &approved["decisions"][0];
@@ -410,8 +363,8 @@ async fn a_delegate_decides_for_the_manager_and_the_record_names_both() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_policies_and_requests_are_refused_and_write_nothing() {
     let app = TestApp::spawn().await.unwrap();
-    let (rep_key, rep) = person(&app, "rep").await;
-    let (manager_key, manager) = person(&app, "manager").await;
+    let (rep_key, rep) = app.person("rep").await.unwrap();
+    let (manager_key, manager) = app.person("manager").await.unwrap();
     let channel = app.code("AP");
     let discount = json!({ "type": "max_line_discount", "over": "10" });
     let before = app.count("/api/v1/approval-policies").await.unwrap();
@@ -420,13 +373,13 @@ async fn bad_policies_and_requests_are_refused_and_write_nothing() {
     let ghost = uuid::Uuid::now_v7().to_string();
     app.post(
         "/api/v1/approval-policies",
-        policy("Ghost", only_in(&channel, discount.clone()), &ghost),
+        policy("Ghost", in_channel(&channel, discount.clone()), &ghost),
     )
     .await
     .unwrap()
     .assert_problem(422, "unknown_approver");
     // An empty chain.
-    let mut empty = policy("Empty", only_in(&channel, discount.clone()), &manager);
+    let mut empty = policy("Empty", in_channel(&channel, discount.clone()), &manager);
     empty["chain"]["levels"] = json!([]);
     let reply = app.post("/api/v1/approval-policies", empty).await.unwrap();
     reply.assert_problem(422, "empty_chain");
@@ -434,7 +387,7 @@ async fn bad_policies_and_requests_are_refused_and_write_nothing() {
     // Thresholds that contradict each other.
     let contradictory = policy(
         "Contradictory",
-        only_in(
+        in_channel(
             &channel,
             json!({ "type": "max_line_discount", "over": "20", "up_to": "10" }),
         ),
@@ -445,13 +398,13 @@ async fn bad_policies_and_requests_are_refused_and_write_nothing() {
         .unwrap()
         .assert_problem(422, "contradictory_thresholds");
     // Only admins write policies.
-    post_as(
-        &app,
+    app.post_as(
         &manager_key,
         "/api/v1/approval-policies",
-        policy("Mine", only_in(&channel, discount.clone()), &manager),
+        policy("Mine", in_channel(&channel, discount.clone()), &manager),
     )
     .await
+    .unwrap()
     .assert_problem(403, "forbidden");
     assert_eq!(
         app.count("/api/v1/approval-policies").await.unwrap(),
@@ -463,7 +416,7 @@ async fn bad_policies_and_requests_are_refused_and_write_nothing() {
     app.create(
         "/api/v1/approval-policies",
         json!({ "name": "Manager of the rep", "applies_to": ["quotation"],
-                "condition": only_in(&channel, json!({ "type": "max_line_discount", "over": "40" })),
+                "condition": in_channel(&channel, json!({ "type": "max_line_discount", "over": "40" })),
                 "chain": { "levels": [{ "name": "Line manager",
                                         "approvers": [{ "type": "submitter_manager" }],
                                         "mode": { "type": "any_one" } }] } }),
@@ -494,7 +447,7 @@ async fn bad_policies_and_requests_are_refused_and_write_nothing() {
     assert_eq!(app.count(&by_doc).await.unwrap(), 0);
 
     // A viewer may not ask for approval nor decide.
-    let (viewer_key, viewer) = person(&app, "viewer").await;
+    let (viewer_key, viewer) = app.person("viewer").await.unwrap();
     request_approval(
         &app,
         &viewer_key,
@@ -508,13 +461,13 @@ async fn bad_policies_and_requests_are_refused_and_write_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_submitters_manager_approves_once_an_admin_records_who_manages_whom() {
     let app = TestApp::spawn().await.unwrap();
-    let (rep_key, rep) = person(&app, "rep").await;
-    let (manager_key, manager) = person(&app, "manager").await;
+    let (rep_key, rep) = app.person("rep").await.unwrap();
+    let (manager_key, manager) = app.person("manager").await.unwrap();
     let channel = app.code("AP");
     app.create(
         "/api/v1/approval-policies",
         json!({ "name": "Line manager over 10%", "applies_to": ["quotation"],
-                "condition": only_in(&channel, json!({ "type": "max_line_discount", "over": "10" })),
+                "condition": in_channel(&channel, json!({ "type": "max_line_discount", "over": "10" })),
                 "chain": { "levels": [{ "name": "Line manager",
                                         "approvers": [{ "type": "submitter_manager" }],
                                         "mode": { "type": "any_one" } }] } }),
@@ -525,20 +478,17 @@ async fn the_submitters_manager_approves_once_an_admin_records_who_manages_whom(
     let ask = |version: u32| json!({ "snapshot": snapshot(&doc, version, &rep, &channel, 10, 80) });
 
     // Without a recorded manager nobody can approve: refused, nothing written.
-    post_as(&app, &rep_key, "/api/v1/approval-requests", ask(1))
+    app.post_as(&rep_key, "/api/v1/approval-requests", ask(1))
         .await
+        .unwrap()
         .assert_problem(422, "approvers_unavailable");
 
     // Only admins record the hierarchy; both people must exist; one manager each.
     let line = json!({ "principal_id": rep, "manager_id": manager });
-    post_as(
-        &app,
-        &manager_key,
-        "/api/v1/approval-managers",
-        line.clone(),
-    )
-    .await
-    .assert_problem(403, "forbidden");
+    app.post_as(&manager_key, "/api/v1/approval-managers", line.clone())
+        .await
+        .unwrap()
+        .assert_problem(403, "forbidden");
     app.post(
         "/api/v1/approval-managers",
         json!({ "principal_id": rep, "manager_id": uuid::Uuid::now_v7().to_string() }),
@@ -557,23 +507,27 @@ async fn the_submitters_manager_approves_once_an_admin_records_who_manages_whom(
         .assert_problem(409, "duplicate");
 
     // Now the rep's manager is the approver.
-    let opened = post_as(&app, &rep_key, "/api/v1/approval-requests", ask(1)).await;
+    let opened = app
+        .post_as(&rep_key, "/api/v1/approval-requests", ask(1))
+        .await
+        .unwrap();
     let id = opened.assert_status(201)["id"]
         .as_str()
         .unwrap()
         .to_string();
     assert_eq!(opened.body["steps"][0]["approvers"], json!([manager]));
     assert_eq!(
-        inbox_ids(&get_as(&app, &manager_key, INBOX).await),
+        inbox_ids(&app.get_as(&manager_key, INBOX).await.unwrap()),
         vec![id.clone()]
     );
-    let approved = post_as(
-        &app,
-        &manager_key,
-        &format!("/api/v1/approvals/{id}/approve"),
-        json!({ "document_version": 1 }),
-    )
-    .await;
+    let approved = app
+        .post_as(
+            &manager_key,
+            &format!("/api/v1/approvals/{id}/approve"),
+            json!({ "document_version": 1 }),
+        )
+        .await
+        .unwrap();
     assert_eq!(approved.assert_status(200)["status"]["status"], "approved");
     app.stop().await.unwrap();
 }
@@ -581,14 +535,14 @@ async fn the_submitters_manager_approves_once_an_admin_records_who_manages_whom(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_periodic_tick_escalates_only_what_is_due_and_only_machines_run_it() {
     let app = TestApp::spawn().await.unwrap();
-    let (rep_key, rep) = person(&app, "rep").await;
-    let (_, manager) = person(&app, "manager").await;
-    let (_, director) = person(&app, "manager").await;
-    let (jobs_key, _) = person(&app, "integration").await;
+    let (rep_key, rep) = app.person("rep").await.unwrap();
+    let (_, manager) = app.person("manager").await.unwrap();
+    let (_, director) = app.person("manager").await.unwrap();
+    let (jobs_key, _) = app.person("integration").await.unwrap();
     let channel = app.code("AP");
     let mut escalating = policy(
         "Discount, escalating",
-        only_in(
+        in_channel(
             &channel,
             json!({ "type": "max_line_discount", "over": "10" }),
         ),
@@ -617,10 +571,14 @@ async fn the_periodic_tick_escalates_only_what_is_due_and_only_machines_run_it()
 
     // Reps do not run periodic work; the jobs key does. Nothing is due yet
     // (24 hours), so the request is untouched.
-    post_as(&app, &rep_key, "/api/v1/approvals/tick", json!({}))
+    app.post_as(&rep_key, "/api/v1/approvals/tick", json!({}))
         .await
+        .unwrap()
         .assert_problem(403, "forbidden");
-    let ticked = post_as(&app, &jobs_key, "/api/v1/approvals/tick", json!({})).await;
+    let ticked = app
+        .post_as(&jobs_key, "/api/v1/approvals/tick", json!({}))
+        .await
+        .unwrap();
     let escalations = ticked.assert_status(200)["escalations"].as_array().unwrap();
     assert!(escalations.iter().all(|e| e["request"] != id.as_str()));
     let request = app.get(&format!("/api/v1/approvals/{id}")).await.unwrap();

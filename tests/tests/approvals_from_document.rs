@@ -14,7 +14,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use reqwest::Method;
-use sales_e2e::{json, RedisServer, Reply, TestApp};
+use sales_e2e::approvals::{in_channel, one_level, step_state};
+use sales_e2e::{json, RedisServer, TestApp};
 use serde_json::Value;
 
 fn id(v: &Value) -> String {
@@ -33,22 +34,6 @@ async fn app_with_redis() -> (RedisServer, TestApp) {
         .await
         .unwrap();
     (redis, app)
-}
-
-/// A key with `role`: (secret, principal id).
-async fn person(app: &TestApp, role: &str) -> (String, String) {
-    let key = app.create_key(&app.unique(role), &[role]).await.unwrap();
-    let me = app
-        .call_as(&key, Method::GET, "/api/v1/me", None, &[])
-        .await
-        .unwrap();
-    (key, me.body["id"].as_str().unwrap().to_string())
-}
-
-async fn post_as(app: &TestApp, key: &str, path: &str, body: Value) -> Reply {
-    app.call_as(key, Method::POST, path, Some(body), &[])
-        .await
-        .unwrap()
 }
 
 /// What a refused decision must leave as it was: the request's version,
@@ -88,15 +73,15 @@ async fn refused_both_ways(
     code: &str,
 ) {
     let before = written(app, request).await;
-    let from_document = post_as(app, key, &format!("{document}/{verb}"), body.clone()).await;
+    let from_document = app
+        .post_as(key, &format!("{document}/{verb}"), body.clone())
+        .await
+        .unwrap();
     from_document.assert_problem(status, code);
-    let over_http = post_as(
-        app,
-        key,
-        &format!("/api/v1/approvals/{request}/{verb}"),
-        body,
-    )
-    .await;
+    let over_http = app
+        .post_as(key, &format!("/api/v1/approvals/{request}/{verb}"), body)
+        .await
+        .unwrap();
     over_http.assert_problem(status, code);
     assert_eq!(
         from_document.body["field"], over_http.body["field"],
@@ -133,17 +118,6 @@ async fn status_becomes(app: &TestApp, path: &str, status: &str) -> Value {
     wait_for(app, path, status, |v| v["status"] == status).await
 }
 
-fn step_state<'a>(request: &'a Value, policy: &str) -> &'a str {
-    request["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["key"]["policy"] == policy)
-        .unwrap_or_else(|| panic!("no step of policy {policy} in {request}"))["state"]["state"]
-        .as_str()
-        .unwrap()
-}
-
 /// A one-level policy on `channel` for `kinds`, approved by `approvers`.
 async fn policy(
     app: &TestApp,
@@ -156,11 +130,7 @@ async fn policy(
     id(&app
         .create(
             "/api/v1/approval-policies",
-            json!({ "name": name, "applies_to": kinds,
-                    "condition": { "type": "all", "all": [
-                        { "type": "channels", "codes": [channel] }, test ] },
-                    "chain": { "levels": [{ "name": name, "approvers": approvers,
-                        "mode": { "type": "any_one" } }] } }),
+            one_level(name, kinds, in_channel(channel, test), approvers),
         )
         .await
         .unwrap())
@@ -206,11 +176,11 @@ async fn a_quotation_is_approved_from_the_document_through_the_capability_and_by
     )
     .await
     .unwrap();
-    let (rep, _) = person(&app, "rep").await;
-    let (manager, manager_id) = person(&app, "manager").await;
-    let (finance, finance_id) = person(&app, "manager").await;
-    let (outsider, _) = person(&app, "manager").await;
-    let (viewer, _) = person(&app, "viewer").await;
+    let (rep, _) = app.person("rep").await.unwrap();
+    let (manager, manager_id) = app.person("manager").await.unwrap();
+    let (finance, finance_id) = app.person("manager").await.unwrap();
+    let (outsider, _) = app.person("manager").await.unwrap();
+    let (viewer, _) = app.person("viewer").await.unwrap();
     let quotation = json!(["quotation"]);
     let discount = policy(
         &app,
@@ -232,17 +202,21 @@ async fn a_quotation_is_approved_from_the_document_through_the_capability_and_by
     .await;
 
     // The rep quotes 60 drills at 15 % off (510 EUR) and sends: it waits.
-    let q = post_as(
-        &app,
-        &rep,
-        "/api/v1/quotations",
-        json!({ "customer_id": customer, "channel_code": channel,
+    let q = app
+        .post_as(
+            &rep,
+            "/api/v1/quotations",
+            json!({ "customer_id": customer, "channel_code": channel,
                 "lines": [{ "product_id": drill, "quantity": "60" }] }),
-    )
-    .await;
+        )
+        .await
+        .unwrap();
     let q = q.assert_status(201).clone();
     let doc = format!("/api/v1/quotations/{}", id(&q));
-    let sent = post_as(&app, &rep, &format!("{doc}/send"), json!({})).await;
+    let sent = app
+        .post_as(&rep, &format!("{doc}/send"), json!({}))
+        .await
+        .unwrap();
     let request = sent.assert_status(202)["approval_request"].clone();
     let request_id = id(&request);
     let v1 = json!({ "document_version": 1 });
@@ -268,13 +242,13 @@ async fn a_quotation_is_approved_from_the_document_through_the_capability_and_by
         refused_both_ways(&app, key, &doc, &request_id, verb, body, status, code).await;
     }
     // A document nobody stores is a 404.
-    post_as(
-        &app,
+    app.post_as(
         &manager,
         &format!("/api/v1/quotations/{}/approve", uuid::Uuid::now_v7()),
         v1.clone(),
     )
     .await
+    .unwrap()
     .assert_problem(404, "not_found");
 
     // The manager approves from the quotation, with an Idempotency-Key.
@@ -333,7 +307,7 @@ async fn a_quotation_is_approved_from_the_document_through_the_capability_and_by
 
     // Finance approves from the quotation: the jobs component makes it
     // approved, and it can be sent.
-    let done = post_as(&app, &finance, &approve, v1.clone()).await;
+    let done = app.post_as(&finance, &approve, v1.clone()).await.unwrap();
     assert_eq!(done.assert_status(200)["status"]["status"], "approved");
     let approved = status_becomes(&app, &doc, "approved").await;
     assert_eq!(approved["document_version"], 1);
@@ -356,12 +330,18 @@ async fn a_quotation_is_approved_from_the_document_through_the_capability_and_by
         "approval_closed",
     )
     .await;
-    let offered = post_as(&app, &rep, &format!("{doc}/send"), json!({})).await;
+    let offered = app
+        .post_as(&rep, &format!("{doc}/send"), json!({}))
+        .await
+        .unwrap();
     assert_eq!(offered.assert_status(200)["status"], "sent");
 
     // Rejected from the document: back to draft with the reason. A
     // revision with more drills waits for finance again.
-    let revised = post_as(&app, &rep, &format!("{doc}/revise"), json!({})).await;
+    let revised = app
+        .post_as(&rep, &format!("{doc}/revise"), json!({}))
+        .await
+        .unwrap();
     let revised = revised.assert_status(200).clone();
     app.call_as(
         &rep,
@@ -373,7 +353,10 @@ async fn a_quotation_is_approved_from_the_document_through_the_capability_and_by
     .await
     .unwrap()
     .assert_status(200);
-    let again = post_as(&app, &rep, &format!("{doc}/send"), json!({})).await;
+    let again = app
+        .post_as(&rep, &format!("{doc}/send"), json!({}))
+        .await
+        .unwrap();
     let again = again.assert_status(202)["approval_request"].clone();
     let version = again["document_version"].as_i64().unwrap();
     // The version before the edit is an old version now.
@@ -388,13 +371,14 @@ async fn a_quotation_is_approved_from_the_document_through_the_capability_and_by
         "stale_document_version",
     )
     .await;
-    let rejected = post_as(
-        &app,
-        &finance,
-        &format!("{doc}/reject"),
-        json!({ "document_version": version, "comment": "900 EUR needs a contract" }),
-    )
-    .await;
+    let rejected = app
+        .post_as(
+            &finance,
+            &format!("{doc}/reject"),
+            json!({ "document_version": version, "comment": "900 EUR needs a contract" }),
+        )
+        .await
+        .unwrap();
     assert_eq!(rejected.assert_status(200)["status"]["status"], "rejected");
     let back = status_becomes(&app, &doc, "draft").await;
     assert_eq!(
@@ -464,32 +448,36 @@ async fn an_order_is_approved_and_rejected_from_the_document_by_a_delegate_and_i
         json!([{ "type": "role", "role": "manager" }]),
     )
     .await;
-    let (seller, _) = person(&app, "manager").await;
-    let (boss, boss_id) = person(&app, "manager").await;
-    let (rep, rep_id) = person(&app, "rep").await;
+    let (seller, _) = app.person("manager").await.unwrap();
+    let (boss, boss_id) = app.person("manager").await.unwrap();
+    let (rep, rep_id) = app.person("rep").await.unwrap();
 
     // A draft nobody asked approval for has no request to decide on.
-    let order = post_as(
-        &app,
-        &seller,
-        "/api/v1/orders",
-        json!({ "customer_id": customer, "channel_id": channel,
+    let order = app
+        .post_as(
+            &seller,
+            "/api/v1/orders",
+            json!({ "customer_id": customer, "channel_id": channel,
                 "lines": [{ "product_id": drill, "quantity": "6" }] }),
-    )
-    .await;
+        )
+        .await
+        .unwrap();
     let order = order.assert_status(201).clone();
     let doc = format!("/api/v1/orders/{}", id(&order));
-    post_as(
-        &app,
+    app.post_as(
         &boss,
         &format!("{doc}/approve"),
         json!({ "document_version": 1 }),
     )
     .await
+    .unwrap()
     .assert_problem(409, "no_approval_request");
 
     // The seller (a manager) submits 600 EUR: it waits for a manager.
-    let waiting = post_as(&app, &seller, &format!("{doc}/submit"), json!({})).await;
+    let waiting = app
+        .post_as(&seller, &format!("{doc}/submit"), json!({}))
+        .await
+        .unwrap();
     let waiting = waiting.assert_status(200).clone();
     assert_eq!(waiting["status"], "pending_approval");
     let request = waiting["approval_request_id"].as_str().unwrap().to_string();
@@ -521,7 +509,10 @@ async fn an_order_is_approved_and_rejected_from_the_document_by_a_delegate_and_i
 
     // The other manager approves from the order: the jobs component
     // confirms it.
-    let approved = post_as(&app, &boss, &format!("{doc}/approve"), body.clone()).await;
+    let approved = app
+        .post_as(&boss, &format!("{doc}/approve"), body.clone())
+        .await
+        .unwrap();
     let approved = approved.assert_status(200).clone();
     assert_eq!(approved["status"]["status"], "approved");
     assert_eq!(approved["decisions"][0]["decided_by"], boss_id.as_str());
@@ -542,13 +533,14 @@ async fn an_order_is_approved_and_rejected_from_the_document_by_a_delegate_and_i
     // version now. The boss is away: the rep decides for them, and the
     // rejection, recorded with both people, sends the order back to draft
     // with the reason.
-    let delegated = post_as(
-        &app,
-        &boss,
-        "/api/v1/delegations",
-        json!({ "to": rep_id, "starts": "2000-01-01", "ends": "2999-12-31" }),
-    )
-    .await;
+    let delegated = app
+        .post_as(
+            &boss,
+            "/api/v1/delegations",
+            json!({ "to": rep_id, "starts": "2000-01-01", "ends": "2999-12-31" }),
+        )
+        .await
+        .unwrap();
     delegated.assert_status(201);
     let line = confirmed["lines"][0]["id"].clone();
     let amended = app
@@ -576,13 +568,14 @@ async fn an_order_is_approved_and_rejected_from_the_document_by_a_delegate_and_i
         "stale_document_version",
     )
     .await;
-    let rejected = post_as(
-        &app,
-        &rep,
-        &format!("{doc}/reject"),
-        json!({ "document_version": amended["revision"], "comment": "7 is too many" }),
-    )
-    .await;
+    let rejected = app
+        .post_as(
+            &rep,
+            &format!("{doc}/reject"),
+            json!({ "document_version": amended["revision"], "comment": "7 is too many" }),
+        )
+        .await
+        .unwrap();
     let rejected = rejected.assert_status(200).clone();
     assert_eq!(rejected["id"], second.as_str());
     assert_eq!(rejected["status"]["reason"], "7 is too many");

@@ -906,20 +906,9 @@ async fn a_tick_expires_reservations_and_escalations_notify() {
     let redis = RedisServer::start().unwrap();
     let app = apps(&redis, 1, &[]).await.pop().unwrap();
     let db_file = app.database_path().unwrap();
-    let person = |role: &'static str| {
-        let app = &app;
-        async move {
-            let key = app.create_key(&app.unique(role), &[role]).await.unwrap();
-            let me = app
-                .call_as(&key, reqwest::Method::GET, "/api/v1/me", None, &[])
-                .await
-                .unwrap();
-            (key, me.body["id"].as_str().unwrap().to_string())
-        }
-    };
-    let (rep_key, rep) = person("rep").await;
-    let (manager_key, manager) = person("manager").await;
-    let (director_key, director) = person("manager").await;
+    let (rep_key, rep) = app.person("rep").await.unwrap();
+    let (manager_key, manager) = app.person("manager").await.unwrap();
+    let (director_key, director) = app.person("manager").await.unwrap();
 
     // A hold whose last day has passed.
     let code = app.code("TW");
