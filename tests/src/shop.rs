@@ -64,13 +64,6 @@ pub async fn shop(app: &TestApp, spec: &ShopSpec<'_>) -> Shop {
         .await
         .unwrap();
     let manager = me.assert_status(200)["id"].as_str().unwrap().to_owned();
-    let warehouse = id(&app
-        .create(
-            "/api/v1/warehouses",
-            json!({ "code": "MAIN", "name": "Main" }),
-        )
-        .await
-        .unwrap());
     let product = |sku: &str, kind: &str, uom: &str| {
         json!({ "sku": sku, "name": sku, "uom": uom, "kind": kind,
                 "standard_cost": eur("40.00") })
@@ -87,6 +80,15 @@ pub async fn shop(app: &TestApp, spec: &ShopSpec<'_>) -> Shop {
         .create_product(product("INSTALL", "service", "h"))
         .await
         .unwrap());
+    let Plant {
+        warehouse, role, ..
+    } = plant(
+        app,
+        "MAIN",
+        json!([{ "product_id": cabinet, "hours_per_unit": spec.cabinet_hours }]),
+        json!([{ "product_id": install }]),
+    )
+    .await;
     app.post(
         "/api/v1/stock/adjustments",
         json!({ "product_id": shelf, "warehouse_id": warehouse,
@@ -95,30 +97,6 @@ pub async fn shop(app: &TestApp, spec: &ShopSpec<'_>) -> Shop {
     .await
     .unwrap()
     .assert_status(201);
-    let calendar = id(&app
-        .create(
-            "/api/v1/calendars",
-            json!({ "name": "Plant", "working_days":
-                    ["monday", "tuesday", "wednesday", "thursday", "friday"] }),
-        )
-        .await
-        .unwrap());
-    app.create(
-        "/api/v1/work-centers",
-        json!({ "name": "Carpentry", "calendar_id": calendar, "hours_per_day": "8",
-                "routings": [{ "product_id": cabinet,
-                               "hours_per_unit": spec.cabinet_hours }] }),
-    )
-    .await
-    .unwrap();
-    let role = id(&app
-        .create(
-            "/api/v1/project-roles",
-            json!({ "name": "Installer", "calendar_id": calendar, "hours_per_week": "40",
-                    "services": [{ "product_id": install }] }),
-        )
-        .await
-        .unwrap());
     app.create(
         "/api/v1/price-lists",
         json!({ "name": "Standard", "currency": "EUR", "items": [
@@ -171,4 +149,100 @@ pub async fn shop(app: &TestApp, spec: &ShopSpec<'_>) -> Shop {
         channel,
         channel_code,
     }
+}
+
+/// Where goods are kept, made and installed, created over the API.
+#[derive(Debug, Clone)]
+pub struct Plant {
+    pub warehouse: String,
+    pub calendar: String,
+    /// The work centre (8 hours a day).
+    pub center: String,
+    /// The project role (40 hours a week).
+    pub role: String,
+}
+
+/// A warehouse `warehouse_code`, a Monday-to-Friday calendar, a work centre
+/// on it making `routings` (`[{ "product_id", "hours_per_unit" }]`) and a
+/// project role on it delivering `services` (`[{ "product_id" }]`).
+pub async fn plant(app: &TestApp, warehouse_code: &str, routings: Value, services: Value) -> Plant {
+    let warehouse = id(&app
+        .create(
+            "/api/v1/warehouses",
+            json!({ "code": warehouse_code, "name": warehouse_code }),
+        )
+        .await
+        .unwrap());
+    let calendar = id(&app
+        .create(
+            "/api/v1/calendars",
+            json!({ "name": "Plant", "working_days":
+                    ["monday", "tuesday", "wednesday", "thursday", "friday"] }),
+        )
+        .await
+        .unwrap());
+    let center = id(&app
+        .create(
+            "/api/v1/work-centers",
+            json!({ "name": "Carpentry", "calendar_id": calendar, "hours_per_day": "8",
+                    "routings": routings }),
+        )
+        .await
+        .unwrap());
+    let role = id(&app
+        .create(
+            "/api/v1/project-roles",
+            json!({ "name": "Installer", "calendar_id": calendar, "hours_per_week": "40",
+                    "services": services }),
+        )
+        .await
+        .unwrap());
+    Plant {
+        warehouse,
+        calendar,
+        center,
+        role,
+    }
+}
+
+/// A new manager to whom orders sold in channel `channel_code` for more
+/// than `over` EUR go for approval: (API key, principal id).
+pub async fn order_approver(app: &TestApp, channel_code: &str, over: &str) -> (String, String) {
+    let (key, manager) = app.person("manager").await.unwrap();
+    app.create(
+        "/api/v1/approval-policies",
+        json!({ "name": "Large order", "applies_to": ["order"],
+                "condition": { "type": "all", "all": [
+                    { "type": "channels", "codes": [channel_code] },
+                    { "type": "total_amount", "limits": { "EUR": { "over": over } } } ] },
+                "chain": { "levels": [{ "name": "Manager",
+                    "approvers": [{ "type": "principal", "id": manager }],
+                    "mode": { "type": "any_one" } }] } }),
+    )
+    .await
+    .unwrap();
+    (key, manager)
+}
+
+/// `verb` (`approve` / `reject`) on approval `request` as the holder of
+/// `key`, at the document version the request names, with `extra` fields
+/// (`{ "comment": … }`) in the body; the reply.
+pub async fn decide(
+    app: &TestApp,
+    key: &str,
+    request: &str,
+    verb: &str,
+    extra: Value,
+) -> crate::Reply {
+    let got = app
+        .get(&format!("/api/v1/approvals/{request}"))
+        .await
+        .unwrap();
+    let mut body = json!({ "document_version": got.assert_status(200)["document"]["version"] });
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    app.post_as(key, &format!("/api/v1/approvals/{request}/{verb}"), body)
+        .await
+        .unwrap()
 }

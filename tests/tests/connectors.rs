@@ -509,36 +509,7 @@ mod downstream {
     }
 
     async fn world(app: &TestApp) -> World {
-        let w = app
-            .create(
-                "/api/v1/warehouses",
-                json!({ "code": app.code("W"), "name": "W" }),
-            )
-            .await
-            .unwrap();
-        let calendar = app
-            .create(
-                "/api/v1/calendars",
-                json!({ "name": "Week", "working_days":
-                        ["monday", "tuesday", "wednesday", "thursday", "friday"] }),
-            )
-            .await
-            .unwrap();
-        let center = app
-            .create(
-                "/api/v1/work-centers",
-                json!({ "name": "Cell", "calendar_id": calendar["id"], "hours_per_day": "8" }),
-            )
-            .await
-            .unwrap();
-        let role = app
-            .create(
-                "/api/v1/project-roles",
-                json!({ "name": "Installer", "calendar_id": calendar["id"],
-                        "hours_per_week": "40" }),
-            )
-            .await
-            .unwrap();
+        let plant = sales_e2e::shop::plant(app, &app.code("W"), json!([]), json!([])).await;
         let made_sku = app.code("MADE");
         let made = app
             .create_product(json!({ "sku": made_sku, "name": "Cabinet", "uom": "unit",
@@ -553,9 +524,9 @@ mod downstream {
             .await
             .unwrap();
         World {
-            warehouse: WarehouseId::parse(w["id"].as_str().unwrap()).unwrap(),
-            center: WorkCenterId::parse(center["id"].as_str().unwrap()).unwrap(),
-            role: ProjectRoleId::parse(role["id"].as_str().unwrap()).unwrap(),
+            warehouse: WarehouseId::parse(&plant.warehouse).unwrap(),
+            center: WorkCenterId::parse(&plant.center).unwrap(),
+            role: ProjectRoleId::parse(&plant.role).unwrap(),
             made: ProductId::parse(made["id"].as_str().unwrap()).unwrap(),
             made_sku,
             service: ProductId::parse(service["id"].as_str().unwrap()).unwrap(),

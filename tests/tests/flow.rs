@@ -149,22 +149,9 @@ async fn sell(app: &TestApp, shop: &Shop) -> Value {
         .is_empty());
 
     // The manager approves; the jobs component confirms the order.
-    let version = app
-        .get(&format!("/api/v1/approvals/{request}"))
+    sales_e2e::shop::decide(app, &shop.manager_key, &request, "approve", json!({}))
         .await
-        .unwrap()
-        .body["document"]["version"]
-        .clone();
-    app.call_as(
-        &shop.manager_key,
-        Method::POST,
-        &format!("/api/v1/approvals/{request}/approve"),
-        Some(json!({ "document_version": version })),
-        &[],
-    )
-    .await
-    .unwrap()
-    .assert_status(200);
+        .assert_status(200);
     eventually(app, &format!("/api/v1/orders/{order}"), |o| {
         o["status"] == "confirmed"
     })

@@ -24,7 +24,7 @@ use sales_domain::downstream::{
     DemandState, LineDemand, ManufactureDemand, OrderDemand, ServiceDemand,
 };
 use sales_domain::ids::{CustomerId, EventId, LineId, OrderId, ProductId, WarehouseId};
-use sales_e2e::{json, RedisServer, TestApp};
+use sales_e2e::{json, shop, RedisServer, TestApp};
 use sales_store::db::Db;
 use sales_store::outbox::{self, NewEvent};
 use sales_store::rusqlite_db::RusqliteDb;
@@ -44,42 +44,13 @@ async fn apps(redis: &RedisServer, n: usize, extra: &[(&str, &str)]) -> Vec<Test
 }
 
 /// A warehouse, a work centre and a project role (with their calendar)
-/// created over the API, and two products: (warehouse, centre, role).
+/// created over the API: (warehouse, centre, role).
 async fn world(app: &TestApp) -> (WarehouseId, WorkCenterId, ProjectRoleId) {
-    let w = app
-        .create(
-            "/api/v1/warehouses",
-            json!({ "code": app.code("JW"), "name": "Jobs warehouse" }),
-        )
-        .await
-        .unwrap();
-    let calendar = app
-        .create(
-            "/api/v1/calendars",
-            json!({ "name": "Jobs week", "working_days":
-                    ["monday", "tuesday", "wednesday", "thursday", "friday"] }),
-        )
-        .await
-        .unwrap();
-    let center = app
-        .create(
-            "/api/v1/work-centers",
-            json!({ "name": "Jobs cell", "calendar_id": calendar["id"], "hours_per_day": "8" }),
-        )
-        .await
-        .unwrap();
-    let role = app
-        .create(
-            "/api/v1/project-roles",
-            json!({ "name": "Jobs installer", "calendar_id": calendar["id"],
-                    "hours_per_week": "40" }),
-        )
-        .await
-        .unwrap();
+    let plant = shop::plant(app, &app.code("JW"), json!([]), json!([])).await;
     (
-        WarehouseId::parse(w["id"].as_str().unwrap()).unwrap(),
-        WorkCenterId::parse(center["id"].as_str().unwrap()).unwrap(),
-        ProjectRoleId::parse(role["id"].as_str().unwrap()).unwrap(),
+        WarehouseId::parse(&plant.warehouse).unwrap(),
+        WorkCenterId::parse(&plant.center).unwrap(),
+        ProjectRoleId::parse(&plant.role).unwrap(),
     )
 }
 
@@ -736,27 +707,7 @@ async fn approval_outcomes_confirm_or_return_real_orders_and_the_work_follows() 
         .await
         .unwrap());
     // Orders over 500 EUR wait for the manager.
-    let manager = app
-        .create_key(&app.unique("boss"), &["manager"])
-        .await
-        .unwrap();
-    let me = app
-        .call_as(&manager, reqwest::Method::GET, "/api/v1/me", None, &[])
-        .await
-        .unwrap();
-    let boss = me.body["id"].as_str().unwrap().to_string();
-    app.create(
-        "/api/v1/approval-policies",
-        json!({ "name": "Large order", "applies_to": ["order"],
-                "condition": { "type": "all", "all": [
-                    { "type": "channels", "codes": [code] },
-                    { "type": "total_amount", "limits": { "EUR": { "over": "500" } } } ] },
-                "chain": { "levels": [{ "name": "Manager",
-                    "approvers": [{ "type": "principal", "id": boss }],
-                    "mode": { "type": "any_one" } }] } }),
-    )
-    .await
-    .unwrap();
+    let (manager, _) = shop::order_approver(&app, &code, "500").await;
 
     let order = |quantity: &str| {
         json!({ "customer_id": customer, "channel_id": channel,
@@ -795,22 +746,9 @@ async fn approval_outcomes_confirm_or_return_real_orders_and_the_work_follows() 
 
     // Approved: the jobs component confirms the order, and the confirmed
     // order's demand becomes a work order for the six cabinets.
-    let version = app
-        .get(&format!("/api/v1/approvals/{request}"))
+    shop::decide(&app, &manager, &request, "approve", json!({}))
         .await
-        .unwrap()
-        .body["document"]["version"]
-        .clone();
-    app.call_as(
-        &manager,
-        reqwest::Method::POST,
-        &format!("/api/v1/approvals/{request}/approve"),
-        Some(json!({ "document_version": version })),
-        &[],
-    )
-    .await
-    .unwrap()
-    .assert_status(200);
+        .assert_status(200);
     let path = format!("/api/v1/orders/{}", id(&approved));
     eventually(&app, &admin, &path, |o| o["status"] == "confirmed").await;
     let wos = eventually(&app, &admin, &orders_wos, |b| {
@@ -832,22 +770,10 @@ async fn approval_outcomes_confirm_or_return_real_orders_and_the_work_follows() 
         .as_str()
         .unwrap()
         .to_string();
-    let version = app
-        .get(&format!("/api/v1/approvals/{request}"))
+    let reason = json!({ "comment": "too many cabinets" });
+    shop::decide(&app, &manager, &request, "reject", reason)
         .await
-        .unwrap()
-        .body["document"]["version"]
-        .clone();
-    app.call_as(
-        &manager,
-        reqwest::Method::POST,
-        &format!("/api/v1/approvals/{request}/reject"),
-        Some(json!({ "document_version": version, "comment": "too many cabinets" })),
-        &[],
-    )
-    .await
-    .unwrap()
-    .assert_status(200);
+        .assert_status(200);
     let path = format!("/api/v1/orders/{}", id(&rejected));
     let back = eventually(&app, &admin, &path, |o| o["status"] == "draft").await;
     assert!(back.to_string().contains("too many cabinets"), "{back}");

@@ -12,7 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use reqwest::Method;
-use sales_e2e::{json, Reply, TestApp};
+use sales_e2e::{json, shop, Reply, TestApp};
 use serde_json::Value;
 
 async fn app() -> TestApp {
@@ -215,27 +215,7 @@ async fn an_order_needing_approval_waits_is_confirmed_on_approval_and_asks_again
     let app = app().await;
     let w = world(&app, "10", None).await;
     let (b2b, code) = channel(&app, json!({})).await;
-    let manager = app
-        .create_key(&app.unique("boss"), &["manager"])
-        .await
-        .unwrap();
-    let boss = app
-        .call_as(&manager, Method::GET, "/api/v1/me", None, &[])
-        .await
-        .unwrap();
-    let boss = boss.body["id"].as_str().unwrap().to_string();
-    app.create(
-        "/api/v1/approval-policies",
-        json!({ "name": "Large order", "applies_to": ["order"],
-                "condition": { "type": "all", "all": [
-                    { "type": "channels", "codes": [code] },
-                    { "type": "total_amount", "limits": { "EUR": { "over": "500" } } } ] },
-                "chain": { "levels": [{ "name": "Manager",
-                    "approvers": [{ "type": "principal", "id": boss }],
-                    "mode": { "type": "any_one" } }] } }),
-    )
-    .await
-    .unwrap();
+    let (manager, _) = shop::order_approver(&app, &code, "500").await;
 
     let small = draft(&app, &w, &b2b, "2").await;
     assert_eq!(
@@ -911,28 +891,7 @@ async fn an_approved_point_of_sale_order_is_fulfilled_on_the_spot() {
         json!({ "kind": "b2c", "mode": "offline", "fulfil_on_order": true }),
     )
     .await;
-    let manager = app
-        .create_key(&app.unique("boss"), &["manager"])
-        .await
-        .unwrap();
-    let boss = app
-        .call_as(&manager, reqwest::Method::GET, "/api/v1/me", None, &[])
-        .await
-        .unwrap()
-        .body["id"]
-        .clone();
-    app.create(
-        "/api/v1/approval-policies",
-        json!({ "name": "Big till sale", "applies_to": ["order"],
-                "condition": { "type": "all", "all": [
-                    { "type": "channels", "codes": [code] },
-                    { "type": "total_amount", "limits": { "EUR": { "over": "250" } } } ] },
-                "chain": { "levels": [{ "name": "Manager",
-                    "approvers": [{ "type": "principal", "id": boss }],
-                    "mode": { "type": "any_one" } }] } }),
-    )
-    .await
-    .unwrap();
+    let (manager, _) = shop::order_approver(&app, &code, "250").await;
 
     // Three drills (300 EUR net): waits, holding the three at the counter.
     let order = draft(&app, &w, &pos, "3").await;
@@ -940,22 +899,9 @@ async fn an_approved_point_of_sale_order_is_fulfilled_on_the_spot() {
     assert_eq!(waiting["status"], "pending_approval", "{waiting}");
     assert_eq!(stock(&app, &w).await, ("10".to_string(), "3".to_string()));
     let request = waiting["approval_request_id"].as_str().unwrap().to_string();
-    let version = app
-        .get(&format!("/api/v1/approvals/{request}"))
+    shop::decide(&app, &manager, &request, "approve", json!({}))
         .await
-        .unwrap()
-        .body["document"]["version"]
-        .clone();
-    app.call_as(
-        &manager,
-        reqwest::Method::POST,
-        &format!("/api/v1/approvals/{request}/approve"),
-        Some(json!({ "document_version": version })),
-        &[],
-    )
-    .await
-    .unwrap()
-    .assert_status(200);
+        .assert_status(200);
 
     // Approved: confirmed and fulfilled from MAIN, the hold consumed.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
