@@ -58,7 +58,7 @@ use sales_domain::approvals::{
 use sales_domain::auth::Action;
 use sales_domain::availability::{
     plan_reservations, OrderPromise, PlannedReservation, PromiseContext, PromiseLine,
-    PromiseRequest, PromiseRequestSpec, ReservationStatus,
+    PromiseRequest, PromiseRequestSpec, PromiseSource, ReservationStatus,
 };
 use sales_domain::catalog::{Channel, CreditCheck, Customer, Product, Settings};
 use sales_domain::downstream::DemandState;
@@ -236,8 +236,8 @@ fn with_credit(order: Order, outcome: CreditOutcome) -> Result<Order, ApiError> 
 
 /// The availability capability's promise as the engine's record (the
 /// capability's `detail` is the engine's promise plus warehouse codes).
-fn domain_promise(detail: &serde_json::Value) -> Result<OrderPromise, ApiError> {
-    let mut value = detail.clone();
+fn domain_promise(detail: serde_json::Value) -> Result<OrderPromise, ApiError> {
+    let mut value = detail;
     if let Some(lines) = value.get_mut("lines").and_then(|l| l.as_array_mut()) {
         for line in lines {
             if let Some(sources) = line.get_mut("sources").and_then(|s| s.as_array_mut()) {
@@ -299,7 +299,7 @@ fn promise(
             })
             .collect(),
     };
-    let promised = domain_promise(&capabilities::promise(&request)?.detail)?;
+    let promised = domain_promise(capabilities::promise(&request)?.detail)?;
     let plan = plan_reservations(order.id(), &promised, None).map_err(|e| {
         ApiError::conflict("cannot_ship_complete", e.to_string()).with_field("lines")
     })?;
@@ -368,9 +368,8 @@ pub(crate) fn effective_territory(
 ) -> Result<Option<TerritoryId>, ApiError> {
     match customer.territory_id() {
         Some(t) => Ok(Some(t)),
-        None => Ok(
-            sales_store::teams::territories::customer_territory(db, customer.id())?.territory_id,
-        ),
+        // Placed from the customer already read: no second read of it.
+        None => Ok(sales_store::teams::territories::territory_of(db, customer)?.territory_id),
     }
 }
 
@@ -698,6 +697,16 @@ fn empty_promise(ctx: &Ctx) -> OrderPromise {
     }
 }
 
+/// Whether a line of `promise` is made (a work order) or booked (a project
+/// slot): only then does the order's demand need a receiving warehouse.
+fn demands_work(promise: &OrderPromise) -> bool {
+    promise
+        .lines
+        .iter()
+        .flat_map(|l| &l.sources)
+        .any(|s| !matches!(s, PromiseSource::Stock(_)))
+}
+
 /// Steps 1–5: validate, price, credit, promise, approvals. Writes nothing.
 fn prepare(
     ctx: &Ctx,
@@ -763,7 +772,15 @@ fn prepare(
     )?;
     let required = required(&snap)?;
     point("submit.after_approvals")?;
-    let receiving = orders::receiving_warehouse(db, &order)?;
+    // Only a line made or booked (a work order or a project slot) demands
+    // anything of a warehouse downstream; a promise all from stock needs
+    // no receiving warehouse (`demand_into` gives the same lines without
+    // it), so the read is skipped.
+    let receiving = if promise.as_ref().is_some_and(demands_work) {
+        orders::receiving_warehouse_of(db, &channel)?
+    } else {
+        None
+    };
 
     Ok(Prepared {
         receiving,
@@ -842,7 +859,9 @@ fn commit(ctx: &Ctx, db: &impl Db, current: &Versioned<OrderRecord>, p: Prepared
             rows: p.rows.clone(),
             promise: p.promise.clone().unwrap_or_else(|| empty_promise(ctx)),
         };
-        reservations::reserve(db, &hold, ctx.now)?;
+        // The submission's transaction rolls back whole on an error: no
+        // SAVEPOINT of the hold's own.
+        reservations::reserve_in_transaction(db, &hold, ctx.now)?;
         if p.policy.fulfil_on_order && status == OrderStatus::Confirmed {
             reservations::consume(db, hold_id, ctx.now)?;
         }

@@ -74,7 +74,16 @@ fn atomically<T>(db: &impl Db, f: impl FnOnce() -> Result<T, FlowError>) -> Resu
 /// channel's first warehouse, else the first active one.
 pub fn receiving_warehouse(db: &impl Db, order: &Order) -> Result<Option<WarehouseId>, StoreError> {
     let channel = crate::channels::get(db, order.channel_id())?;
-    for code in channel.record.warehouses() {
+    receiving_warehouse_of(db, &channel.record)
+}
+
+/// [`receiving_warehouse`] for an order of `channel`, already read (the
+/// submission has it: one read fewer).
+pub fn receiving_warehouse_of(
+    db: &impl Db,
+    channel: &sales_domain::catalog::Channel,
+) -> Result<Option<WarehouseId>, StoreError> {
+    for code in channel.warehouses() {
         if let Some(w) = crate::availability::warehouses::find_by_code(db, code)? {
             if w.record.is_active() {
                 return Ok(Some(w.record.id()));

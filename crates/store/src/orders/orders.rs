@@ -652,7 +652,12 @@ pub fn save(
 /// lines are the same lines (a submission prices, promises and reserves
 /// them), only the changed lines' state columns are rewritten in place
 /// instead of deleting and inserting every line (issue 7: the write
-/// transaction's time). Otherwise the same as [`save`].
+/// transaction's time). Otherwise the same as [`save`], but without a
+/// SAVEPOINT of its own: call it inside a transaction that rolls back
+/// whole on any error it returns (the submission's), which makes the
+/// header and the lines one write — two statements fewer while the write
+/// lock is held. A stale `expected_version` is found by the first
+/// statement, before anything is written.
 pub fn save_over(
     db: &impl Db,
     rec: &OrderRecord,
@@ -660,7 +665,7 @@ pub fn save_over(
     expected_version: i64,
     now: DateTime<Utc>,
 ) -> Result<Versioned<OrderRecord>, StoreError> {
-    save_lines(db, rec, Some(before), expected_version, now)
+    write_order(db, rec, Some(before), expected_version, now)
 }
 
 fn save_lines(
@@ -670,7 +675,17 @@ fn save_lines(
     expected_version: i64,
     now: DateTime<Utc>,
 ) -> Result<Versioned<OrderRecord>, StoreError> {
-    atomically(db, || {
+    atomically(db, || write_order(db, rec, before, expected_version, now))
+}
+
+fn write_order(
+    db: &impl Db,
+    rec: &OrderRecord,
+    before: Option<&Order>,
+    expected_version: i64,
+    now: DateTime<Utc>,
+) -> Result<Versioned<OrderRecord>, StoreError> {
+    {
         let id = rec.order.id().to_string();
         let mut params = header_values(rec)?;
         params.extend([
@@ -707,7 +722,7 @@ fn save_lines(
             created_at: time::from_sql(row.text("created_at")?)?,
             updated_at: time::from_sql(row.text("updated_at")?)?,
         })
-    })
+    }
 }
 
 /// A customer's exposure in `currency` besides one order: the grand

@@ -223,6 +223,15 @@ pub fn customer_territory(
     customer: CustomerId,
 ) -> Result<CustomerTerritory, StoreError> {
     let c = crate::customers::get(db, customer)?.record;
+    territory_of(db, &c)
+}
+
+/// [`customer_territory`] of a customer already read.
+pub fn territory_of(
+    db: &impl Db,
+    c: &sales_domain::catalog::Customer,
+) -> Result<CustomerTerritory, StoreError> {
+    let customer = c.id();
     if let Some(t) = c.territory_id() {
         return Ok(CustomerTerritory {
             customer_id: customer,
