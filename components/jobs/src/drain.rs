@@ -20,6 +20,7 @@ use sales_store::outbox::{self, Event, EventStatus};
 use sales_store::Db;
 
 use crate::handlers::{self, HandlerError};
+use crate::integrations::Fanout;
 use crate::Config;
 
 /// Rows claimed per batch.
@@ -45,9 +46,10 @@ fn effects(
     event: &Event,
     now: DateTime<Utc>,
     refresh_order: bool,
+    fanout: &mut Fanout,
 ) -> Result<(), HandlerError> {
     handlers::handle(db, event, now)?;
-    crate::integrations::on_event(db, event, now)?;
+    crate::integrations::on_event(db, event, now, fanout)?;
     if refresh_order {
         crate::rollups::handle(db, event)?;
         crate::commissions::handle(db, event, now)?;
@@ -64,8 +66,10 @@ fn batch_effects(
     now: DateTime<Utc>,
 ) -> Result<(), HandlerError> {
     let later = refreshed_later(batch);
+    // Subscriptions and rules read once for the whole transaction.
+    let mut fanout = Fanout::default();
     for (event, later) in batch.iter().zip(later) {
-        effects(db, event, now, !later)?;
+        effects(db, event, now, !later, &mut fanout)?;
     }
     let ids: Vec<EventId> = batch.iter().map(|e| e.id).collect();
     outbox::complete_all(db, &ids, owner, now)?;
@@ -161,7 +165,7 @@ pub(crate) fn drain(db: &impl Db, config: &Config) -> anyhow::Result<Report> {
         for event in ready {
             let now = chrono::Utc::now();
             match db.transaction(|db| {
-                effects(db, &event, now, true)?;
+                effects(db, &event, now, true, &mut Fanout::default())?;
                 outbox::complete(db, event.id, &owner, now).map_err(HandlerError::from)
             }) {
                 Ok(()) => report.done += 1,

@@ -20,9 +20,9 @@ use sales_domain::integrations::automations::{Action, Recipient};
 use sales_domain::integrations::connectors::{MailMessage, TaskDoc};
 use sales_domain::integrations::signature::standard_sign;
 use sales_store::downstream::notifications::{self, NewNotification};
-use sales_store::integrations::automations::{self, Subject};
+use sales_store::integrations::automations::{self, Automation, Subject};
 use sales_store::integrations::deliveries::{self, Attempt, NewDelivery};
-use sales_store::integrations::subscriptions;
+use sales_store::integrations::subscriptions::{self, Subscription};
 use sales_store::orders::{self, FlowError, StatusAction};
 use sales_store::outbox::{self, Event, NewEvent, RetryPolicy};
 use sales_store::{Db, StoreError};
@@ -54,13 +54,50 @@ fn subject(db: &impl Db, event: &Event) -> Result<Option<Subject>, StoreError> {
     }
 }
 
+/// The active subscriptions and automation rules, read once per
+/// transaction of the drain instead of twice per event (issue 7: with none
+/// configured, a submission's two events read both tables twice each).
+/// Nothing an event's effects do creates or changes either, and the
+/// transaction holds the write lock, so what the first event read is what
+/// every later event of the transaction would read. Make a fresh one per
+/// transaction.
+#[derive(Default)]
+pub(crate) struct Fanout {
+    read: Option<(Vec<Subscription>, Vec<Automation>)>,
+}
+
+impl Fanout {
+    /// The subscriptions that want `topic` and the rules on it.
+    fn for_topic(
+        &mut self,
+        db: &impl Db,
+        topic: &str,
+    ) -> Result<(Vec<Subscription>, Vec<Automation>), StoreError> {
+        if self.read.is_none() {
+            self.read = Some((subscriptions::active(db)?, automations::active(db)?));
+        }
+        let (subs, rules) = self
+            .read
+            .as_ref()
+            .map_or((&[][..], &[][..]), |(s, r)| (s.as_slice(), r.as_slice()));
+        Ok((
+            subs.iter().filter(|s| s.wants(topic)).cloned().collect(),
+            rules
+                .iter()
+                .filter(|r| r.rule.event == topic)
+                .cloned()
+                .collect(),
+        ))
+    }
+}
+
 pub(crate) fn on_event(
     db: &impl Db,
     event: &Event,
     now: DateTime<Utc>,
+    fanout: &mut Fanout,
 ) -> Result<(), HandlerError> {
-    let subs = subscriptions::matching(db, &event.topic)?;
-    let rules = automations::for_event(db, &event.topic)?;
+    let (subs, rules) = fanout.for_topic(db, &event.topic)?;
     if subs.is_empty() && rules.is_empty() {
         return Ok(());
     }

@@ -101,7 +101,9 @@ fn e4(id: &str, text: Option<&str>) -> Result<i64, StoreError> {
 pub fn facts(db: &impl Db, order: &str) -> Result<Option<(i64, Option<OrderFacts>)>, StoreError> {
     let rows = db.execute(
         "SELECT o.status, o.held_from, o.order_date, o.currency, o.customer_id, o.channel_id,
-                o.version, c.customer_group_id
+                o.version, c.customer_group_id, c.territory_id,
+                (c.id IS NOT NULL AND c.billing_address IS NULL
+                 AND c.shipping_address IS NULL) AS no_address
          FROM sales_orders o LEFT JOIN customers c ON c.id = o.customer_id
          WHERE o.id = ?",
         &[Value::from(order)],
@@ -119,11 +121,17 @@ pub fn facts(db: &impl Db, order: &str) -> Result<Option<(i64, Option<OrderFacts
     }
     let customer_text = r.text("customer_id")?;
     let customer = CustomerId::parse(customer_text).map_err(|e| corrupt(order, e.to_string()))?;
-    // The territory as the teams' rules resolve it (explicit, else by address).
-    let territory = crate::teams::territories::customer_territory(db, customer)?
-        .territory_id
-        .map(|t| t.to_string())
-        .unwrap_or_default();
+    // The territory as the teams' rules resolve it (explicit, else by
+    // address): the explicit one and "no address, so none" are in the row
+    // read already; only a customer placed by address is read again.
+    let territory = match (r.opt_text("territory_id")?, r.opt_int("no_address")?) {
+        (Some(t), _) => t.to_owned(),
+        (None, Some(1)) => String::new(),
+        _ => crate::teams::territories::customer_territory(db, customer)?
+            .territory_id
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+    };
     let key = DailyKey {
         day: r.text("order_date")?.to_owned(),
         currency: r.text("currency")?.to_owned(),

@@ -140,6 +140,12 @@ pub fn list(
 
 /// The active subscriptions that want `topic`.
 pub fn matching(db: &impl Db, topic: &str) -> Result<Vec<Subscription>, StoreError> {
+    Ok(active(db)?.into_iter().filter(|s| s.wants(topic)).collect())
+}
+
+/// Every active subscription, in id order (one read for a batch of events
+/// of any topics: the jobs drain filters with [`Subscription::wants`]).
+pub fn active(db: &impl Db) -> Result<Vec<Subscription>, StoreError> {
     let rows = db.execute(
         &format!("SELECT {COLUMNS} FROM {TABLE} WHERE active = 1 ORDER BY id"),
         &[],
@@ -150,6 +156,5 @@ pub fn matching(db: &impl Db, topic: &str) -> Result<Vec<Subscription>, StoreErr
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .map(|v| v.record)
-        .filter(|s| s.wants(topic))
         .collect())
 }

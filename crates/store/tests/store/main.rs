@@ -18,6 +18,7 @@ mod orders;
 mod outbox;
 mod pricing;
 mod products;
+mod rollup_territory;
 mod series;
 mod settings;
 mod trees;

@@ -1,0 +1,177 @@
+//! The analytics refresh's territory of an order (issue 7: the jobs
+//! drain's statements per order): the explicit territory and "no address,
+//! so none" come with the order's row, and only a customer that a
+//! territory rule places by address is read again — with the same answer
+//! as `teams::territories::customer_territory` in every case.
+
+use rust_decimal_macros::dec;
+use sales_domain::catalog::{
+    Address, AddressInput, Customer, NewCustomer, NewTreeNode, Territory, TreeNode,
+};
+use sales_domain::ids::{CustomerId, LineId, OrderId, TerritoryId};
+use sales_domain::orders::{NewOrder, NewOrderLine};
+use sales_domain::teams::{TerritoryRule, TerritoryRuleId, TerritoryRuleInput};
+use sales_store::analytics::rollup;
+use sales_store::orders::{self, record_submission, Submission};
+use sales_store::rusqlite_db::{Counted, RusqliteDb};
+use sales_store::teams::territories;
+
+use crate::common::{at, db};
+use crate::fixtures;
+
+fn territory(db: &RusqliteDb, code: &str) -> TerritoryId {
+    let t: Territory = TreeNode::create(
+        TerritoryId::new(),
+        NewTreeNode {
+            code: code.into(),
+            name: code.into(),
+            parent_id: None,
+        },
+    )
+    .unwrap();
+    sales_store::trees::create(db, &t, at(1))
+        .unwrap()
+        .record
+        .id()
+}
+
+fn customer(db: &RusqliteDb, new: NewCustomer) -> CustomerId {
+    let c = Customer::create(CustomerId::new(), new).unwrap();
+    sales_store::customers::create(db, &c, at(1))
+        .unwrap()
+        .record
+        .id()
+}
+
+/// A confirmed one-line order of `customer`.
+fn confirmed_order(db: &RusqliteDb, customer: CustomerId, n: usize) -> OrderId {
+    let channel = sales_store::channels::create(db, &fixtures::channel(&format!("C{n}")), at(1))
+        .unwrap()
+        .record
+        .id();
+    let product =
+        sales_store::products::create(db, &fixtures::product(&format!("P-{n}")), at(1)).unwrap();
+    let new = NewOrder {
+        customer_id: customer,
+        channel_id: channel,
+        currency: sales_domain::money::Currency::EUR,
+        payment_terms: None,
+        requested_date: None,
+        customer_reference: None,
+        quotation_id: None,
+        lines: vec![NewOrderLine {
+            id: LineId::new(),
+            product_id: product.record.id(),
+            quantity: dec!(2),
+            uom: None,
+            requested_date: None,
+            kept_rate: None,
+            quotation_line_id: None,
+        }],
+    };
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    let draft = orders::create_draft(db, OrderId::new(), new, day, at(2)).unwrap();
+    let status = draft.record.order.status().submit(false).unwrap();
+    record_submission(
+        db,
+        Submission {
+            order: draft.record.order.with_status(status, None),
+            expected_version: draft.version,
+            new_revision: false,
+            waterfall: None,
+            promise: None,
+            hold: None,
+            release_first: false,
+        },
+        at(3),
+    )
+    .unwrap()
+    .record
+    .order
+    .id()
+}
+
+/// The territory the refresh books `order` under, the statements it took,
+/// and the territory the teams' placement answers for its customer.
+fn booked(db: &RusqliteDb, customer: CustomerId, n: usize) -> (String, usize, String) {
+    let order = confirmed_order(db, customer, n);
+    let counted = Counted::new(db);
+    let (facts, n) = counted.count(|c| rollup::facts(c, &order.to_string()).unwrap());
+    let facts = facts.unwrap().1.expect("a confirmed order is booked");
+    let placed = territories::customer_territory(db, customer)
+        .unwrap()
+        .territory_id
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    (facts.key.territory_id, n, placed)
+}
+
+#[test]
+fn an_orders_territory_is_read_again_only_for_a_customer_placed_by_address() {
+    let db = db();
+    let explicit_territory = territory(&db, "NORTH");
+    let explicit = customer(
+        &db,
+        NewCustomer {
+            name: "Explicit".into(),
+            territory_id: Some(explicit_territory),
+            ..NewCustomer::default()
+        },
+    );
+    let nowhere = customer(
+        &db,
+        NewCustomer {
+            name: "No address".into(),
+            ..NewCustomer::default()
+        },
+    );
+    let munich = territory(&db, "MUC");
+    let rule = TerritoryRule::from_parts(
+        TerritoryRuleId::new(),
+        TerritoryRuleInput {
+            territory_id: munich,
+            country: "DE".into(),
+            region: None,
+            postcode_from: Some("80000".into()),
+            postcode_to: Some("81999".into()),
+            priority: 0,
+        },
+        true,
+    )
+    .unwrap();
+    territories::rules::create(&db, &rule, at(1)).unwrap();
+    let placed = customer(
+        &db,
+        NewCustomer {
+            name: "Placed".into(),
+            shipping_address: Some(
+                Address::new(AddressInput {
+                    line1: "Marienplatz 1".into(),
+                    city: "Munich".into(),
+                    postcode: Some("80331".into()),
+                    country: "DE".into(),
+                    ..AddressInput::default()
+                })
+                .unwrap(),
+            ),
+            ..NewCustomer::default()
+        },
+    );
+
+    // The order's row (with its customer's territory and whether it has an
+    // address) and its lines: nothing else.
+    let (t, n, teams) = booked(&db, explicit, 1);
+    assert_eq!(
+        (t.as_str(), n),
+        (explicit_territory.to_string().as_str(), 2)
+    );
+    assert_eq!(t, teams);
+    let (t, n, teams) = booked(&db, nowhere, 2);
+    assert_eq!((t.as_str(), n), ("", 2));
+    assert_eq!(t, teams);
+    // Placed by a rule: the customer and the country's rules read as well.
+    let (t, n, teams) = booked(&db, placed, 3);
+    assert_eq!(t, munich.to_string());
+    assert_eq!(t, teams);
+    assert!(n > 2, "{n} statements");
+}
