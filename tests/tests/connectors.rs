@@ -989,15 +989,19 @@ mod crm_status {
         r.assert_status(201).clone()
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_crm_deals_quotation_and_order_report_their_status_back_once_per_event() {
-        // The CRM fails its first two calls (503), then accepts.
-        let crm = StandIn::start(|_, n| match n {
-            0 | 1 => Answer::json(503, json!({ "error": "busy" })),
-            _ => Answer::json(200, json!({ "ok": true })),
-        })
-        .await;
-        let redis = RedisServer::start().unwrap();
+    /// An app whose jobs component (woken by a real Redis) reports to a
+    /// CRM stand-in, and what it sells.
+    struct CrmShop {
+        app: TestApp,
+        /// The CRM's webhook secret (`/hooks/crm`).
+        secret: String,
+        sku: String,
+        product: Value,
+    }
+
+    /// A B2B channel selling a product at 25.00 EUR from a warehouse
+    /// holding 10; the CRM at `{crm}/crm/v2` with key `crm-key`.
+    async fn crm_shop(redis: &RedisServer, crm: &StandIn) -> CrmShop {
         let secret = new_secret(&[77; 24]);
         let app = app_with(&[
             ("redis_address", &redis.url()),
@@ -1008,10 +1012,19 @@ mod crm_status {
             ("crm_api_key", "crm-key"),
         ])
         .await;
+        let warehouse_code = app.code("CRMW");
+        let warehouse = app
+            .create(
+                "/api/v1/warehouses",
+                json!({ "code": warehouse_code, "name": "CRM stock" }),
+            )
+            .await
+            .unwrap();
         app.create(
             "/api/v1/channels",
             json!({ "code": "B2B", "name": "B2B", "kind": "b2b", "mode": "offline",
-                    "currency": "EUR", "tax_mode": "exclusive" }),
+                    "currency": "EUR", "tax_mode": "exclusive",
+                    "warehouses": [warehouse_code] }),
         )
         .await
         .unwrap();
@@ -1021,6 +1034,14 @@ mod crm_status {
                 "kind": "stocked", "standard_cost": { "amount": "1.00", "currency": "EUR" } }))
             .await
             .unwrap();
+        app.post(
+            "/api/v1/stock/adjustments",
+            json!({ "product_id": product["id"], "warehouse_id": warehouse["id"],
+                    "on_hand": "10", "reason": "count" }),
+        )
+        .await
+        .unwrap()
+        .assert_status(201);
         app.create(
             "/api/v1/price-lists",
             json!({ "name": "CRM list", "currency": "EUR", "items": [
@@ -1029,6 +1050,29 @@ mod crm_status {
         )
         .await
         .unwrap();
+        CrmShop {
+            app,
+            secret,
+            sku,
+            product,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_crm_deals_quotation_and_order_report_their_status_back_once_per_event() {
+        // The CRM fails its first two calls (503), then accepts.
+        let crm = StandIn::start(|_, n| match n {
+            0 | 1 => Answer::json(503, json!({ "error": "busy" })),
+            _ => Answer::json(200, json!({ "ok": true })),
+        })
+        .await;
+        let redis = RedisServer::start().unwrap();
+        let CrmShop {
+            app,
+            secret,
+            sku,
+            product,
+        } = crm_shop(&redis, &crm).await;
 
         // A deal becomes a draft quotation carrying the deal's ids.
         let won = deal(
@@ -1245,6 +1289,144 @@ mod crm_status {
         );
         assert_eq!(hand[0].body["status"], "sent");
         assert_eq!(hand[0].body["account_id"], Value::Null);
+        app.stop().await.unwrap();
+    }
+
+    /// POST `path` with `body`: the reply's body, which must have `status`.
+    async fn act(app: &TestApp, path: &str, body: Value, status: u16) -> Value {
+        app.post(path, body)
+            .await
+            .unwrap()
+            .assert_status(status)
+            .clone()
+    }
+
+    /// Issue 9: every status a CRM hears of besides `sent` and `cancelled`
+    /// (those are above). A deal's quotation is sent and accepted, and its
+    /// order confirmed and fulfilled; another deal's quotation is sent and
+    /// lost. Each of those outbox events reaches the CRM as exactly one
+    /// PUT on the document under its deal, with the event's status and its
+    /// id as the `Idempotency-Key`, and nothing else reaches it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_crm_hears_once_of_each_quotation_sent_accepted_lost_and_order_confirmed_fulfilled() {
+        let crm = StandIn::start(|_, _| Answer::json(200, json!({ "ok": true }))).await;
+        let redis = RedisServer::start().unwrap();
+        let CrmShop {
+            app, secret, sku, ..
+        } = crm_shop(&redis, &crm).await;
+        let won = |deal_id: &str, account: &str| {
+            json!({ "type": "deal.won", "data": {
+                "deal_id": deal_id,
+                "customer": { "external_id": account, "name": account,
+                              "email": format!("{account}@example.com") },
+                "currency": "EUR",
+                "lines": [{ "sku": sku, "quantity": "4" }] } })
+        };
+        let quotation = |r: Value| r["quotation_id"].as_str().unwrap().to_string();
+
+        // Deal A: sent, accepted, converted; the order confirmed, then
+        // shipped whole.
+        let qa = quotation(deal(&app, &secret, &won("D-A", "acct-a")).await);
+        let qa_path = format!("/api/v1/quotations/{qa}");
+        let sent = act(&app, &format!("{qa_path}/send"), json!({}), 200).await;
+        assert_eq!(sent["status"], "sent", "{sent}");
+        let accepted = act(&app, &format!("{qa_path}/accept"), json!({}), 200).await;
+        assert_eq!(accepted["status"], "accepted", "{accepted}");
+        let converted = act(&app, &format!("{qa_path}/convert"), json!({}), 201).await;
+        let order = id(&converted["order"]);
+        let order_path = format!("/api/v1/orders/{order}");
+        let confirmed = act(&app, &format!("{order_path}/submit"), json!({}), 200).await;
+        assert_eq!(confirmed["status"], "confirmed", "{confirmed}");
+        let line = confirmed["lines"][0]["id"].clone();
+        let shipped = act(
+            &app,
+            &format!("{order_path}/fulfil"),
+            json!({ "lines": [{ "line_id": line, "quantity": "4" }] }),
+            200,
+        )
+        .await;
+        assert_eq!(shipped["status"], "fulfilled", "{shipped}");
+
+        // Deal B: sent, then lost to a competitor.
+        let qb = quotation(deal(&app, &secret, &won("D-B", "acct-b")).await);
+        let qb_path = format!("/api/v1/quotations/{qb}");
+        act(&app, &format!("{qb_path}/send"), json!({}), 200).await;
+        let lost = act(
+            &app,
+            &format!("{qb_path}/lose"),
+            json!({ "reason": "price too high", "competitor": "Globex" }),
+            200,
+        )
+        .await;
+        assert_eq!(lost["status"], "lost", "{lost}");
+
+        // What the CRM must hear: one PUT per event, keyed by its id.
+        let expected = [
+            ("quotation", &qa, "D-A", "quotation.sent", "sent"),
+            ("quotation", &qa, "D-A", "quotation.accepted", "accepted"),
+            ("order", &order, "D-A", "order.confirmed", "confirmed"),
+            ("order", &order, "D-A", "order.fulfilled", "fulfilled"),
+            ("quotation", &qb, "D-B", "quotation.sent", "sent"),
+            ("quotation", &qb, "D-B", "quotation.lost", "lost"),
+        ];
+        until(&redis, &crm, |s| s.len() >= expected.len()).await;
+        // Give any stray repeat or extra push a chance to show.
+        for _ in 0..5 {
+            redis.publish("sales-jobs", "wake").unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let seen = crm.seen();
+        assert_eq!(seen.len(), expected.len(), "{seen:#?}");
+        for (kind, doc, deal_id, topic, status) in expected {
+            let events = app
+                .get(&format!(
+                    "/api/v1/outbox?aggregate_kind={kind}&aggregate_id={doc}&topic={topic}"
+                ))
+                .await
+                .unwrap()
+                .assert_status(200)["items"]
+                .clone();
+            let events = events.as_array().unwrap();
+            assert_eq!(events.len(), 1, "{topic} of {doc}: {events:#?}");
+            let event_id = events[0]["id"].as_str().unwrap();
+            let puts: Vec<&Seen> = seen
+                .iter()
+                .filter(|s| s.header("idempotency-key") == Some(event_id))
+                .collect();
+            assert_eq!(puts.len(), 1, "{topic} {event_id}: {seen:#?}");
+            let put = puts[0];
+            assert_eq!(put.method, "PUT");
+            assert_eq!(
+                put.path,
+                format!("/crm/v2/deals/{deal_id}/sales-documents/{doc}")
+            );
+            assert_eq!(put.header("authorization"), Some("Bearer crm-key"));
+            let body = &put.body;
+            assert_eq!(
+                (
+                    body["status"].as_str(),
+                    body["event"].as_str(),
+                    body["event_id"].as_str(),
+                    body["document_kind"].as_str(),
+                    body["deal_id"].as_str(),
+                ),
+                (
+                    Some(status),
+                    Some(topic),
+                    Some(event_id),
+                    Some(kind),
+                    Some(deal_id)
+                ),
+                "{body}"
+            );
+            match topic {
+                "quotation.lost" => assert_eq!(body["reason"], "price too high", "{body}"),
+                "order.confirmed" | "order.fulfilled" => {
+                    assert_eq!(body["quotation_id"], qa.as_str(), "{body}")
+                }
+                _ => {}
+            }
+        }
         app.stop().await.unwrap();
     }
 }
