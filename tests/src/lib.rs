@@ -21,6 +21,7 @@ use serde_json::Value;
 pub use serde_json::json;
 
 pub mod approvals;
+pub mod demand;
 pub mod shop;
 
 /// The workspace root (where `spin.toml` lives).

@@ -483,21 +483,12 @@ mod downstream {
     //! the work order and project, and the outside systems hear of them.
 
     use super::*;
-    use chrono::{NaiveDate, Utc};
     use rust_decimal_macros::dec;
-    use sales_domain::availability::{DayHours, ProjectRoleId, WorkCenterId};
-    use sales_domain::downstream::{
-        DemandState, LineDemand, ManufactureDemand, OrderDemand, ServiceDemand,
-    };
-    use sales_domain::ids::{CustomerId, LineId, OrderId, ProductId, WarehouseId};
+    use sales_domain::availability::{ProjectRoleId, WorkCenterId};
+    use sales_domain::downstream::{DemandState, OrderDemand};
+    use sales_domain::ids::{OrderId, ProductId, WarehouseId};
+    use sales_e2e::demand::Spec;
     use sales_e2e::RedisServer;
-    use sales_store::db::Db;
-    use sales_store::outbox::{self, NewEvent};
-    use sales_store::rusqlite_db::RusqliteDb;
-
-    fn day(d: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(2030, 3, d).unwrap()
-    }
 
     struct World {
         warehouse: WarehouseId,
@@ -534,67 +525,20 @@ mod downstream {
     }
 
     fn demand(w: &World, order: OrderId, version: i64, state: DemandState) -> OrderDemand {
-        let line = |n: u128| {
-            LineId::from_uuid(uuid::Uuid::from_u128(order.as_uuid().as_u128() ^ (n << 8))).unwrap()
-        };
-        OrderDemand {
-            order_id: order,
-            order_number: "SO-CONNECT-1".into(),
+        sales_e2e::demand::demand(&Spec {
+            order,
             version,
-            customer_id: CustomerId::new(),
             state,
-            lines: vec![
-                LineDemand {
-                    line_id: line(1),
-                    product_id: w.made,
-                    due_date: Some(day(20)),
-                    manufacture: Some(ManufactureDemand {
-                        quantity: dec!(4),
-                        warehouse_id: w.warehouse,
-                        work_center_id: w.center,
-                        hours: dec!(4),
-                        start: day(11),
-                        finish: day(11),
-                        schedule: vec![DayHours {
-                            date: day(11),
-                            hours: dec!(4),
-                        }],
-                    }),
-                    service: None,
-                },
-                LineDemand {
-                    line_id: line(2),
-                    product_id: w.service,
-                    due_date: Some(day(20)),
-                    manufacture: None,
-                    service: Some(ServiceDemand {
-                        hours: dec!(6),
-                        role_id: w.role,
-                        start: day(12),
-                        finish: day(12),
-                        schedule: vec![],
-                    }),
-                },
-            ],
-        }
+            product: w.made,
+            warehouse: w.warehouse,
+            center: w.center,
+            units: dec!(4),
+            service: Some((w.service, w.role, dec!(6))),
+        })
     }
 
     fn enqueue(app: &TestApp, topic: &str, d: &OrderDemand) {
-        let db = RusqliteDb::open(app.database_path().unwrap()).unwrap();
-        db.transaction(|db| {
-            outbox::enqueue(
-                db,
-                &NewEvent {
-                    topic: topic.into(),
-                    aggregate_kind: "order".into(),
-                    aggregate_id: d.order_id.to_string(),
-                    payload: json!({ "order_id": d.order_id, "number": d.order_number,
-                                     "version": d.version, "demand": d }),
-                },
-                Utc::now(),
-            )
-        })
-        .unwrap();
+        sales_e2e::demand::enqueue(&app.database_path().unwrap(), topic, d);
     }
 
     /// Wakes the jobs until `done` holds for what `outside` has seen.
