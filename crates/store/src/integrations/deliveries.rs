@@ -118,6 +118,12 @@ pub fn enqueue(db: &impl Db, d: &NewDelivery, now: DateTime<Utc>) -> Result<bool
 
 /// Claims up to `limit` due deliveries (pending and due, or sending with
 /// an expired lease) for `owner`, counting an attempt each.
+///
+/// A read first says whether any is due, and the claiming `UPDATE` runs
+/// only then: the jobs component looks after every wake-up, nearly always
+/// finding nothing, and an `UPDATE` that changes no row still takes the
+/// database's write lock (issue 7: it queued behind the submissions' write
+/// transactions for nothing).
 pub fn claim(
     db: &impl Db,
     owner: &str,
@@ -126,6 +132,15 @@ pub fn claim(
     limit: u32,
 ) -> Result<Vec<Delivery>, StoreError> {
     let now_s = Value::Text(time::to_sql(now));
+    let due = db.execute(
+        "SELECT EXISTS (SELECT 1 FROM webhook_deliveries
+                        WHERE (status = 'pending' AND next_attempt_at <= ?)
+                           OR (status = 'sending' AND lease_until <= ?)) AS due",
+        &[now_s.clone(), now_s.clone()],
+    )?;
+    if due.first().map(|r| r.int("due")).transpose()? != Some(1) {
+        return Ok(Vec::new());
+    }
     let rows = db.execute(
         &format!(
             "UPDATE webhook_deliveries SET status = 'sending', lease_owner = ?, lease_until = ?,

@@ -10,6 +10,7 @@ mod channels;
 mod common;
 mod concurrency;
 mod customers;
+mod delivery_claims;
 mod downstream;
 mod fixtures;
 mod idempotency;
