@@ -47,7 +47,9 @@ export!(Approvals);
 impl wit::Guest for Approvals {
     fn evaluate(s: wit::DocumentSnapshot) -> Result<wit::Evaluation, wit::ApprovalsError> {
         let snapshot = snapshot(to_input(s).map_err(problem)?).map_err(problem)?;
-        let db = sales_kit::spin::open_db().map_err(problem)?;
+        // Called only from the component it is composed into, which opened
+        // and migrated the same database for this request (issue 7).
+        let db = sales_kit::spin::SpinDb::open_default().map_err(problem)?;
         let required = required(&db, &snapshot).map_err(problem)?;
         to_wit(&required).map_err(problem)
     }
