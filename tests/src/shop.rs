@@ -246,3 +246,33 @@ pub async fn decide(
         .await
         .unwrap()
 }
+
+/// A stocked drill (a unique SKU, standard cost 40.00 EUR) with `on_hand`
+/// counted in `warehouse` and a "Standard" EUR price list selling it at
+/// 100.00 a piece: the drill's id.
+pub async fn drills(app: &TestApp, warehouse: &str, on_hand: &str) -> String {
+    let drill = id(&app
+        .create_product(json!({
+            "sku": app.unique("DRILL"), "name": "Drill", "uom": "pcs", "kind": "stocked",
+            "standard_cost": eur("40.00")
+        }))
+        .await
+        .unwrap());
+    app.post(
+        "/api/v1/stock/adjustments",
+        json!({ "product_id": drill, "warehouse_id": warehouse, "on_hand": on_hand,
+                "reason": "count" }),
+    )
+    .await
+    .unwrap()
+    .assert_status(201);
+    app.create(
+        "/api/v1/price-lists",
+        json!({ "name": "Standard", "currency": "EUR", "items": [
+            { "product_id": drill, "uom": "pcs", "rate": "100.00" }
+        ]}),
+    )
+    .await
+    .unwrap();
+    drill
+}

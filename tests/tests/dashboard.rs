@@ -14,8 +14,7 @@
 
 use std::time::Duration;
 
-use reqwest::Method;
-use sales_e2e::{json, workspace_root, TestApp};
+use sales_e2e::{json, shop, workspace_root, TestApp};
 use serde_json::Value;
 
 fn id(v: &Value) -> String {
@@ -36,28 +35,7 @@ async fn seed(app: &TestApp) -> Seeded {
         )
         .await
         .unwrap());
-    let drill = id(&app
-        .create_product(json!({
-            "sku": app.unique("DRILL"), "name": "Drill", "uom": "pcs", "kind": "stocked",
-            "standard_cost": { "amount": "40.00", "currency": "EUR" }
-        }))
-        .await
-        .unwrap());
-    app.post(
-        "/api/v1/stock/adjustments",
-        json!({ "product_id": drill, "warehouse_id": warehouse, "on_hand": "100",
-                "reason": "count" }),
-    )
-    .await
-    .unwrap()
-    .assert_status(201);
-    app.create(
-        "/api/v1/price-lists",
-        json!({ "name": "Standard", "currency": "EUR", "items": [
-            { "product_id": drill, "uom": "pcs", "rate": "100.00" } ]}),
-    )
-    .await
-    .unwrap();
+    let drill = shop::drills(app, &warehouse, "100").await;
     let mut channels = Vec::new();
     for name in ["B2B", "WEB"] {
         let code = app.code(name);
@@ -71,27 +49,7 @@ async fn seed(app: &TestApp) -> Seeded {
             .unwrap();
         channels.push((id(&ch), code));
     }
-    let manager = app
-        .create_key(&app.unique("manager"), &["manager"])
-        .await
-        .unwrap();
-    let me = app
-        .call_as(&manager, Method::GET, "/api/v1/me", None, &[])
-        .await
-        .unwrap();
-    let boss = me.body["id"].as_str().unwrap().to_string();
-    app.create(
-        "/api/v1/approval-policies",
-        json!({ "name": "Large order", "applies_to": ["order"],
-                "condition": { "type": "all", "all": [
-                    { "type": "channels", "codes": [channels[0].1] },
-                    { "type": "total_amount", "limits": { "EUR": { "over": "500" } } } ] },
-                "chain": { "levels": [{ "name": "Manager",
-                    "approvers": [{ "type": "principal", "id": boss }],
-                    "mode": { "type": "any_one" } }] } }),
-    )
-    .await
-    .unwrap();
+    let (manager, _) = shop::order_approver(app, &channels[0].1, "500").await;
     let customer = id(&app
         .create_customer(json!({ "name": app.unique("Drill & Co") }))
         .await

@@ -47,29 +47,7 @@ async fn world(app: &TestApp, on_hand: &str, credit_limit: Option<&str>) -> Worl
         )
         .await
         .unwrap());
-    let drill = id(&app
-        .create_product(json!({
-            "sku": app.unique("DRILL"), "name": "Drill", "uom": "pcs", "kind": "stocked",
-            "standard_cost": eur("40.00")
-        }))
-        .await
-        .unwrap());
-    app.post(
-        "/api/v1/stock/adjustments",
-        json!({ "product_id": drill, "warehouse_id": warehouse, "on_hand": on_hand,
-                "reason": "count" }),
-    )
-    .await
-    .unwrap()
-    .assert_status(201);
-    app.create(
-        "/api/v1/price-lists",
-        json!({ "name": "Standard", "currency": "EUR", "items": [
-            { "product_id": drill, "uom": "pcs", "rate": "100.00" }
-        ]}),
-    )
-    .await
-    .unwrap();
+    let drill = shop::drills(app, &warehouse, on_hand).await;
     app.create(
         "/api/v1/tax-templates",
         json!({ "name": "VAT", "mode": "exclusive", "is_default": true,

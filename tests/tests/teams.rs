@@ -374,29 +374,7 @@ async fn shop(app: &TestApp, territory: &str) -> (String, String, String) {
         )
         .await
         .unwrap());
-    let drill = id(&app
-        .create_product(json!({
-            "sku": app.unique("DRILL"), "name": "Drill", "uom": "pcs", "kind": "stocked",
-            "standard_cost": eur("40.00")
-        }))
-        .await
-        .unwrap());
-    app.post(
-        "/api/v1/stock/adjustments",
-        json!({ "product_id": drill, "warehouse_id": warehouse, "on_hand": "100",
-                "reason": "count" }),
-    )
-    .await
-    .unwrap()
-    .assert_status(201);
-    app.create(
-        "/api/v1/price-lists",
-        json!({ "name": "Standard", "currency": "EUR", "items": [
-            { "product_id": drill, "uom": "pcs", "rate": "100.00" }
-        ]}),
-    )
-    .await
-    .unwrap();
+    let drill = sales_e2e::shop::drills(app, &warehouse, "100").await;
     let wh = app
         .get(&format!("/api/v1/warehouses/{warehouse}"))
         .await
