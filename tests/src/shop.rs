@@ -209,19 +209,25 @@ pub async fn plant(app: &TestApp, warehouse_code: &str, routings: Value, service
 /// than `over` EUR go for approval: (API key, principal id).
 pub async fn order_approver(app: &TestApp, channel_code: &str, over: &str) -> (String, String) {
     let (key, manager) = app.person("manager").await.unwrap();
+    let approvers = json!([{ "type": "principal", "id": manager }]);
+    order_policy(app, channel_code, over, approvers).await;
+    (key, manager)
+}
+
+/// A policy sending orders sold in channel `channel_code` for more than
+/// `over` EUR to any one of `approvers` (`[{ "type": "territory_manager" }]`).
+pub async fn order_policy(app: &TestApp, channel_code: &str, over: &str, approvers: Value) {
     app.create(
         "/api/v1/approval-policies",
         json!({ "name": "Large order", "applies_to": ["order"],
                 "condition": { "type": "all", "all": [
                     { "type": "channels", "codes": [channel_code] },
                     { "type": "total_amount", "limits": { "EUR": { "over": over } } } ] },
-                "chain": { "levels": [{ "name": "Manager",
-                    "approvers": [{ "type": "principal", "id": manager }],
+                "chain": { "levels": [{ "name": "Manager", "approvers": approvers,
                     "mode": { "type": "any_one" } }] } }),
     )
     .await
     .unwrap();
-    (key, manager)
 }
 
 /// `verb` (`approve` / `reject`) on approval `request` as the holder of

@@ -25,19 +25,6 @@ fn eur(amount: &str) -> Value {
     json!({ "amount": amount, "currency": "EUR" })
 }
 
-async fn get_as(app: &TestApp, key: &str, path: &str) -> Reply {
-    app.call_as(key, Method::GET, path, None, &[])
-        .await
-        .unwrap()
-}
-
-/// A key with `role`: (secret, principal id).
-async fn key(app: &TestApp, role: &str) -> (String, String) {
-    let key = app.create_key(&app.unique(role), &[role]).await.unwrap();
-    let me = get_as(app, &key, "/api/v1/me").await;
-    (key, me.body["id"].as_str().unwrap().to_string())
-}
-
 async fn territory(app: &TestApp, parent: Option<&str>) -> String {
     let mut body = json!({ "code": app.code("T"), "name": "Territory" });
     if let Some(p) = parent {
@@ -337,7 +324,7 @@ async fn bad_input_is_a_clear_4xx_and_writes_nothing() {
     assert_eq!(count(&app, "/api/v1/commission-plans").await, 1);
 
     // Reps read the organisation but do not write it; plans are admins'.
-    let (rep_key, _) = key(&app, "rep").await;
+    let (rep_key, _) = app.person("rep").await.unwrap();
     let r = app
         .call_as(
             &rep_key,
@@ -349,7 +336,7 @@ async fn bad_input_is_a_clear_4xx_and_writes_nothing() {
         .await
         .unwrap();
     r.assert_problem(403, "forbidden");
-    let (manager_key, _) = key(&app, "manager").await;
+    let (manager_key, _) = app.person("manager").await.unwrap();
     let r = app
         .call_as(
             &manager_key,
@@ -427,9 +414,9 @@ async fn rows(app: &TestApp, order: &str, n: usize) -> Vec<(String, String)> {
 async fn commission_accrues_from_a_submitted_order_follows_the_amendment_and_is_clawed_back() {
     let app = app().await;
     let south = territory(&app, None).await;
-    let (boss_key, boss_principal) = key(&app, "manager").await;
-    let (rep_key, rep_principal) = key(&app, "rep").await;
-    let (other_key, other_principal) = key(&app, "rep").await;
+    let (boss_key, boss_principal) = app.person("manager").await.unwrap();
+    let (rep_key, rep_principal) = app.person("rep").await.unwrap();
+    let (other_key, other_principal) = app.person("rep").await.unwrap();
     let boss = person(&app, "Bea Boss", Some(&boss_principal), None).await;
     let rep = person(&app, "Rick Rep", Some(&rep_principal), Some(&id(&boss))).await;
     person(&app, "Olga Other", Some(&other_principal), None).await;
@@ -506,12 +493,13 @@ async fn commission_accrues_from_a_submitted_order_follows_the_amendment_and_is_
     assert_eq!(again.assert_status(200)["booked"], json!([]));
 
     // The rep's statement for this month: 30 accrued, 30 reversed.
-    let statement = get_as(
-        &app,
-        &rep_key,
-        &format!("/api/v1/sales-people/{}/statement", id(&rep)),
-    )
-    .await;
+    let statement = app
+        .get_as(
+            &rep_key,
+            &format!("/api/v1/sales-people/{}/statement", id(&rep)),
+        )
+        .await
+        .unwrap();
     let totals = &statement.assert_status(200)["totals"][0];
     assert_eq!(totals["accrued"], "30.00");
     assert_eq!(totals["reversed"], "-30.00");
@@ -521,32 +509,32 @@ async fn commission_accrues_from_a_submitted_order_follows_the_amendment_and_is_
     // sees none of them, and the rep's statement is not found for them.
     let path = format!("/api/v1/commissions?order_id={order_id}");
     let seen = |r: Reply| r.assert_status(200)["items"].as_array().unwrap().len();
-    assert_eq!(seen(get_as(&app, &rep_key, &path).await), 3);
-    assert_eq!(seen(get_as(&app, &boss_key, &path).await), 3);
-    assert_eq!(seen(get_as(&app, &other_key, &path).await), 0);
+    assert_eq!(seen(app.get_as(&rep_key, &path).await.unwrap()), 3);
+    assert_eq!(seen(app.get_as(&boss_key, &path).await.unwrap()), 3);
+    assert_eq!(seen(app.get_as(&other_key, &path).await.unwrap()), 0);
     let entry = app.get(&path).await.unwrap().body["items"][0]["id"].clone();
-    get_as(
-        &app,
+    app.get_as(
         &other_key,
         &format!("/api/v1/commissions/{}", entry.as_str().unwrap()),
     )
     .await
+    .unwrap()
     .assert_problem(404, "not_found");
-    get_as(
-        &app,
+    app.get_as(
         &other_key,
         &format!("/api/v1/sales-people/{}/statement", id(&rep)),
     )
     .await
+    .unwrap()
     .assert_problem(404, "not_found");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approvals_ask_the_submitters_manager_and_the_territory_manager_from_the_hierarchy() {
     let app = app().await;
-    let (rep_key, rep_principal) = key(&app, "rep").await;
-    let (boss_key, boss_principal) = key(&app, "manager").await;
-    let (area_key, area_principal) = key(&app, "manager").await;
+    let (rep_key, rep_principal) = app.person("rep").await.unwrap();
+    let (boss_key, boss_principal) = app.person("manager").await.unwrap();
+    let (area_key, area_principal) = app.person("manager").await.unwrap();
     let boss = person(&app, "Bea Boss", Some(&boss_principal), None).await;
     person(&app, "Rick Rep", Some(&rep_principal), Some(&id(&boss))).await;
     let area = person(&app, "Ana Area", Some(&area_principal), None).await;
@@ -606,9 +594,9 @@ async fn approvals_ask_the_submitters_manager_and_the_territory_manager_from_the
             .iter()
             .any(|i| i["id"] == request["id"])
     };
-    assert!(waiting(get_as(&app, &boss_key, inbox).await));
+    assert!(waiting(app.get_as(&boss_key, inbox).await.unwrap()));
     // The rep's own inbox does not hold it (no self-approval).
-    assert!(!waiting(get_as(&app, &rep_key, inbox).await));
+    assert!(!waiting(app.get_as(&rep_key, inbox).await.unwrap()));
     // Once the manager approves, the territory level waits for the area
     // manager (MUNICH's nearest manager up the tree).
     let approved = app
@@ -622,7 +610,7 @@ async fn approvals_ask_the_submitters_manager_and_the_territory_manager_from_the
         .await
         .unwrap();
     approved.assert_status(200);
-    assert!(waiting(get_as(&app, &area_key, inbox).await));
+    assert!(waiting(app.get_as(&area_key, inbox).await.unwrap()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -726,7 +714,7 @@ async fn an_orders_sales_team_defaults_from_the_customer_and_a_new_split_moves_t
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rule_placed_customers_order_asks_the_territory_manager() {
     let app = app().await;
-    let (_, area_principal) = key(&app, "manager").await;
+    let (_, area_principal) = app.person("manager").await.unwrap();
     let area = person(&app, "Ana Area", Some(&area_principal), None).await;
     let south = territory(&app, None).await;
     app.create(
@@ -751,18 +739,8 @@ async fn a_rule_placed_customers_order_asks_the_territory_manager() {
         .as_str()
         .unwrap()
         .to_string();
-    app.create(
-        "/api/v1/approval-policies",
-        json!({ "name": "Large field orders", "applies_to": ["order"],
-                "condition": { "type": "all", "all": [
-                    { "type": "channels", "codes": [code] },
-                    { "type": "total_amount", "limits": { "EUR": { "over": "500" } } } ] },
-                "chain": { "levels": [{ "name": "Territory",
-                    "approvers": [{ "type": "territory_manager" }],
-                    "mode": { "type": "any_one" } }] } }),
-    )
-    .await
-    .unwrap();
+    let territory_manager = json!([{ "type": "territory_manager" }]);
+    sales_e2e::shop::order_policy(&app, &code, "500", territory_manager).await;
     let customer = id(&app
         .create_customer(json!({ "name": app.unique("Munich GmbH"),
             "shipping_address": { "line1": "Marienplatz 1", "city": "München",

@@ -249,18 +249,8 @@ async fn world(app: &TestApp) -> World {
         )
         .await
         .unwrap());
-    app.create(
-        "/api/v1/approval-policies",
-        json!({ "name": "Large order", "applies_to": ["order"],
-                "condition": { "type": "all", "all": [
-                    { "type": "channels", "codes": [code] },
-                    { "type": "total_amount", "limits": { "EUR": { "over": "1000" } } } ] },
-                "chain": { "levels": [{ "name": "Territory manager",
-                    "approvers": [{ "type": "territory_manager" }],
-                    "mode": { "type": "any_one" } }] } }),
-    )
-    .await
-    .unwrap();
+    let territory_manager = json!([{ "type": "territory_manager" }]);
+    sales_e2e::shop::order_policy(app, &code, "1000", territory_manager).await;
 
     let customer = |name: &str, body: Value| {
         let mut body = body;
