@@ -170,16 +170,6 @@ async fn world(app: &TestApp) -> World {
     .await
     .unwrap();
 
-    app.create(
-        "/api/v1/warehouses",
-        json!({ "code": "MAIN", "name": "Main warehouse" }),
-    )
-    .await
-    .unwrap();
-    let warehouse = app.get("/api/v1/warehouses").await.unwrap().body["items"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let drill = id(&app
         .create_product(json!({
             "sku": app.unique("DRILL"), "name": "Drill", "uom": "pcs", "kind": "stocked",
@@ -187,14 +177,6 @@ async fn world(app: &TestApp) -> World {
         }))
         .await
         .unwrap());
-    app.post(
-        "/api/v1/stock/adjustments",
-        json!({ "product_id": drill, "warehouse_id": warehouse, "on_hand": "1000",
-                "reason": "count" }),
-    )
-    .await
-    .unwrap()
-    .assert_status(201);
     let cabinet = id(&app
         .create_product(json!({
             "sku": app.unique("CABINET"), "name": "Cabinet", "uom": "pcs",
@@ -209,28 +191,21 @@ async fn world(app: &TestApp) -> World {
         }))
         .await
         .unwrap());
-    let calendar = id(&app
-        .create(
-            "/api/v1/calendars",
-            json!({ "name": "Plant", "working_days":
-                    ["monday", "tuesday", "wednesday", "thursday", "friday"] }),
-        )
-        .await
-        .unwrap());
-    app.create(
-        "/api/v1/work-centers",
-        json!({ "name": "Carpentry", "calendar_id": calendar, "hours_per_day": "8",
-                "routings": [{ "product_id": cabinet, "hours_per_unit": "2" }] }),
+    let plant = sales_e2e::shop::plant(
+        app,
+        "MAIN",
+        json!([{ "product_id": cabinet, "hours_per_unit": "2" }]),
+        json!([{ "product_id": install }]),
+    )
+    .await;
+    app.post(
+        "/api/v1/stock/adjustments",
+        json!({ "product_id": drill, "warehouse_id": plant.warehouse, "on_hand": "1000",
+                "reason": "count" }),
     )
     .await
-    .unwrap();
-    app.create(
-        "/api/v1/project-roles",
-        json!({ "name": "Installer", "calendar_id": calendar, "hours_per_week": "40",
-                "services": [{ "product_id": install }] }),
-    )
-    .await
-    .unwrap();
+    .unwrap()
+    .assert_status(201);
     app.create(
         "/api/v1/price-lists",
         json!({ "name": "Standard", "currency": "EUR",
