@@ -275,6 +275,9 @@ pub struct HostState {
     pub kv: Handles<Arc<KvBackend>>,
     /// Open outbound Redis connections.
     pub redis: Handles<RedisHandle>,
+    /// When the invocation's time is up: SQLite statements still running
+    /// then are interrupted.
+    pub deadline: std::time::Instant,
 }
 
 impl Drop for HostState {
@@ -285,6 +288,9 @@ impl Drop for HostState {
         if open.is_empty() {
             return;
         }
+        let needs_rollback = open
+            .iter()
+            .any(|h| h.conn.as_ref().is_some_and(|c| !c.is_autocommit()));
         let release = move || {
             for h in open {
                 if let Some(conn) = h.conn {
@@ -294,6 +300,11 @@ impl Drop for HostState {
                 drop(h.write_turn);
             }
         };
+        // Nothing to roll back: returning them to the pool does not block.
+        if !needs_rollback {
+            release();
+            return;
+        }
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 rt.spawn_blocking(release);
@@ -355,6 +366,7 @@ pub fn new_store(
         sqlite: Handles::default(),
         kv: Handles::default(),
         redis: Handles::default(),
+        deadline: std::time::Instant::now() + app.request_timeout,
     };
     let mut store = Store::new(crate::engine::engine()?, state);
     store.limiter(|s| &mut s.limits);

@@ -58,11 +58,16 @@ impl sqlite::HostConnection for HostState {
         let Some(db) = self.app.sqlite.get(&database).cloned() else {
             return Err(sqlite::Error::NoSuchDatabase);
         };
-        let db2 = db.clone();
-        let conn = tokio::task::spawn_blocking(move || db2.acquire())
-            .await
-            .map_err(|e| sqlite::Error::Io(e.to_string()))?
-            .map_err(sqlite::Error::Io)?;
+        let conn = match db.pooled() {
+            Some(conn) => conn,
+            None => {
+                let db = db.clone();
+                tokio::task::spawn_blocking(move || db.acquire())
+                    .await
+                    .map_err(|e| sqlite::Error::Io(e.to_string()))?
+                    .map_err(sqlite::Error::Io)?
+            }
+        };
         match self.sqlite.push(SqliteHandle {
             db: db.clone(),
             conn: Some(conn),
@@ -91,25 +96,44 @@ impl sqlite::HostConnection for HostState {
                 .ok_or(sqlite::Error::InvalidConnection)?
                 .write_turn = Some(turn);
         }
+        let deadline = Some(self.deadline);
         let handle = self
             .sqlite
             .get_mut(self_.rep())
             .ok_or(sqlite::Error::InvalidConnection)?;
-        let conn = handle.conn.take().ok_or(sqlite::Error::InvalidConnection)?;
         let params: Vec<SqlValue> = parameters.into_iter().map(to_sql).collect();
-        let joined = tokio::task::spawn_blocking(move || {
-            let r = crate::sqlite::execute(&conn, &statement, params);
-            (conn, r)
-        })
-        .await;
-        let (conn, result) = joined.map_err(|e| sqlite::Error::Io(e.to_string()))?;
+        // On this thread when the statement cannot block it; otherwise on
+        // the blocking pool (see `crate::sqlite`).
+        let conn = handle
+            .conn
+            .as_ref()
+            .ok_or(sqlite::Error::InvalidConnection)?;
+        let (conn, result) = match crate::sqlite::with_deadline(deadline, || {
+            crate::sqlite::execute_now(conn, &statement, &params)
+        }) {
+            Some(result) => (None, result),
+            None => {
+                let conn = handle.conn.take().ok_or(sqlite::Error::InvalidConnection)?;
+                let joined = tokio::task::spawn_blocking(move || {
+                    let r = crate::sqlite::with_deadline(deadline, || {
+                        crate::sqlite::execute(&conn, &statement, &params)
+                    });
+                    (conn, r)
+                })
+                .await;
+                let (conn, result) = joined.map_err(|e| sqlite::Error::Io(e.to_string()))?;
+                (Some(conn), result)
+            }
+        };
         if let Some(handle) = self.sqlite.get_mut(self_.rep()) {
+            if let Some(conn) = conn {
+                handle.conn = Some(conn);
+            }
             // Back in autocommit mode: no transaction holds the write lock
             // (COMMIT, ROLLBACK, or a BEGIN that failed), the turn passes on.
-            if conn.is_autocommit() {
+            if handle.conn.as_ref().is_some_and(|c| c.is_autocommit()) {
                 handle.write_turn = None;
             }
-            handle.conn = Some(conn);
         }
         result.map(to_query_result).map_err(sqlite::Error::Io)
     }
@@ -122,7 +146,12 @@ impl sqlite::HostConnection for HostState {
         }) = self.sqlite.remove(rep.rep())
         {
             if let Some(conn) = conn {
-                let _ = tokio::task::spawn_blocking(move || db.release(conn)).await;
+                if conn.is_autocommit() {
+                    db.release(conn);
+                } else {
+                    // The rollback may write: on the blocking pool.
+                    let _ = tokio::task::spawn_blocking(move || db.release(conn)).await;
+                }
             }
             // The write turn passes on only after the rollback.
             drop(write_turn);

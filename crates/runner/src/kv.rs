@@ -85,17 +85,33 @@ impl KvBackend {
         .map_err(|e| e.to_string())?
     }
 
+    /// A read: on this thread with an idle pooled connection unless it
+    /// meets a lock (see `crate::sqlite`), else on the blocking pool.
+    async fn sqlite_read<T: Send + 'static>(
+        db: &Arc<SqliteDb>,
+        f: impl Fn(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, String> {
+        if let Some(conn) = db.pooled() {
+            let now = crate::sqlite::read_now(&conn, &f);
+            db.release(conn);
+            if let Some(r) = now {
+                return r.map_err(|e| e.to_string());
+            }
+        }
+        Self::sqlite_op(db, f).await
+    }
+
     /// Value of `key`, `None` when missing.
     pub async fn get(&self, key: String) -> Result<Option<Vec<u8>>, String> {
         match self {
             KvBackend::Sqlite { db, store } => {
                 let store = store.clone();
-                Self::sqlite_op(db, move |c| {
+                Self::sqlite_read(db, move |c| {
                     use rusqlite::OptionalExtension;
                     c.prepare_cached(
                         "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
                     )?
-                    .query_row((store, key), |r| r.get::<_, Vec<u8>>(0))
+                    .query_row((&store, &key), |r| r.get::<_, Vec<u8>>(0))
                     .optional()
                 })
                 .await
@@ -157,11 +173,11 @@ impl KvBackend {
         match self {
             KvBackend::Sqlite { db, store } => {
                 let store = store.clone();
-                Self::sqlite_op(db, move |c| {
+                Self::sqlite_read(db, move |c| {
                     c.prepare_cached(
                         "SELECT EXISTS (SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2)",
                     )?
-                    .query_row((store, key), |r| r.get::<_, bool>(0))
+                    .query_row((&store, &key), |r| r.get::<_, bool>(0))
                 })
                 .await
             }
@@ -177,11 +193,11 @@ impl KvBackend {
         match self {
             KvBackend::Sqlite { db, store } => {
                 let store = store.clone();
-                Self::sqlite_op(db, move |c| {
+                Self::sqlite_read(db, move |c| {
                     let mut stmt = c.prepare_cached(
                         "SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key",
                     )?;
-                    let rows = stmt.query_map([store], |r| r.get::<_, String>(0))?;
+                    let rows = stmt.query_map([&store], |r| r.get::<_, String>(0))?;
                     rows.collect()
                 })
                 .await

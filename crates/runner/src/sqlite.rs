@@ -5,8 +5,19 @@
 //! `COMMIT` issued through `execute` is a real transaction. Connections are
 //! pooled per database: a connection returns to the pool only when its guest
 //! handle is dropped, after any open transaction has been rolled back, so a
-//! connection is never shared by two live handles. All SQLite calls run on
-//! tokio's blocking pool so a `busy_timeout` wait never stalls the runtime.
+//! connection is never shared by two live handles.
+//!
+//! Statements run on the calling thread (a Tokio worker) when they cannot
+//! wait: [`execute_now`] runs a statement with the busy timeout off, and
+//! hands back the ones that could block — a lock another connection or
+//! process holds (`SQLITE_BUSY`), a `COMMIT` or an autocommit write (the
+//! commit may run a WAL checkpoint, which writes and syncs the database
+//! file) — to be run again on tokio's blocking pool, with `busy_timeout`
+//! ([`execute`]). A hop to the pool and back is a futex wake and two
+//! context switches per statement, most of a short statement's cost. A
+//! statement that runs past the request's deadline is interrupted
+//! ([`with_deadline`]), wherever it runs, so a slow query cannot hold a
+//! worker thread (or a blocking thread and the connection) past it.
 //!
 //! Writers of one process take turns in arrival order: a guest's
 //! `BEGIN IMMEDIATE` / `BEGIN EXCLUSIVE` first waits for the database's
@@ -18,12 +29,13 @@
 //! later ones go through. Other processes on the same file still meet
 //! `busy_timeout`, as before.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rusqlite::types::{Value, ValueRef};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, Statement};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// How long a connection waits for another writer (another connection or
@@ -40,6 +52,29 @@ const MAX_RESULT_BYTES: usize = 128 << 20;
 
 /// Idle connections kept per database.
 const MAX_POOLED: usize = 32;
+
+/// SQLite virtual-machine steps between two looks at the deadline
+/// (`sqlite3_progress_handler`): a few microseconds of work.
+const PROGRESS_STEPS: i32 = 1_000;
+
+thread_local! {
+    /// The deadline of the statements this thread runs (see [`with_deadline`]).
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with the statements it runs on this thread interrupted
+/// (`SQLITE_INTERRUPT`, "interrupted") once `deadline` has passed.
+pub fn with_deadline<T>(deadline: Option<Instant>, f: impl FnOnce() -> T) -> T {
+    let outer = DEADLINE.replace(deadline);
+    let r = f();
+    DEADLINE.set(outer);
+    r
+}
+
+/// The progress handler of every connection: `true` interrupts.
+fn past_deadline() -> bool {
+    DEADLINE.get().is_some_and(|d| Instant::now() >= d)
+}
 
 /// One configured database (a file, or a private in-memory database).
 #[derive(Debug)]
@@ -138,6 +173,7 @@ impl SqliteDb {
             conn.pragma_update(None, "synchronous", "NORMAL")
                 .map_err(|e| format!("failed to set synchronous: {e}"))?;
         }
+        conn.progress_handler(PROGRESS_STEPS, Some(past_deadline));
         // Spin denies ATTACH of other files.
         conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)
             .map_err(|e| format!("failed to limit ATTACH: {e}"))?;
@@ -147,11 +183,15 @@ impl SqliteDb {
     /// A connection for one guest handle: pooled if available, else new.
     /// Blocking; call from a blocking thread.
     pub fn acquire(&self) -> Result<Connection, String> {
-        let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
-        match pooled {
+        match self.pooled() {
             Some(c) => Ok(c),
             None => self.connect(),
         }
+    }
+
+    /// An idle pooled connection, if there is one. Does not block.
+    pub fn pooled(&self) -> Option<Connection> {
+        self.pool.lock().ok().and_then(|mut p| p.pop())
     }
 
     /// Returns a connection to the pool, rolling back any transaction the
@@ -216,34 +256,131 @@ pub struct SqlResult {
     pub rows: Vec<Vec<SqlValue>>,
 }
 
-/// Executes one statement with positional parameters. Blocking.
+impl rusqlite::ToSql for SqlValue {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            SqlValue::Integer(i) => ValueRef::Integer(*i),
+            SqlValue::Real(f) => ValueRef::Real(*f),
+            SqlValue::Text(s) => ValueRef::Text(s.as_bytes()),
+            SqlValue::Blob(b) => ValueRef::Blob(b),
+            SqlValue::Null => ValueRef::Null,
+        }))
+    }
+}
+
+/// Why a statement failed.
+enum Failure {
+    Sql(rusqlite::Error),
+    TooLarge,
+}
+
+impl Failure {
+    fn is_busy(&self) -> bool {
+        matches!(self, Failure::Sql(e)
+            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy))
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Sql(e) => e.fmt(f),
+            Failure::TooLarge => write!(
+                f,
+                "query result exceeds the {} MiB limit",
+                MAX_RESULT_BYTES >> 20
+            ),
+        }
+    }
+}
+
+/// Executes one statement with positional parameters, waiting up to
+/// [`BUSY_TIMEOUT`] for locks. Blocking: call from a blocking thread.
 pub fn execute(
     conn: &Connection,
     statement: &str,
-    params: Vec<SqlValue>,
+    params: &[SqlValue],
 ) -> Result<SqlResult, String> {
     let mut stmt = conn.prepare_cached(statement).map_err(|e| e.to_string())?;
+    run(&mut stmt, params).map_err(|e| e.to_string())
+}
+
+/// Executes one statement on this thread if it cannot block it; `None`
+/// when it must run with [`execute`] on a blocking thread instead (see the
+/// module docs). Nothing has changed when it answers `None`: a statement
+/// that meets a lock fails whole with `SQLITE_BUSY` before it writes.
+pub fn execute_now(
+    conn: &Connection,
+    statement: &str,
+    params: &[SqlValue],
+) -> Option<Result<SqlResult, String>> {
+    if ends_transaction_with_commit(statement) {
+        return None;
+    }
+    let mut stmt = match conn.prepare_cached(statement) {
+        Ok(stmt) => stmt,
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    // The implicit commit of an autocommit write may checkpoint.
+    if conn.is_autocommit() && !stmt.readonly() {
+        return None;
+    }
+    without_waiting(conn, || run(&mut stmt, params)).and_then(|r| match r {
+        Err(e) if e.is_busy() => None,
+        r => Some(r.map_err(|e| e.to_string())),
+    })
+}
+
+/// Runs `f` with the busy timeout off (a lock fails at once with
+/// `SQLITE_BUSY` instead of waiting); `None` if the timeout cannot be
+/// switched.
+fn without_waiting<T>(conn: &Connection, f: impl FnOnce() -> T) -> Option<T> {
+    conn.busy_timeout(Duration::ZERO).ok()?;
+    let r = f();
+    if conn.busy_timeout(BUSY_TIMEOUT).is_err() {
+        tracing::warn!("failed to restore busy_timeout");
+    }
+    Some(r)
+}
+
+/// Runs a read on this thread with [`without_waiting`]: `None` when it
+/// met a lock (run it on a blocking thread instead).
+pub fn read_now<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> Option<rusqlite::Result<T>> {
+    without_waiting(conn, || f(conn)).and_then(|r| match r {
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => None,
+        r => Some(r),
+    })
+}
+
+/// `COMMIT` / `END` (any case, with or without `TRANSACTION`): the
+/// statements whose commit may run a WAL checkpoint.
+fn ends_transaction_with_commit(statement: &str) -> bool {
+    let word = statement
+        .trim_start()
+        .split(|c: char| c.is_whitespace() || c == ';')
+        .next()
+        .unwrap_or("");
+    word.eq_ignore_ascii_case("COMMIT") || word.eq_ignore_ascii_case("END")
+}
+
+fn run(stmt: &mut Statement<'_>, params: &[SqlValue]) -> Result<SqlResult, Failure> {
     let columns: Vec<String> = stmt
         .column_names()
         .into_iter()
         .map(str::to_string)
         .collect();
-    let params = params.into_iter().map(|p| match p {
-        SqlValue::Integer(i) => Value::Integer(i),
-        SqlValue::Real(f) => Value::Real(f),
-        SqlValue::Text(s) => Value::Text(s),
-        SqlValue::Blob(b) => Value::Blob(b),
-        SqlValue::Null => Value::Null,
-    });
     let mut rows = stmt
         .query(rusqlite::params_from_iter(params))
-        .map_err(|e| e.to_string())?;
+        .map_err(Failure::Sql)?;
     let mut out = Vec::new();
     let mut size = 0usize;
-    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+    while let Some(row) = rows.next().map_err(Failure::Sql)? {
         let mut values = Vec::with_capacity(columns.len());
         for i in 0..columns.len() {
-            let v = match row.get_ref(i).map_err(|e| e.to_string())? {
+            let v = match row.get_ref(i).map_err(Failure::Sql)? {
                 ValueRef::Null => SqlValue::Null,
                 ValueRef::Integer(i) => SqlValue::Integer(i),
                 ValueRef::Real(f) => SqlValue::Real(f),
@@ -260,10 +397,7 @@ pub fn execute(
             values.push(v);
         }
         if size > MAX_RESULT_BYTES {
-            return Err(format!(
-                "query result exceeds the {} MiB limit",
-                MAX_RESULT_BYTES >> 20
-            ));
+            return Err(Failure::TooLarge);
         }
         out.push(values);
     }
@@ -288,17 +422,12 @@ mod tests {
         let db = SqliteDb::file("default", &dir.path().join("db.sqlite")).unwrap();
         db.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
         let conn = db.acquire().unwrap();
-        execute(&conn, "BEGIN IMMEDIATE", vec![]).unwrap();
-        execute(
-            &conn,
-            "INSERT INTO t VALUES (?)",
-            vec![SqlValue::Integer(1)],
-        )
-        .unwrap();
+        execute(&conn, "BEGIN IMMEDIATE", &[]).unwrap();
+        execute(&conn, "INSERT INTO t VALUES (?)", &[SqlValue::Integer(1)]).unwrap();
         db.release(conn);
         let conn = db.acquire().unwrap();
         assert!(conn.is_autocommit());
-        let r = execute(&conn, "SELECT count(*) AS n FROM t", vec![]).unwrap();
+        let r = execute(&conn, "SELECT count(*) AS n FROM t", &[]).unwrap();
         assert_eq!(r.columns, vec!["n"]);
         assert_eq!(r.rows, vec![vec![SqlValue::Integer(0)]]);
     }
@@ -343,14 +472,10 @@ mod tests {
                 let db2 = db.clone();
                 tokio::task::spawn_blocking(move || {
                     let conn = db2.acquire()?;
-                    execute(&conn, "BEGIN IMMEDIATE", vec![])?;
-                    execute(
-                        &conn,
-                        "INSERT INTO t VALUES (?)",
-                        vec![SqlValue::Integer(n)],
-                    )?;
+                    execute(&conn, "BEGIN IMMEDIATE", &[])?;
+                    execute(&conn, "INSERT INTO t VALUES (?)", &[SqlValue::Integer(n)])?;
                     std::thread::sleep(Duration::from_millis(700));
-                    execute(&conn, "COMMIT", vec![])?;
+                    execute(&conn, "COMMIT", &[])?;
                     db2.release(conn);
                     Ok::<_, String>(())
                 })
@@ -366,7 +491,7 @@ mod tests {
             w.await.unwrap().unwrap();
         }
         let conn = db.acquire().unwrap();
-        let r = execute(&conn, "SELECT n FROM t ORDER BY rowid", vec![]).unwrap();
+        let r = execute(&conn, "SELECT n FROM t ORDER BY rowid", &[]).unwrap();
         let order: Vec<SqlValue> = r.rows.into_iter().flatten().collect();
         assert_eq!(order, (0..8).map(SqlValue::Integer).collect::<Vec<_>>());
     }
@@ -375,13 +500,13 @@ mod tests {
     fn attach_is_denied() {
         let db = SqliteDb::memory("x").unwrap();
         let conn = db.acquire().unwrap();
-        assert!(execute(&conn, "ATTACH DATABASE '/tmp/other.db' AS o", vec![]).is_err());
+        assert!(execute(&conn, "ATTACH DATABASE '/tmp/other.db' AS o", &[]).is_err());
     }
 
     #[test]
     fn several_statements_in_one_call_are_rejected() {
         let db = SqliteDb::memory("y").unwrap();
         let conn = db.acquire().unwrap();
-        assert!(execute(&conn, "SELECT 1; SELECT 2", vec![]).is_err());
+        assert!(execute(&conn, "SELECT 1; SELECT 2", &[]).is_err());
     }
 }

@@ -405,3 +405,118 @@ exclude_files = ["static/secret.txt"]
         .is_string());
     app.shutdown().await;
 }
+
+/// Statements run on the request's worker thread unless they could wait
+/// for a lock; one that meets a lock held by another process must still
+/// wait for it (`busy_timeout`) as Spin's do, not fail at once: here a
+/// second "process" (a plain SQLite connection on the runner's file) holds
+/// the write lock for 600 ms while the guest begins a write transaction,
+/// writes in a deferred one, and writes in autocommit mode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_meeting_another_process_lock_wait_for_it() {
+    let t = app("");
+    let db_path = t.opts.state_dir.join("sqlite_db.db");
+    let app = t.start().await;
+    app.sql("default", &[("CREATE TABLE w (n INTEGER)", json!([]))])
+        .await;
+    for (case, statements) in [
+        (
+            "immediate",
+            vec![
+                ("BEGIN IMMEDIATE", json!([])),
+                ("INSERT INTO w VALUES (1)", json!([])),
+                ("COMMIT", json!([])),
+            ],
+        ),
+        (
+            "deferred",
+            vec![
+                ("BEGIN", json!([])),
+                ("INSERT INTO w VALUES (1)", json!([])),
+                ("COMMIT", json!([])),
+            ],
+        ),
+        ("autocommit", vec![("INSERT INTO w VALUES (1)", json!([]))]),
+    ] {
+        let other = rusqlite::Connection::open(&db_path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(600));
+            other.execute_batch("COMMIT").unwrap();
+        });
+        let started = std::time::Instant::now();
+        let r = app.sql("default", &statements).await;
+        assert!(r.get("error").is_none(), "{case}: {r}");
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(500),
+            "{case}: the write cannot have gone through while the lock was held"
+        );
+        holder.join().unwrap();
+    }
+    let count = app
+        .sql("default", &[("SELECT count(*) FROM w", json!([]))])
+        .await;
+    assert_eq!(count["results"][0]["rows"][0], json!([{"integer": 3}]));
+    // Reads never wait for a writer (WAL), and do not fail either.
+    let other = rusqlite::Connection::open(&db_path).unwrap();
+    other
+        .execute_batch("BEGIN IMMEDIATE; INSERT INTO w VALUES (9)")
+        .unwrap();
+    let read = app
+        .sql("default", &[("SELECT count(*) FROM w", json!([]))])
+        .await;
+    assert_eq!(read["results"][0]["rows"][0], json!([{"integer": 3}]));
+    other.execute_batch("ROLLBACK").unwrap();
+    app.shutdown().await;
+}
+
+/// A query still running when the request's time is up is interrupted
+/// (SQLite's progress handler), so it cannot hold a thread, a connection
+/// or the write lock past the deadline: the request ends (500 at the
+/// epoch deadline, or the guest sees the statement fail, whichever comes
+/// first), its transaction is rolled back, and the next writer goes
+/// through at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_running_past_the_deadline_is_interrupted() {
+    let mut t = app("");
+    t.opts.request_timeout = std::time::Duration::from_millis(300);
+    let app = t.start().await;
+    app.sql("default", &[("CREATE TABLE d (n INTEGER)", json!([]))])
+        .await;
+    let body = json!({"db": "default", "statements": [
+        {"sql": "BEGIN IMMEDIATE", "params": []},
+        {"sql": "INSERT INTO d VALUES (1)", "params": []},
+        {"sql": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) \
+                 SELECT count(*) FROM c", "params": []},
+    ]});
+    let started = std::time::Instant::now();
+    let r = app.post("/probe?op=sqlite", &body.to_string()).await;
+    let took = started.elapsed();
+    assert!(
+        r.status == 500
+            || r.json()["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("interrupted")),
+        "{} {}",
+        r.status,
+        r.text()
+    );
+    assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
+    let write = app
+        .sql(
+            "default",
+            &[
+                ("BEGIN IMMEDIATE", json!([])),
+                ("INSERT INTO d VALUES (2)", json!([])),
+                ("COMMIT", json!([])),
+                ("SELECT group_concat(n) FROM d", json!([])),
+            ],
+        )
+        .await;
+    assert_eq!(
+        write["results"][3]["rows"][0],
+        json!([{"text": "2"}]),
+        "{write}"
+    );
+    app.shutdown().await;
+}
