@@ -773,19 +773,13 @@ async fn an_automation_emails_each_recipient_once_and_creates_its_task_once() {
     // Two people to notify: one with an e-mail address, one without.
     let mut people = Vec::new();
     for (name, email) in [("Mia Mail", Some("mia@example.com")), ("Nils Nomail", None)] {
-        let key = app.create_key(name, &["manager"]).await.unwrap();
-        let me = app
-            .call_as(&key, reqwest::Method::GET, "/api/v1/me", None, &[])
-            .await
-            .unwrap()
-            .assert_status(200)
-            .clone();
-        let mut body = json!({ "name": name, "principal_id": me["id"] });
+        let (key, principal) = app.person("manager").await.unwrap();
+        let mut body = json!({ "name": name, "principal_id": principal });
         if let Some(e) = email {
             body["email"] = json!(e);
         }
         app.create("/api/v1/sales-people", body).await.unwrap();
-        people.push((key, id(&me)));
+        people.push((key, principal));
     }
     let (customer, channel, drill) = sales_world(&app).await;
     app.create(

@@ -1264,17 +1264,11 @@ async fn an_automation_notifies_the_territory_manager_and_calls_a_webhook_once_p
         )
         .await
         .unwrap();
-    let manager_key = app.create_key("North manager", &["manager"]).await.unwrap();
-    let me = app
-        .call_as(&manager_key, Method::GET, "/api/v1/me", None, &[])
-        .await
-        .unwrap()
-        .assert_status(200)
-        .clone();
+    let (manager_key, manager) = app.person("manager").await.unwrap();
     let person = app
         .create(
             "/api/v1/sales-people",
-            json!({ "name": "Nora North", "principal_id": me["id"] }),
+            json!({ "name": "Nora North", "principal_id": manager }),
         )
         .await
         .unwrap();
