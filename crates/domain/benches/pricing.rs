@@ -361,6 +361,12 @@ fn bench_pricing(c: &mut Criterion) {
         adjusted,
         priced.totals.gross_total
     );
+    // `PRICING_ANSWER_OUT=file` writes the answer's JSON, to compare two
+    // builds byte for byte (the ids are generated from the seed too).
+    if let Ok(path) = std::env::var("PRICING_ANSWER_OUT") {
+        std::fs::write(&path, serde_json::to_vec(&priced).expect("json")).expect("write");
+        eprintln!("answer written to {path}");
+    }
 
     c.bench_function("price 50-line basket, 1000 rules, 100k items", |b| {
         b.iter(|| price(black_box(&catalog), black_box(&request)))

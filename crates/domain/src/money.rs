@@ -360,12 +360,23 @@ struct MoneyWire {
 }
 
 impl Serialize for Money {
+    /// [`MoneyWire`]'s form, written without allocating either string (a
+    /// priced basket holds about a thousand amounts).
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        MoneyWire {
-            amount: self.amount.to_string(),
-            currency: self.currency.code().to_owned(),
-        }
-        .serialize(s)
+        use serde::ser::SerializeStruct;
+        let mut wire = s.serialize_struct("MoneyWire", 2)?;
+        wire.serialize_field("amount", &DisplayStr(&self.amount))?;
+        wire.serialize_field("currency", self.currency.code())?;
+        wire.end()
+    }
+}
+
+/// A value serialised as the string of its `Display` (`collect_str`).
+struct DisplayStr<'a, T>(&'a T);
+
+impl<T: fmt::Display> Serialize for DisplayStr<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self.0)
     }
 }
 

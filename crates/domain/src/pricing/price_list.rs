@@ -52,9 +52,16 @@ pub enum PriceListError {
 /// leading or trailing spaces, no control characters. The engine does not
 /// convert between units: a price per `box of 12` is found only for a line
 /// sold per `box of 12`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Uom(String);
+
+/// The code as a JSON string (without the copy `into = "String"` makes).
+impl Serialize for Uom {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
 
 impl Uom {
     pub fn new(code: &str) -> Result<Uom, PriceListError> {

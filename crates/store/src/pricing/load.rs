@@ -31,6 +31,8 @@ use sales_domain::pricing::{
     RuleAction,
 };
 
+use uuid::Uuid;
+
 use super::price_lists;
 use super::records::marks;
 use super::snapshot::{self, SnapshotCache};
@@ -252,12 +254,11 @@ pub fn basket_catalog(
     cache: &impl SnapshotCache,
     keys: &BasketKeys<'_>,
 ) -> Result<PricingCatalogSpec, StoreError> {
-    let mut targets: Vec<String> = keys.products.iter().map(ToString::to_string).collect();
-    targets.extend(keys.item_groups.iter().map(ToString::to_string));
-    let snapshot = snapshot::fill(db, cache, keys.pricing_version)?;
-    let slice = snapshot
-        .view()?
-        .slice(&targets, keys.coupons, keys.currency, keys.channel_code)?;
+    let mut targets: Vec<Uuid> = keys.products.iter().map(ProductId::as_uuid).collect();
+    targets.extend(keys.item_groups.iter().map(ItemGroupId::as_uuid));
+    let slice = snapshot::with_view(db, cache, keys.pricing_version, |view| {
+        view.slice(&targets, keys.coupons, keys.currency, keys.channel_code)
+    })?;
 
     let mut products: BTreeSet<ProductId> = keys.products.iter().copied().collect();
     for r in &slice.rules {

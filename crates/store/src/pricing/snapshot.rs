@@ -28,8 +28,11 @@
 //! products, else their item groups — the store's own split), by coupon,
 //! and "any item without a coupon", so a basket decodes exactly the rules
 //! the SQL loader read before the cache, in the same (id) order, and
-//! prices byte for byte the same. Schedules, list headers, tax templates
-//! and guards (few) stay the JSON of their record.
+//! prices byte for byte the same. Ids in the records and the indexes are
+//! the uuid's 16 bytes, not 36-character strings to parse, and each index
+//! list is borrowed as little-endian `u32`s, so reading the blob allocates
+//! one vector per section, not one per target. Schedules, list headers,
+//! tax templates and guards (few) stay the JSON of their record.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -45,6 +48,7 @@ use sales_domain::pricing::{
     TaxTemplate,
 };
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::{guards, price_lists, records, rules, tax_templates};
 use crate::db::Db;
@@ -53,7 +57,7 @@ use crate::{settings, StoreError};
 
 /// The key of the one cache entry; the suffix names the layout, so a build
 /// with another layout never reads this one's blob.
-pub const CACHE_KEY: &str = "pricing:snapshot:2";
+pub const CACHE_KEY: &str = "pricing:snapshot:3";
 
 /// Where the snapshot is cached: the key-value store in a component, a map
 /// in tests. A cache that fails behaves as a miss; pricing never fails
@@ -91,25 +95,104 @@ struct Layout<S, B> {
     version: i64,
     /// Each active rule as a postcard [`RuleRecord`], in id order.
     rules: Vec<B>,
-    /// Rule indexes by target id (product or item group), sorted by target,
-    /// each list ascending.
-    by_target: Vec<(S, Vec<u32>)>,
+    /// Rule indexes by target id (product or item group, the uuid's bytes),
+    /// sorted by target, each list ascending as little-endian `u32`s.
+    by_target: Vec<([u8; 16], B)>,
     /// Rules for any item that need no coupon.
     any_item: Vec<u32>,
     /// Rules by the coupon they need, sorted by coupon.
     by_coupon: Vec<(S, Vec<u32>)>,
     /// JSON of each active schedule with its id, in id order.
-    schedules: Vec<(S, S)>,
+    schedules: Vec<([u8; 16], S)>,
     /// JSON of every active list header with its currency, in id order.
     headers: Vec<(S, S)>,
     /// JSON of every active tax template, in id order.
     tax_templates: Vec<S>,
     /// JSON of each active guard with its target id, in id order.
-    guards: Vec<(S, S)>,
+    guards: Vec<([u8; 16], S)>,
     rounding: RoundingMode,
     tax_rounding: TaxRounding,
     /// Channels whose settings override the tax rounding, sorted by code.
     channel_tax_rounding: Vec<(S, TaxRounding)>,
+}
+
+/// An id as the 16 bytes of its uuid in the blob (a string would be
+/// parsed again on every read).
+trait Id16: Sized {
+    fn to_bytes(&self) -> [u8; 16];
+    fn from_bytes(bytes: [u8; 16]) -> Result<Self, String>;
+}
+
+macro_rules! id16 {
+    ($($id:ty),+) => {$(
+        impl Id16 for $id {
+            fn to_bytes(&self) -> [u8; 16] {
+                *self.as_uuid().as_bytes()
+            }
+            fn from_bytes(bytes: [u8; 16]) -> Result<Self, String> {
+                <$id>::from_uuid(Uuid::from_bytes(bytes)).map_err(|e| e.to_string())
+            }
+        }
+    )+};
+}
+
+id16!(
+    PricingRuleId,
+    DiscountScheduleId,
+    ProductId,
+    ItemGroupId,
+    CustomerId,
+    CustomerGroupId,
+    TerritoryId,
+    ChannelId
+);
+
+/// `#[serde(with = "id16")]`: one id as its 16 bytes.
+mod id16 {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Id16;
+
+    pub fn serialize<T: Id16, S: Serializer>(id: &T, s: S) -> Result<S::Ok, S::Error> {
+        id.to_bytes().serialize(s)
+    }
+
+    pub fn deserialize<'de, T: Id16, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+        T::from_bytes(<[u8; 16]>::deserialize(d)?).map_err(D::Error::custom)
+    }
+}
+
+/// `#[serde(with = "id16_set")]`: a set of ids as a sequence of 16 bytes
+/// each, in the set's order.
+mod id16_set {
+    use std::collections::BTreeSet;
+
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Id16;
+
+    pub fn serialize<T: Id16, S: Serializer>(set: &BTreeSet<T>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(set.iter().map(Id16::to_bytes))
+    }
+
+    pub fn deserialize<'de, T: Id16 + Ord, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeSet<T>, D::Error> {
+        Vec::<[u8; 16]>::deserialize(d)?
+            .into_iter()
+            .map(|b| T::from_bytes(b).map_err(D::Error::custom))
+            .collect()
+    }
+}
+
+/// A target id (product or item group) as the index keys it: the uuid's
+/// bytes. Targets are written as uuid text in the database.
+fn target_key(text: &str) -> Result<[u8; 16], StoreError> {
+    Uuid::parse_str(text)
+        .map(|u| *u.as_bytes())
+        .map_err(|e| corrupt(format!("target id {text:?}: {e}")))
 }
 
 /// A pricing rule as one flat postcard record: every field of the
@@ -118,15 +201,22 @@ struct Layout<S, B> {
 /// `PricingRule::new`, so a record is a rule only if it is a valid one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct RuleRecord {
+    #[serde(with = "id16")]
     id: PricingRuleId,
     name: String,
     priority: u32,
     stacking: Stacking,
+    #[serde(with = "id16_set")]
     products: BTreeSet<ProductId>,
+    #[serde(with = "id16_set")]
     item_groups: BTreeSet<ItemGroupId>,
+    #[serde(with = "id16_set")]
     customers: BTreeSet<CustomerId>,
+    #[serde(with = "id16_set")]
     customer_groups: BTreeSet<CustomerGroupId>,
+    #[serde(with = "id16_set")]
     territories: BTreeSet<TerritoryId>,
+    #[serde(with = "id16_set")]
     channels: BTreeSet<ChannelId>,
     coupon: Option<CouponCode>,
     #[serde(with = "rust_decimal::serde::str_option")]
@@ -149,7 +239,7 @@ enum ActionRecord {
     DiscountAmount(Money),
     FixedRate(Money),
     MarkupOnCost(#[serde(with = "rust_decimal::serde::str")] Decimal),
-    Schedule(DiscountScheduleId),
+    Schedule(#[serde(with = "id16")] DiscountScheduleId),
     FreeItem {
         product: FreeProduct,
         #[serde(with = "rust_decimal::serde::str")]
@@ -295,14 +385,17 @@ impl Snapshot {
     /// statements). The caller has read `version`; see [`fill`].
     pub fn build(db: &impl Db, version: i64) -> Result<Snapshot, StoreError> {
         let all_rules: Vec<PricingRule> = records::all_active(db, Where::default())?;
-        let mut by_target: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        let mut by_target: BTreeMap<[u8; 16], Vec<u8>> = BTreeMap::new();
         let mut any_item = Vec::new();
         let mut by_coupon: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         let mut encoded = Vec::with_capacity(all_rules.len());
         for (rule, n) in all_rules.iter().zip(0u32..) {
             let targets = rules::targets(rule);
             for t in &targets {
-                by_target.entry(t.clone()).or_default().push(n);
+                by_target
+                    .entry(target_key(t)?)
+                    .or_default()
+                    .extend_from_slice(&n.to_le_bytes());
             }
             match &rule.conditions().coupon {
                 Some(c) => by_coupon.entry(c.as_str().to_owned()).or_default().push(n),
@@ -313,7 +406,7 @@ impl Snapshot {
         }
         let schedules = records::all_active::<DiscountSchedule>(db, Where::default())?
             .iter()
-            .map(|s| Ok((s.id().to_string(), json(s)?)))
+            .map(|s| Ok((s.id().to_bytes(), json(s)?)))
             .collect::<Result<_, StoreError>>()?;
         let headers = price_lists::active_headers(db)?
             .iter()
@@ -325,7 +418,7 @@ impl Snapshot {
             .collect::<Result<_, StoreError>>()?;
         let guards = guards::all_active_with_targets(db)?
             .into_iter()
-            .map(|(target, g)| Ok((target, json(&g)?)))
+            .map(|(target, g)| Ok((target_key(&target)?, json(&g)?)))
             .collect::<Result<_, StoreError>>()?;
         let settings = settings::get(db)?.record;
         let channel_tax_rounding = settings
@@ -377,13 +470,27 @@ fn indexes<'s>(list: &'s [(&str, Vec<u32>)], key: &str) -> &'s [u32] {
         .map_or(&[], |at| list[at].1.as_slice())
 }
 
+/// The rule indexes under `key` in the target index (little-endian
+/// `u32`s).
+fn target_indexes<'s>(
+    list: &[([u8; 16], &'s [u8])],
+    key: &[u8; 16],
+) -> impl Iterator<Item = u32> + 's {
+    let bytes: &'s [u8] = list
+        .binary_search_by(|(k, _)| k.cmp(key))
+        .map_or(&[], |at| list[at].1);
+    bytes
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
 impl SnapshotView<'_> {
     pub fn version(&self) -> i64 {
         self.layout.version
     }
 
     /// The part a basket can touch, decoded: the rules targeting one of
-    /// `targets` (product and item-group ids), for any item without a
+    /// `targets` (product and item-group uuids), for any item without a
     /// coupon, or needing one of `coupons` (so a coupon's existence is known
     /// even when its rules target other products), in id order; the
     /// schedules those rules apply; the list headers in `currency`; every
@@ -392,7 +499,7 @@ impl SnapshotView<'_> {
     /// read before the cache.
     pub fn slice(
         &self,
-        targets: &[String],
+        targets: &[Uuid],
         coupons: &[CouponCode],
         currency: Currency,
         channel_code: &str,
@@ -400,7 +507,7 @@ impl SnapshotView<'_> {
         let l = &self.layout;
         let mut picked: BTreeSet<u32> = l.any_item.iter().copied().collect();
         for t in targets {
-            picked.extend(indexes(&l.by_target, t));
+            picked.extend(target_indexes(&l.by_target, t.as_bytes()));
         }
         for c in coupons {
             picked.extend(indexes(&l.by_coupon, c.as_str()));
@@ -417,17 +524,17 @@ impl SnapshotView<'_> {
                     .into_rule()
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let used: BTreeSet<String> = rules
+        let used: BTreeSet<[u8; 16]> = rules
             .iter()
             .filter_map(|r| match r.action() {
-                RuleAction::Schedule { schedule } => Some(schedule.to_string()),
+                RuleAction::Schedule { schedule } => Some(schedule.to_bytes()),
                 _ => None,
             })
             .collect();
         let schedules = l
             .schedules
             .iter()
-            .filter(|(id, _)| used.contains(*id))
+            .filter(|(id, _)| used.contains(id))
             .map(|(_, text)| from_json(text))
             .collect::<Result<Vec<DiscountSchedule>, _>>()?;
         let headers = l
@@ -441,7 +548,7 @@ impl SnapshotView<'_> {
             .iter()
             .map(|text| from_json(text))
             .collect::<Result<Vec<TaxTemplate>, _>>()?;
-        let wanted: BTreeSet<&str> = targets.iter().map(String::as_str).collect();
+        let wanted: BTreeSet<&[u8; 16]> = targets.iter().map(Uuid::as_bytes).collect();
         let guards = l
             .guards
             .iter()
@@ -464,24 +571,28 @@ impl SnapshotView<'_> {
     }
 }
 
-/// The snapshot of `version` (read by the caller in its first statement):
-/// from `cache` when it holds that version, else built from the database
-/// and cached if no pricing write committed meanwhile.
-pub fn fill(
+/// Reads the snapshot of `version` (read by the caller in its first
+/// statement) with `read`: from `cache` when it holds that version, else
+/// built from the database and cached if no pricing write committed
+/// meanwhile. The cached blob is decoded once.
+pub fn with_view<R>(
     db: &impl Db,
     cache: &impl SnapshotCache,
     version: i64,
-) -> Result<Snapshot, StoreError> {
+    read: impl Fn(&SnapshotView<'_>) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
     if let Some(bytes) = cache.get(CACHE_KEY) {
+        let cached = Snapshot::from_bytes(bytes);
         // A blob that does not read as a snapshot is a miss.
-        let snapshot = Snapshot::from_bytes(bytes);
-        if snapshot.view().is_ok_and(|v| v.version() == version) {
-            return Ok(snapshot);
+        if let Ok(view) = cached.view() {
+            if view.version() == version {
+                return read(&view);
+            }
         }
     }
-    let snapshot = Snapshot::build(db, version)?;
+    let built = Snapshot::build(db, version)?;
     if data_version(db)? == version {
-        cache.set(CACHE_KEY, snapshot.as_bytes());
+        cache.set(CACHE_KEY, built.as_bytes());
     }
-    Ok(snapshot)
+    read(&built.view()?)
 }

@@ -815,7 +815,7 @@ fn the_snapshot_decodes_to_the_stored_records() {
     let bytes = Snapshot::build(&db, version).unwrap().as_bytes().to_vec();
     let snapshot = Snapshot::from_bytes(bytes);
     let snap = snapshot.view().unwrap();
-    let targets = vec![product.to_string(), group.to_string(), guarded.to_string()];
+    let targets = vec![product.as_uuid(), group.as_uuid(), guarded.as_uuid()];
     let coupons = [CouponCode::new("spring").unwrap()];
     let slice = snap
         .slice(&targets, &coupons, Currency::EUR, "WEB")
