@@ -89,14 +89,7 @@ pub async fn shop(app: &TestApp, spec: &ShopSpec<'_>) -> Shop {
         json!([{ "product_id": install }]),
     )
     .await;
-    app.post(
-        "/api/v1/stock/adjustments",
-        json!({ "product_id": shelf, "warehouse_id": warehouse,
-                "on_hand": spec.shelves_on_hand, "reason": "count" }),
-    )
-    .await
-    .unwrap()
-    .assert_status(201);
+    count(app, &shelf, &warehouse, spec.shelves_on_hand).await;
     app.create(
         "/api/v1/price-lists",
         json!({ "name": "Standard", "currency": "EUR", "items": [
@@ -257,21 +250,8 @@ pub async fn decide(
 /// counted in `warehouse` and a "Standard" EUR price list selling it at
 /// 100.00 a piece: the drill's id.
 pub async fn drills(app: &TestApp, warehouse: &str, on_hand: &str) -> String {
-    let drill = id(&app
-        .create_product(json!({
-            "sku": app.unique("DRILL"), "name": "Drill", "uom": "pcs", "kind": "stocked",
-            "standard_cost": eur("40.00")
-        }))
-        .await
-        .unwrap());
-    app.post(
-        "/api/v1/stock/adjustments",
-        json!({ "product_id": drill, "warehouse_id": warehouse, "on_hand": on_hand,
-                "reason": "count" }),
-    )
-    .await
-    .unwrap()
-    .assert_status(201);
+    let drill = drill(app).await;
+    count(app, &drill, warehouse, on_hand).await;
     app.create(
         "/api/v1/price-lists",
         json!({ "name": "Standard", "currency": "EUR", "items": [
@@ -281,4 +261,28 @@ pub async fn drills(app: &TestApp, warehouse: &str, on_hand: &str) -> String {
     .await
     .unwrap();
     drill
+}
+
+/// A stocked drill: a unique SKU, sold by the piece, standard cost 40.00
+/// EUR; its id.
+pub async fn drill(app: &TestApp) -> String {
+    id(&app
+        .create_product(json!({
+            "sku": app.unique("DRILL"), "name": "Drill", "uom": "pcs", "kind": "stocked",
+            "standard_cost": eur("40.00")
+        }))
+        .await
+        .unwrap())
+}
+
+/// A stock count: `on_hand` of `product` in `warehouse` (must be 201).
+pub async fn count(app: &TestApp, product: &str, warehouse: &str, on_hand: &str) {
+    app.post(
+        "/api/v1/stock/adjustments",
+        json!({ "product_id": product, "warehouse_id": warehouse, "on_hand": on_hand,
+                "reason": "count" }),
+    )
+    .await
+    .unwrap()
+    .assert_status(201);
 }

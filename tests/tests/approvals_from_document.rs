@@ -15,7 +15,7 @@
 
 use reqwest::Method;
 use sales_e2e::approvals::{in_channel, one_level, step_state};
-use sales_e2e::{json, RedisServer, TestApp};
+use sales_e2e::{json, shop, RedisServer, TestApp};
 use serde_json::Value;
 
 fn id(v: &Value) -> String {
@@ -403,21 +403,8 @@ async fn an_order_is_approved_and_rejected_from_the_document_by_a_delegate_and_i
         )
         .await
         .unwrap());
-    let drill = id(&app
-        .create_product(
-            json!({ "sku": app.unique("DRILL"), "name": "Drill", "uom": "pcs",
-                                "kind": "stocked", "standard_cost": eur("40.00") }),
-        )
-        .await
-        .unwrap());
-    app.post(
-        "/api/v1/stock/adjustments",
-        json!({ "product_id": drill, "warehouse_id": warehouse, "on_hand": "10",
-                "reason": "count" }),
-    )
-    .await
-    .unwrap()
-    .assert_status(201);
+    let drill = shop::drill(&app).await;
+    shop::count(&app, &drill, &warehouse, "10").await;
     app.create(
         "/api/v1/price-lists",
         json!({ "name": app.unique("Standard"), "currency": "EUR",

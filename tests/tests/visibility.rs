@@ -170,13 +170,7 @@ async fn world(app: &TestApp) -> World {
     .await
     .unwrap();
 
-    let drill = id(&app
-        .create_product(json!({
-            "sku": app.unique("DRILL"), "name": "Drill", "uom": "pcs", "kind": "stocked",
-            "standard_cost": { "amount": "40.00", "currency": "EUR" }
-        }))
-        .await
-        .unwrap());
+    let drill = sales_e2e::shop::drill(app).await;
     let cabinet = id(&app
         .create_product(json!({
             "sku": app.unique("CABINET"), "name": "Cabinet", "uom": "pcs",
@@ -198,14 +192,7 @@ async fn world(app: &TestApp) -> World {
         json!([{ "product_id": install }]),
     )
     .await;
-    app.post(
-        "/api/v1/stock/adjustments",
-        json!({ "product_id": drill, "warehouse_id": plant.warehouse, "on_hand": "1000",
-                "reason": "count" }),
-    )
-    .await
-    .unwrap()
-    .assert_status(201);
+    sales_e2e::shop::count(app, &drill, &plant.warehouse, "1000").await;
     app.create(
         "/api/v1/price-lists",
         json!({ "name": "Standard", "currency": "EUR",
