@@ -27,7 +27,7 @@ use sales_domain::analytics::{is_booked, to_e4};
 use sales_domain::ids::{CustomerId, OrderId};
 use sales_domain::orders::OrderStatus;
 
-use crate::db::{Db, DbError, Value};
+use crate::db::{Db, DbError, Row, Value};
 use crate::error::StoreError;
 
 /// One key of the daily cube; a missing dimension is the empty string.
@@ -100,24 +100,39 @@ fn e4(id: &str, text: Option<&str>) -> Result<i64, StoreError> {
 /// does not exist or does not count).
 pub fn facts(db: &impl Db, order: &str) -> Result<Option<(i64, Option<OrderFacts>)>, StoreError> {
     let rows = db.execute(
-        "SELECT o.status, o.held_from, o.order_date, o.currency, o.customer_id, o.channel_id,
-                o.version, c.customer_group_id, c.territory_id,
-                (c.id IS NOT NULL AND c.billing_address IS NULL
-                 AND c.shipping_address IS NULL) AS no_address
-         FROM sales_orders o LEFT JOIN customers c ON c.id = o.customer_id
-         WHERE o.id = ?",
+        &format!(
+            "SELECT {ORDER_HEAD}
+             FROM sales_orders o LEFT JOIN customers c ON c.id = o.customer_id
+             WHERE o.id = ?"
+        ),
         &[Value::from(order)],
     )?;
     let Some(r) = rows.first() else {
         return Ok(None);
     };
+    facts_of_row(db, order, r).map(Some)
+}
+
+/// What [`facts`] reads of the order and its customer (`o`, `c`).
+const ORDER_HEAD: &str = "o.status, o.held_from, o.order_date, o.currency, o.customer_id,
+    o.channel_id, o.version, c.customer_group_id, c.territory_id,
+    (c.id IS NOT NULL AND c.billing_address IS NULL
+     AND c.shipping_address IS NULL) AS no_address";
+
+/// [`facts`] from the order's row of [`ORDER_HEAD`] (the lines, and a
+/// customer placed by address, are read here).
+fn facts_of_row(
+    db: &impl Db,
+    order: &str,
+    r: Row<'_>,
+) -> Result<(i64, Option<OrderFacts>), StoreError> {
     let version = r.int("version")?;
     let status_text = r.text("status")?;
     let status = OrderStatus::parse(status_text)
         .ok_or_else(|| corrupt(order, format!("unknown status {status_text}")))?;
     let held_from = r.opt_text("held_from")?.and_then(OrderStatus::parse);
     if !is_booked(status, held_from) {
-        return Ok(Some((version, None)));
+        return Ok((version, None));
     }
     let customer_text = r.text("customer_id")?;
     let customer = CustomerId::parse(customer_text).map_err(|e| corrupt(order, e.to_string()))?;
@@ -164,7 +179,7 @@ pub fn facts(db: &impl Db, order: &str) -> Result<Option<(i64, Option<OrderFacts
         measures.margin_e4 += line.margin_e4;
         lines.push(line);
     }
-    Ok(Some((
+    Ok((
         version,
         Some(OrderFacts {
             key,
@@ -172,7 +187,7 @@ pub fn facts(db: &impl Db, order: &str) -> Result<Option<(i64, Option<OrderFacts
             measures,
             lines,
         }),
-    )))
+    ))
 }
 
 /// What [`refresh_order`] did.
@@ -186,29 +201,30 @@ pub enum Refreshed {
     Missing,
 }
 
-fn stored(db: &impl Db, order: &str) -> Result<Option<(DailyKey, Measures)>, StoreError> {
-    let rows = db.execute(
-        "SELECT order_date, currency, channel_id, territory_id, customer_group_id,
-                quantity_milli, net_e4, margin_e4
-         FROM analytics_orders WHERE order_id = ?",
-        &[Value::from(order)],
-    )?;
-    let Some(r) = rows.first() else {
+/// The order's stored contribution (`analytics_orders` joined as `a`,
+/// its columns prefixed `a_`), when it has one.
+const STORED: &str = "a.order_id AS a_order_id, a.order_date AS a_order_date,
+    a.currency AS a_currency, a.channel_id AS a_channel_id, a.territory_id AS a_territory_id,
+    a.customer_group_id AS a_customer_group_id, a.quantity_milli AS a_quantity_milli,
+    a.net_e4 AS a_net_e4, a.margin_e4 AS a_margin_e4";
+
+fn stored(r: Row<'_>) -> Result<Option<(DailyKey, Measures)>, StoreError> {
+    if r.opt_text("a_order_id")?.is_none() {
         return Ok(None);
-    };
+    }
     Ok(Some((
         DailyKey {
-            day: r.text("order_date")?.to_owned(),
-            currency: r.text("currency")?.to_owned(),
-            channel_id: r.text("channel_id")?.to_owned(),
-            territory_id: r.text("territory_id")?.to_owned(),
-            customer_group_id: r.text("customer_group_id")?.to_owned(),
+            day: r.text("a_order_date")?.to_owned(),
+            currency: r.text("a_currency")?.to_owned(),
+            channel_id: r.text("a_channel_id")?.to_owned(),
+            territory_id: r.text("a_territory_id")?.to_owned(),
+            customer_group_id: r.text("a_customer_group_id")?.to_owned(),
         },
         Measures {
             orders: 1,
-            quantity_milli: r.int("quantity_milli")?,
-            net_e4: r.int("net_e4")?,
-            margin_e4: r.int("margin_e4")?,
+            quantity_milli: r.int("a_quantity_milli")?,
+            net_e4: r.int("a_net_e4")?,
+            margin_e4: r.int("a_margin_e4")?,
         },
     )))
 }
@@ -332,12 +348,17 @@ fn insert_lines(db: &impl Db, id: &str, f: &OrderFacts) -> Result<(), DbError> {
 /// docs). Runs in the caller's transaction.
 pub fn refresh_order(db: &impl Db, order: OrderId) -> Result<Refreshed, StoreError> {
     let id = order.to_string();
-    // The version applied, compared first: an order's second event of the
-    // same version (a submission writes two) costs this one statement.
+    // One statement for the version applied (compared first: an order's
+    // second event of the same version, a submission writes two, costs
+    // only this), the order's facts and what it contributes now.
     let seen = db.execute(
-        "SELECT o.version, v.version AS applied
-         FROM sales_orders o LEFT JOIN analytics_order_versions v ON v.order_id = o.id
-         WHERE o.id = ?",
+        &format!(
+            "SELECT {ORDER_HEAD}, v.version AS applied, {STORED}
+             FROM sales_orders o LEFT JOIN customers c ON c.id = o.customer_id
+             LEFT JOIN analytics_order_versions v ON v.order_id = o.id
+             LEFT JOIN analytics_orders a ON a.order_id = o.id
+             WHERE o.id = ?"
+        ),
         &[Value::from(&id)],
     )?;
     let Some(r) = seen.first() else {
@@ -348,10 +369,8 @@ pub fn refresh_order(db: &impl Db, order: OrderId) -> Result<Refreshed, StoreErr
             return Ok(Refreshed::AlreadyCurrent);
         }
     }
-    let Some((version, facts)) = facts(db, &id)? else {
-        return Ok(Refreshed::Missing);
-    };
-    if let Some((old_key, old)) = stored(db, &id)? {
+    let (version, facts) = facts_of_row(db, &id, r)?;
+    if let Some((old_key, old)) = stored(r)? {
         add_daily(db, &old_key, &old, -1)?;
         db.execute(
             "DELETE FROM analytics_order_lines WHERE order_id = ?",

@@ -169,6 +169,16 @@ fn an_orders_territory_is_read_again_only_for_a_customer_placed_by_address() {
     let (t, n, teams) = booked(&db, nowhere, 2);
     assert_eq!((t.as_str(), n), ("", 2));
     assert_eq!(t, teams);
+    // The refresh of a new order: one read of the order, its customer, the
+    // version applied and its stored contribution, one of its lines, then
+    // the writes (daily and monthly cells, the order's and its lines'
+    // rows, the version).
+    let order = confirmed_order(&db, explicit, 4);
+    let counted = Counted::new(&db);
+    let (refreshed, n) = counted.count(|c| rollup::refresh_order(c, order).unwrap());
+    assert_eq!((refreshed, n), (rollup::Refreshed::Applied, 7));
+    let (refreshed, n) = counted.count(|c| rollup::refresh_order(c, order).unwrap());
+    assert_eq!((refreshed, n), (rollup::Refreshed::AlreadyCurrent, 1));
     // Placed by a rule: the customer and the country's rules read as well.
     let (t, n, teams) = booked(&db, placed, 3);
     assert_eq!(t, munich.to_string());
