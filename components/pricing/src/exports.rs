@@ -122,7 +122,8 @@ fn flag(f: &LineFlag) -> String {
 }
 
 fn to_wit(p: &PricedBasket) -> Result<wit::PricedBasket, ApiError> {
-    let waterfall_json = serde_json::to_string(p)
+    let waterfall_json = p
+        .to_json_string()
         .map_err(|e| ApiError::internal(format!("failed to serialise the priced basket: {e}")))?;
     Ok(wit::PricedBasket {
         currency: p.currency.code().to_owned(),

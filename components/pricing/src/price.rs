@@ -201,5 +201,13 @@ pub fn handle(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         &basket,
         ctx.now.date_naive(),
     )?;
-    ApiResponse::json(200, &priced)
+    Ok(ApiResponse::json_bytes(200, answer_bytes(&priced)?))
+}
+
+/// The priced basket's JSON through its direct writer: the bytes
+/// `serde_json` writes, without its cost (`PricedBasket::to_json_bytes`).
+pub fn answer_bytes(priced: &PricedBasket) -> Result<Vec<u8>, ApiError> {
+    priced
+        .to_json_bytes()
+        .map_err(|e| ApiError::internal(format!("failed to serialise the priced basket: {e}")))
 }

@@ -143,11 +143,17 @@ impl ApiResponse {
     pub fn json<T: Serialize>(status: u16, value: &T) -> Result<ApiResponse, ApiError> {
         let body = serde_json::to_vec(value)
             .map_err(|e| ApiError::internal(format!("failed to serialise the response: {e}")))?;
-        Ok(ApiResponse {
+        Ok(ApiResponse::json_bytes(status, body))
+    }
+
+    /// A JSON response whose body is already serialised (a handler with a
+    /// writer of its own, such as the priced basket's).
+    pub fn json_bytes(status: u16, body: Vec<u8>) -> ApiResponse {
+        ApiResponse {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
             body,
-        })
+        }
     }
 
     pub fn no_content() -> ApiResponse {

@@ -1401,6 +1401,8 @@ fn a_one_line_basket_serializes_to_exactly_this_waterfall() {
         r#","coupons":[],"requires_approval":false}"#,
     );
     assert_eq!(serde_json::to_string(&basket).unwrap(), expected);
+    // The component answers with the direct writer: the same bytes.
+    assert_eq!(basket.to_json_bytes().unwrap(), expected.as_bytes());
 }
 
 #[test]
@@ -1670,5 +1672,17 @@ proptest! {
         }
         let backward = serde_json::to_string(&world.price(&request(shuffled))).unwrap();
         prop_assert_eq!(forward, backward);
+    }
+
+    /// The direct writer the component answers with writes what serde
+    /// writes, on generated baskets of every tax mode and rounding.
+    #[test]
+    fn the_direct_json_writer_writes_the_bytes_serde_writes(
+        lines in arb_lines(), rules in arb_rules(), tax_mode in arb_tax_mode(),
+        rounding in arb_rounding(), mode in arb_mode(),
+    ) {
+        let world = arb_world(rules, tax_mode, rounding, mode);
+        let basket = world.price(&request(lines));
+        prop_assert_eq!(basket.to_json_bytes().unwrap(), serde_json::to_vec(&basket).unwrap());
     }
 }

@@ -37,6 +37,7 @@ pub mod rules;
 pub mod schedules;
 pub mod tax;
 pub mod waterfall;
+mod waterfall_json;
 
 pub use catalog::{CatalogError, PricingCatalog, PricingCatalogSpec, PricingSettings};
 pub use engine::{price, BasketLine, CustomerContext, PricingError, PricingRequest};
