@@ -72,10 +72,19 @@ pub async fn handle(
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
         Ok(resp) => {
-            tracing::info!(
-                request_id = id, component = %component.id, %method, %path,
-                status = resp.status().as_u16(), duration_ms = format!("{ms:.2}"), "request"
-            );
+            // Written by a task of its own, spawned from this connection's
+            // task: it runs when that task next yields, after hyper has
+            // written the response, so the client does not wait for the
+            // log line (formatting and a `write` to stderr).
+            if tracing::enabled!(tracing::Level::INFO) {
+                let status = resp.status().as_u16();
+                tokio::spawn(async move {
+                    tracing::info!(
+                        request_id = id, component = %component.id, %method, %path,
+                        status, duration_ms = format!("{ms:.2}"), "request"
+                    );
+                });
+            }
             resp
         }
         Err(e) => {
