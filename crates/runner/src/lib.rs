@@ -19,6 +19,16 @@
 //!
 //! Main types: [`UpOptions`] → [`start`] → [`RunningApp`].
 
+/// mimalloc instead of glibc's allocator: a request allocates and frees
+/// many small blocks on the host side (wasmtime's instance and resource
+/// tables, hyper, SQLite rows, strings lowered into the guest), where
+/// glibc's `malloc`/`free`/`malloc_consolidate` were ~15 % of the CPU of an
+/// order submission (BENCHMARKS.md, "Runner"). Declared by the library so
+/// that every binary that runs the runner — `sales-runner`, the end-to-end
+/// tests and the benches that run it in process — allocates the same way.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod allowed_hosts;
 mod app;
 mod bindings;
