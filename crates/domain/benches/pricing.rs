@@ -377,6 +377,17 @@ fn bench_pricing(c: &mut Criterion) {
             serde_json::to_vec(&result).expect("json")
         })
     });
+    // What the component answers with: the same bytes (checked here too).
+    assert_eq!(
+        priced.to_json_bytes().expect("json"),
+        serde_json::to_vec(&priced).expect("json")
+    );
+    c.bench_function("price 50-line basket and write its JSON directly", |b| {
+        b.iter(|| {
+            let result = price(black_box(&catalog), black_box(&request)).expect("priced");
+            result.to_json_bytes().expect("json")
+        })
+    });
     let mut group = c.benchmark_group("catalog");
     group.sample_size(10);
     group.bench_function("build catalog, 1000 rules, 100k items", |b| {

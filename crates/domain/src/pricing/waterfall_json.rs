@@ -128,10 +128,44 @@ impl Out {
         self.push('"');
     }
 
-    /// A decimal as a string (its `Display`, as rust_decimal serialises).
+    /// A decimal as a string: its `Display`, as rust_decimal serialises
+    /// it — the mantissa's digits with the point `scale` digits from the
+    /// right (`0.05`, `-12.50`, `0.00`, `7`). Mantissas that fit a `u64`
+    /// (every amount) are written here; longer ones through `Display`.
     fn decimal(&mut self, d: &Decimal) -> fmt::Result {
         self.push('"');
-        write!(self, "{d}")?;
+        match u64::try_from(d.mantissa().unsigned_abs()) {
+            Ok(mut v) => {
+                let scale = d.scale() as usize;
+                // The digits, least significant first, padded with zeros
+                // to at least `scale` (≤ 28; a u64 has ≤ 20 digits).
+                let mut digits = [b'0'; 48];
+                let mut len = 0;
+                while v > 0 {
+                    digits[len] = b'0' + (v % 10) as u8;
+                    v /= 10;
+                    len += 1;
+                }
+                len = len.max(scale);
+                if d.is_sign_negative() {
+                    self.push('-');
+                }
+                if len == 0 {
+                    self.push('0');
+                }
+                let whole = len - scale;
+                for i in 0..len {
+                    if i == whole {
+                        if i == 0 {
+                            self.push('0');
+                        }
+                        self.push('.');
+                    }
+                    self.push(char::from(digits[len - 1 - i]));
+                }
+            }
+            Err(_) => write!(self, "{d}")?,
+        }
         self.push('"');
         Ok(())
     }
@@ -526,6 +560,34 @@ mod tests {
             plain.to_json_bytes().unwrap(),
             serde_json::to_vec(&plain).unwrap()
         );
+    }
+
+    proptest::proptest! {
+        /// Decimals of every sign, scale and size, zeros included, write
+        /// as serde writes them.
+        #[test]
+        fn decimals_write_as_serde_writes_them(
+            lo in proptest::prelude::any::<u32>(),
+            mid in proptest::prelude::any::<u32>(),
+            hi in proptest::prelude::prop_oneof![
+                proptest::prelude::Just(0u32),
+                proptest::prelude::any::<u32>()
+            ],
+            size in 0u32..4,
+            negative in proptest::prelude::any::<bool>(),
+            scale in 0u32..=28,
+        ) {
+            let (lo, mid, hi) = match size {
+                0 => (0, 0, 0),
+                1 => (lo % 1000, 0, 0),
+                2 => (lo, mid, 0),
+                _ => (lo, mid, hi),
+            };
+            let d = rust_decimal::Decimal::from_parts(lo, mid, hi, negative, scale);
+            let mut out = super::Out { text: String::new(), scratch: Vec::new() };
+            out.decimal(&d).unwrap();
+            proptest::prop_assert_eq!(out.text, serde_json::to_string(&d).unwrap());
+        }
     }
 
     #[test]

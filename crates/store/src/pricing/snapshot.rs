@@ -57,7 +57,7 @@ use crate::{settings, StoreError};
 
 /// The key of the one cache entry; the suffix names the layout, so a build
 /// with another layout never reads this one's blob.
-pub const CACHE_KEY: &str = "pricing:snapshot:3";
+pub const CACHE_KEY: &str = "pricing:snapshot:4";
 
 /// Where the snapshot is cached: the key-value store in a component, a map
 /// in tests. A cache that fails behaves as a miss; pricing never fails
@@ -95,21 +95,21 @@ struct Layout<S, B> {
     version: i64,
     /// Each active rule as a postcard [`RuleRecord`], in id order.
     rules: Vec<B>,
-    /// Rule indexes by target id (product or item group, the uuid's bytes),
-    /// sorted by target, each list ascending as little-endian `u32`s.
-    by_target: Vec<([u8; 16], B)>,
+    /// Rule indexes by target id (product or item group, the uuid's 16
+    /// bytes), sorted by target, each list ascending as little-endian `u32`s.
+    by_target: Vec<(B, B)>,
     /// Rules for any item that need no coupon.
     any_item: Vec<u32>,
     /// Rules by the coupon they need, sorted by coupon.
     by_coupon: Vec<(S, Vec<u32>)>,
     /// JSON of each active schedule with its id, in id order.
-    schedules: Vec<([u8; 16], S)>,
+    schedules: Vec<(B, S)>,
     /// JSON of every active list header with its currency, in id order.
     headers: Vec<(S, S)>,
     /// JSON of every active tax template, in id order.
     tax_templates: Vec<S>,
     /// JSON of each active guard with its target id, in id order.
-    guards: Vec<([u8; 16], S)>,
+    guards: Vec<(B, S)>,
     rounding: RoundingMode,
     tax_rounding: TaxRounding,
     /// Channels whose settings override the tax rounding, sorted by code.
@@ -147,19 +147,28 @@ id16!(
     ChannelId
 );
 
-/// `#[serde(with = "id16")]`: one id as its 16 bytes.
+/// An id from the 16 bytes of a byte string in the blob.
+fn id_from<T: Id16>(bytes: &[u8]) -> Result<T, String> {
+    let bytes: [u8; 16] = bytes
+        .try_into()
+        .map_err(|_| format!("an id of {} bytes", bytes.len()))?;
+    T::from_bytes(bytes)
+}
+
+/// `#[serde(with = "id16")]`: one id as a byte string of its 16 bytes
+/// (read in place, not byte by byte).
 mod id16 {
     use serde::de::Error as _;
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde::{Deserialize, Deserializer, Serializer};
 
     use super::Id16;
 
     pub fn serialize<T: Id16, S: Serializer>(id: &T, s: S) -> Result<S::Ok, S::Error> {
-        id.to_bytes().serialize(s)
+        s.serialize_bytes(&id.to_bytes())
     }
 
     pub fn deserialize<'de, T: Id16, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
-        T::from_bytes(<[u8; 16]>::deserialize(d)?).map_err(D::Error::custom)
+        super::id_from(<&'de [u8]>::deserialize(d)?).map_err(D::Error::custom)
     }
 }
 
@@ -174,16 +183,25 @@ mod id16_set {
     use super::Id16;
 
     pub fn serialize<T: Id16, S: Serializer>(set: &BTreeSet<T>, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(set.iter().map(Id16::to_bytes))
+        s.collect_seq(set.iter().map(|id| Bytes(id.to_bytes())))
     }
 
     pub fn deserialize<'de, T: Id16 + Ord, D: Deserializer<'de>>(
         d: D,
     ) -> Result<BTreeSet<T>, D::Error> {
-        Vec::<[u8; 16]>::deserialize(d)?
+        Vec::<&'de [u8]>::deserialize(d)?
             .into_iter()
-            .map(|b| T::from_bytes(b).map_err(D::Error::custom))
+            .map(|b| super::id_from(b).map_err(D::Error::custom))
             .collect()
+    }
+
+    /// 16 bytes written as one byte string.
+    struct Bytes([u8; 16]);
+
+    impl serde::Serialize for Bytes {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(&self.0)
+        }
     }
 }
 
@@ -385,7 +403,7 @@ impl Snapshot {
     /// statements). The caller has read `version`; see [`fill`].
     pub fn build(db: &impl Db, version: i64) -> Result<Snapshot, StoreError> {
         let all_rules: Vec<PricingRule> = records::all_active(db, Where::default())?;
-        let mut by_target: BTreeMap<[u8; 16], Vec<u8>> = BTreeMap::new();
+        let mut by_target: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut any_item = Vec::new();
         let mut by_coupon: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         let mut encoded = Vec::with_capacity(all_rules.len());
@@ -393,7 +411,7 @@ impl Snapshot {
             let targets = rules::targets(rule);
             for t in &targets {
                 by_target
-                    .entry(target_key(t)?)
+                    .entry(target_key(t)?.to_vec())
                     .or_default()
                     .extend_from_slice(&n.to_le_bytes());
             }
@@ -406,7 +424,7 @@ impl Snapshot {
         }
         let schedules = records::all_active::<DiscountSchedule>(db, Where::default())?
             .iter()
-            .map(|s| Ok((s.id().to_bytes(), json(s)?)))
+            .map(|s| Ok((s.id().to_bytes().to_vec(), json(s)?)))
             .collect::<Result<_, StoreError>>()?;
         let headers = price_lists::active_headers(db)?
             .iter()
@@ -418,7 +436,7 @@ impl Snapshot {
             .collect::<Result<_, StoreError>>()?;
         let guards = guards::all_active_with_targets(db)?
             .into_iter()
-            .map(|(target, g)| Ok((target_key(&target)?, json(&g)?)))
+            .map(|(target, g)| Ok((target_key(&target)?.to_vec(), json(&g)?)))
             .collect::<Result<_, StoreError>>()?;
         let settings = settings::get(db)?.record;
         let channel_tax_rounding = settings
@@ -473,11 +491,11 @@ fn indexes<'s>(list: &'s [(&str, Vec<u32>)], key: &str) -> &'s [u32] {
 /// The rule indexes under `key` in the target index (little-endian
 /// `u32`s).
 fn target_indexes<'s>(
-    list: &[([u8; 16], &'s [u8])],
+    list: &[(&[u8], &'s [u8])],
     key: &[u8; 16],
 ) -> impl Iterator<Item = u32> + 's {
     let bytes: &'s [u8] = list
-        .binary_search_by(|(k, _)| k.cmp(key))
+        .binary_search_by(|(k, _)| (*k).cmp(key.as_slice()))
         .map_or(&[], |at| list[at].1);
     bytes
         .chunks_exact(4)
@@ -512,18 +530,18 @@ impl SnapshotView<'_> {
         for c in coupons {
             picked.extend(indexes(&l.by_coupon, c.as_str()));
         }
-        let rules = picked
-            .into_iter()
-            .map(|n| {
-                let bytes = l
-                    .rules
-                    .get(n as usize)
-                    .ok_or_else(|| corrupt(format!("rule index {n} out of range")))?;
+        let mut rules = Vec::with_capacity(picked.len());
+        for n in picked {
+            let bytes = l
+                .rules
+                .get(n as usize)
+                .ok_or_else(|| corrupt(format!("rule index {n} out of range")))?;
+            rules.push(
                 postcard::from_bytes::<RuleRecord>(bytes)
                     .map_err(corrupt)?
-                    .into_rule()
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+                    .into_rule()?,
+            );
+        }
         let used: BTreeSet<[u8; 16]> = rules
             .iter()
             .filter_map(|r| match r.action() {
@@ -534,7 +552,7 @@ impl SnapshotView<'_> {
         let schedules = l
             .schedules
             .iter()
-            .filter(|(id, _)| used.contains(id))
+            .filter(|(id, _)| <[u8; 16]>::try_from(*id).is_ok_and(|id| used.contains(&id)))
             .map(|(_, text)| from_json(text))
             .collect::<Result<Vec<DiscountSchedule>, _>>()?;
         let headers = l
@@ -548,7 +566,7 @@ impl SnapshotView<'_> {
             .iter()
             .map(|text| from_json(text))
             .collect::<Result<Vec<TaxTemplate>, _>>()?;
-        let wanted: BTreeSet<&[u8; 16]> = targets.iter().map(Uuid::as_bytes).collect();
+        let wanted: BTreeSet<&[u8]> = targets.iter().map(|t| t.as_bytes().as_slice()).collect();
         let guards = l
             .guards
             .iter()
