@@ -176,9 +176,11 @@ mod id16 {
 /// each, in the set's order.
 mod id16_set {
     use std::collections::BTreeSet;
+    use std::fmt;
+    use std::marker::PhantomData;
 
-    use serde::de::Error as _;
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::de::{Error as _, SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
 
     use super::Id16;
 
@@ -189,10 +191,26 @@ mod id16_set {
     pub fn deserialize<'de, T: Id16 + Ord, D: Deserializer<'de>>(
         d: D,
     ) -> Result<BTreeSet<T>, D::Error> {
-        Vec::<&'de [u8]>::deserialize(d)?
-            .into_iter()
-            .map(|b| super::id_from(b).map_err(D::Error::custom))
-            .collect()
+        d.deserialize_seq(SetVisitor(PhantomData))
+    }
+
+    /// Builds the set as it reads, without an intermediate vector.
+    struct SetVisitor<T>(PhantomData<T>);
+
+    impl<'de, T: Id16 + Ord> Visitor<'de> for SetVisitor<T> {
+        type Value = BTreeSet<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a sequence of 16-byte ids")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BTreeSet<T>, A::Error> {
+            let mut set = BTreeSet::new();
+            while let Some(bytes) = seq.next_element::<&'de [u8]>()? {
+                set.insert(super::id_from(bytes).map_err(A::Error::custom)?);
+            }
+            Ok(set)
+        }
     }
 
     /// 16 bytes written as one byte string.
