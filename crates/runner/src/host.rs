@@ -102,8 +102,8 @@ impl sqlite::HostConnection for HostState {
             .get_mut(self_.rep())
             .ok_or(sqlite::Error::InvalidConnection)?;
         let params: Vec<SqlValue> = parameters.into_iter().map(to_sql).collect();
-        // On this thread when the statement cannot block it; otherwise on
-        // the blocking pool (see `crate::sqlite`).
+        // On this thread unless the statement meets a lock; then on the
+        // blocking pool, where it may wait (see `crate::sqlite`).
         let conn = handle
             .conn
             .as_ref()

@@ -85,9 +85,9 @@ impl KvBackend {
         .map_err(|e| e.to_string())?
     }
 
-    /// A read: on this thread with an idle pooled connection unless it
-    /// meets a lock (see `crate::sqlite`), else on the blocking pool.
-    async fn sqlite_read<T: Send + 'static>(
+    /// On this thread with an idle pooled connection unless it meets a
+    /// lock (see `crate::sqlite`), else on the blocking pool.
+    async fn sqlite_now<T: Send + 'static>(
         db: &Arc<SqliteDb>,
         f: impl Fn(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, String> {
@@ -106,7 +106,7 @@ impl KvBackend {
         match self {
             KvBackend::Sqlite { db, store } => {
                 let store = store.clone();
-                Self::sqlite_read(db, move |c| {
+                Self::sqlite_now(db, move |c| {
                     use rusqlite::OptionalExtension;
                     c.prepare_cached(
                         "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
@@ -130,12 +130,12 @@ impl KvBackend {
         match self {
             KvBackend::Sqlite { db, store } => {
                 let store = store.clone();
-                Self::sqlite_op(db, move |c| {
+                Self::sqlite_now(db, move |c| {
                     c.prepare_cached(
                         "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
                          ON CONFLICT(store, key) DO UPDATE SET value = excluded.value",
                     )?
-                    .execute((store, key, value))
+                    .execute((&store, &key, &value))
                     .map(|_| ())
                 })
                 .await
@@ -154,9 +154,9 @@ impl KvBackend {
         match self {
             KvBackend::Sqlite { db, store } => {
                 let store = store.clone();
-                Self::sqlite_op(db, move |c| {
+                Self::sqlite_now(db, move |c| {
                     c.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
-                        .execute((store, key))
+                        .execute((&store, &key))
                         .map(|_| ())
                 })
                 .await
@@ -173,7 +173,7 @@ impl KvBackend {
         match self {
             KvBackend::Sqlite { db, store } => {
                 let store = store.clone();
-                Self::sqlite_read(db, move |c| {
+                Self::sqlite_now(db, move |c| {
                     c.prepare_cached(
                         "SELECT EXISTS (SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2)",
                     )?
@@ -193,7 +193,7 @@ impl KvBackend {
         match self {
             KvBackend::Sqlite { db, store } => {
                 let store = store.clone();
-                Self::sqlite_read(db, move |c| {
+                Self::sqlite_now(db, move |c| {
                     let mut stmt = c.prepare_cached(
                         "SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key",
                     )?;

@@ -7,17 +7,21 @@
 //! handle is dropped, after any open transaction has been rolled back, so a
 //! connection is never shared by two live handles.
 //!
-//! Statements run on the calling thread (a Tokio worker) when they cannot
-//! wait: [`execute_now`] runs a statement with the busy timeout off, and
-//! hands back the ones that could block — a lock another connection or
-//! process holds (`SQLITE_BUSY`), a `COMMIT` or an autocommit write (the
-//! commit may run a WAL checkpoint, which writes and syncs the database
-//! file) — to be run again on tokio's blocking pool, with `busy_timeout`
-//! ([`execute`]). A hop to the pool and back is a futex wake and two
-//! context switches per statement, most of a short statement's cost. A
-//! statement that runs past the request's deadline is interrupted
-//! ([`with_deadline`]), wherever it runs, so a slow query cannot hold a
-//! worker thread (or a blocking thread and the connection) past it.
+//! Statements run on the calling thread (a Tokio worker): a hop to the
+//! blocking pool and back is a futex wake and two context switches per
+//! statement, most of a short statement's cost, and a write transaction
+//! that yields between its statements keeps the write lock while its task
+//! waits for a worker. [`execute_now`] runs a statement with the busy
+//! timeout off and hands back one that meets a lock another connection or
+//! process holds (`SQLITE_BUSY`), to be run again on tokio's blocking pool
+//! with `busy_timeout` ([`execute`]), so waiting for a lock never stalls a
+//! worker. Commits do not checkpoint (`wal_autocheckpoint = 0`): a thread
+//! per database file runs a passive checkpoint every
+//! [`CHECKPOINT_INTERVAL`], so copying the WAL into the database and its
+//! `fsync`s never run on a request either. A statement that runs past the
+//! request's deadline is interrupted ([`with_deadline`]), wherever it runs,
+//! so a slow query cannot hold a worker thread (or a blocking thread, the
+//! connection and the write lock) past it.
 //!
 //! Writers of one process take turns in arrival order: a guest's
 //! `BEGIN IMMEDIATE` / `BEGIN EXCLUSIVE` first waits for the database's
@@ -53,6 +57,10 @@ const MAX_RESULT_BYTES: usize = 128 << 20;
 /// Idle connections kept per database.
 const MAX_POOLED: usize = 32;
 
+/// How often a file database's WAL is checkpointed (passively: never
+/// waiting for readers or writers) by its checkpoint thread.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
+
 /// SQLite virtual-machine steps between two looks at the deadline
 /// (`sqlite3_progress_handler`): a few microseconds of work.
 const PROGRESS_STEPS: i32 = 1_000;
@@ -84,6 +92,9 @@ pub struct SqliteDb {
     pool: Mutex<Vec<Connection>>,
     /// One permit: the write turn (see the module docs).
     writer: Arc<Semaphore>,
+    /// Alive as long as the database: its checkpoint thread stops when
+    /// this goes away.
+    _alive: Option<Arc<()>>,
 }
 
 #[derive(Debug)]
@@ -99,15 +110,35 @@ impl SqliteDb {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("failed to create {}: {e}", dir.display()))?;
         }
-        let db = Self {
+        let alive = Arc::new(());
+        let mut db = Self {
             label: label.to_string(),
             target: Target::File(path.to_path_buf()),
             pool: Mutex::new(Vec::new()),
             writer: Arc::new(Semaphore::new(1)),
+            _alive: None,
         };
         // Open once now so a bad path fails the start, and switch to WAL.
         let conn = db.connect()?;
         db.release(conn);
+        let checkpoints = db.connect()?;
+        let weak = Arc::downgrade(&alive);
+        let name = db.label.clone();
+        std::thread::Builder::new()
+            .name(format!("sqlite-checkpoint-{label}"))
+            .spawn(move || loop {
+                std::thread::sleep(CHECKPOINT_INTERVAL);
+                if weak.strong_count() == 0 {
+                    break;
+                }
+                if let Err(e) =
+                    checkpoints.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                {
+                    tracing::warn!(db = %name, "WAL checkpoint failed: {e}");
+                }
+            })
+            .map_err(|e| format!("failed to start the checkpoint thread: {e}"))?;
+        db._alive = Some(alive);
         Ok(db)
     }
 
@@ -124,6 +155,7 @@ impl SqliteDb {
             target: Target::Memory(uri),
             pool: Mutex::new(Vec::new()),
             writer: Arc::new(Semaphore::new(1)),
+            _alive: None,
         };
         // Keep one connection pooled so the shared in-memory database lives
         // as long as the app.
@@ -172,6 +204,9 @@ impl SqliteDb {
                 .map_err(|e| format!("failed to enable WAL: {e}"))?;
             conn.pragma_update(None, "synchronous", "NORMAL")
                 .map_err(|e| format!("failed to set synchronous: {e}"))?;
+            // The checkpoint thread does it (see the module docs).
+            conn.pragma_update(None, "wal_autocheckpoint", 0)
+                .map_err(|e| format!("failed to set wal_autocheckpoint: {e}"))?;
         }
         conn.progress_handler(PROGRESS_STEPS, Some(past_deadline));
         // Spin denies ATTACH of other files.
@@ -305,26 +340,20 @@ pub fn execute(
     run(&mut stmt, params).map_err(|e| e.to_string())
 }
 
-/// Executes one statement on this thread if it cannot block it; `None`
-/// when it must run with [`execute`] on a blocking thread instead (see the
-/// module docs). Nothing has changed when it answers `None`: a statement
-/// that meets a lock fails whole with `SQLITE_BUSY` before it writes.
+/// Executes one statement on this thread with the busy timeout off;
+/// `None` when it met a lock and must run with [`execute`] on a blocking
+/// thread instead (see the module docs). Nothing has changed when it
+/// answers `None`: a statement that meets a lock fails whole with
+/// `SQLITE_BUSY` before it writes.
 pub fn execute_now(
     conn: &Connection,
     statement: &str,
     params: &[SqlValue],
 ) -> Option<Result<SqlResult, String>> {
-    if ends_transaction_with_commit(statement) {
-        return None;
-    }
     let mut stmt = match conn.prepare_cached(statement) {
         Ok(stmt) => stmt,
         Err(e) => return Some(Err(e.to_string())),
     };
-    // The implicit commit of an autocommit write may checkpoint.
-    if conn.is_autocommit() && !stmt.readonly() {
-        return None;
-    }
     without_waiting(conn, || run(&mut stmt, params)).and_then(|r| match r {
         Err(e) if e.is_busy() => None,
         r => Some(r.map_err(|e| e.to_string())),
@@ -353,17 +382,6 @@ pub fn read_now<T>(
         Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => None,
         r => Some(r),
     })
-}
-
-/// `COMMIT` / `END` (any case, with or without `TRANSACTION`): the
-/// statements whose commit may run a WAL checkpoint.
-fn ends_transaction_with_commit(statement: &str) -> bool {
-    let word = statement
-        .trim_start()
-        .split(|c: char| c.is_whitespace() || c == ';')
-        .next()
-        .unwrap_or("");
-    word.eq_ignore_ascii_case("COMMIT") || word.eq_ignore_ascii_case("END")
 }
 
 fn run(stmt: &mut Statement<'_>, params: &[SqlValue]) -> Result<SqlResult, Failure> {
@@ -494,6 +512,39 @@ mod tests {
         let r = execute(&conn, "SELECT n FROM t ORDER BY rowid", &[]).unwrap();
         let order: Vec<SqlValue> = r.rows.into_iter().flatten().collect();
         assert_eq!(order, (0..8).map(SqlValue::Integer).collect::<Vec<_>>());
+    }
+
+    /// Commits do not copy the WAL into the database file; the checkpoint
+    /// thread does, within a few intervals, and stops with the database.
+    #[test]
+    fn the_checkpoint_thread_copies_the_wal_into_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let db = SqliteDb::file("default", &path).unwrap();
+        db.execute_batch("CREATE TABLE big (b BLOB)").unwrap();
+        let conn = db.acquire().unwrap();
+        let blob = SqlValue::Blob(vec![7; 2 << 20]);
+        execute_now(
+            &conn,
+            "INSERT INTO big VALUES (?)",
+            std::slice::from_ref(&blob),
+        )
+        .expect("no lock to meet")
+        .unwrap();
+        let wal = std::fs::metadata(dir.path().join("db.sqlite-wal"))
+            .unwrap()
+            .len();
+        assert!(wal >= 2 << 20, "the row is in the WAL ({wal} bytes)");
+        let size = || std::fs::metadata(&path).unwrap().len();
+        let deadline = Instant::now() + 20 * CHECKPOINT_INTERVAL;
+        while size() < 2 << 20 && Instant::now() < deadline {
+            std::thread::sleep(CHECKPOINT_INTERVAL / 4);
+        }
+        assert!(size() >= 2 << 20, "checkpointed: {} bytes", size());
+        db.release(conn);
+        let alive = Arc::downgrade(db._alive.as_ref().unwrap());
+        drop(db);
+        assert_eq!(alive.strong_count(), 0);
     }
 
     #[test]
