@@ -55,8 +55,12 @@ pub const WRITE_TURN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Spin caps query results at 128 MiB.
 const MAX_RESULT_BYTES: usize = 128 << 20;
 
-/// Idle connections kept per database.
-const MAX_POOLED: usize = 32;
+/// Idle connections kept per database. A composed request holds one per
+/// component instance (the orders component and its three plugs: four), so
+/// at 16 concurrent submissions plus the jobs drain some 70 are open at
+/// once; a pool smaller than that closed and reopened connections all the
+/// time, each reopening its files, memory map and prepared statements.
+const MAX_POOLED: usize = 128;
 
 /// How often a file database's WAL is checkpointed (passively: never
 /// waiting for readers or writers) by its checkpoint thread.
@@ -66,10 +70,6 @@ pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
 /// fewer than one submission's distinct statements: past it every
 /// statement was parsed and planned again).
 const STATEMENT_CACHE: usize = 256;
-
-/// How much of a database file a connection reads through a memory map
-/// instead of `pread` (SQLite's `mmap_size`).
-const MMAP_SIZE: i64 = 256 << 20;
 
 /// SQLite's allocator: mimalloc, the process's allocator (see `lib.rs`),
 /// instead of the C library's `malloc`, which SQLite calls for every
@@ -295,14 +295,16 @@ impl SqliteDb {
                 .map_err(|e| format!("failed to enable WAL: {e}"))?;
             conn.pragma_update(None, "synchronous", "NORMAL")
                 .map_err(|e| format!("failed to set synchronous: {e}"))?;
-            conn.pragma_update(None, "mmap_size", MMAP_SIZE)
-                .map_err(|e| format!("failed to set mmap_size: {e}"))?;
             // The checkpoint thread does it (see the module docs).
             conn.pragma_update(None, "wal_autocheckpoint", 0)
                 .map_err(|e| format!("failed to set wal_autocheckpoint: {e}"))?;
         }
         conn.progress_handler(PROGRESS_STEPS, Some(past_deadline));
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        // Statement journals and sorts in memory, not in a temporary file
+        // created, written and deleted per statement (`/var/tmp/etilqs_*`).
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(|e| format!("failed to set temp_store: {e}"))?;
         // Spin denies ATTACH of other files.
         conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)
             .map_err(|e| format!("failed to limit ATTACH: {e}"))?;
