@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use proof::Runner;
 use reqwest::Method;
-use sales_e2e::{json, TestApp};
+use sales_e2e::{json, shop, TestApp};
 use serde_json::Value;
 
 async fn app() -> TestApp {
@@ -43,17 +43,6 @@ async fn product(app: &TestApp, kind: &str) -> String {
         }))
         .await
         .unwrap())
-}
-
-async fn set_on_hand(app: &TestApp, product: &str, warehouse: &str, on_hand: &str) {
-    app.post(
-        "/api/v1/stock/adjustments",
-        json!({ "product_id": product, "warehouse_id": warehouse, "on_hand": on_hand,
-                "reason": "count" }),
-    )
-    .await
-    .unwrap()
-    .assert_status(201);
 }
 
 async fn position(app: &TestApp, product: &str) -> Vec<Value> {
@@ -87,8 +76,8 @@ async fn world(app: &TestApp) -> World {
     let central = warehouse(app, &central_code).await;
     let north = warehouse(app, &north_code).await;
     let drill = product(app, "stocked").await;
-    set_on_hand(app, &drill, &central, "3").await;
-    set_on_hand(app, &drill, &north, "5").await;
+    shop::count(app, &drill, &central, "3").await;
+    shop::count(app, &drill, &north, "5").await;
     World {
         central,
         north,
@@ -613,7 +602,7 @@ async fn a_shortfall_is_made_on_the_work_centre_and_holidays_are_skipped() {
     let code = app.code("PLANT");
     let wh = warehouse(&app, &code).await;
     let cabinet = product(&app, "manufactured").await;
-    set_on_hand(&app, &cabinet, &wh, "1").await;
+    shop::count(&app, &cabinet, &wh, "1").await;
     let calendar = app
         .create(
             "/api/v1/calendars",
@@ -687,7 +676,7 @@ async fn a_checks_day_by_day_schedule_is_answered_only_when_asked_for() {
     let code = app.code("PLANT");
     let wh = warehouse(&app, &code).await;
     let cabinet = product(&app, "manufactured").await;
-    set_on_hand(&app, &cabinet, &wh, "1").await;
+    shop::count(&app, &cabinet, &wh, "1").await;
     let calendar = app
         .create(
             "/api/v1/calendars",
@@ -938,7 +927,7 @@ async fn parallel_reservations_for_scarce_stock_never_oversell() {
     let code = app.code("SCARCE");
     let wh = warehouse(&app, &code).await;
     let drill = product(&app, "stocked").await;
-    set_on_hand(&app, &drill, &wh, "10").await;
+    shop::count(&app, &drill, &wh, "10").await;
 
     let (held, refused) = race(app.clone(), &code, &drill, 40).await;
 
@@ -959,7 +948,7 @@ async fn two_runners_on_one_database_never_oversell() {
     let code = first.code("SHARED");
     let wh = warehouse(&first, &code).await;
     let drill = product(&first, "stocked").await;
-    set_on_hand(&first, &drill, &wh, "10").await;
+    shop::count(&first, &drill, &wh, "10").await;
 
     let (a, b) = tokio::join!(
         race(first.clone(), &code, &drill, 20),
@@ -983,7 +972,7 @@ async fn two_runner_processes_on_one_database_never_oversell() {
     let code = first.code("PROC");
     let wh = warehouse(&first, &code).await;
     let drill = product(&first, "stocked").await;
-    set_on_hand(&first, &drill, &wh, "10").await;
+    shop::count(&first, &drill, &wh, "10").await;
 
     let (x, y) = tokio::join!(
         race(first.clone(), &code, &drill, 20),

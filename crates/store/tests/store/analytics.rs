@@ -13,6 +13,7 @@ use sales_store::rusqlite_db::RusqliteDb;
 use sales_store::Value;
 
 use crate::common::{at, db};
+use crate::fixtures;
 
 /// Runs every statement on the real database and, for each `SELECT`, first
 /// records SQLite's query plan for it with the same parameters.
@@ -72,7 +73,6 @@ fn rule_placed(db: &RusqliteDb) -> (String, String) {
         Address, AddressInput, Customer, NewCustomer, NewTreeNode, Territory, TreeNode,
     };
     use sales_domain::ids::{CustomerId, TerritoryId};
-    use sales_domain::teams::{TerritoryRule, TerritoryRuleId, TerritoryRuleInput};
     let t: Territory = TreeNode::create(
         TerritoryId::new(),
         NewTreeNode {
@@ -86,19 +86,7 @@ fn rule_placed(db: &RusqliteDb) -> (String, String) {
         .unwrap()
         .record
         .id();
-    let rule = TerritoryRule::from_parts(
-        TerritoryRuleId::new(),
-        TerritoryRuleInput {
-            territory_id: t,
-            country: "DE".into(),
-            region: None,
-            postcode_from: Some("80000".into()),
-            postcode_to: Some("81999".into()),
-            priority: 0,
-        },
-        true,
-    )
-    .unwrap();
+    let rule = fixtures::munich_postcodes(t);
     sales_store::teams::territories::rules::create(db, &rule, at(1)).unwrap();
     let address = Address::new(AddressInput {
         line1: "Marienplatz 1".into(),

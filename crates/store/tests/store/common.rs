@@ -1,6 +1,12 @@
 use chrono::{DateTime, TimeZone, Utc};
+use rust_decimal_macros::dec;
+use sales_domain::ids::{CustomerId, LineId, OrderId};
+use sales_domain::orders::{NewOrder, NewOrderLine};
 use sales_store::migrate;
+use sales_store::orders::{self, record_submission, Submission};
 use sales_store::rusqlite_db::RusqliteDb;
+
+use crate::fixtures;
 
 /// A fresh, migrated in-memory database.
 pub fn db() -> RusqliteDb {
@@ -12,4 +18,63 @@ pub fn db() -> RusqliteDb {
 /// A fixed instant on 2026-03-`day`.
 pub fn at(day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, day, 12, 0, 0).unwrap()
+}
+
+/// A confirmed order of `customer` with `lines` lines of two units, each of
+/// its own new product (`{channel}-P-{i}`), in a new channel `channel`.
+pub fn confirmed_order(
+    db: &RusqliteDb,
+    customer: CustomerId,
+    channel: &str,
+    lines: usize,
+) -> OrderId {
+    let channel_id = sales_store::channels::create(db, &fixtures::channel(channel), at(1))
+        .unwrap()
+        .record
+        .id();
+    let lines = (0..lines)
+        .map(|i| {
+            let sku = format!("{channel}-P-{i}");
+            let p = sales_store::products::create(db, &fixtures::product(&sku), at(1)).unwrap();
+            NewOrderLine {
+                id: LineId::new(),
+                product_id: p.record.id(),
+                quantity: dec!(2),
+                uom: None,
+                requested_date: None,
+                kept_rate: None,
+                quotation_line_id: None,
+            }
+        })
+        .collect();
+    let new = NewOrder {
+        customer_id: customer,
+        channel_id,
+        currency: sales_domain::money::Currency::EUR,
+        payment_terms: None,
+        requested_date: None,
+        customer_reference: None,
+        quotation_id: None,
+        lines,
+    };
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    let draft = orders::create_draft(db, OrderId::new(), new, day, at(2)).unwrap();
+    let status = draft.record.order.status().submit(false).unwrap();
+    record_submission(
+        db,
+        Submission {
+            order: draft.record.order.with_status(status, None),
+            expected_version: draft.version,
+            new_revision: false,
+            waterfall: None,
+            promise: None,
+            hold: None,
+            release_first: false,
+        },
+        at(3),
+    )
+    .unwrap()
+    .record
+    .order
+    .id()
 }

@@ -11,6 +11,7 @@ use sales_domain::catalog::{
 };
 use sales_domain::ids::{ChannelId, CustomerId, ProductId};
 use sales_domain::money::{Currency, Money};
+use sales_domain::teams::{TerritoryRule, TerritoryRuleId, TerritoryRuleInput};
 use sales_store::availability::capacity::{
     Calendar, ProjectRole, RoutingEntry, ServiceEntry, WorkCenter,
 };
@@ -153,4 +154,22 @@ pub fn installer(calendar: CalendarId, service: ProductId) -> ProjectRole {
             hours_per_unit: dec!(1),
         }],
     }
+}
+
+/// The territory rule placing German postcodes 80000–81999 (Munich) in
+/// `territory`.
+pub fn munich_postcodes(territory: sales_domain::ids::TerritoryId) -> TerritoryRule {
+    TerritoryRule::from_parts(
+        TerritoryRuleId::new(),
+        TerritoryRuleInput {
+            territory_id: territory,
+            country: "DE".into(),
+            region: None,
+            postcode_from: Some("80000".into()),
+            postcode_to: Some("81999".into()),
+            priority: 0,
+        },
+        true,
+    )
+    .unwrap()
 }

@@ -3,17 +3,14 @@
 //! recalculation run for one `order.*` event, counted on a wrapper around
 //! the real database. Counts, not times: they do not depend on the load.
 
-use rust_decimal_macros::dec;
-use sales_domain::ids::{LineId, OrderId};
-use sales_domain::orders::{NewOrder, NewOrderLine};
+use sales_domain::ids::OrderId;
 use sales_store::analytics::rollup::{self, Refreshed};
 use sales_store::db::Db;
-use sales_store::orders::{self, record_submission, Submission};
 use sales_store::rusqlite_db::{Counted, RusqliteDb};
 use sales_store::teams::commissions::recalculate_order;
 use sales_store::Value;
 
-use crate::common::{at, db};
+use crate::common::{self, at, db};
 use crate::fixtures;
 
 /// A confirmed order of `lines` lines, each of its own product.
@@ -22,56 +19,7 @@ fn confirmed_order(db: &RusqliteDb, lines: usize) -> OrderId {
         .unwrap()
         .record
         .id();
-    let channel = sales_store::channels::create(db, &fixtures::channel("B2B"), at(1))
-        .unwrap()
-        .record
-        .id();
-    let lines = (0..lines)
-        .map(|i| {
-            let p = sales_store::products::create(db, &fixtures::product(&format!("P-{i}")), at(1))
-                .unwrap();
-            NewOrderLine {
-                id: LineId::new(),
-                product_id: p.record.id(),
-                quantity: dec!(2),
-                uom: None,
-                requested_date: None,
-                kept_rate: None,
-                quotation_line_id: None,
-            }
-        })
-        .collect();
-    let new = NewOrder {
-        customer_id: customer,
-        channel_id: channel,
-        currency: sales_domain::money::Currency::EUR,
-        payment_terms: None,
-        requested_date: None,
-        customer_reference: None,
-        quotation_id: None,
-        lines,
-    };
-    let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
-    let draft = orders::create_draft(db, OrderId::new(), new, day, at(2)).unwrap();
-    let status = draft.record.order.status().submit(false).unwrap();
-    let submitted = draft.record.order.with_status(status, None);
-    record_submission(
-        db,
-        Submission {
-            order: submitted,
-            expected_version: draft.version,
-            new_revision: false,
-            waterfall: None,
-            promise: None,
-            hold: None,
-            release_first: false,
-        },
-        at(3),
-    )
-    .unwrap()
-    .record
-    .order
-    .id()
+    common::confirmed_order(db, customer, "B2B", lines)
 }
 
 /// Statements of one order event's rollup refresh and commission

@@ -4,19 +4,15 @@
 //! territory rule places by address is read again — with the same answer
 //! as `teams::territories::customer_territory` in every case.
 
-use rust_decimal_macros::dec;
 use sales_domain::catalog::{
     Address, AddressInput, Customer, NewCustomer, NewTreeNode, Territory, TreeNode,
 };
-use sales_domain::ids::{CustomerId, LineId, OrderId, TerritoryId};
-use sales_domain::orders::{NewOrder, NewOrderLine};
-use sales_domain::teams::{TerritoryRule, TerritoryRuleId, TerritoryRuleInput};
+use sales_domain::ids::{CustomerId, OrderId, TerritoryId};
 use sales_store::analytics::rollup;
-use sales_store::orders::{self, record_submission, Submission};
 use sales_store::rusqlite_db::{Counted, RusqliteDb};
 use sales_store::teams::territories;
 
-use crate::common::{at, db};
+use crate::common::{self, at, db};
 use crate::fixtures;
 
 fn territory(db: &RusqliteDb, code: &str) -> TerritoryId {
@@ -45,50 +41,7 @@ fn customer(db: &RusqliteDb, new: NewCustomer) -> CustomerId {
 
 /// A confirmed one-line order of `customer`.
 fn confirmed_order(db: &RusqliteDb, customer: CustomerId, n: usize) -> OrderId {
-    let channel = sales_store::channels::create(db, &fixtures::channel(&format!("C{n}")), at(1))
-        .unwrap()
-        .record
-        .id();
-    let product =
-        sales_store::products::create(db, &fixtures::product(&format!("P-{n}")), at(1)).unwrap();
-    let new = NewOrder {
-        customer_id: customer,
-        channel_id: channel,
-        currency: sales_domain::money::Currency::EUR,
-        payment_terms: None,
-        requested_date: None,
-        customer_reference: None,
-        quotation_id: None,
-        lines: vec![NewOrderLine {
-            id: LineId::new(),
-            product_id: product.record.id(),
-            quantity: dec!(2),
-            uom: None,
-            requested_date: None,
-            kept_rate: None,
-            quotation_line_id: None,
-        }],
-    };
-    let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
-    let draft = orders::create_draft(db, OrderId::new(), new, day, at(2)).unwrap();
-    let status = draft.record.order.status().submit(false).unwrap();
-    record_submission(
-        db,
-        Submission {
-            order: draft.record.order.with_status(status, None),
-            expected_version: draft.version,
-            new_revision: false,
-            waterfall: None,
-            promise: None,
-            hold: None,
-            release_first: false,
-        },
-        at(3),
-    )
-    .unwrap()
-    .record
-    .order
-    .id()
+    common::confirmed_order(db, customer, &format!("C{n}"), 1)
 }
 
 /// The territory the refresh books `order` under, the statements it took,
@@ -126,19 +79,7 @@ fn an_orders_territory_is_read_again_only_for_a_customer_placed_by_address() {
         },
     );
     let munich = territory(&db, "MUC");
-    let rule = TerritoryRule::from_parts(
-        TerritoryRuleId::new(),
-        TerritoryRuleInput {
-            territory_id: munich,
-            country: "DE".into(),
-            region: None,
-            postcode_from: Some("80000".into()),
-            postcode_to: Some("81999".into()),
-            priority: 0,
-        },
-        true,
-    )
-    .unwrap();
+    let rule = fixtures::munich_postcodes(munich);
     territories::rules::create(&db, &rule, at(1)).unwrap();
     let placed = customer(
         &db,
