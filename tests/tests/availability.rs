@@ -596,20 +596,32 @@ const EVERY_DAY: [&str; 7] = [
     "sunday",
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_shortfall_is_made_on_the_work_centre_and_holidays_are_skipped() {
-    let app = app().await;
+/// A calendar working every day of the week.
+async fn every_day(app: &TestApp) -> Value {
+    app.create(
+        "/api/v1/calendars",
+        json!({ "name": "Every day", "working_days": EVERY_DAY }),
+    )
+    .await
+    .unwrap()
+}
+
+/// A warehouse holding one manufactured cabinet, and "Cell 1": a work
+/// centre of 8 hours a day on an every-day calendar making the cabinet in
+/// 2 hours a unit.
+struct Plant {
+    code: String,
+    cabinet: String,
+    calendar: Value,
+    cell: Value,
+}
+
+async fn plant(app: &TestApp) -> Plant {
     let code = app.code("PLANT");
-    let wh = warehouse(&app, &code).await;
-    let cabinet = product(&app, "manufactured").await;
-    shop::count(&app, &cabinet, &wh, "1").await;
-    let calendar = app
-        .create(
-            "/api/v1/calendars",
-            json!({ "name": "Every day", "working_days": EVERY_DAY }),
-        )
-        .await
-        .unwrap();
+    let wh = warehouse(app, &code).await;
+    let cabinet = product(app, "manufactured").await;
+    shop::count(app, &cabinet, &wh, "1").await;
+    let calendar = every_day(app).await;
     let cell = app
         .create(
             "/api/v1/work-centers",
@@ -618,6 +630,23 @@ async fn a_shortfall_is_made_on_the_work_centre_and_holidays_are_skipped() {
         )
         .await
         .unwrap();
+    Plant {
+        code,
+        cabinet,
+        calendar,
+        cell,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shortfall_is_made_on_the_work_centre_and_holidays_are_skipped() {
+    let app = app().await;
+    let Plant {
+        code,
+        cabinet,
+        calendar,
+        cell,
+    } = plant(&app).await;
     let body = json!({ "warehouses": [code],
                        "lines": [{ "product_id": cabinet, "quantity": "5" }] });
 
@@ -673,24 +702,7 @@ async fn a_shortfall_is_made_on_the_work_centre_and_holidays_are_skipped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checks_day_by_day_schedule_is_answered_only_when_asked_for() {
     let app = app().await;
-    let code = app.code("PLANT");
-    let wh = warehouse(&app, &code).await;
-    let cabinet = product(&app, "manufactured").await;
-    shop::count(&app, &cabinet, &wh, "1").await;
-    let calendar = app
-        .create(
-            "/api/v1/calendars",
-            json!({ "name": "Every day", "working_days": EVERY_DAY }),
-        )
-        .await
-        .unwrap();
-    app.create(
-        "/api/v1/work-centers",
-        json!({ "name": "Cell 1", "calendar_id": id(&calendar), "hours_per_day": "8",
-                "routings": [{ "product_id": cabinet, "hours_per_unit": "2" }] }),
-    )
-    .await
-    .unwrap();
+    let Plant { code, cabinet, .. } = plant(&app).await;
     // 1 from stock, 9 made: 18 hours over three days (8, 8, 2).
     let body = json!({ "warehouses": [code],
                        "lines": [{ "product_id": cabinet, "quantity": "10" }] });
@@ -756,13 +768,7 @@ async fn a_checks_day_by_day_schedule_is_answered_only_when_asked_for() {
 async fn service_hours_are_booked_on_the_role_after_its_bookings() {
     let app = app().await;
     let install = product(&app, "service").await;
-    let calendar = app
-        .create(
-            "/api/v1/calendars",
-            json!({ "name": "Every day", "working_days": EVERY_DAY }),
-        )
-        .await
-        .unwrap();
+    let calendar = every_day(&app).await;
     let role = app
         .create(
             "/api/v1/project-roles",
