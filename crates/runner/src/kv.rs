@@ -92,7 +92,7 @@ impl KvBackend {
         f: impl Fn(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, String> {
         if let Some(conn) = db.pooled() {
-            let now = crate::sqlite::read_now(&conn, &f);
+            let now = crate::sqlite::run_now(&conn, &f);
             db.release(conn);
             if let Some(r) = now {
                 return r.map_err(|e| e.to_string());

@@ -407,9 +407,13 @@ enum Failure {
 
 impl Failure {
     fn is_busy(&self) -> bool {
-        matches!(self, Failure::Sql(e)
-            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy))
+        matches!(self, Failure::Sql(e) if is_busy(e))
     }
+}
+
+/// `SQLITE_BUSY`: the statement met a lock and changed nothing.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
 }
 
 impl std::fmt::Display for Failure {
@@ -446,14 +450,23 @@ pub fn execute_now(
     statement: &str,
     params: &[SqlValue],
 ) -> Option<Result<SqlResult, String>> {
-    let mut stmt = match conn.prepare_cached(statement) {
-        Ok(stmt) => stmt,
-        Err(e) => return Some(Err(e.to_string())),
-    };
-    without_waiting(conn, || run(&mut stmt, params)).and_then(|r| match r {
-        Err(e) if e.is_busy() => None,
-        r => Some(r.map_err(|e| e.to_string())),
-    })
+    let result = without_waiting(conn, || {
+        let mut stmt = conn.prepare_cached(statement).map_err(Failure::Sql)?;
+        run(&mut stmt, params)
+    })?;
+    let met_a_lock = result.as_ref().is_err_and(Failure::is_busy);
+    (!met_a_lock).then(|| result.map_err(|e| e.to_string()))
+}
+
+/// Runs `f` (a read or a write) on this thread, like [`execute_now`]:
+/// `None` when it met a lock and must run again where it may wait.
+pub fn run_now<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> Option<rusqlite::Result<T>> {
+    let result = without_waiting(conn, || f(conn))?;
+    let met_a_lock = result.as_ref().is_err_and(is_busy);
+    (!met_a_lock).then_some(result)
 }
 
 /// Runs `f` with the busy timeout off (a lock fails at once with
@@ -466,18 +479,6 @@ fn without_waiting<T>(conn: &Connection, f: impl FnOnce() -> T) -> Option<T> {
         tracing::warn!("failed to restore busy_timeout");
     }
     Some(r)
-}
-
-/// Runs a read on this thread with [`without_waiting`]: `None` when it
-/// met a lock (run it on a blocking thread instead).
-pub fn read_now<T>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-) -> Option<rusqlite::Result<T>> {
-    without_waiting(conn, || f(conn)).and_then(|r| match r {
-        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => None,
-        r => Some(r),
-    })
 }
 
 fn run(stmt: &mut Statement<'_>, params: &[SqlValue]) -> Result<SqlResult, Failure> {
