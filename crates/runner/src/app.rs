@@ -509,11 +509,12 @@ where
     let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     // The guest and the response channel are polled with a waker that
     // absorbs wake-ups made while they are being polled (`LocalWake`):
-    // setting the response (a oneshot) and wasmtime's completion of the
-    // guest call (another oneshot) both wake this very task from inside its
-    // poll, which made Tokio re-queue the connection's task after every
-    // request and wake an idle worker for it (an eventfd write and a
-    // cross-CPU wake-up). Such a wake-up re-polls them here instead.
+    // setting the response (a oneshot) wakes this very task from inside its
+    // poll (so did wasmtime's completion of the guest call while the engine
+    // had concurrency support on), which made Tokio re-queue the
+    // connection's task after every request and wake an idle worker for it
+    // (an eventfd write and a cross-CPU wake-up). Such a wake-up re-polls
+    // them here instead.
     let local = Arc::new(LocalWake::default());
     let local_waker = std::task::Waker::from(local.clone());
     let raced = std::future::poll_fn(|cx| {

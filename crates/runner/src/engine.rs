@@ -42,6 +42,16 @@ fn base_config() -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    // No component-model-async (WASI 0.3) support in the store: the runner
+    // links only WASI 0.2 and Spin's 0.2-era interfaces, whose guests make
+    // synchronous calls. With it on (wasmtime's default) every export call
+    // ran through the store's concurrent event loop
+    // (`run_concurrent_trap_on_idle`) and every host call created and
+    // deleted a host task; off, a call runs on a fiber (`on_fiber`) and a
+    // host call only marks the store as entered. ~15 µs of CPU per no-op
+    // request (BENCHMARKS.md, Runner, session 6). A component that uses the
+    // async ABI fails to load, with wasmtime's validation error.
+    config.concurrency_support(false);
     config
 }
 
