@@ -1,6 +1,13 @@
 //! Draining the outbox: claim a batch, run the claimed events' handlers
 //! together with marking each done in one transaction, record failures.
 //!
+//! One consumer drains at a time (`outbox::drain_session`, issue 7): every
+//! submission wakes the component, and a wake-up that finds another
+//! invocation draining leaves the queue to it (one read) instead of
+//! splitting the queue into small batches beside it; the holder lets go of
+//! the drain only in the statement that sees nothing due, so no event's
+//! wake-up is lost in between.
+//!
 //! One transaction per claimed batch rather than per event (issue 7: the
 //! single SQLite writer is what bounds the app, and each transaction costs
 //! a `BEGIN IMMEDIATE` wait and a `COMMIT`): every event still runs the
@@ -16,8 +23,8 @@
 
 use chrono::{DateTime, Utc};
 use sales_domain::ids::EventId;
-use sales_store::outbox::{self, Event, EventStatus};
-use sales_store::Db;
+use sales_store::outbox::{self, DrainPlan, Event, EventStatus, Session};
+use sales_store::{Db, StoreError};
 
 use crate::handlers::{self, HandlerError};
 use crate::integrations::Fanout;
@@ -35,6 +42,8 @@ pub(crate) struct Report {
     pub done: usize,
     pub retried: usize,
     pub parked: usize,
+    /// How the drain session ended (`None` before it ran).
+    pub session: Option<Session>,
 }
 
 /// Everything one event does inside a transaction, but marking it done.
@@ -126,52 +135,71 @@ fn failed(
     }
 }
 
+/// One invocation's drain: a [`outbox::drain_session`] — nothing when
+/// another consumer is draining (it sees what this wake-up was for) or
+/// nothing is due; else this consumer takes the drain lease and runs
+/// batches until a claim finds nothing and it lets go. Stopped at
+/// [`MAX_BATCHES`] with work left, it wakes the next consumer.
 pub(crate) fn drain(db: &impl Db, config: &Config) -> anyhow::Result<Report> {
     // A fresh owner per invocation: a claim held by an instance that died
     // is never mistaken for this one's.
     let owner = format!("jobs-{}", EventId::new());
     let mut report = Report::default();
-    for _ in 0..MAX_BATCHES {
-        let now = chrono::Utc::now();
-        let batch = outbox::claim(db, &owner, now, config.lease, BATCH, &config.retry)?;
-        if batch.is_empty() {
-            break;
-        }
-        report.claimed += batch.len();
-        let mut ready = Vec::with_capacity(batch.len());
-        for event in batch {
-            // An outside system that must hear of the event is told first,
-            // outside the transaction (connectors: idempotency key = event).
-            match crate::connectors::push(db, &event) {
-                Ok(()) => ready.push(event),
-                Err(message) => failed(db, &event, &owner, &message, config, &mut report),
-            }
-        }
-        if ready.len() > 1 {
-            let now = chrono::Utc::now();
-            let together = db.transaction(|db| batch_effects(db, &ready, &owner, now));
-            match together {
-                Ok(()) => {
-                    report.done += ready.len();
-                    continue;
-                }
-                // Rolled back whole: each event again on its own, below.
-                Err(e) => eprintln!(
-                    "jobs: a batch of {} events failed together ({e}); running them one by one",
-                    ready.len()
-                ),
-            }
-        }
-        for event in ready {
-            let now = chrono::Utc::now();
-            match db.transaction(|db| {
-                effects(db, &event, now, true, &mut Fanout::default())?;
-                outbox::complete(db, event.id, &owner, now).map_err(HandlerError::from)
-            }) {
-                Ok(()) => report.done += 1,
-                Err(e) => failed(db, &event, &owner, &e.to_string(), config, &mut report),
-            }
+    let plan = DrainPlan {
+        owner: &owner,
+        lease: config.lease,
+        batch: BATCH,
+        max_batches: MAX_BATCHES,
+        policy: config.retry,
+    };
+    let session = outbox::drain_session(db, &plan, chrono::Utc::now, |batch| {
+        run_batch(db, batch, &owner, config, &mut report);
+        Ok::<(), StoreError>(())
+    })?;
+    if let Session::Stopped { .. } = session {
+        // The rest is for the next invocation (the deadline).
+        sales_kit::spin::wake_jobs();
+    }
+    report.session = Some(session);
+    Ok(report)
+}
+
+/// A claimed batch: the connectors' pushes, then the events' effects in one
+/// transaction, or one by one when that fails.
+fn run_batch(db: &impl Db, batch: Vec<Event>, owner: &str, config: &Config, report: &mut Report) {
+    report.claimed += batch.len();
+    let mut ready = Vec::with_capacity(batch.len());
+    for event in batch {
+        // An outside system that must hear of the event is told first,
+        // outside the transaction (connectors: idempotency key = event).
+        match crate::connectors::push(db, &event) {
+            Ok(()) => ready.push(event),
+            Err(message) => failed(db, &event, owner, &message, config, report),
         }
     }
-    Ok(report)
+    if ready.len() > 1 {
+        let now = chrono::Utc::now();
+        let together = db.transaction(|db| batch_effects(db, &ready, owner, now));
+        match together {
+            Ok(()) => {
+                report.done += ready.len();
+                return;
+            }
+            // Rolled back whole: each event again on its own, below.
+            Err(e) => eprintln!(
+                "jobs: a batch of {} events failed together ({e}); running them one by one",
+                ready.len()
+            ),
+        }
+    }
+    for event in ready {
+        let now = chrono::Utc::now();
+        match db.transaction(|db| {
+            effects(db, &event, now, true, &mut Fanout::default())?;
+            outbox::complete(db, event.id, owner, now).map_err(HandlerError::from)
+        }) {
+            Ok(()) => report.done += 1,
+            Err(e) => failed(db, &event, owner, &e.to_string(), config, report),
+        }
+    }
 }

@@ -56,7 +56,11 @@ fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
         );
     }
     // Webhook deliveries the drain (or an earlier failure) left due: the
-    // HTTP calls happen here, outside every transaction.
+    // HTTP calls happen here, outside every transaction. Not while another
+    // consumer drains: it delivers after its drain.
+    if report.session == Some(sales_store::outbox::Session::Busy) {
+        return Ok(());
+    }
     if let Err(e) = integrations::deliver_due(&db, config.lease) {
         eprintln!("jobs: webhook delivery failed: {e}");
     }

@@ -1211,6 +1211,19 @@ const V17_PRICING_DATA_VERSION: &[&str] = &[
         BEGIN UPDATE pricing_data_version SET version = version + 1 WHERE id = 1; END",
 ];
 
+/// Issue 7: the outbox's drain lease — which jobs consumer is draining, so
+/// that wake-ups arriving meanwhile leave the queue to it
+/// (`sales_store::outbox::drain_session`). One row: `owner` and
+/// `lease_until` are NULL while nobody drains.
+const V18_OUTBOX_DRAIN: &[&str] = &[
+    "CREATE TABLE outbox_drain (
+        id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+        owner TEXT,
+        lease_until TEXT
+    )",
+    "INSERT INTO outbox_drain (id, owner, lease_until) VALUES (1, NULL, NULL)",
+];
+
 pub const MIGRATIONS: &[&[&str]] = &[
     V1_CATALOG,
     V2_PRICING,
@@ -1229,6 +1242,7 @@ pub const MIGRATIONS: &[&[&str]] = &[
     V15_FUNNEL_BY_STATUS,
     V16_SHOPS_AND_REFERENCES,
     V17_PRICING_DATA_VERSION,
+    V18_OUTBOX_DRAIN,
 ];
 
 /// The schema version this build writes and expects.

@@ -305,6 +305,200 @@ pub fn claim(
     rows_to_events(&rows)
 }
 
+// ---- one drain at a time ---------------------------------------------------
+//
+// Every writer wakes the jobs component after its commit, so under load
+// most wake-ups arrive while another invocation is already draining, and
+// consumers running side by side split the queue into small batches
+// (issue 7: each invocation and each transaction costs CPU and the write
+// lock). The drain lease (`outbox_drain`, one row, migration 18) lets one
+// consumer drain at a time: a wake-up that finds it held and fresh does
+// nothing, and the holder lets go only in the statement that sees nothing
+// due ([`let_go_if_idle`]). That is what keeps an event from being
+// stranded: the writer commits its event, then wakes; the woken consumer
+// reads after that commit. If it saw the lease held, the holder had not
+// let go yet, and its letting go — a write, so after the event's commit —
+// sees the event due and does not let go. If it saw the lease free, it
+// drains itself.
+//
+// The lease is only about who drains: each event is still claimed with its
+// own lease and completed by its owner, so two drains at once (a lease that
+// ran out under a slow consumer) stay exactly-once. A consumer that dies
+// holding the drain leaves it until the lease runs out; the next wake-up or
+// tick after that takes it over, with the dead consumer's events.
+
+/// What a woken consumer finds, in one read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DrainCheck {
+    /// Another consumer holds the drain lease and it has not run out.
+    pub busy: bool,
+    /// A pending event is due, or a running one's lease ran out.
+    pub due: bool,
+}
+
+/// Whether a drain is running (the lease held and fresh) and whether
+/// anything is due, in one read: a wake-up that finds the drain busy, or
+/// nothing due, costs no write.
+pub fn drain_check(db: &impl Db, now: DateTime<Utc>) -> Result<DrainCheck, StoreError> {
+    let ts = Value::Text(time::to_sql(now));
+    let rows = db.execute(
+        "SELECT EXISTS (SELECT 1 FROM outbox_drain
+                        WHERE owner IS NOT NULL AND lease_until > ?) AS busy,
+                EXISTS (SELECT 1 FROM outbox
+                        WHERE status = 'pending' AND (available_at <= ? OR attempts = 0))
+                OR EXISTS (SELECT 1 FROM outbox
+                        WHERE status = 'running' AND lease_until <= ?) AS due",
+        &[ts.clone(), ts.clone(), ts],
+    )?;
+    Ok(match rows.first() {
+        Some(r) => DrainCheck {
+            busy: r.int("busy")? != 0,
+            due: r.int("due")? != 0,
+        },
+        None => DrainCheck {
+            busy: false,
+            due: false,
+        },
+    })
+}
+
+/// Takes the drain lease for `owner` until `now + lease` if nobody holds
+/// it or its holder's lease ran out; `false` when another consumer holds it.
+pub fn take_drain(
+    db: &impl Db,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+) -> Result<bool, StoreError> {
+    let rows = db.execute(
+        "UPDATE outbox_drain SET owner = ?, lease_until = ?
+         WHERE id = 1 AND (owner IS NULL OR lease_until <= ?) RETURNING id",
+        &[
+            Value::from(owner),
+            Value::Text(time::to_sql(now + lease)),
+            Value::Text(time::to_sql(now)),
+        ],
+    )?;
+    Ok(!rows.is_empty())
+}
+
+/// Lets go of `owner`'s drain lease only if nothing is due — in the same
+/// statement, so under the write lock: no event can commit between the
+/// check and the letting go. `false` when something is due (the caller
+/// claims it and tries again) or `owner` no longer holds the lease.
+///
+/// A new event (no attempt yet) counts as due whatever its `available_at`:
+/// its writer read the clock before committing, possibly after `now` was
+/// read here, and the holder must not let go past it. Only a retry's
+/// backoff puts a row in the future.
+pub fn let_go_if_idle(db: &impl Db, owner: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    let ts = Value::Text(time::to_sql(now));
+    let rows = db.execute(
+        "UPDATE outbox_drain SET owner = NULL, lease_until = NULL
+         WHERE id = 1 AND owner = ?
+           AND NOT EXISTS (SELECT 1 FROM outbox
+                           WHERE status = 'pending' AND (available_at <= ? OR attempts = 0))
+           AND NOT EXISTS (SELECT 1 FROM outbox
+                           WHERE status = 'running' AND lease_until <= ?)
+         RETURNING id",
+        &[Value::from(owner), ts.clone(), ts],
+    )?;
+    Ok(!rows.is_empty())
+}
+
+/// Lets go of `owner`'s drain lease whatever is due (a consumer that stops
+/// early: it wakes the next one itself, or failed).
+pub fn let_go(db: &impl Db, owner: &str) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE outbox_drain SET owner = NULL, lease_until = NULL WHERE id = 1 AND owner = ?",
+        &[Value::from(owner)],
+    )?;
+    Ok(())
+}
+
+/// How a [`drain_session`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session {
+    /// Another consumer is draining: it will see what this wake-up was for.
+    Busy,
+    /// Nothing was due.
+    Idle,
+    /// Drained `batches` claimed batches and let go with nothing due.
+    Drained { batches: usize },
+    /// Stopped at the batch limit with work left and let go: the caller
+    /// wakes the next consumer.
+    Stopped { batches: usize },
+}
+
+/// How a drain claims: who, for how long, how many per batch, how many
+/// batches at most.
+#[derive(Debug, Clone)]
+pub struct DrainPlan<'a> {
+    pub owner: &'a str,
+    pub lease: chrono::Duration,
+    pub batch: u32,
+    pub max_batches: usize,
+    pub policy: RetryPolicy,
+}
+
+/// One consumer's drain, one at a time (see the section's comment): checks
+/// whether another consumer is draining or nothing is due (one read), takes
+/// the drain lease, claims batches and hands each to `run` until a claim is
+/// empty and [`let_go_if_idle`] lets go — or `max_batches` were run, when it
+/// lets go anyway and answers [`Session::Stopped`]. `run` performs and
+/// completes (or fails) the batch's events; an error from it or from the
+/// store lets go of the lease and is returned. `clock` is read before each
+/// claim.
+pub fn drain_session<E: From<StoreError>>(
+    db: &impl Db,
+    plan: &DrainPlan<'_>,
+    clock: impl Fn() -> DateTime<Utc>,
+    mut run: impl FnMut(Vec<Event>) -> Result<(), E>,
+) -> Result<Session, E> {
+    let now = clock();
+    let check = drain_check(db, now)?;
+    if check.busy {
+        return Ok(Session::Busy);
+    }
+    if !check.due {
+        return Ok(Session::Idle);
+    }
+    if !take_drain(db, plan.owner, now, plan.lease)? {
+        return Ok(Session::Busy);
+    }
+    let mut batches = 0;
+    let result = (|| {
+        // Empty claims count too, so a claim that keeps losing its rows to
+        // another consumer cannot loop for ever.
+        let mut rounds = 0;
+        while rounds < plan.max_batches {
+            rounds += 1;
+            let now = clock();
+            let batch = claim(db, plan.owner, now, plan.lease, plan.batch, &plan.policy)?;
+            if batch.is_empty() {
+                if let_go_if_idle(db, plan.owner, now)? {
+                    return Ok(true);
+                }
+                continue;
+            }
+            batches += 1;
+            run(batch)?;
+        }
+        Ok(false)
+    })();
+    match result {
+        Ok(true) => Ok(Session::Drained { batches }),
+        Ok(false) => {
+            let_go(db, plan.owner)?;
+            Ok(Session::Stopped { batches })
+        }
+        Err(e) => {
+            let _ = let_go(db, plan.owner);
+            Err(e)
+        }
+    }
+}
+
 fn lost_lease(id: EventId) -> StoreError {
     StoreError::InvalidState {
         entity: ENTITY,

@@ -4,9 +4,11 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use chrono::Duration;
-use sales_store::db::Db;
-use sales_store::outbox::{self, EventFilter, EventStatus, NewEvent, RetryPolicy};
+use chrono::{DateTime, Duration, Utc};
+use sales_store::db::{Db, DbError, Value};
+use sales_store::outbox::{
+    self, DrainCheck, DrainPlan, Event, EventFilter, EventStatus, NewEvent, RetryPolicy, Session,
+};
 use sales_store::rusqlite_db::RusqliteDb;
 use sales_store::{Page, StoreError};
 use serde_json::json;
@@ -321,4 +323,287 @@ fn events_are_enqueued_and_completed_together_or_not_at_all() {
             (EventStatus::Done, Some(later))
         );
     }
+}
+
+// ---- one drain at a time (issue 7): `drain_session` -------------------------
+
+/// A file database and a second connection to it (a consumer's and a
+/// writer's), migrated, with a table the tests' "effects" go to.
+fn two_connections() -> (tempfile::TempDir, RusqliteDb, RusqliteDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sales.db");
+    let one = RusqliteDb::open(&path).unwrap();
+    sales_store::migrate(&one).unwrap();
+    one.execute("CREATE TABLE effects (event_id TEXT NOT NULL)", &[])
+        .unwrap();
+    let two = RusqliteDb::open(&path).unwrap();
+    (dir, one, two)
+}
+
+fn plan(owner: &str) -> DrainPlan<'_> {
+    DrainPlan {
+        owner,
+        lease: Duration::seconds(30),
+        batch: 4,
+        max_batches: 50,
+        policy: policy(),
+    }
+}
+
+/// A batch's effect (one row per event) and its completion, in one
+/// transaction, as the jobs component does.
+fn perform(
+    db: &impl Db,
+    batch: &[Event],
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    db.transaction(|db| {
+        for e in batch {
+            db.execute(
+                "INSERT INTO effects (event_id) VALUES (?)",
+                &[Value::Text(e.id.to_string())],
+            )?;
+        }
+        let ids: Vec<_> = batch.iter().map(|e| e.id).collect();
+        outbox::complete_all(db, &ids, owner, now)
+    })
+}
+
+/// Effects per event: (events with an effect, effects in all).
+fn effects(db: &impl Db) -> (i64, i64) {
+    let rows = db
+        .execute(
+            "SELECT count(DISTINCT event_id) AS events, count(*) AS n FROM effects",
+            &[],
+        )
+        .unwrap();
+    let r = rows.first().unwrap();
+    (r.int("events").unwrap(), r.int("n").unwrap())
+}
+
+fn open_events(db: &impl Db) -> i64 {
+    let rows = db
+        .execute(
+            "SELECT count(*) AS n FROM outbox WHERE status <> 'done'",
+            &[],
+        )
+        .unwrap();
+    rows.first().unwrap().int("n").unwrap()
+}
+
+/// The consumer's connection, with a hook that runs just before its first
+/// attempt to let go of the drain lease: the moment after its last empty
+/// claim, where a writer's event and its wake-up can slip in.
+struct LastMoment<'a, F: Fn()> {
+    db: &'a RusqliteDb,
+    hook: F,
+    fired: std::cell::Cell<bool>,
+}
+
+impl<F: Fn()> Db for LastMoment<'_, F> {
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<sales_store::Rows, DbError> {
+        if sql.contains("UPDATE outbox_drain SET owner = NULL") && !self.fired.replace(true) {
+            (self.hook)();
+        }
+        self.db.execute(sql, params)
+    }
+}
+
+/// The race a single drain must not lose: the holder's last claim finds
+/// nothing, then a writer commits an event and wakes a consumer, which
+/// finds the drain held and leaves — and only then does the holder try to
+/// let go. It must see the event and drain it: the event runs once and
+/// nothing is left. (Letting go unconditionally strands the event.)
+#[test]
+fn an_event_that_arrives_as_the_drain_lets_go_is_run_by_it_once() {
+    let (_dir, consumer, writer) = two_connections();
+    let first = outbox::enqueue(&writer, &event("order.submitted"), at(2)).unwrap();
+    let woken = std::cell::Cell::new(None);
+    let late = std::cell::Cell::new(None);
+    let hooked = LastMoment {
+        db: &consumer,
+        hook: || {
+            let id = writer
+                .transaction(|db| outbox::enqueue(db, &event("order.confirmed"), at(2)))
+                .unwrap();
+            late.set(Some(id));
+            // Its wake-up: another consumer, on the writer's connection.
+            let session = outbox::drain_session(
+                &writer,
+                &plan("waker"),
+                || at(2),
+                |_| {
+                    panic!("the waker must leave the drain to its holder");
+                    #[allow(unreachable_code)]
+                    Ok::<(), StoreError>(())
+                },
+            )
+            .unwrap();
+            woken.set(Some(session));
+        },
+        fired: std::cell::Cell::new(false),
+    };
+    let mut batches = Vec::new();
+    let session = outbox::drain_session(
+        &hooked,
+        &plan("holder"),
+        || at(2),
+        |batch| {
+            batches.push(batch.iter().map(|e| e.id).collect::<Vec<_>>());
+            perform(&consumer, &batch, "holder", at(2))
+        },
+    )
+    .unwrap();
+    assert_eq!(woken.get(), Some(Session::Busy));
+    let late = late.get().unwrap();
+    assert_eq!(batches, vec![vec![first], vec![late]]);
+    assert_eq!(session, Session::Drained { batches: 2 });
+    assert_eq!(effects(&consumer), (2, 2));
+    assert_eq!(open_events(&consumer), 0);
+    // Let go: the next wake-up finds nothing to do and nobody draining.
+    assert_eq!(
+        outbox::drain_check(&writer, at(2)).unwrap(),
+        DrainCheck {
+            busy: false,
+            due: false
+        }
+    );
+}
+
+/// A consumer that dies holding the drain (and a claimed batch): wake-ups
+/// leave the queue alone until the drain lease runs out, then the next one
+/// takes the drain over with the dead consumer's events, and each event's
+/// effect happens once (the dead consumer's late completion fails).
+#[test]
+fn a_consumer_that_dies_draining_is_taken_over_after_the_lease() {
+    let (_dir, consumer, writer) = two_connections();
+    for _ in 0..3 {
+        outbox::enqueue(&writer, &event("order.confirmed"), at(2)).unwrap();
+    }
+    let lease = plan("dead").lease;
+    assert!(outbox::take_drain(&consumer, "dead", at(2), lease).unwrap());
+    let claimed = outbox::claim(&consumer, "dead", at(2), lease, 4, &policy()).unwrap();
+    assert_eq!(claimed.len(), 3);
+    // … and it dies here. A new event and its wake-up within the lease:
+    outbox::enqueue(&writer, &event("order.cancelled"), at(2)).unwrap();
+    let never = |_: Vec<Event>| -> Result<(), StoreError> { panic!("the drain is held") };
+    let within = at(2) + lease - Duration::seconds(1);
+    assert_eq!(
+        outbox::drain_session(&writer, &plan("early"), || within, never).unwrap(),
+        Session::Busy
+    );
+    assert_eq!(effects(&writer), (0, 0));
+    // After the lease: taken over, everything runs once.
+    let after = at(2) + lease + Duration::seconds(1);
+    let mut attempts = Vec::new();
+    let session = outbox::drain_session(
+        &writer,
+        &plan("next"),
+        || after,
+        |batch| {
+            attempts.extend(batch.iter().map(|e| e.attempts));
+            perform(&writer, &batch, "next", after)
+        },
+    )
+    .unwrap();
+    assert!(matches!(session, Session::Drained { .. }));
+    attempts.sort_unstable();
+    assert_eq!(attempts, vec![1, 2, 2, 2]);
+    assert_eq!(effects(&writer), (4, 4));
+    assert_eq!(open_events(&writer), 0);
+    // The dead consumer's completion, arriving late, changes nothing.
+    assert!(perform(&consumer, &claimed, "dead", after).is_err());
+    assert_eq!(effects(&writer), (4, 4));
+}
+
+/// A consumer stopped at its batch limit lets go with work left (its
+/// caller wakes the next one, which takes over); one whose batch fails lets
+/// go too, so the next wake-up is not kept waiting for the lease.
+#[test]
+fn a_drain_stopped_early_or_failing_lets_go() {
+    let (_dir, consumer, writer) = two_connections();
+    for _ in 0..10 {
+        outbox::enqueue(&writer, &event("order.confirmed"), at(2)).unwrap();
+    }
+    let short = DrainPlan {
+        max_batches: 2,
+        ..plan("short")
+    };
+    let session = outbox::drain_session(
+        &consumer,
+        &short,
+        || at(2),
+        |batch| perform(&consumer, &batch, "short", at(2)),
+    )
+    .unwrap();
+    assert_eq!(session, Session::Stopped { batches: 2 });
+    assert_eq!(effects(&consumer), (8, 8));
+    let check = outbox::drain_check(&writer, at(2)).unwrap();
+    assert_eq!((check.busy, check.due), (false, true));
+
+    let failing: Result<Session, StoreError> = outbox::drain_session(
+        &consumer,
+        &plan("failing"),
+        || at(2),
+        |_| Err(StoreError::BadCursor("boom".into())),
+    );
+    assert!(failing.is_err());
+    assert!(!outbox::drain_check(&writer, at(2)).unwrap().busy);
+    // The failed consumer's claimed rows wait for their lease; the rest and
+    // then those are drained by the next consumers.
+    let later = at(2) + Duration::seconds(31);
+    let session = outbox::drain_session(
+        &writer,
+        &plan("next"),
+        || later,
+        |batch| perform(&writer, &batch, "next", later),
+    )
+    .unwrap();
+    assert!(matches!(session, Session::Drained { .. }));
+    assert_eq!(effects(&writer), (10, 10));
+    assert_eq!(open_events(&writer), 0);
+}
+
+/// Writers on four threads, each committing events and waking a consumer
+/// on its own connection after every commit, as the app does: at the end
+/// every event has run exactly once and nothing is left — without any
+/// tick to pick up a stranded event.
+#[test]
+fn writers_waking_consumers_at_once_leave_nothing_behind_and_nothing_twice() {
+    let (dir, setup, _) = two_connections();
+    let path = dir.path().join("sales.db");
+    let threads = 4;
+    let per_thread = 60;
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let path = path.clone();
+            let barrier = barrier.clone();
+            thread::spawn(move || {
+                let db = RusqliteDb::open(&path).unwrap();
+                barrier.wait();
+                let mut drained = 0;
+                for i in 0..per_thread {
+                    db.transaction(|db| outbox::enqueue(db, &event("order.confirmed"), Utc::now()))
+                        .unwrap();
+                    let owner = format!("consumer-{t}-{i}");
+                    let session = outbox::drain_session(&db, &plan(&owner), Utc::now, |batch| {
+                        perform(&db, &batch, &owner, Utc::now())
+                    })
+                    .unwrap();
+                    if matches!(session, Session::Drained { .. }) {
+                        drained += 1;
+                    }
+                }
+                drained
+            })
+        })
+        .collect();
+    let drains: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    let total = i64::try_from(threads * per_thread).unwrap();
+    assert_eq!(effects(&setup), (total, total));
+    assert_eq!(open_events(&setup), 0);
+    assert!(drains >= 1);
+    assert!(!outbox::drain_check(&setup, Utc::now()).unwrap().busy);
 }
