@@ -25,7 +25,7 @@ use sales_domain::ids::{
 use sales_kit::idempotency::{write, REPLAYED};
 use sales_kit::json::parse_json_bytes;
 use sales_kit::{ApiError, ApiRequest, Method};
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::requests::{
     check_authorized, evaluation_json, record_decision, required, snapshot, Decision, Subject,
@@ -189,8 +189,70 @@ fn problem(e: ApiError) -> wit::ApprovalsError {
     }
 }
 
-fn money(m: &WitMoney) -> Value {
-    json!({ "amount": m.amount, "currency": m.currency })
+/// The HTTP body's money object, borrowed from the WIT record.
+#[derive(Serialize)]
+struct MoneyBody<'a> {
+    amount: &'a str,
+    currency: &'a str,
+}
+
+fn money(m: &WitMoney) -> MoneyBody<'_> {
+    MoneyBody {
+        amount: &m.amount,
+        currency: &m.currency,
+    }
+}
+
+// The HTTP body's `snapshot`, borrowed from the WIT record and written
+// straight to JSON (no `serde_json::Value` tree built first, issue 7).
+// Fields are in alphabetical order, the order the tree had, so a bad
+// value is found and named as before when there are several.
+
+#[derive(Serialize)]
+struct LineOut<'a> {
+    discount_percent: &'a str,
+    flags: &'a [String],
+    item_group_chain: &'a [String],
+    line_no: u32,
+    list_price: MoneyBody<'a>,
+    margin_percent: Option<&'a str>,
+    net_price: MoneyBody<'a>,
+    product: &'a str,
+    quantity: &'a str,
+}
+
+#[derive(Serialize)]
+struct CustomerOut<'a> {
+    credit_limit: Option<MoneyBody<'a>>,
+    group_chain: &'a [String],
+    id: &'a str,
+    open_exposure: MoneyBody<'a>,
+    territory: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct DocumentOut<'a> {
+    id: &'a str,
+    kind: &'a str,
+}
+
+#[derive(Serialize)]
+struct SnapshotOut<'a> {
+    channel: &'a str,
+    currency: &'a str,
+    customer: CustomerOut<'a>,
+    default_payment_terms_days: u16,
+    document: DocumentOut<'a>,
+    lines: Vec<LineOut<'a>>,
+    payment_terms_days: u16,
+    submitted_by: &'a str,
+    total: MoneyBody<'a>,
+    version: u32,
+}
+
+#[derive(Serialize)]
+struct BodyOut<'a> {
+    snapshot: SnapshotOut<'a>,
 }
 
 /// The WIT snapshot as the HTTP body's `snapshot`, parsed by the same
@@ -200,42 +262,44 @@ fn to_input(s: wit::DocumentSnapshot) -> Result<DocumentSnapshotInput, ApiError>
         DocumentKind::Quotation => "quotation",
         DocumentKind::SalesOrder => "order",
     };
-    let lines: Vec<Value> = s
-        .lines
-        .iter()
-        .map(|l| {
-            json!({
-                "line_no": l.line_no,
-                "product": l.product_id,
-                "item_group_chain": l.item_group_chain,
-                "quantity": l.quantity,
-                "list_price": money(&l.list_price),
-                "net_price": money(&l.net_price),
-                "discount_percent": l.discount_percent,
-                "margin_percent": l.margin_percent,
-                "flags": l.flags,
-            })
-        })
-        .collect();
     let c = &s.customer;
-    let body = json!({ "snapshot": {
-        "document": { "kind": kind, "id": s.document.id },
-        "version": s.document.version,
-        "channel": s.channel_code,
-        "customer": {
-            "id": c.id,
-            "group_chain": c.group_chain,
-            "territory": c.territory_id,
-            "credit_limit": c.credit_limit.as_ref().map(money),
-            "open_exposure": money(&c.open_exposure),
+    let body = BodyOut {
+        snapshot: SnapshotOut {
+            channel: &s.channel_code,
+            currency: &s.currency,
+            customer: CustomerOut {
+                credit_limit: c.credit_limit.as_ref().map(money),
+                group_chain: &c.group_chain,
+                id: &c.id,
+                open_exposure: money(&c.open_exposure),
+                territory: c.territory_id.as_deref(),
+            },
+            default_payment_terms_days: s.default_payment_terms_days,
+            document: DocumentOut {
+                id: &s.document.id,
+                kind,
+            },
+            lines: s
+                .lines
+                .iter()
+                .map(|l| LineOut {
+                    discount_percent: &l.discount_percent,
+                    flags: &l.flags,
+                    item_group_chain: &l.item_group_chain,
+                    line_no: l.line_no,
+                    list_price: money(&l.list_price),
+                    margin_percent: l.margin_percent.as_deref(),
+                    net_price: money(&l.net_price),
+                    product: &l.product_id,
+                    quantity: &l.quantity,
+                })
+                .collect(),
+            payment_terms_days: s.payment_terms_days,
+            submitted_by: &s.submitted_by,
+            total: money(&s.total),
+            version: s.document.version,
         },
-        "submitted_by": s.submitted_by,
-        "payment_terms_days": s.payment_terms_days,
-        "default_payment_terms_days": s.default_payment_terms_days,
-        "currency": s.currency,
-        "total": money(&s.total),
-        "lines": lines,
-    }});
+    };
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {

@@ -14,7 +14,7 @@ use sales_domain::availability::{OrderPromise, PromiseSource};
 use sales_domain::ids::{ChannelId, LineId, ProductId};
 use sales_kit::ApiError;
 
-use crate::check::{evaluate, promise_json, CheckBody, LineBody};
+use crate::check::{evaluate, CheckBody, LineBody};
 
 spin_sdk::wit_bindgen::generate!({
     world: "availability-provider",
@@ -37,9 +37,15 @@ impl wit::Guest for Availability {
         // submission, issue 7).
         let db = sales_kit::spin::SpinDb::open_default().map_err(problem)?;
         let today = chrono::Utc::now().date_naive();
-        let (used, promised) = evaluate(&db, today, &body).map_err(problem)?;
-        let json = promise_json(&used, &promised).map_err(problem)?;
-        Ok(to_wit(&promised, json.to_string()))
+        let (_, promised) = evaluate(&db, today, &body).map_err(problem)?;
+        // The engine's record as it is (no warehouse codes, no tree built
+        // and edited first): what the caller keeps and plans from (issue 7).
+        let json = serde_json::to_string(&promised).map_err(|e| {
+            problem(ApiError::internal(format!(
+                "failed to serialise a promise: {e}"
+            )))
+        })?;
+        Ok(to_wit(&promised, json))
     }
 }
 

@@ -31,7 +31,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sales_domain::approvals::{DocumentId, DocumentSnapshotInput, StepKey, Verdict};
 use sales_domain::availability::{
-    AllocationStrategy, LineStatus, ProjectRoleId, ShipPolicy, WorkCenterId,
+    AllocationStrategy, LineStatus, OrderPromise, ProjectRoleId, ShipPolicy, WorkCenterId,
 };
 use sales_domain::ids::{
     ApprovalPolicyId, ChannelId, CustomerId, LineId, PriceListId, ProductId, WarehouseId,
@@ -39,6 +39,7 @@ use sales_domain::ids::{
 use sales_domain::money::{Currency, Money};
 use sales_kit::auth::Principal;
 use sales_kit::{ApiError, ApiRequest};
+use sales_store::orders::RawJson;
 
 spin_sdk::wit_bindgen::generate!({
     world: "orchestrator",
@@ -87,8 +88,9 @@ pub struct PricedBasket {
     /// Whether any line carries a flag that needs approval.
     pub requires_approval: bool,
     /// The whole waterfall as `POST /api/v1/pricing/price` answers it, for
-    /// the document to keep as its price explanation.
-    pub waterfall: serde_json::Value,
+    /// the document to keep as its price explanation: the capability's text,
+    /// checked to be JSON, never decoded into a tree (issue 7).
+    pub waterfall: RawJson,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,7 +222,7 @@ fn from_priced(p: wit_pricing::PricedBasket) -> Result<PricedBasket, String> {
             gross_total: money(&p.totals.gross_total)?,
         },
         requires_approval: p.requires_approval,
-        waterfall: json(&p.waterfall_json)?,
+        waterfall: RawJson::from_string(p.waterfall_json).map_err(|e| format!("not JSON: {e}"))?,
     })
 }
 
@@ -260,9 +262,10 @@ pub struct Promise {
     /// When everything can ship, if `complete`.
     pub complete_by: Option<NaiveDate>,
     pub lines: Vec<LinePromise>,
-    /// The whole promise as `POST /api/v1/availability/check` answers it
-    /// (work-order start and finish, day schedules, warehouse codes).
-    pub detail: serde_json::Value,
+    /// The whole promise as the availability engine made it (work-order
+    /// start and finish, day schedules): what the order keeps and plans
+    /// its reservations from.
+    pub detail: OrderPromise,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -359,7 +362,8 @@ fn from_promise(p: wit_availability::OrderPromise) -> Result<Promise, String> {
         complete: p.complete,
         complete_by: p.complete_by.as_deref().map(date).transpose()?,
         lines,
-        detail: json(&p.promise_json)?,
+        detail: serde_json::from_str(&p.promise_json)
+            .map_err(|e| format!("the promise does not decode: {e}"))?,
     })
 }
 
@@ -396,8 +400,17 @@ pub struct Evaluation {
     /// By policy id, then level.
     pub levels: Vec<RequiredLevel>,
     /// The evaluation as `POST /api/v1/approvals/evaluate` answers it, with
-    /// the values each level would approve (what an approval request keeps).
-    pub detail: serde_json::Value,
+    /// the values each level would approve (what an approval request
+    /// keeps), as JSON text: decoded by [`Evaluation::detail`] only when
+    /// an approval is required (issue 7: most submissions need none).
+    detail_json: String,
+}
+
+impl Evaluation {
+    /// The evaluation as `POST /api/v1/approvals/evaluate` answers it.
+    pub fn detail(&self) -> Result<serde_json::Value, ApiError> {
+        json(&self.detail_json).map_err(|e| contract("approvals", e))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -451,7 +464,7 @@ pub fn evaluate(snapshot: &DocumentSnapshotInput) -> Result<Evaluation, ApiError
     Ok(Evaluation {
         approval_required: answer.approval_required,
         levels,
-        detail: json(&answer.evaluation_json).map_err(|e| contract("approvals", e))?,
+        detail_json: answer.evaluation_json,
     })
 }
 

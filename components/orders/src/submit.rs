@@ -78,7 +78,7 @@ use sales_kit::{ApiError, ApiRequest, ApiResult};
 use sales_store::api_keys::{self, ApiKeyFilter};
 use sales_store::approvals::requests;
 use sales_store::availability::reservations::{self, Hold};
-use sales_store::orders::{self, emit, order_event, source_name, OrderRecord};
+use sales_store::orders::{self, emit, order_event, source_name, OrderRecord, RawJson};
 use sales_store::outbox::{enqueue, enqueue_all, NewEvent};
 use sales_store::page::{Versioned, MAX_LIMIT};
 use sales_store::{Db, Page, StoreError};
@@ -103,7 +103,7 @@ struct Prepared {
     /// The order in its next state: priced, promised, with the credit
     /// outcome, the status and (when needed) the approval request id.
     order: Order,
-    waterfall: serde_json::Value,
+    waterfall: RawJson,
     promise: Option<OrderPromise>,
     /// The reservation rows (none for services or what stock cannot cover).
     rows: Vec<PlannedReservation>,
@@ -152,7 +152,7 @@ fn price(
     settings: &Settings,
     coupons: &[String],
     ctx: &Ctx,
-) -> Result<(Order, serde_json::Value), ApiError> {
+) -> Result<(Order, RawJson), ApiError> {
     let basket = Basket {
         customer: order.customer_id(),
         channel_code: channel.code().to_owned(),
@@ -234,31 +234,6 @@ fn with_credit(order: Order, outcome: CreditOutcome) -> Result<Order, ApiError> 
     Order::from_parts(parts).map_err(errors::order)
 }
 
-/// The availability capability's promise as the engine's record (the
-/// capability's `detail` is the engine's promise plus warehouse codes).
-fn domain_promise(detail: serde_json::Value) -> Result<OrderPromise, ApiError> {
-    let mut value = detail;
-    if let Some(lines) = value.get_mut("lines").and_then(|l| l.as_array_mut()) {
-        for line in lines {
-            if let Some(sources) = line.get_mut("sources").and_then(|s| s.as_array_mut()) {
-                for s in sources {
-                    if let Some(map) = s.as_object_mut() {
-                        map.remove("warehouse_code");
-                    }
-                }
-            }
-        }
-    }
-    serde_json::from_value(value).map_err(|e| {
-        ApiError::new(
-            500,
-            "capability_contract",
-            "A capability broke its interface",
-            format!("the availability promise does not decode: {e}"),
-        )
-    })
-}
-
 /// The order's lines with the dates and sources of `promise`.
 fn with_promise(order: &Order, promise: &OrderPromise) -> Result<Order, ApiError> {
     let mut parts = order.parts().clone();
@@ -299,7 +274,7 @@ fn promise(
             })
             .collect(),
     };
-    let promised = domain_promise(capabilities::promise(&request)?.detail)?;
+    let promised = capabilities::promise(&request)?.detail;
     let plan = plan_reservations(order.id(), &promised, None).map_err(|e| {
         ApiError::conflict("cannot_ship_complete", e.to_string()).with_field("lines")
     })?;
@@ -529,7 +504,7 @@ pub(crate) fn required(
     if !evaluation.approval_required {
         return Ok(None);
     }
-    let mut detail = evaluation.detail;
+    let mut detail = evaluation.detail()?;
     if let Some(map) = detail.as_object_mut() {
         map.remove("approval_required");
     }
@@ -836,7 +811,7 @@ fn commit(ctx: &Ctx, db: &impl Db, current: &Versioned<OrderRecord>, p: Prepared
     // Saved on the version the steps above read: a submission or edit that
     // committed meanwhile makes this a conflict, told apart below.
     let mut saved =
-        match orders::save_over(db, &rec, &current.record.order, current.version, ctx.now) {
+        match orders::save_over(db, rec, &current.record.order, current.version, ctx.now) {
             Err(StoreError::VersionConflict { .. }) => {
                 let now = orders::get(db, id)?;
                 now.record
@@ -879,7 +854,7 @@ fn commit(ctx: &Ctx, db: &impl Db, current: &Versioned<OrderRecord>, p: Prepared
             order: Order::from_parts(parts).map_err(errors::order)?,
             ..saved.record.clone()
         };
-        saved = orders::save_over(db, &rec, &saved.record.order, saved.version, ctx.now)?;
+        saved = orders::save_over(db, rec, &saved.record.order, saved.version, ctx.now)?;
     }
     point("submit.after_reservations")?;
 

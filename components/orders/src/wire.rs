@@ -16,7 +16,7 @@ use sales_domain::orders::{
 use sales_kit::etag::etag;
 use sales_kit::query::{Page, PageRequest};
 use sales_kit::{ApiError, ApiResponse, ApiResult};
-use sales_store::orders::OrderRecord;
+use sales_store::orders::{OrderRecord, RawJson};
 use sales_store::page::{Page as StorePage, Versioned};
 use sales_store::teams::allocations::DocumentKind;
 use sales_store::teams::listed::PageDocument;
@@ -150,7 +150,7 @@ pub struct LineView {
 
 /// An order as the API answers it.
 #[derive(Debug, Serialize)]
-pub struct OrderView {
+pub struct OrderView<'a> {
     pub id: OrderId,
     pub number: String,
     pub customer_id: CustomerId,
@@ -174,14 +174,15 @@ pub struct OrderView {
     /// Grows with every content change: the version approvals name.
     pub revision: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub waterfall: Option<serde_json::Value>,
+    /// The stored text, written as it is.
+    pub waterfall: Option<&'a RawJson>,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
 }
 
 /// The view of a stored order; `full` adds the price waterfall.
-pub fn order_view(v: &Versioned<OrderRecord>, full: bool) -> OrderView {
+pub fn order_view(v: &Versioned<OrderRecord>, full: bool) -> OrderView<'_> {
     let r = &v.record;
     let o = r.order.parts();
     OrderView {
@@ -225,7 +226,7 @@ pub fn order_view(v: &Versioned<OrderRecord>, full: bool) -> OrderView {
         status_reason: o.status_reason.clone(),
         paid_amount: o.paid_amount.normalize(),
         revision: r.revision,
-        waterfall: if full { r.waterfall.clone() } else { None },
+        waterfall: if full { r.waterfall.as_ref() } else { None },
         version: v.version,
         created_at: sales_store::time::to_sql(v.created_at),
         updated_at: sales_store::time::to_sql(v.updated_at),

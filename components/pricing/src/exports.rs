@@ -33,7 +33,11 @@ export!(Pricing);
 impl wit::Guest for Pricing {
     fn price_basket(basket: wit::Basket) -> Result<wit::PricedBasket, wit::PricingError> {
         let body = to_body(basket).map_err(problem)?;
-        let db = sales_kit::spin::open_db().map_err(problem)?;
+        // Called only from the orders component it is composed into, which
+        // opened and migrated the same database for this request: no
+        // schema check of its own (one `PRAGMA user_version` fewer per
+        // submission, as the availability and approvals plugs, issue 7).
+        let db = sales_kit::spin::SpinDb::open_default().map_err(problem)?;
         let today = chrono::Utc::now().date_naive();
         let cache = sales_kit::spin::KvCache::open_default();
         let priced = price_basket(&db, &cache, &body, today).map_err(problem)?;

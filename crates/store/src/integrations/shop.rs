@@ -380,13 +380,16 @@ pub fn intake(
             order,
             revision: 1,
             order_date: today,
-            waterfall: Some(serde_json::json!({
-                "source": source,
-                "shop_order_id": shop.external_id,
-                "shop_number": shop.number,
-                "shop_total": shop.total.to_string(),
-                "note": "prices and taxes as the shop charged them"
-            })),
+            waterfall: Some(
+                orders::RawJson::to_raw(&serde_json::json!({
+                    "source": source,
+                    "shop_order_id": shop.external_id,
+                    "shop_number": shop.number,
+                    "shop_total": shop.total.to_string(),
+                    "note": "prices and taxes as the shop charged them"
+                }))
+                .map_err(|e| FlowError::from(crate::DbError::Decode(format!("waterfall: {e}"))))?,
+            ),
             promise: None,
             submitted_at: Some(now),
         },

@@ -409,7 +409,7 @@ pub struct Submission {
     pub expected_version: i64,
     /// Whether the content changed (an amendment): the revision grows.
     pub new_revision: bool,
-    pub waterfall: Option<serde_json::Value>,
+    pub waterfall: Option<super::RawJson>,
     pub promise: Option<OrderPromise>,
     /// The hold to write; its rows' line ids are the order's.
     pub hold: Option<Hold>,

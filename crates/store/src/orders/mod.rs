@@ -29,6 +29,7 @@ pub mod flow;
 #[allow(clippy::module_inception)]
 pub mod orders;
 
+use serde_json::value::RawValue;
 use thiserror::Error;
 
 use sales_domain::orders::OrderError;
@@ -37,6 +38,49 @@ use crate::StoreError;
 
 pub use flow::*;
 pub use orders::*;
+
+/// A JSON document kept as the text it came in (the pricing capability's
+/// waterfall): checked to be JSON once, then stored, read back and
+/// answered as it is, never decoded into a `serde_json::Value` tree and
+/// written out again (issue 7: that round trip of a 20-line waterfall was
+/// the largest JSON cost of a submission). Two are equal when their texts
+/// are; serialising one writes the text verbatim.
+#[derive(Debug, Clone)]
+pub struct RawJson(Box<RawValue>);
+
+impl RawJson {
+    /// `text` if it is one JSON value (surrounding whitespace allowed).
+    pub fn from_string(text: String) -> Result<RawJson, serde_json::Error> {
+        RawValue::from_string(text).map(RawJson)
+    }
+
+    /// `value` written as JSON.
+    pub fn to_raw<T: serde::Serialize + ?Sized>(value: &T) -> Result<RawJson, serde_json::Error> {
+        serde_json::value::to_raw_value(value).map(RawJson)
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The document as a tree, for callers that look inside.
+    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_str(self.get())
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &RawJson) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl serde::Serialize for RawJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
 
 /// A refused order change: the rules said no, or the store did.
 #[derive(Debug, Error, PartialEq)]

@@ -50,8 +50,9 @@ pub struct OrderRecord {
     pub revision: i64,
     /// The (UTC) day the order was created; lists filter on it.
     pub order_date: NaiveDate,
-    /// The pricing capability's whole answer (the price waterfall), as JSON.
-    pub waterfall: Option<serde_json::Value>,
+    /// The pricing capability's whole answer (the price waterfall), as the
+    /// JSON text it gave.
+    pub waterfall: Option<super::RawJson>,
     /// The availability capability's promise the reservations and the
     /// downstream demand come from.
     pub promise: Option<OrderPromise>,
@@ -241,7 +242,10 @@ fn decode(db: &impl Db, row: Row<'_>) -> Result<Versioned<OrderRecord>, StoreErr
             order_date: date(row.text("order_date")?)?,
             waterfall: row
                 .opt_text("waterfall")?
-                .map(|t| from_json("waterfall", t))
+                .map(|t| {
+                    super::RawJson::from_string(t.to_owned())
+                        .map_err(|e| DbError::Decode(format!("waterfall: {e}")))
+                })
                 .transpose()?,
             promise: row
                 .opt_text("promise")?
@@ -427,7 +431,7 @@ fn header_values(rec: &OrderRecord) -> Result<Vec<Value>, StoreError> {
         opt_to_json("payment_terms", o.payment_terms.as_ref())?,
         opt_amount(o.totals.as_ref().map(|t| &t.grand_total)),
         opt_to_json("totals", o.totals.as_ref())?,
-        opt_to_json("waterfall", rec.waterfall.as_ref())?,
+        Value::from(rec.waterfall.as_ref().map(|w| w.get())),
         opt_to_json("credit", o.credit.as_ref())?,
         opt_to_json("promise", rec.promise.as_ref())?,
         Value::from(o.approval_request_id.map(|i| i.to_string())),
@@ -660,12 +664,14 @@ pub fn save(
 /// statement, before anything is written.
 pub fn save_over(
     db: &impl Db,
-    rec: &OrderRecord,
+    rec: OrderRecord,
     before: &Order,
     expected_version: i64,
     now: DateTime<Utc>,
 ) -> Result<Versioned<OrderRecord>, StoreError> {
-    write_order(db, rec, Some(before), expected_version, now)
+    // Takes the record: what was written is what is answered, without a
+    // copy of it (its waterfall and promise are the largest values).
+    Ok(write_order(db, &rec, Some(before), expected_version, now)?.with(rec))
 }
 
 fn save_lines(
@@ -675,7 +681,32 @@ fn save_lines(
     expected_version: i64,
     now: DateTime<Utc>,
 ) -> Result<Versioned<OrderRecord>, StoreError> {
-    atomically(db, || write_order(db, rec, before, expected_version, now))
+    atomically(db, || {
+        Ok(write_order(db, rec, before, expected_version, now)?.with(rec.clone()))
+    })
+}
+
+/// What the database set when an order was written.
+struct Written {
+    version: i64,
+    order_date: NaiveDate,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl Written {
+    /// What was written is what a read would decode: no second read.
+    fn with(self, record: OrderRecord) -> Versioned<OrderRecord> {
+        Versioned {
+            record: OrderRecord {
+                order_date: self.order_date,
+                ..record
+            },
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
 }
 
 fn write_order(
@@ -684,45 +715,39 @@ fn write_order(
     before: Option<&Order>,
     expected_version: i64,
     now: DateTime<Utc>,
-) -> Result<Versioned<OrderRecord>, StoreError> {
-    {
-        let id = rec.order.id().to_string();
-        let mut params = header_values(rec)?;
-        params.extend([
-            Value::Text(time::to_sql(now)),
-            Value::from(&id),
-            Value::Integer(expected_version),
-        ]);
-        let rows = db.execute(
-            "UPDATE sales_orders SET status = ?, held_from = ?, quotation_id = ?,
-               requested_date = ?, customer_reference = ?, payment_terms = ?, grand_total = ?,
-               totals = ?, waterfall = ?, credit = ?, promise = ?, approval_request_id = ?,
-               submitted_by = ?, submitted_at = ?, status_reason = ?, paid_amount = ?,
-               revision = ?, version = version + 1, updated_at = ?
-             WHERE id = ? AND version = ?
-             RETURNING version, order_date, created_at, updated_at",
-            &params,
-        )?;
-        let Some(row) = rows.first() else {
-            return Err(stale_or_missing(db, TABLE, ENTITY, &id, expected_version));
-        };
-        match before {
-            Some(before) if same_lines(before, &rec.order) => {
-                update_lines(db, before, &rec.order)?;
-            }
-            _ => write_lines(db, &rec.order)?,
+) -> Result<Written, StoreError> {
+    let id = rec.order.id().to_string();
+    let mut params = header_values(rec)?;
+    params.extend([
+        Value::Text(time::to_sql(now)),
+        Value::from(&id),
+        Value::Integer(expected_version),
+    ]);
+    let rows = db.execute(
+        "UPDATE sales_orders SET status = ?, held_from = ?, quotation_id = ?,
+           requested_date = ?, customer_reference = ?, payment_terms = ?, grand_total = ?,
+           totals = ?, waterfall = ?, credit = ?, promise = ?, approval_request_id = ?,
+           submitted_by = ?, submitted_at = ?, status_reason = ?, paid_amount = ?,
+           revision = ?, version = version + 1, updated_at = ?
+         WHERE id = ? AND version = ?
+         RETURNING version, order_date, created_at, updated_at",
+        &params,
+    )?;
+    let Some(row) = rows.first() else {
+        return Err(stale_or_missing(db, TABLE, ENTITY, &id, expected_version));
+    };
+    match before {
+        Some(before) if same_lines(before, &rec.order) => {
+            update_lines(db, before, &rec.order)?;
         }
-        // What was written is what a read would decode: no second read.
-        Ok(Versioned {
-            record: OrderRecord {
-                order_date: date(row.text("order_date")?)?,
-                ..rec.clone()
-            },
-            version: row.int("version")?,
-            created_at: time::from_sql(row.text("created_at")?)?,
-            updated_at: time::from_sql(row.text("updated_at")?)?,
-        })
+        _ => write_lines(db, &rec.order)?,
     }
+    Ok(Written {
+        version: row.int("version")?,
+        order_date: date(row.text("order_date")?)?,
+        created_at: time::from_sql(row.text("created_at")?)?,
+        updated_at: time::from_sql(row.text("updated_at")?)?,
+    })
 }
 
 /// A customer's exposure in `currency` besides one order: the grand

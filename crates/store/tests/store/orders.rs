@@ -150,7 +150,7 @@ fn submit(
             order: submitted,
             expected_version: rec.version,
             new_revision: false,
-            waterfall: Some(serde_json::json!({"totals": {}})),
+            waterfall: Some(orders::RawJson::to_raw(&serde_json::json!({"totals": {}})).unwrap()),
             promise: Some(promised.clone()),
             hold: Some(Hold {
                 id: ReservationId::new(),
@@ -498,7 +498,8 @@ fn save_over_rewrites_the_same_lines_in_place_and_reads_back_whole() {
         order: Order::from_parts(parts).unwrap(),
         ..rec.record.clone()
     };
-    let saved = orders::save_over(&db, &changed, &rec.record.order, rec.version, at(3)).unwrap();
+    let saved =
+        orders::save_over(&db, changed.clone(), &rec.record.order, rec.version, at(3)).unwrap();
     let back = orders::get(&db, rec.record.order.id()).unwrap();
     assert_eq!(back.record.order, changed.order);
     assert_eq!(back.record.order.lines()[1], rec.record.order.lines()[1]);
@@ -511,13 +512,13 @@ fn save_over_rewrites_the_same_lines_in_place_and_reads_back_whole() {
         order: Order::from_parts(parts).unwrap(),
         ..back.record.clone()
     };
-    orders::save_over(&db, &fewer, &back.record.order, back.version, at(4)).unwrap();
+    orders::save_over(&db, fewer.clone(), &back.record.order, back.version, at(4)).unwrap();
     let back = orders::get(&db, rec.record.order.id()).unwrap();
     assert_eq!(back.record.order, fewer.order);
     assert_eq!(back.record.order.lines().len(), 2);
 
     // A stale `before` (it is not what is stored) is caught by the version.
-    let stale = orders::save_over(&db, &changed, &rec.record.order, rec.version, at(5));
+    let stale = orders::save_over(&db, changed, &rec.record.order, rec.version, at(5));
     assert!(
         matches!(stale, Err(StoreError::VersionConflict { .. })),
         "{stale:?}"
