@@ -1224,6 +1224,14 @@ const V18_OUTBOX_DRAIN: &[&str] = &[
     "INSERT INTO outbox_drain (id, owner, lease_until) VALUES (1, NULL, NULL)",
 ];
 
+/// Issue 7: the credit check's exposure (`orders::customer_exposure`, on
+/// every submission on credit) read from an index alone. A confirmed
+/// order's row carries its waterfall and promise in overflow pages, and
+/// `paid_amount` comes after them: summing from the table read every one
+/// of the customer's orders' overflow chains.
+const V19_EXPOSURE_INDEX: &[&str] = &["CREATE INDEX sales_orders_exposure
+        ON sales_orders (customer_id, currency, status, grand_total, paid_amount, id)"];
+
 pub const MIGRATIONS: &[&[&str]] = &[
     V1_CATALOG,
     V2_PRICING,
@@ -1243,6 +1251,7 @@ pub const MIGRATIONS: &[&[&str]] = &[
     V16_SHOPS_AND_REFERENCES,
     V17_PRICING_DATA_VERSION,
     V18_OUTBOX_DRAIN,
+    V19_EXPOSURE_INDEX,
 ];
 
 /// The schema version this build writes and expects.

@@ -2,51 +2,16 @@
 //! (issue #10's benchmark), read with `EXPLAIN QUERY PLAN` for the very
 //! statements the report functions run, and the monthly cube's upkeep.
 
-use std::cell::RefCell;
-
 use chrono::NaiveDate;
 use sales_domain::analytics::{DateRange, Dimension, Granularity};
 use sales_store::analytics::reports::{self, Scope};
 use sales_store::analytics::rollup;
-use sales_store::db::{Db, DbError, Rows};
+use sales_store::db::Db;
 use sales_store::rusqlite_db::RusqliteDb;
 use sales_store::Value;
 
-use crate::common::{at, db};
+use crate::common::{at, db, planned, plans_on};
 use crate::fixtures;
-
-/// Runs every statement on the real database and, for each `SELECT`, first
-/// records SQLite's query plan for it with the same parameters.
-struct Planned<'a> {
-    db: &'a RusqliteDb,
-    plans: RefCell<Vec<(String, String)>>,
-}
-
-impl Db for Planned<'_> {
-    fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
-        let head = sql.trim_start().to_ascii_uppercase();
-        if head.starts_with("SELECT") || head.starts_with("WITH") {
-            let plan = self
-                .db
-                .execute(&format!("EXPLAIN QUERY PLAN {sql}"), params)?;
-            let detail: Vec<String> = plan
-                .iter()
-                .map(|r| r.text("detail").unwrap().to_owned())
-                .collect();
-            self.plans
-                .borrow_mut()
-                .push((sql.to_owned(), detail.join("\n")));
-        }
-        self.db.execute(sql, params)
-    }
-}
-
-fn planned(db: &RusqliteDb) -> Planned<'_> {
-    Planned {
-        db,
-        plans: RefCell::new(Vec::new()),
-    }
-}
 
 fn date(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -54,16 +19,6 @@ fn date(s: &str) -> NaiveDate {
 
 fn year() -> DateRange {
     DateRange::new(date("2025-03-15"), date("2026-03-14")).unwrap()
-}
-
-/// The plans of the statements that read `table`.
-fn plans_on(p: &Planned<'_>, table: &str) -> Vec<String> {
-    p.plans
-        .borrow()
-        .iter()
-        .filter(|(sql, _)| sql.contains(table))
-        .map(|(_, plan)| plan.clone())
-        .collect()
 }
 
 /// A territory with a rule placing German postcodes 80000–81999 in it and

@@ -1,10 +1,14 @@
+use std::cell::RefCell;
+
 use chrono::{DateTime, TimeZone, Utc};
 use rust_decimal_macros::dec;
 use sales_domain::ids::{CustomerId, LineId, OrderId};
 use sales_domain::orders::{NewOrder, NewOrderLine};
+use sales_store::db::{Db, DbError, Rows};
 use sales_store::migrate;
 use sales_store::orders::{self, record_submission, Submission};
 use sales_store::rusqlite_db::RusqliteDb;
+use sales_store::Value;
 
 use crate::fixtures;
 
@@ -77,4 +81,47 @@ pub fn confirmed_order(
     .record
     .order
     .id()
+}
+
+/// Runs every statement on the real database and, for each `SELECT`, first
+/// records SQLite's query plan for it with the same parameters.
+pub struct Planned<'a> {
+    db: &'a RusqliteDb,
+    plans: RefCell<Vec<(String, String)>>,
+}
+
+impl Db for Planned<'_> {
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        let head = sql.trim_start().to_ascii_uppercase();
+        if head.starts_with("SELECT") || head.starts_with("WITH") {
+            let plan = self
+                .db
+                .execute(&format!("EXPLAIN QUERY PLAN {sql}"), params)?;
+            let detail: Vec<String> = plan
+                .iter()
+                .map(|r| r.text("detail").unwrap().to_owned())
+                .collect();
+            self.plans
+                .borrow_mut()
+                .push((sql.to_owned(), detail.join("\n")));
+        }
+        self.db.execute(sql, params)
+    }
+}
+
+pub fn planned(db: &RusqliteDb) -> Planned<'_> {
+    Planned {
+        db,
+        plans: RefCell::new(Vec::new()),
+    }
+}
+
+/// The plans of the statements that read `table`.
+pub fn plans_on(p: &Planned<'_>, table: &str) -> Vec<String> {
+    p.plans
+        .borrow()
+        .iter()
+        .filter(|(sql, _)| sql.contains(table))
+        .map(|(_, plan)| plan.clone())
+        .collect()
 }

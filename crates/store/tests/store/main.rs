@@ -9,6 +9,7 @@ mod availability;
 mod channels;
 mod common;
 mod concurrency;
+mod credit_exposure;
 mod customers;
 mod delivery_claims;
 mod downstream;
