@@ -524,3 +524,37 @@ fn save_over_rewrites_the_same_lines_in_place_and_reads_back_whole() {
         "{stale:?}"
     );
 }
+
+/// Issue 7: the waterfall is kept as the text pricing wrote (its key order,
+/// its spacing), never decoded and written out again — a tree in between
+/// would sort the keys — and a column that is not JSON is a decode error.
+#[test]
+fn the_waterfall_is_stored_and_read_back_as_the_text_it_was_given() {
+    let db = db();
+    let w = world(&db, dec!(10));
+    let rec = draft(&db, &w, dec!(1));
+    let text = r#"{"lines":[{"net":"9.50","list":"10.00"}], "currency":"EUR","totals":{}}"#;
+    let priced = OrderRecord {
+        waterfall: Some(orders::RawJson::from_string(text.to_owned()).unwrap()),
+        ..rec.record.clone()
+    };
+    let saved = orders::save_over(&db, priced, &rec.record.order, rec.version, at(3)).unwrap();
+    assert_eq!(saved.record.waterfall.as_ref().unwrap().get(), text);
+    let back = orders::get(&db, rec.record.order.id()).unwrap();
+    assert_eq!(back.record.waterfall.as_ref().unwrap().get(), text);
+    let stored = db
+        .execute(
+            "SELECT waterfall FROM sales_orders WHERE id = ?",
+            &[Value::Text(rec.record.order.id().to_string())],
+        )
+        .unwrap();
+    assert_eq!(stored.first().unwrap().text("waterfall").unwrap(), text);
+
+    assert!(orders::RawJson::from_string("{\"lines\": [".to_owned()).is_err());
+    db.execute(
+        "UPDATE sales_orders SET waterfall = '{not json' WHERE id = ?",
+        &[Value::Text(rec.record.order.id().to_string())],
+    )
+    .unwrap();
+    assert!(orders::get(&db, rec.record.order.id()).is_err());
+}
