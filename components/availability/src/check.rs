@@ -177,10 +177,17 @@ fn evaluate_from(
             // Missing or inactive: the single lookup says which, naming the field.
             _ => product(db, &format!("lines[{i}].product_id"), l.product_id)?.kind(),
         };
-        let q = quantity(&format!("lines[{i}].quantity"), l.quantity, Sign::Positive)?;
+        // Field names are written only for an error (issue 7).
+        let q = match quantity("", l.quantity, Sign::Positive) {
+            Ok(q) => q,
+            Err(_) => quantity(&format!("lines[{i}].quantity"), l.quantity, Sign::Positive)?,
+        };
         let requested = l
             .requested_date
-            .map(|d| not_past(&format!("lines[{i}].requested_date"), d, today))
+            .map(|d| match not_past("", d, today) {
+                Ok(d) => Ok(d),
+                Err(_) => not_past(&format!("lines[{i}].requested_date"), d, today),
+            })
             .transpose()?;
         lines.push(PromiseLine {
             line_id: l.line_id.unwrap_or_else(LineId::new),

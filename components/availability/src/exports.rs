@@ -62,12 +62,13 @@ fn problem(e: ApiError) -> wit::AvailabilityError {
     }
 }
 
+/// `text` through `f`; the field is named (written) only for an error.
 fn parse<T, E: std::fmt::Display>(
-    field: String,
+    field: impl FnOnce() -> String,
     text: &str,
     f: impl FnOnce(&str) -> Result<T, E>,
 ) -> Result<T, ApiError> {
-    f(text).map_err(|e| ApiError::invalid_field(field, e.to_string()))
+    f(text).map_err(|e| ApiError::invalid_field(field(), e.to_string()))
 }
 
 /// A snake_case enum (`ship_complete`) through its serde name.
@@ -91,24 +92,26 @@ fn to_body(r: wit::CheckRequest) -> Result<CheckBody, ApiError> {
             Ok(LineBody {
                 line_id: l
                     .line_id
-                    .map(|id| parse(format!("lines[{n}].line_id"), &id, LineId::parse))
+                    .map(|id| parse(|| format!("lines[{n}].line_id"), &id, LineId::parse))
                     .transpose()?,
                 product_id: parse(
-                    format!("lines[{n}].product_id"),
+                    || format!("lines[{n}].product_id"),
                     &l.product_id,
                     ProductId::parse,
                 )?,
                 quantity: parse(
-                    format!("lines[{n}].quantity"),
+                    || format!("lines[{n}].quantity"),
                     &l.quantity,
                     Decimal::from_str,
                 )?,
                 requested_date: l
                     .requested_date
                     .map(|d| {
-                        parse(format!("lines[{n}].requested_date"), &d, |s| {
-                            NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                        })
+                        parse(
+                            || format!("lines[{n}].requested_date"),
+                            &d,
+                            |s| NaiveDate::parse_from_str(s, "%Y-%m-%d"),
+                        )
                     })
                     .transpose()?,
             })
@@ -117,7 +120,7 @@ fn to_body(r: wit::CheckRequest) -> Result<CheckBody, ApiError> {
     Ok(CheckBody {
         channel_id: r
             .channel_id
-            .map(|c| parse("channel_id".into(), &c, ChannelId::parse))
+            .map(|c| parse(|| "channel_id".into(), &c, ChannelId::parse))
             .transpose()?,
         warehouses: r.warehouses,
         strategy: word("strategy", r.strategy)?,

@@ -58,12 +58,13 @@ fn problem(e: ApiError) -> wit::PricingError {
     }
 }
 
+/// `text` through `f`; the field is named (written) only for an error.
 fn parse<T, E: std::fmt::Display>(
-    field: String,
+    field: impl FnOnce() -> String,
     text: &str,
     f: impl FnOnce(&str) -> Result<T, E>,
 ) -> Result<T, ApiError> {
-    f(text).map_err(|e| ApiError::invalid_field(field, e.to_string()))
+    f(text).map_err(|e| ApiError::invalid_field(field(), e.to_string()))
 }
 
 fn to_body(b: wit::Basket) -> Result<BasketBody, ApiError> {
@@ -74,12 +75,12 @@ fn to_body(b: wit::Basket) -> Result<BasketBody, ApiError> {
         .map(|(n, l)| {
             Ok(LineBody {
                 product_id: parse(
-                    format!("lines[{n}].product_id"),
+                    || format!("lines[{n}].product_id"),
                     &l.product_id,
                     ProductId::parse,
                 )?,
                 quantity: parse(
-                    format!("lines[{n}].quantity"),
+                    || format!("lines[{n}].quantity"),
                     &l.quantity,
                     Decimal::from_str,
                 )?,
@@ -88,12 +89,12 @@ fn to_body(b: wit::Basket) -> Result<BasketBody, ApiError> {
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(BasketBody {
-        customer_id: parse("customer_id".into(), &b.customer_id, CustomerId::parse)?,
+        customer_id: parse(|| "customer_id".into(), &b.customer_id, CustomerId::parse)?,
         channel_code: b.channel_code,
-        currency: parse("currency".into(), &b.currency, Currency::from_code)?,
+        currency: parse(|| "currency".into(), &b.currency, Currency::from_code)?,
         date: b
             .date
-            .map(|d| parse("date".into(), &d, NaiveDate::from_str))
+            .map(|d| parse(|| "date".into(), &d, NaiveDate::from_str))
             .transpose()?,
         coupon_codes: b.coupon_codes,
         lines,

@@ -357,30 +357,34 @@ impl Order {
         }
         let mut ids = BTreeSet::new();
         for (i, l) in parts.lines.iter().enumerate() {
-            let field = format!("lines[{i}]");
+            // The field's name is written only for an error: an order is
+            // rebuilt from its parts several times per submission (issue 7).
+            let field = |name: &str| format!("lines[{i}].{name}");
             if !ids.insert(l.id) {
-                return Err(ValidationError::new(
-                    format!("{field}.id"),
-                    "the same line id is given twice",
-                )
-                .into());
+                return Err(
+                    ValidationError::new(field("id"), "the same line id is given twice").into(),
+                );
             }
-            quantity(&format!("{field}.quantity"), l.quantity)?;
+            if quantity("", l.quantity).is_err() {
+                quantity(&field("quantity"), l.quantity)?;
+            }
             if let Some(rate) = &l.kept_rate {
-                kept_rate(&format!("{field}.kept_rate"), rate, parts.currency)?;
+                if kept_rate("", rate, parts.currency).is_err() {
+                    kept_rate(&field("kept_rate"), rate, parts.currency)?;
+                }
             }
             if l.shipped_quantity.is_sign_negative() && !l.shipped_quantity.is_zero()
                 || l.shipped_quantity > l.quantity
             {
                 return Err(OrderError::OverShipped {
-                    field: format!("{field}.quantity"),
+                    field: field("quantity"),
                     ordered: l.quantity,
                     shipped: l.shipped_quantity,
                 });
             }
             if l.reserved_quantity.is_sign_negative() && !l.reserved_quantity.is_zero() {
                 return Err(ValidationError::new(
-                    format!("{field}.reserved_quantity"),
+                    field("reserved_quantity"),
                     "must not be negative",
                 )
                 .into());
