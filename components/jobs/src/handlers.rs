@@ -84,7 +84,11 @@ fn order_changed(db: &impl Db, event: &Event, now: DateTime<Utc>) -> Result<(), 
     let OrderEventDemand { demand } = payload(event)?;
     if let Some(demand) = demand {
         let outcome = reconcile::apply(db, &demand, event.id, now)?;
-        if outcome.applied {
+        // Logged when something downstream changed (not for every order
+        // that needs no work order or project: one line per order under
+        // load).
+        if !outcome.work_orders.is_empty() || !outcome.tasks.is_empty() || outcome.project.is_some()
+        {
             eprintln!(
                 "jobs: {} v{}: {} work order(s), {} task(s) changed",
                 demand.order_number,

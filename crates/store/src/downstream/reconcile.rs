@@ -3,8 +3,8 @@
 //! [`apply`] is the one code path for confirm, amend, reduce and cancel:
 //! it compares, per order line, the planned work order and project task
 //! with what the snapshot wants ([`plan_line`]) and creates, replaces or
-//! cancels them, moving availability's records with them in the same
-//! SAVEPOINT:
+//! cancels them, moving availability's records with them in the caller's
+//! transaction:
 //!
 //! - a work order loads its work centre (`planned_load`, per day), adds a
 //!   scheduled receipt of the product on its finish date (`incoming`), and
@@ -46,7 +46,6 @@ use crate::availability::receipts::{self, Receipt};
 use crate::availability::reservations::{self, Hold};
 use crate::db::{Db, Value};
 use crate::outbox::{self, NewEvent};
-use crate::repo::atomically;
 use crate::series::next_document_number;
 use crate::{time, StoreError};
 
@@ -87,45 +86,81 @@ pub fn applied_version(db: &impl Db, order: OrderId) -> Result<Option<i64>, Stor
     Ok(rows.first().map(|r| r.int("applied_version")).transpose()?)
 }
 
+/// What [`apply`] needs to know before it reads the records, in one read:
+/// the version applied last and whether the order has any work order or a
+/// project at all (most orders have neither, and then neither is read).
+struct Known {
+    applied: Option<i64>,
+    work_orders: bool,
+    project: bool,
+}
+
+fn known(db: &impl Db, order: OrderId) -> Result<Known, StoreError> {
+    let id = Value::Text(order.to_string());
+    let rows = db.execute(
+        "SELECT (SELECT applied_version FROM downstream_orders WHERE order_id = ?) AS applied,
+                EXISTS (SELECT 1 FROM work_orders WHERE order_id = ?) AS work_orders,
+                EXISTS (SELECT 1 FROM projects WHERE order_id = ?) AS project",
+        &[id.clone(), id.clone(), id],
+    )?;
+    let Some(r) = rows.first() else {
+        return Ok(Known {
+            applied: None,
+            work_orders: false,
+            project: false,
+        });
+    };
+    Ok(Known {
+        applied: r.opt_int("applied")?,
+        work_orders: r.int("work_orders")? != 0,
+        project: r.int("project")? != 0,
+    })
+}
+
 /// Reconciles the order's downstream records to `demand` (see the module
 /// docs). `event` is the outbox event carrying it.
+///
+/// Call it inside a transaction (the jobs drain's, which marks the event
+/// done): on an error it returns with some records written, and the
+/// caller's transaction rolls them back with everything else. (It opened a
+/// SAVEPOINT of its own until issue 7's session 6: two statements per
+/// order that the drain's transaction made redundant.)
 pub fn apply(
     db: &impl Db,
     demand: &OrderDemand,
     event: EventId,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
-    atomically(db, || {
-        if !demand.supersedes(applied_version(db, demand.order_id)?) {
-            return Ok(Outcome::default());
-        }
-        let mut outcome = Outcome {
-            applied: true,
-            ..Outcome::default()
-        };
-        if demand.state != DemandState::Closed {
-            work_orders_to(db, demand, now, &mut outcome)?;
-            project_to(db, demand, now, &mut outcome)?;
-        }
-        db.execute(
-            "INSERT INTO downstream_orders
-             (order_id, order_number, applied_version, state, demand, event_id, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (order_id) DO UPDATE SET applied_version = excluded.applied_version,
-               state = excluded.state, demand = excluded.demand, event_id = excluded.event_id,
-               updated_at = excluded.updated_at",
-            &[
-                Value::Text(demand.order_id.to_string()),
-                Value::from(&demand.order_number),
-                Value::Integer(demand.version),
-                Value::from(demand.state.as_str()),
-                crate::repo::to_json("demand", demand)?,
-                Value::Text(event.to_string()),
-                Value::Text(time::to_sql(now)),
-            ],
-        )?;
-        Ok(outcome)
-    })
+    let known = known(db, demand.order_id)?;
+    if !demand.supersedes(known.applied) {
+        return Ok(Outcome::default());
+    }
+    let mut outcome = Outcome {
+        applied: true,
+        ..Outcome::default()
+    };
+    if demand.state != DemandState::Closed {
+        work_orders_to(db, demand, known.work_orders, now, &mut outcome)?;
+        project_to(db, demand, known.project, now, &mut outcome)?;
+    }
+    db.execute(
+        "INSERT INTO downstream_orders
+         (order_id, order_number, applied_version, state, demand, event_id, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (order_id) DO UPDATE SET applied_version = excluded.applied_version,
+           state = excluded.state, demand = excluded.demand, event_id = excluded.event_id,
+           updated_at = excluded.updated_at",
+        &[
+            Value::Text(demand.order_id.to_string()),
+            Value::from(&demand.order_number),
+            Value::Integer(demand.version),
+            Value::from(demand.state.as_str()),
+            crate::repo::to_json("demand", demand)?,
+            Value::Text(event.to_string()),
+            Value::Text(time::to_sql(now)),
+        ],
+    )?;
+    Ok(outcome)
 }
 
 fn announce(
@@ -172,13 +207,19 @@ fn same_work(wo: &WorkOrder, m: &ManufactureDemand, due: Option<chrono::NaiveDat
         && wo.due_on == due
 }
 
+/// `any`: whether the order has any work order (else none is read).
 fn work_orders_to(
     db: &impl Db,
     demand: &OrderDemand,
+    any: bool,
     now: DateTime<Utc>,
     outcome: &mut Outcome,
 ) -> Result<(), StoreError> {
-    let existing = work_orders::for_order(db, demand.order_id)?;
+    let existing = if any {
+        work_orders::for_order(db, demand.order_id)?
+    } else {
+        Vec::new()
+    };
     for line in lines_of(demand, existing.iter(), |w| w.record.line_id) {
         let row = existing.iter().find(|w| w.record.line_id == line);
         let current = row
@@ -414,13 +455,19 @@ fn same_task(t: &ProjectTask, s: &ServiceDemand, due: Option<chrono::NaiveDate>)
         && t.due_on == due
 }
 
+/// `any`: whether the order has a project (else none is read).
 fn project_to(
     db: &impl Db,
     demand: &OrderDemand,
+    any: bool,
     now: DateTime<Utc>,
     outcome: &mut Outcome,
 ) -> Result<(), StoreError> {
-    let existing = projects::for_order(db, demand.order_id)?;
+    let existing = if any {
+        projects::for_order(db, demand.order_id)?
+    } else {
+        None
+    };
     let wants_any = demand
         .lines
         .iter()
