@@ -52,42 +52,42 @@ fn corrupt(id: &str, m: impl ToString) -> StoreError {
     }
 }
 
-/// The stored team of a document, if one was stored.
+/// The stored team of a document, if one was stored: its sales people
+/// and its partner in one read (a `UNION ALL` of the two tables).
 pub fn get(db: &impl Db, kind: DocumentKind, id: &str) -> Result<Option<DocumentTeam>, StoreError> {
+    let k = Value::from(kind.as_str());
     let rows = db.execute(
-        "SELECT sales_person_id, percentage FROM document_sales_teams
-         WHERE document_kind = ? AND document_id = ? ORDER BY seq",
-        &[Value::from(kind.as_str()), Value::from(id)],
+        "SELECT 0 AS partner, sales_person_id AS member, percentage, seq
+           FROM document_sales_teams WHERE document_kind = ? AND document_id = ?
+         UNION ALL
+         SELECT 1 AS partner, sales_partner_id AS member, NULL AS percentage, 0 AS seq
+           FROM document_sales_partners WHERE document_kind = ? AND document_id = ?
+         ORDER BY partner, seq",
+        &[k.clone(), Value::from(id), k, Value::from(id)],
     )?;
-    let partner = db.execute(
-        "SELECT sales_partner_id FROM document_sales_partners
-         WHERE document_kind = ? AND document_id = ?",
-        &[Value::from(kind.as_str()), Value::from(id)],
-    )?;
-    if rows.is_empty() && partner.is_empty() {
+    if rows.is_empty() {
         return Ok(None);
     }
-    let allocations = rows
-        .iter()
-        .map(|r| {
-            Ok(Allocation {
-                sales_person_id: SalesPersonId::parse(r.text("sales_person_id")?)
-                    .map_err(|e| corrupt(id, e))?,
-                percentage: r
-                    .text("percentage")?
-                    .parse::<Decimal>()
-                    .map_err(|e| corrupt(id, e))?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    let mut allocations = Vec::new();
+    let mut sales_partner_id = None;
+    for r in rows.iter() {
+        let member = r.text("member")?;
+        if r.int("partner")? != 0 {
+            if sales_partner_id.is_none() {
+                sales_partner_id = Some(SalesPartnerId::parse(member).map_err(|e| corrupt(id, e))?);
+            }
+            continue;
+        }
+        allocations.push(Allocation {
+            sales_person_id: SalesPersonId::parse(member).map_err(|e| corrupt(id, e))?,
+            percentage: r
+                .text("percentage")?
+                .parse::<Decimal>()
+                .map_err(|e| corrupt(id, e))?,
+        });
+    }
     let sales_team =
         Split::new("sales_team", allocations).map_err(|e: TeamsError| corrupt(id, e))?;
-    let sales_partner_id = partner
-        .first()
-        .map(|r| r.text("sales_partner_id").map(|t| t.to_owned()))
-        .transpose()?
-        .map(|t| SalesPartnerId::parse(&t).map_err(|e| corrupt(id, e)))
-        .transpose()?;
     Ok(Some(DocumentTeam {
         sales_team,
         sales_partner_id,
@@ -176,16 +176,34 @@ pub fn for_order(
     persist: bool,
 ) -> Result<DocumentTeam, StoreError> {
     let order = &rec.order;
-    let id = order.id().to_string();
+    for_order_of(
+        db,
+        order.id(),
+        order.quotation_id(),
+        order.customer_id(),
+        persist,
+    )
+}
+
+/// [`for_order`] from the three things it needs of the order (commission's
+/// recalculation reads only those first: issue 7).
+pub fn for_order_of(
+    db: &impl Db,
+    order: OrderId,
+    quotation: Option<QuotationId>,
+    customer: sales_domain::ids::CustomerId,
+    persist: bool,
+) -> Result<DocumentTeam, StoreError> {
+    let id = order.to_string();
     if let Some(t) = get(db, DocumentKind::Order, &id)? {
         return Ok(t);
     }
-    let team = match order.quotation_id() {
+    let team = match quotation {
         Some(q) => match get(db, DocumentKind::Quotation, &q.to_string())? {
             Some(t) => t,
-            None => default_for_customer(db, order.customer_id())?,
+            None => default_for_customer(db, customer)?,
         },
-        None => default_for_customer(db, order.customer_id())?,
+        None => default_for_customer(db, customer)?,
     };
     if persist && (!team.sales_team.is_empty() || team.sales_partner_id.is_some()) {
         set(db, DocumentKind::Order, &id, &team)?;

@@ -709,13 +709,47 @@ fn settle_period(
 /// Recalculates the commission of `order` (and of the other orders in the
 /// same tier periods) and books the differences; see the module docs.
 /// Idempotent. Run it inside the caller's transaction.
+/// An order's quotation and customer, or `NotFound` (entity `order`, as
+/// `orders::get` answers).
+fn order_head(
+    db: &impl Db,
+    order: OrderId,
+) -> Result<(Option<sales_domain::ids::QuotationId>, CustomerId), StoreError> {
+    let id = order.to_string();
+    let rows = db.execute(
+        "SELECT quotation_id, customer_id FROM sales_orders WHERE id = ?",
+        &[Value::Text(id.clone())],
+    )?;
+    let Some(r) = rows.first() else {
+        return Err(StoreError::NotFound {
+            entity: "order",
+            id,
+        });
+    };
+    let corrupt = |m: String| StoreError::Corrupt {
+        entity: "order",
+        id: id.clone(),
+        message: m,
+    };
+    let quotation = r
+        .opt_text("quotation_id")?
+        .map(sales_domain::ids::QuotationId::parse)
+        .transpose()
+        .map_err(|e| corrupt(e.to_string()))?;
+    let customer = CustomerId::parse(r.text("customer_id")?).map_err(|e| corrupt(e.to_string()))?;
+    Ok((quotation, customer))
+}
+
 pub fn recalculate_order(
     db: &impl Db,
     order: OrderId,
     now: DateTime<Utc>,
 ) -> Result<Vec<LedgerEntry>, StoreError> {
-    let rec = crate::orders::get(db, order)?;
-    let team = allocations::for_order(db, &rec.record, true)?;
+    // What the team needs of the order, first: an order nobody earns on
+    // (most of them) is never read whole — its lines and their JSON
+    // columns (issue 7: the jobs drain's CPU per order).
+    let (quotation, customer) = order_head(db, order)?;
+    let team = allocations::for_order_of(db, order, quotation, customer, true)?;
     let mut beneficiaries: BTreeSet<Beneficiary> = team
         .sales_team
         .allocations()
@@ -729,7 +763,7 @@ pub fn recalculate_order(
         return Ok(Vec::new());
     }
     let mut chains = GroupChains::default();
-    // The order read once: allocations do not change the order itself.
+    let rec = crate::orders::get(db, order)?;
     let facts = facts_of(db, &rec, &mut chains)?;
     let mut rows = Vec::new();
     for b in beneficiaries {
