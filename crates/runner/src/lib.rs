@@ -36,6 +36,7 @@ pub mod broker;
 mod engine;
 mod host;
 mod kv;
+mod log_writer;
 pub mod manifest;
 mod redis_trigger;
 mod routes;
@@ -45,6 +46,7 @@ mod sqlite;
 pub mod variables;
 
 pub use engine::{pool_metrics, quiet_error_backtraces};
+pub use log_writer::LogWriter;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;

@@ -108,16 +108,25 @@ fn main() -> Result<()> {
 }
 
 async fn run() -> Result<()> {
+    // Request lines are written in batches (see `LogWriter`); whatever is
+    // still collected is written before the process exits.
+    let log = sales_runner::LogWriter::stderr().context("failed to start the log writer")?;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SALES_RUNNER_LOG")
                 .or_else(|_| tracing_subscriber::EnvFilter::try_new("info"))
                 .context("failed to set up logging")?,
         )
-        .with_writer(std::io::stderr)
+        .with_writer(log.clone())
         // Colour codes only for a terminal, not in log files and CI output.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    let result = serve().await;
+    log.flush();
+    result
+}
+
+async fn serve() -> Result<()> {
     let Cli {
         command: Command::Up(args),
     } = Cli::parse();
