@@ -438,31 +438,30 @@ where
         .parse()
         .map_err(|e| anyhow::anyhow!("invalid request URL {full_url:?}: {e}"))?;
 
-    let mut spin_headers: Vec<(String, String)> = vec![
-        ("spin-path-info".into(), route.path_info.clone()),
-        ("spin-full-url".into(), full_url.clone()),
-        ("spin-matched-route".into(), route.based_route.clone()),
-        ("spin-base-path".into(), "/".into()),
-        ("spin-raw-component-route".into(), route.raw_route.clone()),
-        (
-            "spin-component-route".into(),
-            route.component_route().to_string(),
-        ),
-        ("spin-client-addr".into(), client_addr.to_string()),
+    use http::{HeaderName, HeaderValue};
+    let headers = &mut parts.headers;
+    let client_addr = client_addr.to_string();
+    let fixed = [
+        ("spin-path-info", route.path_info.as_str()),
+        ("spin-full-url", full_url.as_str()),
+        ("spin-matched-route", route.based_route.as_str()),
+        ("spin-base-path", "/"),
+        ("spin-raw-component-route", route.raw_route.as_str()),
+        ("spin-component-route", route.component_route()),
+        ("spin-client-addr", client_addr.as_str()),
     ];
-    for (name, value) in &route.captures {
-        spin_headers.push((
-            format!(
-                "spin-path-match-{}",
-                name.to_ascii_lowercase().replace('_', "-")
-            ),
-            value.clone(),
-        ));
+    for (name, value) in fixed {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from_str(value)?);
     }
-    for (k, v) in spin_headers {
-        let name = http::HeaderName::from_bytes(k.as_bytes())?;
-        let value = http::HeaderValue::from_str(&v)?;
-        parts.headers.insert(name, value);
+    for (name, value) in &route.captures {
+        let name = format!(
+            "spin-path-match-{}",
+            name.to_ascii_lowercase().replace('_', "-")
+        );
+        headers.insert(
+            HeaderName::from_bytes(name.as_bytes())?,
+            HeaderValue::from_str(value)?,
+        );
     }
     let request = http::Request::from_parts(parts, body);
 
