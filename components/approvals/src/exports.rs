@@ -14,14 +14,19 @@
 //! snapshot here and nowhere else, through the same JSON deserializer as
 //! the HTTP body, so a bad value names its field the same way.
 
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
 use sales_domain::approvals::{
-    DocumentId, DocumentSnapshotInput, RequiredApprovals, StepKey, Verdict,
+    CustomerFacts, DocumentId, DocumentSnapshotInput, PricingFlagKind, RequiredApprovals,
+    SnapshotLineInput, StepKey, Verdict,
 };
 use sales_domain::auth::{Principal, Role};
 use sales_domain::ids::{
-    ApprovalPolicyId, ApprovalRequestId, OrderId, PrincipalId, QuotationId, SalesPersonId,
-    TerritoryId,
+    ApprovalPolicyId, ApprovalRequestId, CustomerGroupId, CustomerId, ItemGroupId, OrderId,
+    PrincipalId, ProductId, QuotationId, SalesPersonId, TerritoryId,
 };
+use sales_domain::money::{Currency, Money};
 use sales_kit::idempotency::{write, REPLAYED};
 use sales_kit::json::parse_json_bytes;
 use sales_kit::{ApiError, ApiRequest, Method};
@@ -255,9 +260,94 @@ struct BodyOut<'a> {
     snapshot: SnapshotOut<'a>,
 }
 
-/// The WIT snapshot as the HTTP body's `snapshot`, parsed by the same
-/// deserializer (errors name `snapshot.lines[0].quantity` and so on).
+/// The WIT snapshot as the domain's input: converted field by field when
+/// every value parses (what the order flow sends), else through the HTTP
+/// body's deserializer, which refuses it naming the field
+/// (`snapshot.lines[0].quantity`) exactly as `POST /approvals/evaluate`
+/// would. The direct conversion parses each value with the function the
+/// deserializer uses, so what it accepts decodes to the same input; it
+/// only skips writing and parsing a JSON body (issue 7).
 fn to_input(s: wit::DocumentSnapshot) -> Result<DocumentSnapshotInput, ApiError> {
+    match to_input_direct(&s) {
+        Some(input) => Ok(input),
+        None => to_input_json(s),
+    }
+}
+
+fn to_input_direct(s: &wit::DocumentSnapshot) -> Option<DocumentSnapshotInput> {
+    let money = |m: &WitMoney| Money::parse(&m.amount, &m.currency).ok();
+    let decimal = |t: &str| Decimal::from_str(t).ok();
+    let lines = s
+        .lines
+        .iter()
+        .map(|l| {
+            Some(SnapshotLineInput {
+                line_no: l.line_no,
+                product: ProductId::parse(&l.product_id).ok()?,
+                item_group_chain: l
+                    .item_group_chain
+                    .iter()
+                    .map(|g| ItemGroupId::parse(g).ok())
+                    .collect::<Option<_>>()?,
+                quantity: decimal(&l.quantity)?,
+                list_price: money(&l.list_price)?,
+                net_price: money(&l.net_price)?,
+                discount_percent: decimal(&l.discount_percent)?,
+                margin_percent: match &l.margin_percent {
+                    Some(m) => Some(decimal(m)?),
+                    None => None,
+                },
+                flags: l
+                    .flags
+                    .iter()
+                    .map(|f| match f.as_str() {
+                        "below_floor" => Some(PricingFlagKind::BelowFloor),
+                        "below_minimum_margin" => Some(PricingFlagKind::BelowMinimumMargin),
+                        "clamped_at_zero" => Some(PricingFlagKind::ClampedAtZero),
+                        _ => None,
+                    })
+                    .collect::<Option<_>>()?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let c = &s.customer;
+    Some(DocumentSnapshotInput {
+        document: match s.document.kind {
+            DocumentKind::Quotation => {
+                DocumentId::Quotation(QuotationId::parse(&s.document.id).ok()?)
+            }
+            DocumentKind::SalesOrder => DocumentId::Order(OrderId::parse(&s.document.id).ok()?),
+        },
+        version: s.document.version,
+        channel: s.channel_code.clone(),
+        customer: CustomerFacts {
+            id: CustomerId::parse(&c.id).ok()?,
+            group_chain: c
+                .group_chain
+                .iter()
+                .map(|g| CustomerGroupId::parse(g).ok())
+                .collect::<Option<_>>()?,
+            territory: match &c.territory_id {
+                Some(t) => Some(TerritoryId::parse(t).ok()?),
+                None => None,
+            },
+            credit_limit: match &c.credit_limit {
+                Some(m) => Some(money(m)?),
+                None => None,
+            },
+            open_exposure: money(&c.open_exposure)?,
+        },
+        submitted_by: PrincipalId::parse(&s.submitted_by).ok()?,
+        payment_terms_days: s.payment_terms_days,
+        default_payment_terms_days: s.default_payment_terms_days,
+        currency: Currency::from_code(&s.currency).ok()?,
+        total: money(&s.total)?,
+        lines,
+    })
+}
+
+/// [`to_input`] through the HTTP body's deserializer.
+fn to_input_json(s: wit::DocumentSnapshot) -> Result<DocumentSnapshotInput, ApiError> {
     let kind = match s.document.kind {
         DocumentKind::Quotation => "quotation",
         DocumentKind::SalesOrder => "order",
