@@ -10,9 +10,11 @@
 //!
 //! None of them authenticates: the caller is a component of the same
 //! application that has authenticated its own request, and `decide` is
-//! given the principal it authenticated. WIT records become the wire
-//! snapshot here and nowhere else, through the same JSON deserializer as
-//! the HTTP body, so a bad value names its field the same way.
+//! given the principal it authenticated. WIT records become the domain's
+//! snapshot input here and nowhere else: value by value with the parsers
+//! the HTTP body's deserializer uses, and, when a value does not parse,
+//! through that deserializer itself, so a bad value names its field the
+//! same way (`to_input`).
 
 use std::str::FromStr;
 
