@@ -23,7 +23,7 @@
 
 use chrono::{DateTime, Utc};
 use sales_domain::ids::EventId;
-use sales_store::outbox::{self, DrainPlan, Event, EventStatus, Session};
+use sales_store::outbox::{self, DrainCheck, DrainPlan, Event, EventStatus, Session};
 use sales_store::{Db, StoreError};
 
 use crate::handlers::{self, HandlerError};
@@ -140,7 +140,12 @@ fn failed(
 /// nothing is due; else this consumer takes the drain lease and runs
 /// batches until a claim finds nothing and it lets go. Stopped at
 /// [`MAX_BATCHES`] with work left, it wakes the next consumer.
-pub(crate) fn drain(db: &impl Db, config: &Config) -> anyhow::Result<Report> {
+/// `check`: the caller's [`outbox::drain_check`] if it made one.
+pub(crate) fn drain(
+    db: &impl Db,
+    config: &Config,
+    check: Option<DrainCheck>,
+) -> anyhow::Result<Report> {
     // A fresh owner per invocation: a claim held by an instance that died
     // is never mistaken for this one's.
     let owner = format!("jobs-{}", EventId::new());
@@ -152,7 +157,11 @@ pub(crate) fn drain(db: &impl Db, config: &Config) -> anyhow::Result<Report> {
         max_batches: MAX_BATCHES,
         policy: config.retry,
     };
-    let session = outbox::drain_session(db, &plan, chrono::Utc::now, |batch| {
+    let check = match check {
+        Some(c) => c,
+        None => outbox::drain_check(db, chrono::Utc::now())?,
+    };
+    let session = outbox::drain_session_after(db, &plan, check, chrono::Utc::now, |batch| {
         run_batch(db, batch, &owner, config, &mut report);
         Ok::<(), StoreError>(())
     })?;

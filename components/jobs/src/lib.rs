@@ -39,16 +39,31 @@ fn handle(req: Request) -> Response {
 
 #[redis_component]
 fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
-    let db = sales_kit::spin::open_db().map_err(|e| anyhow::anyhow!("{}", e.detail()))?;
+    let db =
+        sales_kit::spin::SpinDb::open_default().map_err(|e| anyhow::anyhow!("{}", e.detail()))?;
     let now = chrono::Utc::now();
-    if message.as_ref() == b"tick" {
+    let tick = message.as_ref() == b"tick";
+    // Under load most wake-ups find another invocation draining: they cost
+    // this one read, not the schema check too (issue 7). A database not yet
+    // migrated (no drain table) fails the read: checked below.
+    let check = if tick {
+        None
+    } else {
+        sales_store::outbox::drain_check(&db, now).ok()
+    };
+    if check.is_some_and(|c| c.busy) {
+        return Ok(());
+    }
+    sales_store::migrate(&db)
+        .map_err(|e| anyhow::anyhow!("failed to prepare the database: {e}"))?;
+    if tick {
         // Periodic work failing must not stop the drain.
         if let Err(e) = periodic::run(&db, now) {
             eprintln!("jobs: periodic work failed: {e}");
         }
     }
     let config = Config::from_variables();
-    let report = drain::drain(&db, &config)?;
+    let report = drain::drain(&db, &config, check)?;
     if report.claimed > 0 {
         eprintln!(
             "jobs: {} claimed, {} done, {} retried later, {} parked",

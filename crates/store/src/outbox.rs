@@ -453,10 +453,23 @@ pub fn drain_session<E: From<StoreError>>(
     db: &impl Db,
     plan: &DrainPlan<'_>,
     clock: impl Fn() -> DateTime<Utc>,
+    run: impl FnMut(Vec<Event>) -> Result<(), E>,
+) -> Result<Session, E> {
+    let check = drain_check(db, clock())?;
+    drain_session_after(db, plan, check, clock, run)
+}
+
+/// [`drain_session`] after its [`drain_check`], made by the caller (the
+/// jobs component checks before anything else: a wake-up that finds the
+/// drain busy costs that one read).
+pub fn drain_session_after<E: From<StoreError>>(
+    db: &impl Db,
+    plan: &DrainPlan<'_>,
+    check: DrainCheck,
+    clock: impl Fn() -> DateTime<Utc>,
     mut run: impl FnMut(Vec<Event>) -> Result<(), E>,
 ) -> Result<Session, E> {
     let now = clock();
-    let check = drain_check(db, now)?;
     if check.busy {
         return Ok(Session::Busy);
     }
