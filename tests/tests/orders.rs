@@ -906,3 +906,35 @@ async fn an_approved_point_of_sale_order_is_fulfilled_on_the_spot() {
     assert_eq!(fulfilled, 1);
     app.stop().await.unwrap();
 }
+
+/// Issue 7: the submission hands the availability capability the
+/// channel's warehouse codes instead of the channel (one read fewer); a
+/// warehouse of the channel deactivated after the draft is still refused
+/// as when the capability read the channel itself — 422
+/// `unknown_reference` on `channel_id`, naming the channel — and nothing
+/// is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_whose_warehouse_was_deactivated_refuses_the_submission_naming_the_channel() {
+    let app = app().await;
+    let w = world(&app, "10", None).await;
+    let (b2b, code) = channel(&app, json!({})).await;
+    let order = draft(&app, &w, &b2b, "2").await;
+    app.post(
+        &format!("/api/v1/warehouses/{}/deactivate", w.warehouse),
+        json!({}),
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+
+    let refused = submit(&app, &order).await;
+    refused.assert_status(422);
+    assert_eq!(refused.body["code"], "unknown_reference");
+    assert_eq!(refused.body["field"], "channel_id");
+    assert_eq!(
+        refused.body["detail"],
+        format!("channel {code}: warehouse \"MAIN\" is inactive")
+    );
+    assert_eq!(get(&app, &order).await["status"], "draft");
+    assert_eq!(stock(&app, &w).await.1, "0");
+}

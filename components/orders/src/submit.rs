@@ -253,9 +253,12 @@ fn promise(
     today: chrono::NaiveDate,
 ) -> Result<(OrderPromise, Vec<PlannedReservation>), ApiError> {
     let request = CheckRequest {
-        // A channel without warehouses ships from every active one.
-        channel: (!channel.warehouses().is_empty()).then(|| channel.id()),
-        warehouses: None,
+        // The channel's warehouses in its order, as the capability would
+        // read them from the channel: given as codes, so it does not read
+        // the channel again (issue 7). A channel without warehouses ships
+        // from every active one.
+        channel: None,
+        warehouses: (!channel.warehouses().is_empty()).then(|| channel.warehouses().to_vec()),
         strategy: None,
         ship_policy: None,
         lines: order
@@ -274,11 +277,29 @@ fn promise(
             })
             .collect(),
     };
-    let promised = capabilities::promise(&request)?.detail;
+    let promised = capabilities::promise(&request)
+        .map_err(|e| channel_warehouse_error(e, channel))?
+        .detail;
     let plan = plan_reservations(order.id(), &promised, None).map_err(|e| {
         ApiError::conflict("cannot_ship_complete", e.to_string()).with_field("lines")
     })?;
     Ok((promised, plan.rows))
+}
+
+/// A warehouse of the channel that is gone or inactive, refused as the
+/// capability refuses it when it reads the channel itself: the channel
+/// named, on `channel_id`.
+fn channel_warehouse_error(e: ApiError, channel: &Channel) -> ApiError {
+    match e.field() {
+        Some(f) if f.starts_with("warehouses") && e.code() == "unknown_reference" => ApiError::new(
+            e.status(),
+            e.code(),
+            "The request was refused",
+            format!("channel {}: {}", channel.code(), e.detail()),
+        )
+        .with_field("channel_id"),
+        _ => e,
+    }
 }
 
 /// A point of sale: every goods line in full from the channel's first
