@@ -501,7 +501,13 @@ fn run(stmt: &mut Statement<'_>, params: &[SqlValue]) -> Result<SqlResult, Failu
                 ValueRef::Real(f) => SqlValue::Real(f),
                 ValueRef::Text(t) => {
                     size += t.len();
-                    SqlValue::Text(String::from_utf8_lossy(t).into_owned())
+                    // SQLite's text is UTF-8 unless a guest bound invalid
+                    // bytes; the strict check is the fast path
+                    // (`from_utf8_lossy` walks the text chunk by chunk).
+                    SqlValue::Text(match std::str::from_utf8(t) {
+                        Ok(s) => s.to_owned(),
+                        Err(_) => String::from_utf8_lossy(t).into_owned(),
+                    })
                 }
                 ValueRef::Blob(b) => {
                     size += b.len();
@@ -609,6 +615,27 @@ mod tests {
         let r = execute(&conn, "SELECT n FROM t ORDER BY rowid", &[]).unwrap();
         let order: Vec<SqlValue> = r.rows.into_iter().flatten().collect();
         assert_eq!(order, (0..8).map(SqlValue::Integer).collect::<Vec<_>>());
+    }
+
+    /// Text comes back as it is stored; bytes that are not UTF-8 (a blob
+    /// cast to text) as U+FFFD, since the WIT's `text` is a string.
+    #[test]
+    fn text_is_returned_as_stored_and_invalid_utf8_replaced() {
+        let db = SqliteDb::memory("utf8").unwrap();
+        let conn = db.acquire().unwrap();
+        let r = execute(
+            &conn,
+            "SELECT 'grüße' AS ok, CAST(x'61ff62' AS TEXT) AS bad",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            r.rows,
+            vec![vec![
+                SqlValue::Text("grüße".into()),
+                SqlValue::Text("a\u{fffd}b".into()),
+            ]]
+        );
     }
 
     /// Commits do not copy the WAL into the database file; the checkpoint
