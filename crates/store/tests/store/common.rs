@@ -1,4 +1,7 @@
 use std::cell::RefCell;
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+use std::thread;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rust_decimal_macros::dec;
@@ -124,4 +127,29 @@ pub fn plans_on(p: &Planned<'_>, table: &str) -> Vec<String> {
         .filter(|(sql, _)| sql.contains(table))
         .map(|(_, plan)| plan.clone())
         .collect()
+}
+
+/// Runs `work(t, db)` on `threads` threads at once — each with its own
+/// connection to the database file at `path`, all let go together by a
+/// barrier — and returns what each thread returned, in thread order.
+pub fn on_threads<T: Send + 'static>(
+    path: &Path,
+    threads: usize,
+    work: impl Fn(usize, RusqliteDb) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let barrier = Arc::new(Barrier::new(threads));
+    let work = Arc::new(work);
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let path = path.to_path_buf();
+            let barrier = barrier.clone();
+            let work = work.clone();
+            thread::spawn(move || {
+                let db = RusqliteDb::open(&path).unwrap();
+                barrier.wait();
+                work(t, db)
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
 }

@@ -12,6 +12,8 @@ use sales_store::rusqlite_db::RusqliteDb;
 use sales_store::series::{last_document_number, next_document_number};
 use sales_store::{DbError, StoreError};
 
+use crate::common::on_threads;
+
 #[test]
 fn connections_migrating_at_once_migrate_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -50,40 +52,29 @@ fn concurrent_numbering_has_no_duplicates_and_no_gaps() {
 
     let threads = 4;
     let per_thread = 50;
-    let barrier = Arc::new(Barrier::new(threads));
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let path = path.clone();
-            let barrier = barrier.clone();
-            thread::spawn(move || {
-                let db = RusqliteDb::open(&path).unwrap();
-                let series = DocumentSeries::new("SO", 2026).unwrap();
-                barrier.wait();
-                let mut got = Vec::new();
-                for i in 0..per_thread {
-                    // Every fifth document of one thread fails after taking
-                    // its number: the rollback must give the number back.
-                    let fail = t == 0 && i % 5 == 0;
-                    let r: Result<u64, StoreError> = db.transaction(|db| {
-                        let n = next_document_number(db, &series)?;
-                        if fail {
-                            return Err(StoreError::Db(DbError::Sqlite("insert failed".into())));
-                        }
-                        Ok(n.sequence())
-                    });
-                    if let Ok(n) = r {
-                        got.push(n);
-                    }
+    let all: Vec<u64> = on_threads(&path, threads, move |t, db| {
+        let series = DocumentSeries::new("SO", 2026).unwrap();
+        let mut got = Vec::new();
+        for i in 0..per_thread {
+            // Every fifth document of one thread fails after taking
+            // its number: the rollback must give the number back.
+            let fail = t == 0 && i % 5 == 0;
+            let r: Result<u64, StoreError> = db.transaction(|db| {
+                let n = next_document_number(db, &series)?;
+                if fail {
+                    return Err(StoreError::Db(DbError::Sqlite("insert failed".into())));
                 }
-                got
-            })
-        })
-        .collect();
-
-    let mut all = Vec::new();
-    for h in handles {
-        all.extend(h.join().unwrap());
-    }
+                Ok(n.sequence())
+            });
+            if let Ok(n) = r {
+                got.push(n);
+            }
+        }
+        got
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     let unique: BTreeSet<u64> = all.iter().copied().collect();
     assert_eq!(unique.len(), all.len(), "a number was handed out twice");
     let expected_count = threads * per_thread - per_thread / 5;

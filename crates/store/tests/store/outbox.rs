@@ -1,8 +1,6 @@
 //! The outbox: events commit or roll back with the caller's transaction.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Barrier};
-use std::thread;
 
 use chrono::{DateTime, Duration, Utc};
 use sales_store::db::{Db, DbError, Value};
@@ -13,7 +11,7 @@ use sales_store::rusqlite_db::RusqliteDb;
 use sales_store::{Page, StoreError};
 use serde_json::json;
 
-use crate::common::{at, db};
+use crate::common::{at, db, on_threads};
 
 fn event(topic: &str) -> NewEvent {
     NewEvent {
@@ -232,36 +230,26 @@ fn two_connections_claiming_at_once_never_both_get_a_row() {
     for _ in 0..total {
         outbox::enqueue(&setup, &event("order.confirmed"), at(2)).unwrap();
     }
-    let threads = 4;
-    let barrier = Arc::new(Barrier::new(threads));
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let path = path.clone();
-            let barrier = barrier.clone();
-            thread::spawn(move || {
-                let db = RusqliteDb::open(&path).unwrap();
-                let owner = format!("consumer-{t}");
-                barrier.wait();
-                let mut mine = Vec::new();
-                loop {
-                    let got = outbox::claim(&db, &owner, at(2), Duration::minutes(5), 7, &policy())
-                        .unwrap();
-                    if got.is_empty() {
-                        break;
-                    }
-                    for e in got {
-                        assert_eq!(e.lease_owner.as_deref(), Some(owner.as_str()));
-                        mine.push(e.id);
-                    }
-                }
-                mine
-            })
-        })
-        .collect();
+    let claimed = on_threads(&path, 4, |t, db| {
+        let owner = format!("consumer-{t}");
+        let mut mine = Vec::new();
+        loop {
+            let got =
+                outbox::claim(&db, &owner, at(2), Duration::minutes(5), 7, &policy()).unwrap();
+            if got.is_empty() {
+                break;
+            }
+            for e in got {
+                assert_eq!(e.lease_owner.as_deref(), Some(owner.as_str()));
+                mine.push(e.id);
+            }
+        }
+        mine
+    });
     let mut seen = BTreeSet::new();
     let mut count = 0;
-    for h in handles {
-        for id in h.join().unwrap() {
+    for mine in claimed {
+        for id in mine {
             count += 1;
             assert!(seen.insert(id), "{id} claimed twice");
         }
@@ -575,32 +563,24 @@ fn writers_waking_consumers_at_once_leave_nothing_behind_and_nothing_twice() {
     let path = dir.path().join("sales.db");
     let threads = 4;
     let per_thread = 60;
-    let barrier = Arc::new(Barrier::new(threads));
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let path = path.clone();
-            let barrier = barrier.clone();
-            thread::spawn(move || {
-                let db = RusqliteDb::open(&path).unwrap();
-                barrier.wait();
-                let mut drained = 0;
-                for i in 0..per_thread {
-                    db.transaction(|db| outbox::enqueue(db, &event("order.confirmed"), Utc::now()))
-                        .unwrap();
-                    let owner = format!("consumer-{t}-{i}");
-                    let session = outbox::drain_session(&db, &plan(&owner), Utc::now, |batch| {
-                        perform(&db, &batch, &owner, Utc::now())
-                    })
-                    .unwrap();
-                    if matches!(session, Session::Drained { .. }) {
-                        drained += 1;
-                    }
-                }
-                drained
+    let drains: usize = on_threads(&path, threads, move |t, db| {
+        let mut drained = 0;
+        for i in 0..per_thread {
+            db.transaction(|db| outbox::enqueue(db, &event("order.confirmed"), Utc::now()))
+                .unwrap();
+            let owner = format!("consumer-{t}-{i}");
+            let session = outbox::drain_session(&db, &plan(&owner), Utc::now, |batch| {
+                perform(&db, &batch, &owner, Utc::now())
             })
-        })
-        .collect();
-    let drains: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+            .unwrap();
+            if matches!(session, Session::Drained { .. }) {
+                drained += 1;
+            }
+        }
+        drained
+    })
+    .into_iter()
+    .sum();
     let total = i64::try_from(threads * per_thread).unwrap();
     assert_eq!(effects(&setup), (total, total));
     assert_eq!(open_events(&setup), 0);
