@@ -302,12 +302,7 @@ fn to_input_direct(s: &wit::DocumentSnapshot) -> Option<DocumentSnapshotInput> {
                 flags: l
                     .flags
                     .iter()
-                    .map(|f| match f.as_str() {
-                        "below_floor" => Some(PricingFlagKind::BelowFloor),
-                        "below_minimum_margin" => Some(PricingFlagKind::BelowMinimumMargin),
-                        "clamped_at_zero" => Some(PricingFlagKind::ClampedAtZero),
-                        _ => None,
-                    })
+                    .map(|f| PricingFlagKind::ALL.into_iter().find(|k| k.as_str() == f))
                     .collect::<Option<_>>()?,
             })
         })
