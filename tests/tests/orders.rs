@@ -938,3 +938,57 @@ async fn a_channel_whose_warehouse_was_deactivated_refuses_the_submission_naming
     assert_eq!(get(&app, &order).await["status"], "draft");
     assert_eq!(stock(&app, &w).await.1, "0");
 }
+
+/// A line priced below its product's floor carries the pricing flag into
+/// the approvals capability, where a `pricing_flag` policy on that kind
+/// holds the order for approval; a policy on another kind does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_below_its_floor_price_sends_the_order_for_approval_on_that_flag() {
+    let app = app().await;
+    let w = world(&app, "10", None).await;
+    let (b2b, _) = channel(&app, json!({})).await;
+    let manager = app
+        .create_key(&app.unique("boss"), &["manager"])
+        .await
+        .unwrap();
+    let boss = app
+        .call_as(&manager, Method::GET, "/api/v1/me", None, &[])
+        .await
+        .unwrap()
+        .body["id"]
+        .clone();
+    // The drill sells at 100.00; its floor is above that.
+    app.create(
+        "/api/v1/price-guards",
+        json!({ "scope": { "type": "product", "id": w.drill }, "floor_price": eur("150.00") }),
+    )
+    .await
+    .unwrap();
+    let policy = |kind: &str| {
+        json!({ "name": format!("Flag {kind}"), "applies_to": ["order"],
+                "condition": { "type": "pricing_flag", "kinds": [kind] },
+                "chain": { "levels": [{ "name": "Manager",
+                    "approvers": [{ "type": "principal", "id": boss }],
+                    "mode": { "type": "any_one" } }] } })
+    };
+    let margin = app
+        .create("/api/v1/approval-policies", policy("below_minimum_margin"))
+        .await
+        .unwrap();
+    let order = draft(&app, &w, &b2b, "1").await;
+    let done = submit(&app, &order).await.assert_status(200).clone();
+    assert_eq!(done["status"], "confirmed", "{done}");
+    app.post(
+        &format!("/api/v1/approval-policies/{}/deactivate", id(&margin)),
+        json!({}),
+    )
+    .await
+    .unwrap()
+    .assert_status(200);
+    app.create("/api/v1/approval-policies", policy("below_floor"))
+        .await
+        .unwrap();
+    let order = draft(&app, &w, &b2b, "1").await;
+    let waiting = submit(&app, &order).await.assert_status(200).clone();
+    assert_eq!(waiting["status"], "pending_approval", "{waiting}");
+}
