@@ -15,7 +15,7 @@ use http_body_util::BodyExt;
 use wasmtime::component::{InstancePre, ResourceTable};
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
@@ -97,6 +97,8 @@ pub struct AppState {
     pub redis_conns: tokio::sync::Mutex<HashMap<String, redis::aio::MultiplexedConnection>>,
     /// Values the embedded broker stores for `get`/`set`/... without a Redis.
     pub embedded_redis: Mutex<HashMap<String, crate::broker::EmbeddedValue>>,
+    /// Instances made ahead of their request, one per HTTP component.
+    pub spares: Spares,
 }
 
 impl AppState {
@@ -370,10 +372,215 @@ pub fn new_store(
     };
     let mut store = Store::new(crate::engine::engine()?, state);
     store.limiter(|s| &mut s.limits);
-    let ticks = (app.request_timeout.as_millis() / crate::engine::EPOCH_TICK.as_millis()).max(1);
-    store.set_epoch_deadline(ticks as u64);
     store.epoch_deadline_trap();
+    start_deadline(&mut store);
     Ok(store)
+}
+
+/// Starts the invocation's time: the epoch deadline (counted from the
+/// engine's current epoch) and the SQLite deadline. Called by [`new_store`]
+/// (the deadline then also bounds the instantiation) and again when a
+/// request takes a spare instance made earlier.
+fn start_deadline(store: &mut Store<HostState>) {
+    let timeout = store.data().app.request_timeout;
+    store.data_mut().deadline = std::time::Instant::now() + timeout;
+    let ticks = (timeout.as_millis() / crate::engine::EPOCH_TICK.as_millis()).max(1);
+    store.set_epoch_deadline(ticks as u64);
+}
+
+/// A fresh instance of a component's HTTP handler, made ahead of the
+/// request it will serve (see [`Spares`]).
+pub struct Spare {
+    store: Store<HostState>,
+    proxy: Proxy,
+}
+
+enum SpareState {
+    Empty,
+    Preparing,
+    Ready(Box<Spare>),
+}
+
+/// Pre-instantiation: at most one spare instance per HTTP component, made
+/// on the task that tears down the component's previous instance, after
+/// that request's response was written, and taken by the component's next
+/// request, which then skips `new_store` and the instantiation. A spare
+/// serves exactly one request, like every instance; nothing
+/// request-specific is in its store until a request takes it (the request
+/// and its response outparam go into its resource table, the epoch and
+/// SQLite deadlines are started, then). A request that finds no spare
+/// (none yet, or one being made) instantiates inline, as before.
+#[derive(Default)]
+pub struct Spares {
+    slots: Mutex<SpareSlots>,
+    prepared: AtomicU64,
+    taken: AtomicU64,
+}
+
+#[derive(Default)]
+struct SpareSlots {
+    by_component: HashMap<String, SpareState>,
+    /// Set at shutdown: no more spares are kept.
+    closed: bool,
+}
+
+/// Counts of [`Spares`] (exposed for tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpareStats {
+    /// Spare instances made.
+    pub prepared: u64,
+    /// Requests served by a spare instance.
+    pub taken: u64,
+}
+
+impl Spares {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SpareSlots> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The component's spare, if one is ready; the slot is then empty.
+    fn take(&self, component: &str) -> Option<Spare> {
+        let mut slots = self.lock();
+        let slot = slots.by_component.get_mut(component)?;
+        if !matches!(slot, SpareState::Ready(_)) {
+            return None;
+        }
+        let SpareState::Ready(spare) = std::mem::replace(slot, SpareState::Empty) else {
+            return None;
+        };
+        drop(slots);
+        self.taken.fetch_add(1, Ordering::Relaxed);
+        Some(*spare)
+    }
+
+    /// Claims the component's empty slot for a spare about to be made.
+    fn begin(&self, component: &str) -> bool {
+        let mut slots = self.lock();
+        if slots.closed {
+            return false;
+        }
+        let slot = slots
+            .by_component
+            .entry(component.to_string())
+            .or_insert(SpareState::Empty);
+        if !matches!(slot, SpareState::Empty) {
+            return false;
+        }
+        *slot = SpareState::Preparing;
+        true
+    }
+
+    /// Ends what [`Spares::begin`] claimed: keeps `spare`, or empties the
+    /// slot when it failed (or the app is shutting down).
+    fn finish(&self, component: &str, spare: Option<Spare>) {
+        let mut slots = self.lock();
+        let closed = slots.closed;
+        let Some(slot) = slots.by_component.get_mut(component) else {
+            return;
+        };
+        match spare {
+            Some(spare) if !closed => {
+                *slot = SpareState::Ready(Box::new(spare));
+                drop(slots);
+                self.prepared.fetch_add(1, Ordering::Relaxed);
+            }
+            unused => {
+                *slot = SpareState::Empty;
+                drop(slots);
+                // A store's teardown resets its pool slots: not under the lock.
+                drop(unused);
+            }
+        }
+    }
+
+    /// Drops every ready spare (their pool slots go back to the pool);
+    /// returns how many there were.
+    fn clear(&self) -> usize {
+        let spares: Vec<SpareState> = {
+            let mut slots = self.lock();
+            slots
+                .by_component
+                .values_mut()
+                .filter(|s| matches!(s, SpareState::Ready(_)))
+                .map(|s| std::mem::replace(s, SpareState::Empty))
+                .collect()
+        };
+        spares.len()
+    }
+
+    /// No more spares from now on; the ready ones are dropped (a spare's
+    /// store holds the app, so this also breaks that cycle).
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.clear();
+    }
+
+    /// How many spares were made and taken so far.
+    pub fn stats(&self) -> SpareStats {
+        SpareStats {
+            prepared: self.prepared.load(Ordering::Relaxed),
+            taken: self.taken.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Makes a spare instance of `component` for its next request, unless it
+/// has one already (or one is being made). A failure is logged; the next
+/// request then instantiates inline.
+async fn prepare_spare(
+    app: &Arc<AppState>,
+    component: &Arc<ComponentRuntime>,
+    pre: &ProxyPre<HostState>,
+) {
+    if !app.spares.begin(&component.id) {
+        return;
+    }
+    let spare = match new_store(app, component) {
+        Ok(mut store) => match pre.instantiate_async(&mut store).await {
+            Ok(proxy) => Some(Spare { store, proxy }),
+            Err(e) => {
+                tracing::warn!(component = %component.id, "spare instance failed to instantiate: {e:?}");
+                None
+            }
+        },
+        Err(e) => {
+            tracing::warn!(component = %component.id, "spare instance: no store: {e:#}");
+            None
+        }
+    };
+    app.spares.finish(&component.id, spare);
+}
+
+/// Instantiates inline (no spare was ready). When the pooling allocator is
+/// out of slots and spares hold some, the spares are dropped and the
+/// instantiation is tried once more in a new store: a spare never makes a
+/// request fail.
+async fn instantiate_inline(
+    app: &Arc<AppState>,
+    component: &Arc<ComponentRuntime>,
+    pre: &ProxyPre<HostState>,
+    store: Store<HostState>,
+) -> (Store<HostState>, wasmtime::Result<Proxy>) {
+    let mut store = store;
+    let first = pre.instantiate_async(&mut store).await;
+    match first {
+        Err(e)
+            if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+                .is_some()
+                && app.spares.clear() > 0 =>
+        {
+            tracing::warn!(component = %component.id, "pool exhausted ({e}); spare instances dropped, instantiating again");
+            match new_store(app, component) {
+                Ok(mut fresh) => {
+                    drop(store);
+                    let again = pre.instantiate_async(&mut fresh).await;
+                    (fresh, again)
+                }
+                Err(e2) => (store, Err(wasmtime::format_err!("{e2:#}"))),
+            }
+        }
+        other => (store, other),
+    }
 }
 
 fn is_deadline(e: &wasmtime::Error) -> bool {
@@ -465,7 +672,17 @@ where
     }
     let request = http::Request::from_parts(parts, body);
 
-    let mut store = new_store(app, component)?;
+    // A spare instance made after the component's previous request (see
+    // `Spares`), or a new store to instantiate in. Either way the request's
+    // own state goes into the store only now.
+    let (mut store, ready) = match app.spares.take(&component.id) {
+        Some(spare) => {
+            let mut store = spare.store;
+            start_deadline(&mut store);
+            (store, Some(spare.proxy))
+        }
+        None => (new_store(app, component)?, None),
+    };
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let data = store.data_mut();
     data.hooks.incoming = true;
@@ -479,8 +696,18 @@ where
     let token = app.track();
     let component_id = component.id.clone();
     let timeout = app.request_timeout;
+    let app = app.clone();
+    let component = component.clone();
     let guest: GuestFuture = Box::pin(async move {
-        let result = match pre.instantiate_async(&mut store).await {
+        let (mut store, proxy) = match ready {
+            Some(proxy) => (store, Ok(proxy)),
+            None => instantiate_inline(&app, &component, &pre, store).await,
+        };
+        // The next request of this component gets a spare only after one
+        // that instantiated: a component whose instantiation fails keeps
+        // failing inline, without a spare's failure logged each time.
+        let next = proxy.is_ok().then_some((app, component, pre));
+        let result = match proxy {
             Ok(proxy) => {
                 proxy
                     .wasi_http_incoming_handler()
@@ -489,7 +716,7 @@ where
             }
             Err(e) => Err(e),
         };
-        teardown_later(store, token);
+        teardown_later(store, token, next);
         result
     });
 
@@ -664,12 +891,21 @@ impl std::task::Wake for LocalWake {
 /// and fiber stack to the pool) on a task of its own, spawned from the
 /// connection's task: it runs when that task next yields, after hyper has
 /// written the response, so the client does not wait for the teardown.
-/// Shutdown waits for it through `token`.
-fn teardown_later(store: Store<HostState>, token: TrackerToken) {
+/// With `next`, the same task then makes a spare instance for the
+/// component's next request (`Spares`). Shutdown waits for both through
+/// `token`.
+fn teardown_later(
+    store: Store<HostState>,
+    token: TrackerToken,
+    next: Option<(Arc<AppState>, Arc<ComponentRuntime>, ProxyPre<HostState>)>,
+) {
     match tokio::runtime::Handle::try_current() {
         Ok(rt) => {
             rt.spawn(async move {
                 drop(store);
+                if let Some((app, component, pre)) = next {
+                    prepare_spare(&app, &component, &pre).await;
+                }
                 drop(token);
             });
         }

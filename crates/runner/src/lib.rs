@@ -45,6 +45,7 @@ mod server;
 mod sqlite;
 pub mod variables;
 
+pub use app::SpareStats;
 pub use engine::{pool_metrics, quiet_error_backtraces};
 pub use log_writer::LogWriter;
 
@@ -169,12 +170,21 @@ impl RunningApp {
         {
             tracing::warn!("shutdown: guests still running after {grace:?}");
         }
+        self.app.spares.close();
+    }
+
+    /// How many spare instances were made ahead of their request and how
+    /// many requests were served by one (ARCHITECTURE.md, Runner).
+    pub fn spare_stats(&self) -> SpareStats {
+        self.app.spares.stats()
     }
 }
 
 impl Drop for RunningApp {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+        // Spare instances hold the app (and their preopened directories).
+        self.app.spares.close();
         for dir in &self.staging {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -540,6 +550,7 @@ pub async fn start(opts: UpOptions) -> Result<RunningApp> {
         next_id: Default::default(),
         redis_conns: Default::default(),
         embedded_redis: Default::default(),
+        spares: Default::default(),
     });
 
     if !opts.sqlite.is_empty() {

@@ -7,5 +7,6 @@ mod http_trigger;
 mod limits;
 mod outbound;
 mod redis_trigger;
+mod spares;
 mod startup;
 mod stores;
