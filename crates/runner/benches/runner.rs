@@ -4,26 +4,36 @@
 //!
 //! Client and servers are separate processes, as with `wrk` or `oha`: the
 //! bench (the client) starts `sales-runner up` (the binary cargo builds for
-//! this bench, release profile) with the probe guest, and — as the baseline —
+//! this bench, release profile) with two guests, and — as the baseline —
 //! itself again as a bare hyper server answering 200, on the same runtime
 //! settings as `sales-runner up`. On a machine with two or more CPUs the
 //! servers are pinned to CPU 0 and the client to CPU 1 (`taskset`), so the
 //! client's and the server's work never share a core and the server's Tokio
 //! runtime has one worker, as on a one-vCPU container. For a no-op request
-//! and a request doing one SQLite read, at concurrency 1, 16 and 64, the
+//! (`noop`: the minimal guest, `crates/runner/guests/minimal`, which answers
+//! 200 and reads nothing of the request), the probe guest's `?op=noop`
+//! (`probe`: spin-sdk's full `Request` conversion — every header, the body,
+//! the query — before answering) and a request doing one SQLite read
+//! (`sqlread`, probe guest), at concurrency 1, 16 and 64, the
 //! client runs keep-alive HTTP/1.1 connections in a closed loop for a fixed
 //! time (after a 0.5 s warm-up) and reports requests/s, p50/p99 latency and
 //! the server process's CPU time per request (user + system, from
 //! `/proc/<pid>/stat`: independent of the client, and much less of the
-//! machine's load than latency is). "Runner overhead" is the no-op p50 (and
-//! CPU per request) minus the baseline's at concurrency 1: client, kernel
-//! TCP and HTTP parsing costs cancel out.
+//! machine's load than latency is), the machine's steal time over the row
+//! (`/proc/stat`) and the server's context switches per request (voluntary
+//! and not, summed over its threads from `/proc/<pid>/task/*/status`).
+//! "Runner overhead" is the no-op p50 (and CPU per request) minus the
+//! baseline's at concurrency 1: client, kernel TCP and HTTP parsing costs
+//! cancel out; it is given for the minimal guest (the headline) and for
+//! the probe guest's `?op=noop`.
 //!
 //! Environment: `BENCH_SECONDS` (default 5) per row; `BENCH_ONLY` (a
-//! comma-separated list of `baseline`, `noop`, `sqlread`) and
+//! comma-separated list of `baseline`, `noop`, `probe`, `sqlread`) and
 //! `BENCH_CONCURRENCY` (e.g. `1,16`) narrow the run; `BENCH_PIN=0` turns the
 //! CPU pinning off; `BENCH_GUEST=<file.wasm>` uses an already built probe
-//! guest instead of running `cargo build` for it; `BENCH_RUNNER=<path>`
+//! guest instead of running `cargo build` for the guests, and
+//! `BENCH_MINIMAL_GUEST=<file.wasm>` the minimal one (default:
+//! `runner_guest_minimal.wasm` beside `BENCH_GUEST`); `BENCH_RUNNER=<path>`
 //! measures another `sales-runner` binary (an older build, for a
 //! before/after comparison); `SALES_RUNNER_LOG` is passed to the runner (default
 //! `info`: one log line per request, as `sales-runner up` logs; the log goes
@@ -49,9 +59,14 @@ fn root() -> PathBuf {
         .unwrap()
 }
 
-fn build_guest() -> PathBuf {
+/// The probe guest and the minimal guest, built unless given.
+fn build_guests() -> (PathBuf, PathBuf) {
     if let Some(wasm) = std::env::var_os("BENCH_GUEST") {
-        return PathBuf::from(wasm);
+        let probe = PathBuf::from(wasm);
+        let minimal = std::env::var_os("BENCH_MINIMAL_GUEST")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| probe.with_file_name("runner_guest_minimal.wasm"));
+        return (probe, minimal);
     }
     let status = Command::new(env!("CARGO"))
         .current_dir(root())
@@ -62,14 +77,20 @@ fn build_guest() -> PathBuf {
             "--release",
             "-p",
             "runner-guest-probe",
+            "-p",
+            "runner-guest-minimal",
         ])
         .status()
         .unwrap();
     assert!(status.success());
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    target.join("wasm32-wasip2/release/runner_guest_probe.wasm")
+        .unwrap_or_else(|| root().join("target"))
+        .join("wasm32-wasip2/release");
+    (
+        target.join("runner_guest_probe.wasm"),
+        target.join("runner_guest_minimal.wasm"),
+    )
 }
 
 /// A server process, killed when dropped.
@@ -119,6 +140,32 @@ impl Server {
         let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
         // USER_HZ is 100 on Linux.
         Duration::from_millis(ticks * 10)
+    }
+
+    /// Context switches of the process so far, voluntary and not, summed
+    /// over its threads.
+    fn context_switches(&self) -> (u64, u64) {
+        let mut total = (0, 0);
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.child.id())) else {
+            return total;
+        };
+        for task in tasks.flatten() {
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            for line in status.lines() {
+                let value = |l: &str| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(0)
+                };
+                if line.starts_with("voluntary_ctxt_switches") {
+                    total.0 += value(line);
+                } else if line.starts_with("nonvoluntary_ctxt_switches") {
+                    total.1 += value(line);
+                }
+            }
+        }
+        total
     }
 
     fn status_lines(&self) -> Vec<String> {
@@ -171,6 +218,22 @@ struct Stats {
     p99: Duration,
     /// Server CPU time per request.
     cpu: Duration,
+    /// Steal time of the whole machine over the row.
+    steal: Duration,
+    /// The server's voluntary and involuntary context switches per request.
+    csw: (f64, f64),
+}
+
+/// Steal time of all CPUs so far (`/proc/stat`, in USER_HZ ticks of 10 ms).
+fn steal_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks = stat
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(8))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
 }
 
 async fn client_loop(addr: SocketAddr, path: &'static str, until: Instant) -> Vec<Duration> {
@@ -223,11 +286,20 @@ async fn measure(server: &Server, path: &'static str, concurrency: usize, second
     )
     .await;
     let cpu_before = server.cpu_time();
+    let steal_before = steal_time();
+    let csw_before = server.context_switches();
     let started = Instant::now();
     let until = started + Duration::from_secs_f64(seconds);
     let mut all = run_clients(server.addr, path, concurrency, until).await;
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = server.cpu_time().saturating_sub(cpu_before);
+    let steal = steal_time().saturating_sub(steal_before);
+    let csw_after = server.context_switches();
+    let n = all.len().max(1) as f64;
+    let csw = (
+        csw_after.0.saturating_sub(csw_before.0) as f64 / n,
+        csw_after.1.saturating_sub(csw_before.1) as f64 / n,
+    );
     all.sort();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
     Stats {
@@ -235,6 +307,8 @@ async fn measure(server: &Server, path: &'static str, concurrency: usize, second
         p50: pct(0.50),
         p99: pct(0.99),
         cpu: cpu / all.len().max(1) as u32,
+        steal,
+        csw,
     }
 }
 
@@ -293,7 +367,7 @@ async fn bench(server_cpu: Option<usize>, pinned: bool) {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5.0);
-    let wasm = build_guest();
+    let (wasm, minimal) = build_guests();
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("spin.toml");
     std::fs::write(
@@ -301,8 +375,11 @@ async fn bench(server_cpu: Option<usize>, pinned: bool) {
         format!(
             "spin_manifest_version = 2\n[application]\nname = \"bench\"\n\
              [[trigger.http]]\nroute = \"/...\"\ncomponent = \"probe\"\n\
-             [component.probe]\nsource = \"{}\"\nsqlite_databases = [\"default\"]\n",
-            wasm.display()
+             [[trigger.http]]\nroute = \"/minimal\"\ncomponent = \"minimal\"\n\
+             [component.probe]\nsource = \"{}\"\nsqlite_databases = [\"default\"]\n\
+             [component.minimal]\nsource = \"{}\"\n",
+            wasm.display(),
+            minimal.display()
         ),
     )
     .unwrap();
@@ -347,10 +424,13 @@ async fn bench(server_cpu: Option<usize>, pinned: bool) {
             "not pinned"
         }
     );
-    println!("| scenario | concurrency | requests/s | p50 | p99 | server CPU/request |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| scenario | concurrency | requests/s | p50 | p99 | server CPU/request | steal (all CPUs) | server context switches/request (voluntary + involuntary) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let mut base_c1 = None;
     let mut noop_c1 = None;
+    let mut probe_c1 = None;
     for (key, name, server, path) in [
         (
             "baseline",
@@ -358,7 +438,13 @@ async fn bench(server_cpu: Option<usize>, pinned: bool) {
             &base,
             "/",
         ),
-        ("noop", "no-op component", &runner, "/?op=noop"),
+        (
+            "noop",
+            "no-op component (minimal guest)",
+            &runner,
+            "/minimal",
+        ),
+        ("probe", "probe guest `?op=noop`", &runner, "/?op=noop"),
         (
             "sqlread",
             "one SQLite read (`SELECT 1` on `default`)",
@@ -372,11 +458,14 @@ async fn bench(server_cpu: Option<usize>, pinned: bool) {
         for &c in &levels {
             let s = measure(server, path, c, seconds).await;
             println!(
-                "| {name} | {c} | {:.0} | {} | {} | {} |",
+                "| {name} | {c} | {:.0} | {} | {} | {} | {} ms | {:.2} + {:.2} |",
                 s.rps,
                 us(s.p50),
                 us(s.p99),
-                us(s.cpu)
+                us(s.cpu),
+                s.steal.as_millis(),
+                s.csw.0,
+                s.csw.1
             );
             if c == 1 && key == "baseline" {
                 base_c1 = Some((s.p50, s.cpu));
@@ -384,14 +473,22 @@ async fn bench(server_cpu: Option<usize>, pinned: bool) {
             if c == 1 && key == "noop" {
                 noop_c1 = Some((s.p50, s.cpu));
             }
+            if c == 1 && key == "probe" {
+                probe_c1 = Some((s.p50, s.cpu));
+            }
         }
     }
-    if let (Some((bp, bc)), Some((np, nc))) = (base_c1, noop_c1) {
-        println!(
-            "runner overhead at concurrency 1 (no-op - baseline): p50 {}, server CPU/request {}",
-            us(np.saturating_sub(bp)),
-            us(nc.saturating_sub(bc))
-        );
+    for (what, row) in [
+        ("no-op, minimal guest", noop_c1),
+        ("probe guest ?op=noop", probe_c1),
+    ] {
+        if let (Some((bp, bc)), Some((np, nc))) = (base_c1, row) {
+            println!(
+                "runner overhead at concurrency 1 ({what} - baseline): p50 {}, server CPU/request {}",
+                us(np.saturating_sub(bp)),
+                us(nc.saturating_sub(bc))
+            );
+        }
     }
     println!(
         "runner process after the run: {}; load average at the end: {}",
