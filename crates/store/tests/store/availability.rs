@@ -679,3 +679,124 @@ fn the_loader_reads_a_checks_stock_and_capacity_in_two_statements() {
     assert_eq!((spec.routings.len(), spec.services.len()), (1, 1));
     assert!(PromiseContext::new(spec).is_ok());
 }
+
+/// Runs every statement and, for each that reads `reservation_lines`,
+/// first records SQLite's query plan for it (writes included: the hold's
+/// totals and positions are moved by `INSERT … SELECT`, `UPDATE … FROM`
+/// and `DELETE … IN (SELECT …)` over its rows).
+struct HoldRowPlans<'a> {
+    db: &'a RusqliteDb,
+    plans: std::cell::RefCell<Vec<String>>,
+}
+
+impl Db for HoldRowPlans<'_> {
+    fn execute(
+        &self,
+        sql: &str,
+        params: &[sales_store::db::Value],
+    ) -> Result<sales_store::db::Rows, sales_store::db::DbError> {
+        let reads = sql.contains("FROM reservation_lines");
+        if reads {
+            let plan = self
+                .db
+                .execute(&format!("EXPLAIN QUERY PLAN {sql}"), params)?;
+            let detail: Vec<String> = plan
+                .iter()
+                .map(|r| r.text("detail").unwrap().to_owned())
+                .collect();
+            self.plans.borrow_mut().push(detail.join("\n"));
+        }
+        self.db.execute(sql, params)
+    }
+}
+
+/// Issue 7: `reservation_lines` has no index by position (migration 20):
+/// a hold's rows are read only by their hold, through the primary key, and
+/// each index by position cost a 20-line hold some 30 leaf pages written.
+/// Every statement that reads a hold's rows — reserving, getting,
+/// releasing, expiring — searches the primary key; none scans the table.
+#[test]
+fn a_holds_rows_are_read_by_their_hold_alone_through_the_primary_key() {
+    let db = db();
+    let indexes = db
+        .execute("PRAGMA index_list('reservation_lines')", &[])
+        .unwrap();
+    let names: Vec<&str> = indexes.iter().map(|r| r.text("name").unwrap()).collect();
+    assert!(
+        names.iter().all(|n| n.starts_with("sqlite_autoindex")),
+        "reservation_lines keeps only its primary key: {names:?}"
+    );
+    let (p, q) = (ProductId::new(), ProductId::new());
+    let (a, b) = (warehouse(&db, "A"), warehouse(&db, "B"));
+    for (product, w) in [(p, a), (p, b), (q, a), (q, b)] {
+        set_on_hand(&db, product, w, dec!(10));
+    }
+    let plans = HoldRowPlans {
+        db: &db,
+        plans: std::cell::RefCell::new(Vec::new()),
+    };
+    let rows = [(p, a, dec!(1), 0), (q, b, dec!(2), 1), (p, b, dec!(3), 2)];
+    let first = hold_of(&db, &rows, None);
+    reservations::reserve(&plans, &first, at(2)).unwrap();
+    assert_eq!(
+        reservations::get(&plans, first.id)
+            .unwrap()
+            .record
+            .rows
+            .len(),
+        3
+    );
+    reservations::release(&plans, first.id, at(3)).unwrap();
+    let second = hold_of(&db, &rows, Some(today()));
+    reservations::reserve(&plans, &second, at(2)).unwrap();
+    reservations::expire_due(&plans, today() + chrono::Days::new(1), at(4)).unwrap();
+    assert_eq!(
+        reservations::get(&db, second.id).unwrap().record.status,
+        ReservationStatus::Expired
+    );
+    assert_totals_match_ledger(&db, "reserving, releasing and expiring");
+    let plans = plans.plans.into_inner();
+    assert!(plans.len() >= 6, "{plans:?}");
+    for plan in &plans {
+        assert!(
+            plan.contains("SEARCH reservation_lines USING PRIMARY KEY (reservation_id=?)")
+                && !plan.contains("SCAN reservation_lines"),
+            "{plan}"
+        );
+    }
+}
+
+/// Migration 20 drops the index by position from a database that has
+/// holds: they read back, release and keep the totals as before.
+#[test]
+fn migration_20_keeps_the_holds_written_before_it() {
+    let db = RusqliteDb::open_in_memory().unwrap();
+    migrate::migrate_to(&db, &migrate::MIGRATIONS[..19]).unwrap();
+    let (p, q) = (ProductId::new(), ProductId::new());
+    let w = warehouse(&db, "A");
+    set_on_hand(&db, p, w, dec!(10));
+    set_on_hand(&db, q, w, dec!(10));
+    let kept = hold_of(&db, &[(p, w, dec!(1), 0), (q, w, dec!(2), 0)], None);
+    let released = hold_of(&db, &[(p, w, dec!(4), 0)], None);
+    let before = reservations::reserve(&db, &kept, at(2)).unwrap();
+    reservations::reserve(&db, &released, at(2)).unwrap();
+    migrate::migrate(&db).unwrap();
+    let index = db
+        .execute(
+            "SELECT name FROM sqlite_schema WHERE name = 'reservation_lines_position'",
+            &[],
+        )
+        .unwrap();
+    assert!(index.is_empty(), "the index is gone");
+    assert_eq!(reservations::get(&db, kept.id).unwrap(), before);
+    reservations::release(&db, released.id, at(3)).unwrap();
+    assert_totals_match_ledger(&db, "a release after the migration");
+    assert_eq!(
+        stock::position(&db, p, w).unwrap().unwrap().reserved,
+        dec!(1)
+    );
+    assert_eq!(
+        stock::position(&db, q, w).unwrap().unwrap().reserved,
+        dec!(2)
+    );
+}
