@@ -33,7 +33,10 @@
 //! CPU pinning off; `BENCH_GUEST=<file.wasm>` uses an already built probe
 //! guest instead of running `cargo build` for the guests, and
 //! `BENCH_MINIMAL_GUEST=<file.wasm>` the minimal one (default:
-//! `runner_guest_minimal.wasm` beside `BENCH_GUEST`); `BENCH_RUNNER=<path>`
+//! `runner_guest_minimal.wasm` beside `BENCH_GUEST`); `BENCH_THINK_US=<µs>`
+//! makes each client pause that long after every response (requests are
+//! then not back to back: the server goes idle between them, as the bare
+//! server does anyway); `BENCH_RUNNER=<path>`
 //! measures another `sales-runner` binary (an older build, for a
 //! before/after comparison); `SALES_RUNNER_LOG` is passed to the runner (default
 //! `info`: one log line per request, as `sales-runner up` logs; the log goes
@@ -245,6 +248,7 @@ async fn client_loop(addr: SocketAddr, path: &'static str, until: Instant) -> Ve
             .unwrap();
     tokio::spawn(conn);
     let host = addr.to_string();
+    let think = think_time();
     let mut latencies = Vec::with_capacity(100_000);
     while Instant::now() < until {
         let req = http::Request::get(path)
@@ -256,8 +260,21 @@ async fn client_loop(addr: SocketAddr, path: &'static str, until: Instant) -> Ve
         assert_eq!(resp.status(), 200);
         resp.into_body().collect().await.unwrap();
         latencies.push(started.elapsed());
+        if !think.is_zero() {
+            // Blocks the client's one thread: nothing else to do meanwhile.
+            std::thread::sleep(think);
+        }
     }
     latencies
+}
+
+/// `BENCH_THINK_US`: a pause of the client after each response (default
+/// none: back-to-back requests).
+fn think_time() -> Duration {
+    std::env::var("BENCH_THINK_US")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_micros)
 }
 
 async fn run_clients(

@@ -21,7 +21,10 @@ sqlite_databases = ["default"]
 "#;
 
 fn stats(app: &Running) -> SpareStats {
-    app.app.as_ref().unwrap().spare_stats()
+    match app.app.as_ref() {
+        Some(app) => app.spare_stats(),
+        None => panic!("the app was shut down"),
+    }
 }
 
 /// Waits until a spare is ready: one component, so one was made that no
