@@ -298,6 +298,7 @@ impl SqliteDb {
             // The checkpoint thread does it (see the module docs).
             conn.pragma_update(None, "wal_autocheckpoint", 0)
                 .map_err(|e| format!("failed to set wal_autocheckpoint: {e}"))?;
+            wal_trace::install(&conn);
         }
         conn.progress_handler(PROGRESS_STEPS, Some(past_deadline));
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -436,8 +437,11 @@ pub fn execute(
     statement: &str,
     params: &[SqlValue],
 ) -> Result<SqlResult, String> {
+    wal_trace::statement(conn, statement);
     let mut stmt = conn.prepare_cached(statement).map_err(|e| e.to_string())?;
-    run(&mut stmt, params).map_err(|e| e.to_string())
+    let result = run(&mut stmt, params).map_err(|e| e.to_string());
+    wal_trace::after(conn);
+    result
 }
 
 /// Executes one statement on this thread with the busy timeout off;
@@ -451,8 +455,11 @@ pub fn execute_now(
     params: &[SqlValue],
 ) -> Option<Result<SqlResult, String>> {
     let result = without_waiting(conn, || {
+        wal_trace::statement(conn, statement);
         let mut stmt = conn.prepare_cached(statement).map_err(Failure::Sql)?;
-        run(&mut stmt, params)
+        let result = run(&mut stmt, params);
+        wal_trace::after(conn);
+        result
     })?;
     let met_a_lock = result.as_ref().is_err_and(Failure::is_busy);
     (!met_a_lock).then(|| result.map_err(|e| e.to_string()))
@@ -523,6 +530,158 @@ fn run(stmt: &mut Statement<'_>, params: &[SqlValue]) -> Result<SqlResult, Failu
         out.push(values);
     }
     Ok(SqlResult { columns, rows: out })
+}
+
+/// Diagnostics, off unless the environment names a file in
+/// `SALES_WAL_TRACE` when the process starts: after every commit that wrote
+/// to a file database's WAL, one tab-separated line is appended to it —
+/// the frames (pages) the commit added to the WAL, the statements the
+/// transaction ran, the database file, and the first 70 characters of
+/// each write statement (`|`-separated). Matched against the frames of the
+/// WAL file itself it tells which b-trees each kind of transaction writes
+/// (BENCHMARKS.md, Order submission over HTTP, session 7). A hook set on
+/// every connection; nothing reads the file.
+mod wal_trace {
+    use std::collections::HashMap;
+    use std::ffi::{c_char, c_int, c_void, CStr};
+    use std::io::Write;
+    use std::sync::{Mutex, OnceLock};
+
+    struct Trace {
+        out: Mutex<std::fs::File>,
+        /// Per connection (its `sqlite3*`): statements since its last
+        /// commit, and the write statements among them.
+        pending: Mutex<HashMap<usize, (u32, Vec<String>)>>,
+        /// Per WAL file: frames in it after the last commit.
+        frames: Mutex<HashMap<String, i64>>,
+    }
+
+    fn trace() -> Option<&'static Trace> {
+        static T: OnceLock<Option<Trace>> = OnceLock::new();
+        T.get_or_init(|| {
+            let path = std::env::var_os("SALES_WAL_TRACE")?;
+            let out = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .ok()?;
+            Some(Trace {
+                out: Mutex::new(out),
+                pending: Mutex::new(HashMap::new()),
+                frames: Mutex::new(HashMap::new()),
+            })
+        })
+        .as_ref()
+    }
+
+    /// Frames a commit added: the WAL holds `now` frames after it and held
+    /// `before` after the previous commit — unless a checkpoint let the
+    /// next writer start the WAL over, when all `now` are this commit's
+    /// (a restarting commit longer than the WAL was is counted short: hold
+    /// a read transaction open to keep the WAL from restarting when every
+    /// frame matters).
+    pub(super) fn added(before: i64, now: i64) -> i64 {
+        if now > before {
+            now - before
+        } else {
+            now
+        }
+    }
+
+    pub(super) fn install(conn: &rusqlite::Connection) {
+        if trace().is_some() {
+            // SAFETY: the connection's handle is live; the hook reads only
+            // its arguments and this module's statics.
+            unsafe {
+                rusqlite::ffi::sqlite3_wal_hook(conn.handle(), Some(hook), std::ptr::null_mut());
+            }
+        }
+    }
+
+    fn key(conn: &rusqlite::Connection) -> usize {
+        // SAFETY: the handle's address is used as a key only.
+        unsafe { conn.handle() as usize }
+    }
+
+    pub(super) fn statement(conn: &rusqlite::Connection, sql: &str) {
+        let Some(t) = trace() else { return };
+        let Ok(mut pending) = t.pending.lock() else {
+            return;
+        };
+        let entry = pending.entry(key(conn)).or_default();
+        entry.0 += 1;
+        let head = sql.trim_start();
+        let word = head.split_whitespace().next().unwrap_or("");
+        let reads = [
+            "SELECT",
+            "WITH",
+            "BEGIN",
+            "PRAGMA",
+            "COMMIT",
+            "END",
+            "ROLLBACK",
+            "SAVEPOINT",
+            "RELEASE",
+        ];
+        if !reads.iter().any(|r| word.eq_ignore_ascii_case(r)) {
+            let words: Vec<&str> = head.split_whitespace().collect();
+            entry.1.push(words.join(" ").chars().take(70).collect());
+        }
+    }
+
+    /// After a statement: outside a transaction, forget its statements
+    /// (a commit's were taken by the hook already).
+    pub(super) fn after(conn: &rusqlite::Connection) {
+        if let Some(t) = trace() {
+            if conn.is_autocommit() {
+                if let Ok(mut pending) = t.pending.lock() {
+                    pending.remove(&key(conn));
+                }
+            }
+        }
+    }
+
+    unsafe extern "C" fn hook(
+        _: *mut c_void,
+        db: *mut rusqlite::ffi::sqlite3,
+        name: *const c_char,
+        frames: c_int,
+    ) -> c_int {
+        let Some(t) = trace() else { return 0 };
+        // SAFETY: SQLite passes its live handle and the database's
+        // NUL-terminated schema name; the file name it answers lives as
+        // long as the connection.
+        let file = unsafe {
+            let f = rusqlite::ffi::sqlite3_db_filename(db, name);
+            if f.is_null() {
+                String::new()
+            } else {
+                CStr::from_ptr(f).to_string_lossy().into_owned()
+            }
+        };
+        let now = i64::from(frames);
+        let before = t
+            .frames
+            .lock()
+            .ok()
+            .and_then(|mut f| f.insert(file.clone(), now))
+            .unwrap_or(0);
+        let (statements, writes) = t
+            .pending
+            .lock()
+            .ok()
+            .and_then(|mut p| p.remove(&(db as usize)))
+            .unwrap_or_default();
+        let line = format!(
+            "{}\t{statements}\t{file}\t{}\n",
+            added(before, now),
+            writes.join(" | ")
+        );
+        if let Ok(mut out) = t.out.lock() {
+            let _ = out.write_all(line.as_bytes());
+        }
+        rusqlite::ffi::SQLITE_OK
+    }
 }
 
 /// The key-value table Spin keeps in SQLite.
@@ -696,6 +855,16 @@ mod tests {
         assert_eq!(used, 0, "memstatus is off");
         assert!(ours, "SQLite's blocks come from mimalloc");
         db.release(conn);
+    }
+
+    /// The WAL trace's frames per commit: the growth since the last
+    /// commit, or everything when a checkpoint let the WAL start over.
+    #[test]
+    fn the_wal_trace_counts_a_commits_frames_across_a_restart() {
+        assert_eq!(wal_trace::added(0, 7), 7);
+        assert_eq!(wal_trace::added(100, 154), 54);
+        assert_eq!(wal_trace::added(154, 20), 20, "restarted");
+        assert_eq!(wal_trace::added(20, 20), 20, "restarted, same length");
     }
 
     #[test]
