@@ -553,33 +553,28 @@ async fn prepare_spare(
 
 /// Instantiates inline (no spare was ready). When the pooling allocator is
 /// out of slots and spares hold some, the spares are dropped and the
-/// instantiation is tried once more in a new store: a spare never makes a
+/// instantiation is tried once more, in the same store (the request and its
+/// response outparam are already in its table): a spare never makes a
 /// request fail.
 async fn instantiate_inline(
     app: &Arc<AppState>,
     component: &Arc<ComponentRuntime>,
     pre: &ProxyPre<HostState>,
-    store: Store<HostState>,
-) -> (Store<HostState>, wasmtime::Result<Proxy>) {
-    let mut store = store;
-    let first = pre.instantiate_async(&mut store).await;
-    match first {
+    store: &mut Store<HostState>,
+) -> wasmtime::Result<Proxy> {
+    match pre.instantiate_async(&mut *store).await {
         Err(e)
             if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
                 .is_some()
                 && app.spares.clear() > 0 =>
         {
-            tracing::warn!(component = %component.id, "pool exhausted ({e}); spare instances dropped, instantiating again");
-            match new_store(app, component) {
-                Ok(mut fresh) => {
-                    drop(store);
-                    let again = pre.instantiate_async(&mut fresh).await;
-                    (fresh, again)
-                }
-                Err(e2) => (store, Err(wasmtime::format_err!("{e2:#}"))),
-            }
+            tracing::warn!(
+                component = %component.id,
+                "pool exhausted ({e}); spare instances dropped, instantiating again"
+            );
+            pre.instantiate_async(&mut *store).await
         }
-        other => (store, other),
+        other => other,
     }
 }
 
@@ -699,9 +694,9 @@ where
     let app = app.clone();
     let component = component.clone();
     let guest: GuestFuture = Box::pin(async move {
-        let (mut store, proxy) = match ready {
-            Some(proxy) => (store, Ok(proxy)),
-            None => instantiate_inline(&app, &component, &pre, store).await,
+        let proxy = match ready {
+            Some(proxy) => Ok(proxy),
+            None => instantiate_inline(&app, &component, &pre, &mut store).await,
         };
         // The next request of this component gets a spare only after one
         // that instantiated: a component whose instantiation fails keeps

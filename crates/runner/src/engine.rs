@@ -85,9 +85,18 @@ const KEEP_RESIDENT: usize = 2 << 20;
 /// (wasmtime's default is 100).
 const MAX_UNUSED_WARM_SLOTS: u32 = 32;
 
+/// Component instances the pool holds at once; `SALES_RUNNER_POOL_INSTANCES`
+/// sets another number (a test exhausts a small pool with it).
+fn pool_instances() -> u32 {
+    std::env::var("SALES_RUNNER_POOL_INSTANCES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000)
+}
+
 fn pooling_config() -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::default();
-    pool.total_component_instances(1_000)
+    pool.total_component_instances(pool_instances())
         .total_core_instances(2_000)
         .total_memories(1_000)
         .total_tables(2_000)
