@@ -437,10 +437,10 @@ pub fn execute(
     statement: &str,
     params: &[SqlValue],
 ) -> Result<SqlResult, String> {
-    wal_trace::statement(conn, statement);
+    let read = wal_trace::statement(conn, statement);
     let mut stmt = conn.prepare_cached(statement).map_err(|e| e.to_string())?;
     let result = run(&mut stmt, params).map_err(|e| e.to_string());
-    wal_trace::after(conn);
+    wal_trace::after(conn, statement, read);
     result
 }
 
@@ -455,10 +455,10 @@ pub fn execute_now(
     params: &[SqlValue],
 ) -> Option<Result<SqlResult, String>> {
     let result = without_waiting(conn, || {
-        wal_trace::statement(conn, statement);
+        let read = wal_trace::statement(conn, statement);
         let mut stmt = conn.prepare_cached(statement).map_err(Failure::Sql)?;
         let result = run(&mut stmt, params);
-        wal_trace::after(conn);
+        wal_trace::after(conn, statement, read);
         result
     })?;
     let met_a_lock = result.as_ref().is_err_and(Failure::is_busy);
@@ -537,7 +537,10 @@ fn run(stmt: &mut Statement<'_>, params: &[SqlValue]) -> Result<SqlResult, Failu
 /// to a file database's WAL, one tab-separated line is appended to it —
 /// the frames (pages) the commit added to the WAL, the statements the
 /// transaction ran, the database file, and the first 70 characters of
-/// each write statement (`|`-separated). Matched against the frames of the
+/// each write statement (`|`-separated); and to `<file>.reads` a line per
+/// statement that read pages from the files (page-cache misses: a
+/// connection's cache is emptied whenever another connection has
+/// committed) — the pages and the statement's first 90 characters. Matched against the frames of the
 /// WAL file itself it tells which b-trees each kind of transaction writes
 /// (BENCHMARKS.md, Order submission over HTTP, session 7). A hook set on
 /// every connection; nothing reads the file.
@@ -549,6 +552,8 @@ mod wal_trace {
 
     struct Trace {
         out: Mutex<std::fs::File>,
+        /// `<file>.reads`: per statement, the pages it read from the files.
+        reads: Mutex<std::fs::File>,
         /// Per connection (its `sqlite3*`): statements since its last
         /// commit, and the write statements among them.
         pending: Mutex<HashMap<usize, (u32, Vec<String>)>>,
@@ -560,13 +565,18 @@ mod wal_trace {
         static T: OnceLock<Option<Trace>> = OnceLock::new();
         T.get_or_init(|| {
             let path = std::env::var_os("SALES_WAL_TRACE")?;
-            let out = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .ok()?;
+            let open = |p: &std::ffi::OsStr| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .ok()
+            };
+            let mut reads = path.clone();
+            reads.push(".reads");
             Some(Trace {
-                out: Mutex::new(out),
+                out: Mutex::new(open(&path)?),
+                reads: Mutex::new(open(&reads)?),
                 pending: Mutex::new(HashMap::new()),
                 frames: Mutex::new(HashMap::new()),
             })
@@ -603,10 +613,29 @@ mod wal_trace {
         unsafe { conn.handle() as usize }
     }
 
-    pub(super) fn statement(conn: &rusqlite::Connection, sql: &str) {
-        let Some(t) = trace() else { return };
+    /// Pages this connection has read from the files (page-cache misses).
+    fn misses(conn: &rusqlite::Connection) -> c_int {
+        let (mut current, mut high) = (0, 0);
+        // SAFETY: the handle is live; SQLite writes the two counters.
+        unsafe {
+            rusqlite::ffi::sqlite3_db_status(
+                conn.handle(),
+                rusqlite::ffi::SQLITE_DBSTATUS_CACHE_MISS,
+                &mut current,
+                &mut high,
+                0,
+            );
+        }
+        current
+    }
+
+    /// Before a statement: notes it; answers the connection's page reads
+    /// so far (for [`after`]), 0 when tracing is off.
+    pub(super) fn statement(conn: &rusqlite::Connection, sql: &str) -> c_int {
+        let Some(t) = trace() else { return 0 };
+        let before = misses(conn);
         let Ok(mut pending) = t.pending.lock() else {
-            return;
+            return before;
         };
         let entry = pending.entry(key(conn)).or_default();
         entry.0 += 1;
@@ -627,12 +656,21 @@ mod wal_trace {
             let words: Vec<&str> = head.split_whitespace().collect();
             entry.1.push(words.join(" ").chars().take(70).collect());
         }
+        before
     }
 
     /// After a statement: outside a transaction, forget its statements
     /// (a commit's were taken by the hook already).
-    pub(super) fn after(conn: &rusqlite::Connection) {
+    pub(super) fn after(conn: &rusqlite::Connection, sql: &str, before: c_int) {
         if let Some(t) = trace() {
+            let read = misses(conn) - before;
+            if read > 0 {
+                let words: Vec<&str> = sql.split_whitespace().collect();
+                let text: String = words.join(" ").chars().take(90).collect();
+                if let Ok(mut out) = t.reads.lock() {
+                    let _ = writeln!(out, "{read}\t{text}");
+                }
+            }
             if conn.is_autocommit() {
                 if let Ok(mut pending) = t.pending.lock() {
                     pending.remove(&key(conn));
