@@ -525,6 +525,83 @@ fn save_over_rewrites_the_same_lines_in_place_and_reads_back_whole() {
     );
 }
 
+/// Issue 7: `save_over` leaves `quotation_id` out of its `UPDATE` when the
+/// order's quotation is the one `before` had (a submission never changes
+/// it), so its index entry is not rewritten; a changed quotation is still
+/// written, and found by the list's quotation filter (its index).
+#[test]
+fn save_over_writes_the_quotation_only_when_it_changed() {
+    use sales_domain::ids::QuotationId;
+    use sales_domain::orders::Order;
+    let db = db();
+    let w = world(&db, dec!(10));
+    let rec = draft(&db, &w, dec!(1));
+    let id = rec.record.order.id();
+    let by_quotation = |q: QuotationId| {
+        let filter = OrderFilter {
+            quotation_id: Some(q),
+            ..OrderFilter::default()
+        };
+        let (items, _) = orders::list(&db, &filter, &Page::first(10)).unwrap();
+        items
+            .iter()
+            .map(|o| o.record.order.id())
+            .collect::<Vec<_>>()
+    };
+    let with_quotation = |before: &OrderRecord, q: Option<QuotationId>| {
+        let mut parts = before.order.parts().clone();
+        parts.quotation_id = q;
+        OrderRecord {
+            order: Order::from_parts(parts).unwrap(),
+            ..before.clone()
+        }
+    };
+
+    // Changed (none -> one): written.
+    let q1 = QuotationId::new();
+    let one = with_quotation(&rec.record, Some(q1));
+    let saved = orders::save_over(&db, one, &rec.record.order, rec.version, at(3)).unwrap();
+    assert_eq!(
+        orders::get(&db, id).unwrap().record.order.quotation_id(),
+        Some(q1)
+    );
+    assert_eq!(by_quotation(q1), vec![id]);
+
+    // Unchanged, with another column changed: still the same quotation.
+    let mut parts = saved.record.order.parts().clone();
+    parts.customer_reference = Some("PO-7".into());
+    let same = OrderRecord {
+        order: Order::from_parts(parts).unwrap(),
+        ..saved.record.clone()
+    };
+    let saved = orders::save_over(&db, same, &saved.record.order, saved.version, at(4)).unwrap();
+    let back = orders::get(&db, id).unwrap();
+    assert_eq!(back.record.order.quotation_id(), Some(q1));
+    assert_eq!(
+        back.record.order.parts().customer_reference.as_deref(),
+        Some("PO-7")
+    );
+    assert_eq!(by_quotation(q1), vec![id]);
+
+    // Changed (one -> another, then -> none): written each time.
+    let q2 = QuotationId::new();
+    let two = with_quotation(&saved.record, Some(q2));
+    let saved = orders::save_over(&db, two, &saved.record.order, saved.version, at(5)).unwrap();
+    assert_eq!(
+        orders::get(&db, id).unwrap().record.order.quotation_id(),
+        Some(q2)
+    );
+    assert_eq!(by_quotation(q2), vec![id]);
+    assert!(by_quotation(q1).is_empty());
+    let none = with_quotation(&saved.record, None);
+    orders::save_over(&db, none, &saved.record.order, saved.version, at(6)).unwrap();
+    assert_eq!(
+        orders::get(&db, id).unwrap().record.order.quotation_id(),
+        None
+    );
+    assert!(by_quotation(q2).is_empty());
+}
+
 /// Issue 7: the waterfall is kept as the text pricing wrote (its key order,
 /// its spacing), never decoded and written out again — a tree in between
 /// would sort the keys — and a column that is not JSON is a decode error.
