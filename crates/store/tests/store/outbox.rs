@@ -587,3 +587,179 @@ fn writers_waking_consumers_at_once_leave_nothing_behind_and_nothing_twice() {
     assert!(drains >= 1);
     assert!(!outbox::drain_check(&setup, Utc::now()).unwrap().busy);
 }
+
+/// Records the query plan of every statement that reads or writes the
+/// `outbox` table (not `outbox_drain` alone).
+struct QueuePlans<'a> {
+    db: &'a RusqliteDb,
+    plans: std::cell::RefCell<Vec<(String, String)>>,
+}
+
+impl Db for QueuePlans<'_> {
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<sales_store::Rows, DbError> {
+        let touches = sql.contains("FROM outbox\n")
+            || sql.contains("FROM outbox ")
+            || sql.contains("UPDATE outbox ");
+        if touches {
+            let plan = self
+                .db
+                .execute(&format!("EXPLAIN QUERY PLAN {sql}"), params)?;
+            let detail: Vec<String> = plan
+                .iter()
+                .map(|r| r.text("detail").unwrap().to_owned())
+                .collect();
+            self.plans.borrow_mut().push((
+                sql.split_whitespace().collect::<Vec<_>>().join(" "),
+                detail.join("\n"),
+            ));
+        }
+        self.db.execute(sql, params)
+    }
+}
+
+/// Issue 7: the queue is one index (migration 21: `outbox_queue` replaced
+/// `outbox_due` and `outbox_lease`, which every event wrote on its insert,
+/// claim and completion). Every read of what is due — the claim's, the
+/// drain check's every wake-up makes, the drain's letting go — is answered
+/// from that index alone, never from the table's rows (their 3.5 KB
+/// payloads); the claim, the park and the status filter of the list
+/// search it; nothing scans the table.
+#[test]
+fn the_queue_is_read_from_one_index_alone() {
+    let db = db();
+    let indexes = db.execute("PRAGMA index_list('outbox')", &[]).unwrap();
+    let names: BTreeSet<&str> = indexes.iter().map(|r| r.text("name").unwrap()).collect();
+    assert!(names.contains("outbox_queue"), "{names:?}");
+    assert!(
+        !names.contains("outbox_due") && !names.contains("outbox_lease"),
+        "{names:?}"
+    );
+    let q = QueuePlans {
+        db: &db,
+        plans: std::cell::RefCell::new(Vec::new()),
+    };
+    let lease = Duration::seconds(30);
+    let a = outbox::enqueue(&q, &event("order.confirmed"), at(2)).unwrap();
+    let b = outbox::enqueue(&q, &event("order.submitted"), at(2)).unwrap();
+    assert!(outbox::drain_check(&q, at(2)).unwrap().due);
+    assert!(outbox::take_drain(&q, "one", at(2), lease).unwrap());
+    let got = outbox::claim(&q, "one", at(2), lease, 10, &policy()).unwrap();
+    assert_eq!(got.iter().map(|e| e.id).collect::<Vec<_>>(), vec![a, b]);
+    outbox::complete(&q, a, "one", at(2)).unwrap();
+    // `one` stops with `b`: a day later its lease ran out, the park runs
+    // (nothing at its last attempt yet) and `two` claims it again.
+    assert!(!outbox::let_go_if_idle(&q, "one", at(4)).unwrap());
+    let got = outbox::claim(&q, "two", at(4), lease, 10, &policy()).unwrap();
+    assert_eq!(got.iter().map(|e| e.id).collect::<Vec<_>>(), vec![b]);
+    outbox::fail(&q, b, "two", "boom", at(4), &policy()).unwrap();
+    let f = EventFilter {
+        status: Some(EventStatus::Pending),
+        ..Default::default()
+    };
+    assert_eq!(outbox::list(&q, &f, &Page::first(10)).unwrap().0.len(), 1);
+    assert!(outbox::let_go_if_idle(&q, "one", at(4)).unwrap());
+
+    let plans = q.plans.into_inner();
+    let kinds = |needle: &str| plans.iter().filter(|(s, _)| s.contains(needle)).count();
+    assert!(
+        kinds("SELECT EXISTS (SELECT 1 FROM outbox_drain") >= 1,
+        "drain check"
+    );
+    assert!(
+        kinds("SELECT EXISTS (SELECT 1 FROM outbox WHERE") >= 2,
+        "claims' reads"
+    );
+    assert!(kinds("SET status = 'parked'") >= 1, "park");
+    assert!(kinds("SET status = 'running'") >= 2, "claims");
+    assert!(
+        kinds("UPDATE outbox_drain SET owner = NULL") >= 1,
+        "letting go"
+    );
+    for (sql, plan) in &plans {
+        assert!(
+            !plan
+                .lines()
+                .any(|l| l.trim_start_matches(|c| "|`- ".contains(c)) == "SCAN outbox"),
+            "{sql}\n{plan}"
+        );
+        let reads_due = sql.starts_with("SELECT EXISTS") || sql.contains("NOT EXISTS");
+        let claims = sql.contains("SET status = 'running'");
+        if reads_due || claims {
+            // Every subquery over the queue is answered from the index alone.
+            for line in plan.lines().filter(|l| l.contains("SEARCH outbox USING")) {
+                let by_id = claims && line.contains("sqlite_autoindex_outbox_1 (id=?)");
+                assert!(
+                    by_id || line.contains("USING COVERING INDEX outbox_queue (status=?"),
+                    "{sql}\n{plan}"
+                );
+            }
+        }
+        if sql.contains("SET status = 'parked'") || sql.contains("WHERE status = ?") {
+            assert!(
+                plan.contains("INDEX outbox_queue (status=?"),
+                "{sql}\n{plan}"
+            );
+        }
+    }
+}
+
+/// Migration 21 replaces the queue's two indexes on a database with events
+/// in every state: pending, running under a lease, done, parked. Each is
+/// claimed, listed, kept or taken over as before.
+#[test]
+fn migration_21_keeps_the_queue_written_before_it() {
+    let db = RusqliteDb::open_in_memory().unwrap();
+    sales_store::migrate::migrate_to(&db, &sales_store::migrate::MIGRATIONS[..20]).unwrap();
+    let lease = Duration::seconds(30);
+    let one_try = RetryPolicy {
+        max_attempts: 1,
+        ..policy()
+    };
+    let done = outbox::enqueue(&db, &event("order.confirmed"), at(2)).unwrap();
+    let parked = outbox::enqueue(&db, &event("order.cancelled"), at(2)).unwrap();
+    let running = outbox::enqueue(&db, &event("order.amended"), at(2)).unwrap();
+    let got = outbox::claim(&db, "one", at(2), lease, 10, &policy()).unwrap();
+    assert_eq!(got.len(), 3);
+    outbox::complete(&db, done, "one", at(2)).unwrap();
+    outbox::fail(&db, parked, "one", "boom", at(2), &one_try).unwrap();
+    let pending = outbox::enqueue(&db, &event("order.submitted"), at(2)).unwrap();
+    let soon = at(2) + Duration::seconds(5);
+    sales_store::migrate::migrate(&db).unwrap();
+    assert_eq!(
+        sales_store::migrate::schema_version(&db).unwrap(),
+        sales_store::migrate::latest_version()
+    );
+
+    let status = |id| outbox::get(&db, id).unwrap().status;
+    assert_eq!(status(done), EventStatus::Done);
+    assert_eq!(status(parked), EventStatus::Parked);
+    let by_status = |s| {
+        let f = EventFilter {
+            status: Some(s),
+            ..Default::default()
+        };
+        let (items, _) = outbox::list(&db, &f, &Page::first(10)).unwrap();
+        items.iter().map(|e| e.id).collect::<Vec<_>>()
+    };
+    assert_eq!(by_status(EventStatus::Parked), vec![parked]);
+    assert_eq!(by_status(EventStatus::Running), vec![running]);
+    // The pending event is due; the running one is not while its lease holds.
+    assert_eq!(
+        outbox::drain_check(&db, soon).unwrap(),
+        DrainCheck {
+            busy: false,
+            due: true
+        }
+    );
+    let got = outbox::claim(&db, "two", soon, lease, 10, &policy()).unwrap();
+    assert_eq!(got.iter().map(|e| e.id).collect::<Vec<_>>(), vec![pending]);
+    outbox::complete(&db, pending, "two", soon).unwrap();
+    // A day later `one`'s lease ran out: `two` takes the running event over.
+    let got = outbox::claim(&db, "two", at(4), lease, 10, &policy()).unwrap();
+    assert_eq!(got.iter().map(|e| e.id).collect::<Vec<_>>(), vec![running]);
+    assert_eq!(got[0].attempts, 2);
+    outbox::complete(&db, running, "two", at(4)).unwrap();
+    assert!(!outbox::drain_check(&db, at(4)).unwrap().due);
+    outbox::retry_parked(&db, parked, at(4)).unwrap();
+    assert_eq!(by_status(EventStatus::Pending), vec![parked]);
+}
