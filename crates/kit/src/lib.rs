@@ -9,6 +9,8 @@
 //! ([`idempotency`]) and bearer-key authentication ([`auth`]) — lives here so
 //! every component answers the same way. [`fault`] injects failures between
 //! the steps of a transaction for atomicity tests (off unless configured).
+//! [`alloc`] is the components' global allocator (small-block free lists in
+//! front of dlmalloc, wasm32 only).
 //!
 //! What it deliberately does not do: business rules (those are in
 //! `sales-domain`) or SQL (that is `sales-store`). The only Spin SDK calls of
@@ -16,6 +18,7 @@
 //! a deadline; both behind the `spin` feature), so a move to a
 //! later SDK or WASI 0.3 touches this crate alone.
 
+pub mod alloc;
 pub mod auth;
 pub mod etag;
 pub mod fault;
