@@ -25,7 +25,7 @@ use sales_store::migrate;
 use sales_store::rusqlite_db::{Counted, RusqliteDb};
 use sales_store::{StoreError, Upserted};
 
-use crate::common::{at, db};
+use crate::common::{at, db, planned_where};
 use crate::fixtures;
 
 fn today() -> NaiveDate {
@@ -680,36 +680,6 @@ fn the_loader_reads_a_checks_stock_and_capacity_in_two_statements() {
     assert!(PromiseContext::new(spec).is_ok());
 }
 
-/// Runs every statement and, for each that reads `reservation_lines`,
-/// first records SQLite's query plan for it (writes included: the hold's
-/// totals and positions are moved by `INSERT … SELECT`, `UPDATE … FROM`
-/// and `DELETE … IN (SELECT …)` over its rows).
-struct HoldRowPlans<'a> {
-    db: &'a RusqliteDb,
-    plans: std::cell::RefCell<Vec<String>>,
-}
-
-impl Db for HoldRowPlans<'_> {
-    fn execute(
-        &self,
-        sql: &str,
-        params: &[sales_store::db::Value],
-    ) -> Result<sales_store::db::Rows, sales_store::db::DbError> {
-        let reads = sql.contains("FROM reservation_lines");
-        if reads {
-            let plan = self
-                .db
-                .execute(&format!("EXPLAIN QUERY PLAN {sql}"), params)?;
-            let detail: Vec<String> = plan
-                .iter()
-                .map(|r| r.text("detail").unwrap().to_owned())
-                .collect();
-            self.plans.borrow_mut().push(detail.join("\n"));
-        }
-        self.db.execute(sql, params)
-    }
-}
-
 /// Issue 7: `reservation_lines` has no index by position (migration 20):
 /// a hold's rows are read only by their hold, through the primary key, and
 /// each index by position cost a 20-line hold some 30 leaf pages written.
@@ -731,10 +701,9 @@ fn a_holds_rows_are_read_by_their_hold_alone_through_the_primary_key() {
     for (product, w) in [(p, a), (p, b), (q, a), (q, b)] {
         set_on_hand(&db, product, w, dec!(10));
     }
-    let plans = HoldRowPlans {
-        db: &db,
-        plans: std::cell::RefCell::new(Vec::new()),
-    };
+    // Writes included: the hold's totals are moved by `INSERT … SELECT`,
+    // `UPDATE … FROM` and `DELETE … IN (SELECT …)` over its rows.
+    let plans = planned_where(&db, |sql| sql.contains("FROM reservation_lines"));
     let rows = [(p, a, dec!(1), 0), (q, b, dec!(2), 1), (p, b, dec!(3), 2)];
     let first = hold_of(&db, &rows, None);
     reservations::reserve(&plans, &first, at(2)).unwrap();
@@ -755,9 +724,9 @@ fn a_holds_rows_are_read_by_their_hold_alone_through_the_primary_key() {
         ReservationStatus::Expired
     );
     assert_totals_match_ledger(&db, "reserving, releasing and expiring");
-    let plans = plans.plans.into_inner();
+    let plans = plans.into_plans();
     assert!(plans.len() >= 6, "{plans:?}");
-    for plan in &plans {
+    for (_, plan) in &plans {
         assert!(
             plan.contains("SEARCH reservation_lines USING PRIMARY KEY (reservation_id=?)")
                 && !plan.contains("SCAN reservation_lines"),

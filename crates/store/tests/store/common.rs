@@ -86,17 +86,19 @@ pub fn confirmed_order(
     .id()
 }
 
-/// Runs every statement on the real database and, for each `SELECT`, first
-/// records SQLite's query plan for it with the same parameters.
+/// Runs every statement on the real database and, for each one `which`
+/// picks, first records SQLite's query plan for it with the same
+/// parameters, beside the statement (its whitespace folded to single
+/// spaces).
 pub struct Planned<'a> {
     db: &'a RusqliteDb,
+    which: fn(&str) -> bool,
     plans: RefCell<Vec<(String, String)>>,
 }
 
 impl Db for Planned<'_> {
     fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
-        let head = sql.trim_start().to_ascii_uppercase();
-        if head.starts_with("SELECT") || head.starts_with("WITH") {
+        if (self.which)(sql) {
             let plan = self
                 .db
                 .execute(&format!("EXPLAIN QUERY PLAN {sql}"), params)?;
@@ -104,17 +106,35 @@ impl Db for Planned<'_> {
                 .iter()
                 .map(|r| r.text("detail").unwrap().to_owned())
                 .collect();
-            self.plans
-                .borrow_mut()
-                .push((sql.to_owned(), detail.join("\n")));
+            self.plans.borrow_mut().push((
+                sql.split_whitespace().collect::<Vec<_>>().join(" "),
+                detail.join("\n"),
+            ));
         }
         self.db.execute(sql, params)
     }
 }
 
+impl Planned<'_> {
+    /// Each recorded statement with its plan, in the order they ran.
+    pub fn into_plans(self) -> Vec<(String, String)> {
+        self.plans.into_inner()
+    }
+}
+
+/// A [`Planned`] recording the plan of every `SELECT` (and `WITH`).
 pub fn planned(db: &RusqliteDb) -> Planned<'_> {
+    planned_where(db, |sql| {
+        let head = sql.trim_start().to_ascii_uppercase();
+        head.starts_with("SELECT") || head.starts_with("WITH")
+    })
+}
+
+/// A [`Planned`] recording the plan of every statement `which` picks.
+pub fn planned_where(db: &RusqliteDb, which: fn(&str) -> bool) -> Planned<'_> {
     Planned {
         db,
+        which,
         plans: RefCell::new(Vec::new()),
     }
 }

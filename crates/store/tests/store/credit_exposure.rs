@@ -24,17 +24,7 @@ fn the_exposure_is_summed_from_a_covering_index() {
     let first = confirmed_order(&db, customer, "B2B-1", 2);
     let second = confirmed_order(&db, customer, "B2B-2", 2);
     // Totals as a priced submission leaves them; one order partly paid.
-    for (order, total, paid) in [(first, "100.00", "30.00"), (second, "50.00", "0")] {
-        db.execute(
-            "UPDATE sales_orders SET grand_total = ?, paid_amount = ? WHERE id = ?",
-            &[
-                Value::from(total),
-                Value::from(paid),
-                Value::Text(order.to_string()),
-            ],
-        )
-        .unwrap();
-    }
+    priced(&db, [(first, "100.00", "30.00"), (second, "50.00", "0")]);
     let p = planned(&db);
     let (open, unpaid) =
         orders::customer_exposure(&p, customer, Currency::EUR, OrderId::new()).unwrap();
@@ -115,17 +105,7 @@ fn migration_22_keeps_the_orders_written_before_it() {
     let customer = CustomerId::new();
     let first = confirmed_order(&db, customer, "B2B-1", 2);
     let second = confirmed_order(&db, customer, "B2B-2", 1);
-    for (order, total, paid) in [(first, "100.00", "30.00"), (second, "50.00", "0")] {
-        db.execute(
-            "UPDATE sales_orders SET grand_total = ?, paid_amount = ? WHERE id = ?",
-            &[
-                Value::from(total),
-                Value::from(paid),
-                Value::Text(order.to_string()),
-            ],
-        )
-        .unwrap();
-    }
+    priced(&db, [(first, "100.00", "30.00"), (second, "50.00", "0")]);
     let before = orders::customer_exposure(&db, customer, Currency::EUR, OrderId::new()).unwrap();
     migrate::migrate(&db).unwrap();
     assert_eq!(
@@ -150,4 +130,20 @@ fn migration_22_keeps_the_orders_written_before_it() {
             .collect::<Vec<_>>(),
         both
     );
+}
+
+/// Sets each order's grand total and paid amount, as a priced submission
+/// and a payment leave them.
+fn priced<const N: usize>(db: &impl Db, orders: [(OrderId, &str, &str); N]) {
+    for (order, total, paid) in orders {
+        db.execute(
+            "UPDATE sales_orders SET grand_total = ?, paid_amount = ? WHERE id = ?",
+            &[
+                Value::from(total),
+                Value::from(paid),
+                Value::Text(order.to_string()),
+            ],
+        )
+        .unwrap();
+    }
 }

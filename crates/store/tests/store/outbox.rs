@@ -11,7 +11,7 @@ use sales_store::rusqlite_db::RusqliteDb;
 use sales_store::{Page, StoreError};
 use serde_json::json;
 
-use crate::common::{at, db, on_threads};
+use crate::common::{at, db, on_threads, planned_where};
 
 fn event(topic: &str) -> NewEvent {
     NewEvent {
@@ -588,35 +588,6 @@ fn writers_waking_consumers_at_once_leave_nothing_behind_and_nothing_twice() {
     assert!(!outbox::drain_check(&setup, Utc::now()).unwrap().busy);
 }
 
-/// Records the query plan of every statement that reads or writes the
-/// `outbox` table (not `outbox_drain` alone).
-struct QueuePlans<'a> {
-    db: &'a RusqliteDb,
-    plans: std::cell::RefCell<Vec<(String, String)>>,
-}
-
-impl Db for QueuePlans<'_> {
-    fn execute(&self, sql: &str, params: &[Value]) -> Result<sales_store::Rows, DbError> {
-        let touches = sql.contains("FROM outbox\n")
-            || sql.contains("FROM outbox ")
-            || sql.contains("UPDATE outbox ");
-        if touches {
-            let plan = self
-                .db
-                .execute(&format!("EXPLAIN QUERY PLAN {sql}"), params)?;
-            let detail: Vec<String> = plan
-                .iter()
-                .map(|r| r.text("detail").unwrap().to_owned())
-                .collect();
-            self.plans.borrow_mut().push((
-                sql.split_whitespace().collect::<Vec<_>>().join(" "),
-                detail.join("\n"),
-            ));
-        }
-        self.db.execute(sql, params)
-    }
-}
-
 /// Issue 7: the queue is one index (migration 21: `outbox_queue` replaced
 /// `outbox_due` and `outbox_lease`, which every event wrote on its insert,
 /// claim and completion). Every read of what is due — the claim's, the
@@ -634,10 +605,13 @@ fn the_queue_is_read_from_one_index_alone() {
         !names.contains("outbox_due") && !names.contains("outbox_lease"),
         "{names:?}"
     );
-    let q = QueuePlans {
-        db: &db,
-        plans: std::cell::RefCell::new(Vec::new()),
-    };
+    // Every statement that reads or writes the `outbox` table (not
+    // `outbox_drain` alone).
+    let q = planned_where(&db, |sql| {
+        sql.contains("FROM outbox\n")
+            || sql.contains("FROM outbox ")
+            || sql.contains("UPDATE outbox ")
+    });
     let lease = Duration::seconds(30);
     let a = outbox::enqueue(&q, &event("order.confirmed"), at(2)).unwrap();
     let b = outbox::enqueue(&q, &event("order.submitted"), at(2)).unwrap();
@@ -659,7 +633,7 @@ fn the_queue_is_read_from_one_index_alone() {
     assert_eq!(outbox::list(&q, &f, &Page::first(10)).unwrap().0.len(), 1);
     assert!(outbox::let_go_if_idle(&q, "one", at(4)).unwrap());
 
-    let plans = q.plans.into_inner();
+    let plans = q.into_plans();
     let kinds = |needle: &str| plans.iter().filter(|(s, _)| s.contains(needle)).count();
     assert!(
         kinds("SELECT EXISTS (SELECT 1 FROM outbox_drain") >= 1,
