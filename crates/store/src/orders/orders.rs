@@ -727,30 +727,27 @@ fn write_order(
     // rewrite a leaf of `sales_orders_quotation` for nothing (issue 7: one
     // WAL page and ~3 page reads per submission). Unchanged, it is left out.
     let keep_quotation = before.is_some_and(|b| b.quotation_id() == rec.order.quotation_id());
-    let sql = if keep_quotation {
+    let quotation = if keep_quotation {
         params.remove(QUOTATION_PARAM);
-        "UPDATE sales_orders SET status = ?, held_from = ?,
-           requested_date = ?, customer_reference = ?, payment_terms = ?, grand_total = ?,
-           totals = ?, waterfall = ?, credit = ?, promise = ?, approval_request_id = ?,
-           submitted_by = ?, submitted_at = ?, status_reason = ?, paid_amount = ?,
-           revision = ?, version = version + 1, updated_at = ?
-         WHERE id = ? AND version = ?
-         RETURNING version, order_date, created_at, updated_at"
+        ""
     } else {
-        "UPDATE sales_orders SET status = ?, held_from = ?, quotation_id = ?,
+        "quotation_id = ?,"
+    };
+    let sql = format!(
+        "UPDATE sales_orders SET status = ?, held_from = ?, {quotation}
            requested_date = ?, customer_reference = ?, payment_terms = ?, grand_total = ?,
            totals = ?, waterfall = ?, credit = ?, promise = ?, approval_request_id = ?,
            submitted_by = ?, submitted_at = ?, status_reason = ?, paid_amount = ?,
            revision = ?, version = version + 1, updated_at = ?
          WHERE id = ? AND version = ?
          RETURNING version, order_date, created_at, updated_at"
-    };
+    );
     params.extend([
         Value::Text(time::to_sql(now)),
         Value::from(&id),
         Value::Integer(expected_version),
     ]);
-    let rows = db.execute(sql, &params)?;
+    let rows = db.execute(&sql, &params)?;
     let Some(row) = rows.first() else {
         return Err(stale_or_missing(db, TABLE, ENTITY, &id, expected_version));
     };
