@@ -123,6 +123,26 @@ async fn stock(app: &TestApp, w: &World) -> (String, String) {
     )
 }
 
+/// A new key with the manager role, and the principal it signs in as.
+async fn a_manager(app: &TestApp) -> (String, Value) {
+    let key = app
+        .create_key(&app.unique("boss"), &["manager"])
+        .await
+        .unwrap();
+    let me = app
+        .call_as(&key, Method::GET, "/api/v1/me", None, &[])
+        .await
+        .unwrap();
+    (key, me.body["id"].clone())
+}
+
+/// An approval chain of one level that `boss` alone decides.
+fn manager_chain(boss: &Value) -> Value {
+    json!({ "levels": [{ "name": "Manager",
+        "approvers": [{ "type": "principal", "id": boss }],
+        "mode": { "type": "any_one" } }] })
+}
+
 async fn count(app: &TestApp, path: &str) -> usize {
     app.count(path).await.unwrap()
 }
@@ -759,23 +779,12 @@ async fn an_approval_decided_while_the_order_was_held_applies_when_it_resumes() 
     let app = app().await;
     let w = world(&app, "10", None).await;
     let (b2b, code) = channel(&app, json!({})).await;
-    let manager = app
-        .create_key(&app.unique("boss"), &["manager"])
-        .await
-        .unwrap();
-    let boss = app
-        .call_as(&manager, Method::GET, "/api/v1/me", None, &[])
-        .await
-        .unwrap()
-        .body["id"]
-        .clone();
+    let (manager, boss) = a_manager(&app).await;
     app.create(
         "/api/v1/approval-policies",
         json!({ "name": "Any order", "applies_to": ["order"],
                 "condition": { "type": "channels", "codes": [code] },
-                "chain": { "levels": [{ "name": "Manager",
-                    "approvers": [{ "type": "principal", "id": boss }],
-                    "mode": { "type": "any_one" } }] } }),
+                "chain": manager_chain(&boss) }),
     )
     .await
     .unwrap();
@@ -947,16 +956,7 @@ async fn a_line_below_its_floor_price_sends_the_order_for_approval_on_that_flag(
     let app = app().await;
     let w = world(&app, "10", None).await;
     let (b2b, _) = channel(&app, json!({})).await;
-    let manager = app
-        .create_key(&app.unique("boss"), &["manager"])
-        .await
-        .unwrap();
-    let boss = app
-        .call_as(&manager, Method::GET, "/api/v1/me", None, &[])
-        .await
-        .unwrap()
-        .body["id"]
-        .clone();
+    let (_, boss) = a_manager(&app).await;
     // The drill sells at 100.00; its floor is above that.
     app.create(
         "/api/v1/price-guards",
@@ -967,9 +967,7 @@ async fn a_line_below_its_floor_price_sends_the_order_for_approval_on_that_flag(
     let policy = |kind: &str| {
         json!({ "name": format!("Flag {kind}"), "applies_to": ["order"],
                 "condition": { "type": "pricing_flag", "kinds": [kind] },
-                "chain": { "levels": [{ "name": "Manager",
-                    "approvers": [{ "type": "principal", "id": boss }],
-                    "mode": { "type": "any_one" } }] } })
+                "chain": manager_chain(&boss) })
     };
     let margin = app
         .create("/api/v1/approval-policies", policy("below_minimum_margin"))
