@@ -123,21 +123,8 @@ async fn stock(app: &TestApp, w: &World) -> (String, String) {
     )
 }
 
-/// A new key with the manager role, and the principal it signs in as.
-async fn a_manager(app: &TestApp) -> (String, Value) {
-    let key = app
-        .create_key(&app.unique("boss"), &["manager"])
-        .await
-        .unwrap();
-    let me = app
-        .call_as(&key, Method::GET, "/api/v1/me", None, &[])
-        .await
-        .unwrap();
-    (key, me.body["id"].clone())
-}
-
 /// An approval chain of one level that `boss` alone decides.
-fn manager_chain(boss: &Value) -> Value {
+fn manager_chain(boss: &str) -> Value {
     json!({ "levels": [{ "name": "Manager",
         "approvers": [{ "type": "principal", "id": boss }],
         "mode": { "type": "any_one" } }] })
@@ -779,7 +766,7 @@ async fn an_approval_decided_while_the_order_was_held_applies_when_it_resumes() 
     let app = app().await;
     let w = world(&app, "10", None).await;
     let (b2b, code) = channel(&app, json!({})).await;
-    let (manager, boss) = a_manager(&app).await;
+    let (manager, boss) = app.person("manager").await.unwrap();
     app.create(
         "/api/v1/approval-policies",
         json!({ "name": "Any order", "applies_to": ["order"],
@@ -956,7 +943,7 @@ async fn a_line_below_its_floor_price_sends_the_order_for_approval_on_that_flag(
     let app = app().await;
     let w = world(&app, "10", None).await;
     let (b2b, _) = channel(&app, json!({})).await;
-    let (_, boss) = a_manager(&app).await;
+    let (_, boss) = app.person("manager").await.unwrap();
     // The drill sells at 100.00; its floor is above that.
     app.create(
         "/api/v1/price-guards",
