@@ -25,6 +25,7 @@ use crate::broker::Broker;
 use crate::kv::KvBackend;
 use crate::routes::{RouteMatch, Router};
 use crate::sqlite::SqliteDb;
+pub use crate::sqlite::SqliteHandle;
 
 /// Most handles of one kind a single instance may hold open (Spin's limit).
 pub const MAX_HANDLES: usize = 256;
@@ -165,17 +166,6 @@ impl<T> Handles<T> {
     }
 }
 
-/// An open SQLite handle of a guest.
-pub struct SqliteHandle {
-    /// The database.
-    pub db: Arc<SqliteDb>,
-    /// The connection; `None` only while a statement runs on a blocking thread.
-    pub conn: Option<rusqlite::Connection>,
-    /// This handle's write turn, from its `BEGIN IMMEDIATE` to the end of
-    /// the transaction (dropped after the connection is released).
-    pub write_turn: Option<tokio::sync::OwnedSemaphorePermit>,
-}
-
 /// An open outbound Redis handle of a guest.
 pub struct RedisHandle {
     /// The address given to `open` (may be empty in embedded mode).
@@ -290,18 +280,8 @@ impl Drop for HostState {
         if open.is_empty() {
             return;
         }
-        let needs_rollback = open
-            .iter()
-            .any(|h| h.conn.as_ref().is_some_and(|c| !c.is_autocommit()));
-        let release = move || {
-            for h in open {
-                if let Some(conn) = h.conn {
-                    h.db.release(conn);
-                }
-                // The write turn passes on only after the rollback.
-                drop(h.write_turn);
-            }
-        };
+        let needs_rollback = open.iter().any(SqliteHandle::in_transaction);
+        let release = move || open.into_iter().for_each(SqliteHandle::close);
         // Nothing to roll back: returning them to the pool does not block.
         if !needs_rollback {
             release();

@@ -68,11 +68,7 @@ impl sqlite::HostConnection for HostState {
                     .map_err(sqlite::Error::Io)?
             }
         };
-        match self.sqlite.push(SqliteHandle {
-            db: db.clone(),
-            conn: Some(conn),
-            write_turn: None,
-        }) {
+        match self.sqlite.push(SqliteHandle::new(db.clone(), conn)) {
             Some(id) => Ok(Resource::new_own(id)),
             None => Err(sqlite::Error::Io("too many connections opened".into())),
         }
@@ -88,19 +84,20 @@ impl sqlite::HostConnection for HostState {
             .sqlite
             .get_mut(self_.rep())
             .ok_or(sqlite::Error::InvalidConnection)?;
-        if handle.write_turn.is_none() && crate::sqlite::begins_write(&statement) {
+        if handle.needs_turn(&statement) {
             let db = handle.db.clone();
             let turn = db.writer_turn().await.map_err(sqlite::Error::Io)?;
             self.sqlite
                 .get_mut(self_.rep())
                 .ok_or(sqlite::Error::InvalidConnection)?
-                .write_turn = Some(turn);
+                .take_turn(turn);
         }
         let deadline = Some(self.deadline);
         let handle = self
             .sqlite
             .get_mut(self_.rep())
             .ok_or(sqlite::Error::InvalidConnection)?;
+        handle.before(&statement);
         let params: Vec<SqlValue> = parameters.into_iter().map(to_sql).collect();
         // On this thread unless the statement meets a lock; then on the
         // blocking pool, where it may wait (see `crate::sqlite`).
@@ -129,32 +126,19 @@ impl sqlite::HostConnection for HostState {
             if let Some(conn) = conn {
                 handle.conn = Some(conn);
             }
-            // Back in autocommit mode: no transaction holds the write lock
-            // (COMMIT, ROLLBACK, or a BEGIN that failed), the turn passes on.
-            if handle.conn.as_ref().is_some_and(|c| c.is_autocommit()) {
-                handle.write_turn = None;
-            }
+            handle.after();
         }
         result.map(to_query_result).map_err(sqlite::Error::Io)
     }
 
     async fn drop(&mut self, rep: Resource<sqlite::Connection>) -> wasmtime::Result<()> {
-        if let Some(SqliteHandle {
-            db,
-            conn,
-            write_turn,
-        }) = self.sqlite.remove(rep.rep())
-        {
-            if let Some(conn) = conn {
-                if conn.is_autocommit() {
-                    db.release(conn);
-                } else {
-                    // The rollback may write: on the blocking pool.
-                    let _ = tokio::task::spawn_blocking(move || db.release(conn)).await;
-                }
+        if let Some(handle) = self.sqlite.remove(rep.rep()) {
+            if handle.in_transaction() {
+                // The rollback may write: on the blocking pool.
+                let _ = tokio::task::spawn_blocking(move || handle.close()).await;
+            } else {
+                handle.close();
             }
-            // The write turn passes on only after the rollback.
-            drop(write_turn);
         }
         Ok(())
     }

@@ -5,7 +5,9 @@
 //! `COMMIT` issued through `execute` is a real transaction. Connections are
 //! pooled per database: a connection returns to the pool only when its guest
 //! handle is dropped, after any open transaction has been rolled back, so a
-//! connection is never shared by two live handles.
+//! connection is never shared by two live handles; one a guest left state
+//! on (a pragma setting, a TEMP table) is closed instead ([`SqliteHandle`]),
+//! so no guest sees another's.
 //!
 //! Statements run on the calling thread (a Tokio worker): a hop to the
 //! blocking pool and back is a futex wake and two context switches per
@@ -348,6 +350,125 @@ impl SqliteDb {
         let result = conn.execute_batch(sql).map_err(|e| e.to_string());
         self.release(conn);
         result
+    }
+}
+
+/// Whether `statement` may leave state on its connection that a later
+/// guest's `open` would see: a `PRAGMA` that sets something (`PRAGMA x = v`,
+/// `PRAGMA x(v)` other than the schema queries), a `TEMP` table, view or
+/// trigger. Errs towards yes (`temp.` anywhere, a literal included): a
+/// false yes costs a pooled connection, no more.
+pub fn sets_connection_state(statement: &str) -> bool {
+    /// Pragmas that take an argument and only answer.
+    const QUERIES: [&str; 11] = [
+        "table_info",
+        "table_xinfo",
+        "table_list",
+        "index_list",
+        "index_info",
+        "index_xinfo",
+        "foreign_key_list",
+        "foreign_key_check",
+        "integrity_check",
+        "quick_check",
+        "wal_checkpoint",
+    ];
+    let text = statement.trim_start();
+    let mut words = text
+        .split(|c: char| c.is_whitespace() || c == ';' || c == '(' || c == '=')
+        .filter(|w| !w.is_empty());
+    let first = words.next().unwrap_or("");
+    if first.eq_ignore_ascii_case("PRAGMA") {
+        let name = words.next().unwrap_or("");
+        let name = name.rsplit('.').next().unwrap_or(name);
+        return text.contains('=')
+            || (text.contains('(') && !QUERIES.iter().any(|q| name.eq_ignore_ascii_case(q)));
+    }
+    if first.eq_ignore_ascii_case("CREATE")
+        && matches!(words.next(), Some(w) if w.eq_ignore_ascii_case("TEMP") || w.eq_ignore_ascii_case("TEMPORARY"))
+    {
+        return true;
+    }
+    statement
+        .as_bytes()
+        .windows(5)
+        .any(|w| w.eq_ignore_ascii_case(b"temp."))
+}
+
+/// An open SQLite handle of a guest: a connection of its own (pooled),
+/// and its write turn while a write transaction lasts.
+///
+/// A statement that leaves state on the connection
+/// ([`sets_connection_state`]: a pragma setting, a TEMP table) marks the
+/// handle; its connection is then closed with it instead of pooled, so
+/// the next guest's `open` gets a connection without another guest's
+/// state, as Spin's fresh one is.
+pub struct SqliteHandle {
+    /// The database.
+    pub db: Arc<SqliteDb>,
+    /// The connection; `None` only while a statement runs on a blocking
+    /// thread.
+    pub conn: Option<Connection>,
+    /// This handle's write turn, from its `BEGIN IMMEDIATE` to the end of
+    /// the transaction (dropped after the connection is released).
+    write_turn: Option<OwnedSemaphorePermit>,
+    /// The connection carries state a guest left on it.
+    marked: bool,
+}
+
+impl SqliteHandle {
+    /// A handle on `conn`, a connection of `db`.
+    pub fn new(db: Arc<SqliteDb>, conn: Connection) -> Self {
+        Self {
+            db,
+            conn: Some(conn),
+            write_turn: None,
+            marked: false,
+        }
+    }
+
+    /// Whether `statement` must first wait for the write turn.
+    pub fn needs_turn(&self, statement: &str) -> bool {
+        self.write_turn.is_none() && begins_write(statement)
+    }
+
+    /// Holds the write turn for the transaction `statement` begins.
+    pub fn take_turn(&mut self, turn: OwnedSemaphorePermit) {
+        self.write_turn = Some(turn);
+    }
+
+    /// Before `statement` runs: one that leaves state on the connection
+    /// marks it.
+    pub fn before(&mut self, statement: &str) {
+        self.marked = self.marked || sets_connection_state(statement);
+    }
+
+    /// After a statement: back in autocommit mode, no transaction holds
+    /// the write lock (COMMIT, ROLLBACK, or a `BEGIN` that failed), so the
+    /// turn passes on.
+    pub fn after(&mut self) {
+        if !self.in_transaction() {
+            self.write_turn = None;
+        }
+    }
+
+    /// Whether a transaction is open on the handle's connection.
+    pub fn in_transaction(&self) -> bool {
+        self.conn.as_ref().is_some_and(|c| !c.is_autocommit())
+    }
+
+    /// Closes the handle: its connection goes back to the pool (after
+    /// rolling back an open transaction: blocking then) or, marked, is
+    /// closed (which rolls back too); then its write turn passes on.
+    pub fn close(self) {
+        if let Some(conn) = self.conn {
+            if self.marked {
+                drop(conn);
+            } else {
+                self.db.release(conn);
+            }
+        }
+        drop(self.write_turn);
     }
 }
 
@@ -748,6 +869,29 @@ mod tests {
         let r = execute(&conn, "SELECT count(*) AS n FROM t", &[]).unwrap();
         assert_eq!(r.columns, vec!["n"]);
         assert_eq!(r.rows, vec![vec![SqlValue::Integer(0)]]);
+    }
+
+    #[test]
+    fn statements_that_leave_state_on_the_connection_are_told_apart() {
+        for sql in [
+            "PRAGMA foreign_keys = ON",
+            "pragma main.cache_size(100)",
+            "CREATE TEMP TABLE x (n)",
+            "  create temporary view v AS SELECT 1",
+            "INSERT INTO temp.x VALUES (1)",
+        ] {
+            assert!(sets_connection_state(sql), "{sql}");
+        }
+        for sql in [
+            "PRAGMA user_version",
+            "PRAGMA index_list('outbox')",
+            "PRAGMA main.table_info(t)",
+            "SELECT temperature FROM readings",
+            "CREATE TABLE tempo (n)",
+            "BEGIN IMMEDIATE",
+        ] {
+            assert!(!sets_connection_state(sql), "{sql}");
+        }
     }
 
     #[test]

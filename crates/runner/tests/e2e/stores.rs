@@ -147,6 +147,81 @@ async fn sqlite_transactions_are_real_and_abandoned_ones_roll_back() {
     app.shutdown().await;
 }
 
+/// Spin opens a fresh connection per `open`; the runner pools them. State a
+/// guest leaves on its connection — a TEMP table, a pragma setting — stays
+/// with its handle, inside and after its transactions, and never reaches
+/// another guest's: such a connection is closed, not pooled.
+#[tokio::test]
+async fn state_a_guest_leaves_on_its_connection_reaches_no_other_guest() {
+    let app = app("").start().await;
+    app.sql("default", &[("CREATE TABLE acc (n INTEGER)", json!([]))])
+        .await;
+    let ok = |r: &serde_json::Value| assert!(r.get("error").is_none(), "{r}");
+    // Made inside the transaction, read after it.
+    let inside = app
+        .sql(
+            "default",
+            &[
+                ("BEGIN IMMEDIATE", json!([])),
+                ("CREATE TEMP TABLE scratch (n INTEGER)", json!([])),
+                ("INSERT INTO scratch VALUES (7)", json!([])),
+                ("INSERT INTO acc SELECT n FROM scratch", json!([])),
+                ("COMMIT", json!([])),
+                ("SELECT n FROM scratch", json!([])),
+                ("PRAGMA foreign_keys", json!([])),
+            ],
+        )
+        .await;
+    ok(&inside);
+    assert_eq!(inside["results"][5]["rows"], json!([[{"integer": 7}]]));
+    // Made before the transaction, read inside and after it.
+    let before = app
+        .sql(
+            "default",
+            &[
+                ("CREATE TEMP TABLE scratch (n INTEGER)", json!([])),
+                ("PRAGMA foreign_keys = OFF", json!([])),
+                ("BEGIN IMMEDIATE", json!([])),
+                ("INSERT INTO scratch VALUES (8)", json!([])),
+                ("INSERT INTO acc SELECT n FROM scratch", json!([])),
+                ("PRAGMA foreign_keys", json!([])),
+                ("COMMIT", json!([])),
+                ("SELECT n FROM scratch", json!([])),
+            ],
+        )
+        .await;
+    ok(&before);
+    assert_eq!(before["results"][5]["rows"], json!([[{"integer": 0}]]));
+    assert_eq!(before["results"][7]["rows"], json!([[{"integer": 8}]]));
+    // The next guests see none of it, in or out of a transaction, and
+    // both transactions were committed.
+    for _ in 0..3 {
+        let next = app
+            .sql(
+                "default",
+                &[
+                    ("PRAGMA foreign_keys", json!([])),
+                    ("BEGIN IMMEDIATE", json!([])),
+                    ("PRAGMA foreign_keys", json!([])),
+                    ("SELECT count(*) FROM sqlite_temp_master", json!([])),
+                    ("SELECT sum(n) FROM acc", json!([])),
+                    ("COMMIT", json!([])),
+                    ("SELECT count(*) FROM sqlite_temp_master", json!([])),
+                ],
+            )
+            .await;
+        ok(&next);
+        // Foreign keys are on by default (the bundled SQLite's build, as
+        // Spin's); the pragma that turned them off stayed with its handle.
+        assert_eq!(next["results"][0]["rows"], json!([[{"integer": 1}]]));
+        assert_eq!(next["results"][2]["rows"], json!([[{"integer": 1}]]));
+        assert_eq!(next["results"][3]["rows"], json!([[{"integer": 0}]]));
+        assert_eq!(next["results"][4]["rows"], json!([[{"integer": 15}]]));
+        assert_eq!(next["results"][6]["rows"], json!([[{"integer": 0}]]));
+    }
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn sqlite_flags_run_before_serving_and_the_default_db_lives_in_the_state_dir() {
     let mut t = app("");
