@@ -44,6 +44,7 @@ pub mod runtime_config;
 mod server;
 mod sqlite;
 pub mod variables;
+mod walbuf;
 
 pub use app::SpareStats;
 pub use engine::{pool_metrics, quiet_error_backtraces};

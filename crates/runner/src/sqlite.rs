@@ -150,6 +150,12 @@ fn configure_sqlite() {
                 "SQLite was initialised before the runner configured it; keeping its defaults"
             );
         }
+        // A commit's WAL frames in one write (`crate::walbuf`); off with
+        // `SALES_SQLITE_WALBUF=off`, to measure against.
+        let off = std::env::var("SALES_SQLITE_WALBUF").is_ok_and(|v| v == "off");
+        if !off && !crate::walbuf::register() {
+            tracing::warn!("could not register the WAL-gathering VFS; SQLite's default stays");
+        }
     });
 }
 
