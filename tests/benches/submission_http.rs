@@ -4,12 +4,15 @@
 //! `orders.composed.wasm` — price (pricing capability), credit check,
 //! promise (availability capability), approvals evaluated (approvals
 //! capability), then one transaction writing the order, its reservation of
-//! 20 lines, the outbox events and the idempotency record. Reports orders/s
-//! and p50/p90/p99/max.
+//! 20 lines and the outbox events. Reports orders/s and p50/p90/p99/max.
+//! The submissions carry no `Idempotency-Key`, so no idempotency record
+//! (the ~30 KB answer kept for a retry) is written: `IDEMPOTENCY=on` sends
+//! a key with each and measures that too.
 //!
 //! Run: `scripts/build-wasm && cargo bench -p sales-e2e --bench submission_http`
 //! (`ORDERS=n` changes the number of measured submissions, default 2,000;
-//! `CONCURRENCY=n`, default 16; `JOBS=off` leaves the jobs component
+//! `CONCURRENCY=n`, default 16; `IDEMPOTENCY=on` sends an
+//! `Idempotency-Key` with each submission; `JOBS=off` leaves the jobs component
 //! asleep, to measure the submission path without the drain beside it).
 //!
 //! Set-up over HTTP, not measured: 20 stocked products in 2 warehouses
@@ -130,6 +133,7 @@ async fn main() {
     // and the write lock — the submission path's own ceiling. The outbox
     // just fills.
     let jobs_off = std::env::var("JOBS").is_ok_and(|v| v == "off");
+    let idempotency = std::env::var("IDEMPOTENCY").is_ok_and(|v| v == "on");
     let mut redis = if jobs_off {
         Some(sales_e2e::RedisServer::start().expect("failed to start redis-server"))
     } else {
@@ -350,8 +354,18 @@ async fn main() {
                 // Only the order's status is decoded (the client shares the
                 // 2 cores with the server: building the whole answer as a
                 // `serde_json::Value` was ~8 % of the process's CPU).
+                let key = format!("bench-{order}");
+                let headers: &[(&str, &str)] = if idempotency {
+                    &[("idempotency-key", &key)]
+                } else {
+                    &[]
+                };
                 let (status, answer) = app
-                    .post_typed::<Submitted>(&format!("/api/v1/orders/{order}/submit"), &empty)
+                    .post_typed::<Submitted>(
+                        &format!("/api/v1/orders/{order}/submit"),
+                        &empty,
+                        headers,
+                    )
                     .await
                     .unwrap();
                 let took = t.elapsed();
@@ -396,6 +410,9 @@ async fn main() {
     println!(
         "{failed} of them did not answer 200 with the order confirmed (each is printed above)"
     );
+    if idempotency {
+        println!("each submission carried an Idempotency-Key (its answer kept for a retry)");
+    }
     println!(
         "CPU of the process during the run: {cpu_run:.2} s = {:.2} ms per order \
          ({:.0} % of 2 cores); outbox events not done: {open_before} before, {} after",

@@ -301,17 +301,22 @@ impl TestApp {
     /// (unknown fields skipped) instead of a [`Reply`]: for benchmarks,
     /// whose client shares the machine with the server and should cost as
     /// little as it can. The status, and the body's text when it does not
-    /// decode, come back too.
+    /// decode, come back too. `headers` are sent besides.
     pub async fn post_typed<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         body: &Value,
+        headers: &[(&str, &str)],
     ) -> Result<(StatusCode, std::result::Result<T, String>)> {
-        let resp = self
+        let mut req = self
             .client
             .post(format!("{}{}", self.base_url, path))
             .bearer_auth(&self.admin_key)
-            .json(body)
+            .json(body);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let resp = req
             .send()
             .await
             .with_context(|| format!("failed to call {path}"))?;
