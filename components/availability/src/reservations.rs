@@ -192,7 +192,8 @@ pub fn create(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
                 status: ReservationStatus::Held,
                 valid_until,
                 rows: plan.rows,
-                promise: promised,
+                promise: sales_store::orders::StoredPromise::new(promised)
+                    .map_err(|e| ApiError::internal(format!("failed to write a promise: {e}")))?,
             };
             let stored = reservations::reserve(db, &hold, ctx.now)?;
             answer(

@@ -31,7 +31,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sales_domain::approvals::{DocumentId, DocumentSnapshotInput, StepKey, Verdict};
 use sales_domain::availability::{
-    AllocationStrategy, LineStatus, OrderPromise, ProjectRoleId, ShipPolicy, WorkCenterId,
+    AllocationStrategy, LineStatus, ProjectRoleId, ShipPolicy, WorkCenterId,
 };
 use sales_domain::ids::{
     ApprovalPolicyId, ChannelId, CustomerId, LineId, PriceListId, ProductId, WarehouseId,
@@ -39,7 +39,7 @@ use sales_domain::ids::{
 use sales_domain::money::{Currency, Money};
 use sales_kit::auth::Principal;
 use sales_kit::{ApiError, ApiRequest};
-use sales_store::orders::RawJson;
+use sales_store::orders::{RawJson, StoredPromise};
 
 spin_sdk::wit_bindgen::generate!({
     world: "orchestrator",
@@ -264,8 +264,9 @@ pub struct Promise {
     pub lines: Vec<LinePromise>,
     /// The whole promise as the availability engine made it (work-order
     /// start and finish, day schedules): what the order keeps and plans
-    /// its reservations from.
-    pub detail: OrderPromise,
+    /// its reservations from, with the JSON text the capability gave (the
+    /// order and its hold store that text: no serialising it again).
+    pub detail: StoredPromise,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -362,7 +363,7 @@ fn from_promise(p: wit_availability::OrderPromise) -> Result<Promise, String> {
         complete: p.complete,
         complete_by: p.complete_by.as_deref().map(date).transpose()?,
         lines,
-        detail: serde_json::from_str(&p.promise_json)
+        detail: StoredPromise::from_json(p.promise_json)
             .map_err(|e| format!("the promise does not decode: {e}"))?,
     })
 }

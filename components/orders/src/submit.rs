@@ -78,7 +78,9 @@ use sales_kit::{ApiError, ApiRequest, ApiResult};
 use sales_store::api_keys::{self, ApiKeyFilter};
 use sales_store::approvals::requests;
 use sales_store::availability::reservations::{self, Hold};
-use sales_store::orders::{self, emit, order_event, source_name, OrderRecord, RawJson};
+use sales_store::orders::{
+    self, emit, order_event, source_name, OrderRecord, RawJson, StoredPromise,
+};
 use sales_store::outbox::{enqueue, enqueue_all, NewEvent};
 use sales_store::page::{Versioned, MAX_LIMIT};
 use sales_store::{Db, Page, StoreError};
@@ -104,7 +106,7 @@ struct Prepared {
     /// outcome, the status and (when needed) the approval request id.
     order: Order,
     waterfall: RawJson,
-    promise: Option<OrderPromise>,
+    promise: Option<StoredPromise>,
     /// The reservation rows (none for services or what stock cannot cover).
     rows: Vec<PlannedReservation>,
     policy: OrderPolicy,
@@ -251,7 +253,7 @@ fn promise(
     order: &Order,
     channel: &Channel,
     today: chrono::NaiveDate,
-) -> Result<(OrderPromise, Vec<PlannedReservation>), ApiError> {
+) -> Result<(StoredPromise, Vec<PlannedReservation>), ApiError> {
     let request = CheckRequest {
         // The channel's warehouses in its order, as the capability would
         // read them from the channel: given as codes, so it does not read
@@ -682,15 +684,16 @@ fn point_at(
     Order::from_parts(parts).map_err(errors::order)
 }
 
-fn empty_promise(ctx: &Ctx) -> OrderPromise {
-    OrderPromise {
+fn empty_promise(ctx: &Ctx) -> Result<StoredPromise, ApiError> {
+    StoredPromise::new(OrderPromise {
         today: today(ctx),
         ship_policy: sales_domain::availability::ShipPolicy::ShipAsAvailable,
         strategy: sales_domain::availability::AllocationStrategy::Priority,
         complete: true,
         complete_by: Some(today(ctx)),
         lines: vec![],
-    }
+    })
+    .map_err(|e| ApiError::internal(format!("failed to write a promise: {e}")))
 }
 
 /// Whether a line of `promise` is made (a work order) or booked (a project
@@ -772,7 +775,7 @@ fn prepare(
     // anything of a warehouse downstream; a promise all from stock needs
     // no receiving warehouse (`demand_into` gives the same lines without
     // it), so the read is skipped.
-    let receiving = if promise.as_ref().is_some_and(demands_work) {
+    let receiving = if promise.as_deref().is_some_and(demands_work) {
         orders::receiving_warehouse_of(db, &channel)?
     } else {
         None
@@ -853,7 +856,10 @@ fn commit(ctx: &Ctx, db: &impl Db, current: &Versioned<OrderRecord>, p: Prepared
             status: ReservationStatus::Held,
             valid_until: None,
             rows: p.rows.clone(),
-            promise: p.promise.clone().unwrap_or_else(|| empty_promise(ctx)),
+            promise: match &p.promise {
+                Some(promise) => promise.clone(),
+                None => empty_promise(ctx)?,
+            },
         };
         // The submission's transaction rolls back whole on an error: no
         // SAVEPOINT of the hold's own.
@@ -1112,7 +1118,7 @@ fn replan(
     order: &Order,
     channel: &Channel,
     ctx: &Ctx,
-) -> Result<(OrderPromise, Vec<PlannedReservation>), ApiError> {
+) -> Result<(StoredPromise, Vec<PlannedReservation>), ApiError> {
     let mut warehouses = Vec::new();
     for code in channel.warehouses() {
         if let Some(w) = sales_store::availability::warehouses::find_by_code(db, code)? {
@@ -1161,5 +1167,7 @@ fn replan(
     let plan = plan_reservations(order.id(), &promised, None).map_err(|e| {
         ApiError::conflict("cannot_ship_complete", e.to_string()).with_field("lines")
     })?;
+    let promised = StoredPromise::new(promised)
+        .map_err(|e| ApiError::internal(format!("failed to write a promise: {e}")))?;
     Ok((promised, plan.rows))
 }

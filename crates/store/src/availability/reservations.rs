@@ -25,7 +25,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use sales_domain::availability::{OrderPromise, PlannedReservation, ReservationStatus};
+use sales_domain::availability::{PlannedReservation, ReservationStatus};
 use sales_domain::ids::{LineId, ProductId, ReservationId, StockAdjustmentId, WarehouseId};
 
 use super::stock::{bump, position};
@@ -49,7 +49,7 @@ pub struct Hold {
     pub valid_until: Option<NaiveDate>,
     pub rows: Vec<PlannedReservation>,
     /// The promise the rows were planned from.
-    pub promise: OrderPromise,
+    pub promise: crate::orders::StoredPromise,
 }
 
 /// Filters for [`list`].

@@ -44,7 +44,8 @@ use super::work_orders::{self, WorkOrder};
 use crate::availability::capacity::{self, ProjectRole, WorkCenter};
 use crate::availability::receipts::{self, Receipt};
 use crate::availability::reservations::{self, Hold};
-use crate::db::{Db, Value};
+use crate::db::{Db, DbError, Value};
+use crate::orders::StoredPromise;
 use crate::outbox::{self, NewEvent};
 use crate::series::next_document_number;
 use crate::{time, StoreError};
@@ -337,7 +338,7 @@ fn do_work(db: &impl Db, wo: &mut WorkOrder, now: DateTime<Utc>) -> Result<(), S
         now,
     )?;
     wo.receipt_id = Some(receipt.record.id);
-    let hold = reservations::reserve(db, &peg(wo, now), now)?;
+    let hold = reservations::reserve(db, &peg(wo, now)?, now)?;
     wo.reservation_id = Some(hold.record.id);
     Ok(())
 }
@@ -357,9 +358,9 @@ fn undo_work(db: &impl Db, wo: &mut WorkOrder, now: DateTime<Utc>) -> Result<(),
 }
 
 /// The hold pegging a work order's output to its order line.
-fn peg(wo: &WorkOrder, now: DateTime<Utc>) -> Hold {
+fn peg(wo: &WorkOrder, now: DateTime<Utc>) -> Result<Hold, StoreError> {
     let promised = wo.due_on.map_or(wo.finish, |d| d.max(wo.finish));
-    Hold {
+    Ok(Hold {
         id: ReservationId::new(),
         document: wo.number.clone(),
         status: ReservationStatus::Held,
@@ -372,7 +373,7 @@ fn peg(wo: &WorkOrder, now: DateTime<Utc>) -> Hold {
             needed_on: wo.finish,
             valid_until: None,
         }],
-        promise: OrderPromise {
+        promise: StoredPromise::new(OrderPromise {
             today: now.date_naive(),
             ship_policy: ShipPolicy::ShipAsAvailable,
             strategy: AllocationStrategy::Priority,
@@ -402,8 +403,9 @@ fn peg(wo: &WorkOrder, now: DateTime<Utc>) -> Hold {
                 })],
                 explanation: format!("pegged to work order {} for {}", wo.number, wo.order_number),
             }],
-        },
-    }
+        })
+        .map_err(|e| DbError::Decode(format!("promise: {e}")))?,
+    })
 }
 
 fn missing(field: &'static str, e: StoreError) -> StoreError {

@@ -18,9 +18,9 @@ use sales_domain::orders::{
 use serde::{Deserialize, Serialize};
 
 use super::orders::{get, load_products, save, OrderRecord};
-use super::FlowError;
+use super::{FlowError, StoredPromise};
 use crate::availability::reservations::{self, Hold};
-use crate::db::{Db, Value};
+use crate::db::{Db, DbError, Value};
 use crate::outbox::{enqueue, NewEvent};
 use crate::page::Versioned;
 use crate::repo::{from_json, to_json};
@@ -410,7 +410,7 @@ pub struct Submission {
     /// Whether the content changed (an amendment): the revision grows.
     pub new_revision: bool,
     pub waterfall: Option<super::RawJson>,
-    pub promise: Option<OrderPromise>,
+    pub promise: Option<super::StoredPromise>,
     /// The hold to write; its rows' line ids are the order's.
     pub hold: Option<Hold>,
     /// Reservations the order held before (an amendment): released first.
@@ -725,15 +725,18 @@ fn consume_for(
             valid_until: None,
         });
     }
-    let empty_promise = || OrderPromise {
-        today: now.date_naive(),
-        ship_policy: sales_domain::availability::ShipPolicy::ShipAsAvailable,
-        strategy: sales_domain::availability::AllocationStrategy::Priority,
-        complete: true,
-        complete_by: None,
-        lines: vec![],
+    let promise = match promise {
+        Some(p) => p,
+        None => StoredPromise::new(OrderPromise {
+            today: now.date_naive(),
+            ship_policy: sales_domain::availability::ShipPolicy::ShipAsAvailable,
+            strategy: sales_domain::availability::AllocationStrategy::Priority,
+            complete: true,
+            complete_by: None,
+            lines: vec![],
+        })
+        .map_err(|e| DbError::Decode(format!("promise: {e}")))?,
     };
-    let promise = promise.unwrap_or_else(empty_promise);
     if !consume.is_empty() {
         let hold = Hold {
             id: ReservationId::new(),

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use sales_domain::availability::{from_milli, to_milli, OrderPromise};
+use sales_domain::availability::{from_milli, to_milli};
 use sales_domain::catalog::{PaymentTerms, ProductKind};
 use sales_domain::ids::{
     ApprovalRequestId, ChannelId, CustomerId, LineId, OrderId, PrincipalId, ProductId, QuotationId,
@@ -55,7 +55,7 @@ pub struct OrderRecord {
     pub waterfall: Option<super::RawJson>,
     /// The availability capability's promise the reservations and the
     /// downstream demand come from.
-    pub promise: Option<OrderPromise>,
+    pub promise: Option<super::StoredPromise>,
     pub submitted_at: Option<DateTime<Utc>>,
 }
 

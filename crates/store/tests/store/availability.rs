@@ -91,7 +91,7 @@ fn try_hold_for(db: &impl Db, p: ProductId, w: WarehouseId, quantity: Decimal) -
         status: ReservationStatus::Held,
         valid_until: None,
         rows: plan.rows,
-        promise: promised,
+        promise: sales_store::orders::StoredPromise::new(promised).unwrap(),
     })
 }
 

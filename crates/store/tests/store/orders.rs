@@ -142,6 +142,7 @@ fn submit(
     .unwrap();
     let promised = promise(&ctx, &request);
     let plan = plan_reservations(order.id(), &promised, None).unwrap();
+    let promised = orders::StoredPromise::new(promised).unwrap();
     let status = order.status().submit(approval).unwrap();
     let submitted = order.with_status(status, None);
     record_submission(
@@ -634,4 +635,54 @@ fn the_waterfall_is_stored_and_read_back_as_the_text_it_was_given() {
     )
     .unwrap();
     assert!(orders::get(&db, rec.record.order.id()).is_err());
+}
+
+/// Issue 7: a promise is written once — the availability capability's
+/// text, or the engine's promise serialised once — and the order and its
+/// hold store that same text; serialising a `StoredPromise` writes its
+/// text verbatim (its spacing too), reading one keeps the text it read,
+/// and two are equal when their promises are, whatever their spacing.
+#[test]
+fn a_promise_is_stored_as_its_text_in_the_order_and_its_hold() {
+    let db = db();
+    let w = world(&db, dec!(10));
+    let rec = draft(&db, &w, dec!(2));
+    let saved = submit(&db, &w, &rec, false).unwrap();
+    let text = saved
+        .record
+        .promise
+        .as_ref()
+        .unwrap()
+        .json()
+        .get()
+        .to_owned();
+    let id = Value::Text(rec.record.order.id().to_string());
+    let in_order = db
+        .execute(
+            "SELECT promise FROM sales_orders WHERE id = ?",
+            std::slice::from_ref(&id),
+        )
+        .unwrap();
+    assert_eq!(in_order.first().unwrap().text("promise").unwrap(), text);
+    let in_hold = db
+        .execute(
+            "SELECT r.promise FROM reservations r JOIN sales_orders o ON o.number = r.document
+             WHERE o.id = ?",
+            &[id],
+        )
+        .unwrap();
+    assert_eq!(in_hold.first().unwrap().text("promise").unwrap(), text);
+    let back = orders::get(&db, rec.record.order.id()).unwrap();
+    assert_eq!(back.record.promise, saved.record.promise);
+
+    // The same promise in other spacing and key order.
+    let tree: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let spaced = serde_json::to_string_pretty(&tree).unwrap();
+    assert_ne!(spaced, text);
+    let given = orders::StoredPromise::from_json(spaced.clone()).unwrap();
+    assert_eq!(serde_json::to_string(&given).unwrap(), spaced);
+    assert_eq!(&given, saved.record.promise.as_ref().unwrap());
+    let read: orders::StoredPromise = serde_json::from_str(&spaced).unwrap();
+    assert_eq!(read.json().get(), spaced);
+    assert!(orders::StoredPromise::from_json("{\"lines\": [".to_owned()).is_err());
 }
