@@ -172,6 +172,15 @@ impl RunningApp {
             tracing::warn!("shutdown: guests still running after {grace:?}");
         }
         self.app.spares.close();
+        // The checkpoint threads stop and the idle connections close, so the
+        // last connection's close folds the WAL into the file and removes
+        // it: a clean stop leaves no `-wal` beside the database.
+        let mut dbs: Vec<Arc<SqliteDb>> = self.app.sqlite.values().cloned().collect();
+        dbs.extend(self.app.kv.values().filter_map(|kv| match kv.as_ref() {
+            kv::KvBackend::Sqlite { db, .. } => Some(db.clone()),
+            kv::KvBackend::Redis { .. } => None,
+        }));
+        let _ = tokio::task::spawn_blocking(move || dbs.iter().for_each(|db| db.close())).await;
     }
 
     /// How many spare instances were made ahead of their request and how

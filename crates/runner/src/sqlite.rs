@@ -190,9 +190,32 @@ pub struct SqliteDb {
     pool: Mutex<Vec<Connection>>,
     /// One permit: the write turn (see the module docs).
     writer: Arc<Semaphore>,
-    /// Alive as long as the database: its checkpoint thread stops when
-    /// this goes away.
-    _alive: Option<Arc<()>>,
+    /// A file database's checkpoint thread, until [`SqliteDb::close`] or
+    /// the drop stops it.
+    checkpointer: Mutex<Option<Checkpointer>>,
+}
+
+/// The thread that checkpoints a file database's WAL, and how to stop it.
+#[derive(Debug)]
+struct Checkpointer {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Checkpointer {
+    /// Stops the thread after its current checkpoint; it closes its
+    /// connection on the way out.
+    fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        self.thread.thread().unpark();
+        let _ = self.thread.join();
+    }
+}
+
+impl Drop for SqliteDb {
+    fn drop(&mut self) {
+        self.stop_checkpoints();
+    }
 }
 
 #[derive(Debug)]
@@ -208,25 +231,25 @@ impl SqliteDb {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("failed to create {}: {e}", dir.display()))?;
         }
-        let alive = Arc::new(());
         let mut db = Self {
             label: label.to_string(),
             target: Target::File(path.to_path_buf()),
             pool: Mutex::new(Vec::new()),
             writer: Arc::new(Semaphore::new(1)),
-            _alive: None,
+            checkpointer: Mutex::new(None),
         };
         // Open once now so a bad path fails the start, and switch to WAL.
         let conn = db.connect()?;
         db.release(conn);
         let checkpoints = db.connect()?;
-        let weak = Arc::downgrade(&alive);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
         let name = db.label.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(format!("sqlite-checkpoint-{label}"))
             .spawn(move || loop {
-                std::thread::sleep(CHECKPOINT_INTERVAL);
-                if weak.strong_count() == 0 {
+                std::thread::park_timeout(CHECKPOINT_INTERVAL);
+                if stopped.load(std::sync::atomic::Ordering::Acquire) {
                     break;
                 }
                 if let Err(e) =
@@ -236,7 +259,7 @@ impl SqliteDb {
                 }
             })
             .map_err(|e| format!("failed to start the checkpoint thread: {e}"))?;
-        db._alive = Some(alive);
+        db.checkpointer = Mutex::new(Some(Checkpointer { stop, thread }));
         Ok(db)
     }
 
@@ -253,7 +276,7 @@ impl SqliteDb {
             target: Target::Memory(uri),
             pool: Mutex::new(Vec::new()),
             writer: Arc::new(Semaphore::new(1)),
-            _alive: None,
+            checkpointer: Mutex::new(None),
         };
         // Keep one connection pooled so the shared in-memory database lives
         // as long as the app.
@@ -347,6 +370,28 @@ impl SqliteDb {
             if pool.len() < MAX_POOLED {
                 pool.push(conn);
             }
+        }
+    }
+
+    /// Stops the checkpoint thread (closing its connection) and closes the
+    /// idle pooled connections: once the guests' connections are gone too,
+    /// the last one to close checkpoints the WAL into the file and removes
+    /// it, as SQLite does. For a shutdown; the database still works after
+    /// it, without the checkpoint thread. Blocking.
+    pub fn close(&self) {
+        self.stop_checkpoints();
+        let idle: Vec<Connection> = self
+            .pool
+            .lock()
+            .map(|mut p| p.drain(..).collect())
+            .unwrap_or_default();
+        drop(idle);
+    }
+
+    fn stop_checkpoints(&self) {
+        let checkpointer = self.checkpointer.lock().ok().and_then(|mut c| c.take());
+        if let Some(c) = checkpointer {
+            c.stop();
         }
     }
 
@@ -1013,9 +1058,12 @@ mod tests {
         }
         assert!(size() >= 2 << 20, "checkpointed: {} bytes", size());
         db.release(conn);
-        let alive = Arc::downgrade(db._alive.as_ref().unwrap());
+        // Closed, the checkpoint thread is gone with its connection and the
+        // pool is empty: the last connection to close took the WAL away.
+        db.close();
+        assert!(db.checkpointer.lock().unwrap().is_none());
+        assert!(!dir.path().join("db.sqlite-wal").exists());
         drop(db);
-        assert_eq!(alive.strong_count(), 0);
     }
 
     /// The runner's databases allocate through mimalloc without memory

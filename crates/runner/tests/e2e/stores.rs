@@ -246,6 +246,47 @@ async fn sqlite_flags_run_before_serving_and_the_default_db_lives_in_the_state_d
     app.shutdown().await;
 }
 
+/// A clean stop leaves the database whole in its file: the checkpoint
+/// thread stops, the connections close, and the last close folds the WAL
+/// in and removes it (a killed process leaves the WAL, which the next
+/// open replays: `tests/tests/crash.rs`).
+#[tokio::test]
+async fn a_clean_stop_leaves_no_wal_beside_the_database() {
+    let t = app("");
+    let state = t.opts.state_dir.clone();
+    let app = t.start().await;
+    let r = app
+        .sql(
+            "default",
+            &[
+                ("CREATE TABLE kept (v TEXT)", json!([])),
+                ("INSERT INTO kept VALUES ('written')", json!([])),
+            ],
+        )
+        .await;
+    assert!(r.get("error").is_none(), "{r}");
+    let kv = app
+        .post(
+            "/probe?op=kv",
+            &json!({"ops": [["set", "k", "v"]]}).to_string(),
+        )
+        .await;
+    assert_eq!(kv.status, 200);
+    assert!(state.join("sqlite_db.db-wal").exists(), "WAL mode, before");
+    let _dir = app.shutdown().await;
+    let left: Vec<String> = std::fs::read_dir(&state)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with("-wal"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let db = rusqlite::Connection::open(state.join("sqlite_db.db")).unwrap();
+    let v: String = db
+        .query_row("SELECT v FROM kept", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, "written");
+}
+
 #[tokio::test]
 async fn runtime_config_places_databases_and_stores() {
     let mut t = TestApp::new(
