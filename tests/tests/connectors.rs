@@ -890,6 +890,7 @@ mod crm_status {
     //! woken by a real Redis.
 
     use super::*;
+    use reqwest::Method;
     use sales_domain::integrations::signature::{new_secret, standard_sign};
     use sales_e2e::RedisServer;
 
@@ -1204,6 +1205,46 @@ mod crm_status {
             k["external_references"],
             json!([{ "system": "crm", "kind": "deal", "id": "D-88" }])
         );
+        // A link is removed by the same names (404 once gone, and for a
+        // link the document never had), and made again.
+        let unlink = |external_id: &str| {
+            format!(
+                "/api/v1/external-references?document_kind=quotation&document_id={}\
+                 &system=crm&kind=deal&external_id={external_id}",
+                id(&keyed)
+            )
+        };
+        let gone = app
+            .call(Method::DELETE, &unlink("D-99"), None)
+            .await
+            .unwrap();
+        gone.assert_problem(404, "not_found");
+        app.call(Method::DELETE, &unlink("D-88"), None)
+            .await
+            .unwrap()
+            .assert_status(204);
+        let k = app
+            .get(&format!("/api/v1/quotations/{}", id(&keyed)))
+            .await
+            .unwrap()
+            .assert_status(200)
+            .clone();
+        assert_eq!(k["external_references"], json!([]));
+        let found = app
+            .get("/api/v1/external-references?system=crm&kind=deal&external_id=D-88")
+            .await
+            .unwrap()
+            .assert_status(200)
+            .clone();
+        assert_eq!(found["items"], json!([]));
+        app.call(Method::DELETE, &unlink("D-88"), None)
+            .await
+            .unwrap()
+            .assert_problem(404, "not_found");
+        app.post("/api/v1/external-references", link.clone())
+            .await
+            .unwrap()
+            .assert_status(201);
         app.post(
             &format!("/api/v1/quotations/{}/send", id(&keyed)),
             json!({}),

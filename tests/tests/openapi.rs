@@ -495,6 +495,19 @@ async fn every_documented_operation_answers_as_documented() {
                     .get(&format!("{url}?system=crm&kind=deal&external_id=walker"))
                     .await
                     .unwrap(),
+                (Method::DELETE, "/api/v1/external-references") => {
+                    let link = create_body("linkExternalReference", &app).await;
+                    app.post(&url, link.clone())
+                        .await
+                        .unwrap()
+                        .assert_status(201);
+                    let query = format!(
+                        "{url}?document_kind=order&document_id={}&system=crm&kind=deal&external_id={}",
+                        link["document_id"].as_str().unwrap(),
+                        link["id"].as_str().unwrap()
+                    );
+                    app.call(Method::DELETE, &query, None).await.unwrap()
+                }
                 (Method::POST, "/api/v1/pricing/price") => {
                     app.post(&url, priceable_basket(&app).await).await.unwrap()
                 }

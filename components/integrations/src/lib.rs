@@ -59,6 +59,7 @@ fn route(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
         ["api", "v1", "external-references"] => methods!(m, {
             Get => references::lookup(ctx, req),
             Post => references::link(ctx, req),
+            Delete => references::unlink(ctx, req),
         }),
         ["api", "v1", "shop-connections"] => methods!(m, {
             Get => shops::list(ctx, req),

@@ -3,7 +3,9 @@
 //! `GET ?system=&kind=&external_id=` finds our documents by an outside id
 //! ("our order for Shopify order 450789469"); `POST` links a document to
 //! an outside id by hand — a quotation keyed in here for a CRM deal, so
-//! the CRM hears where it stands like one the deal created.
+//! the CRM hears where it stands like one the deal created; `DELETE
+//! ?document_kind=&document_id=&system=&kind=&external_id=` removes such
+//! a link (204; 404 when the document carries no such link).
 
 use sales_domain::auth::Action;
 use sales_domain::ids::{OrderId, QuotationId};
@@ -24,6 +26,16 @@ const KINDS: &[&str] = &["order", "customer", "deal", "account"];
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LookupQuery {
+    system: String,
+    kind: String,
+    external_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnlinkQuery {
+    document_kind: String,
+    document_id: String,
     system: String,
     kind: String,
     external_id: String,
@@ -123,18 +135,21 @@ fn document_exists(db: &impl Db, kind: &str, id: &str) -> Result<(), ApiError> {
     }
 }
 
+/// `order` or `quotation`, else 422 on `document_kind`.
+fn document_kind(raw: &str) -> Result<String, ApiError> {
+    match raw.trim() {
+        k @ ("order" | "quotation") => Ok(k.to_owned()),
+        _ => Err(ApiError::invalid_field(
+            "document_kind",
+            "one of order, quotation",
+        )),
+    }
+}
+
 pub fn link(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     require(&ctx.principal, Action::ManageIntegrations)?;
     let b: LinkBody = parse_json(req)?;
-    let document_kind = match b.document_kind.trim() {
-        k @ ("order" | "quotation") => k.to_owned(),
-        _ => {
-            return Err(ApiError::invalid_field(
-                "document_kind",
-                "one of order, quotation",
-            ))
-        }
-    };
+    let document_kind = document_kind(&b.document_kind)?;
     let document_id = b.document_id.trim().to_owned();
     let r = ExternalRef::new(
         &system(&b.system)?,
@@ -153,6 +168,34 @@ pub fn link(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
                 if created { 201 } else { 200 },
                 &view(&document_kind, &document_id, &r),
             )
+        },
+    )
+}
+
+pub fn unlink(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
+    require(&ctx.principal, Action::ManageIntegrations)?;
+    let q: UnlinkQuery = parse_query(&req.query)?;
+    let document_kind = document_kind(&q.document_kind)?;
+    let document_id = q.document_id.trim().to_owned();
+    let r = ExternalRef::new(
+        &system(&q.system)?,
+        &kind("kind", &q.kind)?,
+        &outside_id("external_id", &q.external_id)?,
+    );
+    write(
+        &ctx.db,
+        &ctx.principal.id().to_string(),
+        req,
+        ctx.now,
+        |db| {
+            if store::unlink(db, &document_kind, &document_id, &r)? {
+                Ok(ApiResponse::no_content())
+            } else {
+                Err(ApiError::not_found(format!(
+                    "the {document_kind} {document_id:?} carries no {} {} {:?}",
+                    r.system, r.kind, r.id
+                )))
+            }
         },
     )
 }

@@ -93,6 +93,33 @@ pub fn link(
     Ok(true)
 }
 
+/// Removes the document's link to `r` (a link made by mistake, a deal the
+/// CRM merged away): `Ok(false)` when the document carries no such link.
+/// The CRM connector then no longer pushes the document's status to that
+/// deal; a shop's intake is unaffected (it knows a repeated shop order by
+/// its inbound log, not by these links).
+pub fn unlink(
+    db: &impl Db,
+    document_kind: &str,
+    document_id: &str,
+    r: &ExternalRef,
+) -> Result<bool, StoreError> {
+    let rows = db.execute(
+        "DELETE FROM external_references
+         WHERE document_kind = ? AND document_id = ? AND system = ? AND kind = ?
+           AND external_id = ?
+         RETURNING document_id",
+        &[
+            Value::from(document_kind),
+            Value::from(document_id),
+            Value::from(&r.system),
+            Value::from(&r.kind),
+            Value::from(&r.id),
+        ],
+    )?;
+    Ok(!rows.is_empty())
+}
+
 /// The document's references, by system and kind.
 pub fn of(
     db: &impl Db,
