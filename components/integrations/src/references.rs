@@ -135,27 +135,43 @@ fn document_exists(db: &impl Db, kind: &str, id: &str) -> Result<(), ApiError> {
     }
 }
 
-/// `order` or `quotation`, else 422 on `document_kind`.
-fn document_kind(raw: &str) -> Result<String, ApiError> {
-    match raw.trim() {
-        k @ ("order" | "quotation") => Ok(k.to_owned()),
-        _ => Err(ApiError::invalid_field(
-            "document_kind",
-            "one of order, quotation",
-        )),
-    }
+/// What a link or an unlink names, checked (422 naming the field at
+/// fault): the document (`order` or `quotation`, and its id) and the
+/// outside id, given on `id_field`.
+fn named(
+    document_kind: &str,
+    document_id: &str,
+    system_name: &str,
+    kind_name: &str,
+    (id_field, id): (&str, &str),
+) -> Result<(String, String, ExternalRef), ApiError> {
+    let document_kind = match document_kind.trim() {
+        k @ ("order" | "quotation") => k.to_owned(),
+        _ => {
+            return Err(ApiError::invalid_field(
+                "document_kind",
+                "one of order, quotation",
+            ))
+        }
+    };
+    let r = ExternalRef::new(
+        &system(system_name)?,
+        &kind("kind", kind_name)?,
+        &outside_id(id_field, id)?,
+    );
+    Ok((document_kind, document_id.trim().to_owned(), r))
 }
 
 pub fn link(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     require(&ctx.principal, Action::ManageIntegrations)?;
     let b: LinkBody = parse_json(req)?;
-    let document_kind = document_kind(&b.document_kind)?;
-    let document_id = b.document_id.trim().to_owned();
-    let r = ExternalRef::new(
-        &system(&b.system)?,
-        &kind("kind", &b.kind)?,
-        &outside_id("id", &b.id)?,
-    );
+    let (document_kind, document_id, r) = named(
+        &b.document_kind,
+        &b.document_id,
+        &b.system,
+        &b.kind,
+        ("id", &b.id),
+    )?;
     write(
         &ctx.db,
         &ctx.principal.id().to_string(),
@@ -175,13 +191,13 @@ pub fn link(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
 pub fn unlink(ctx: &Ctx, req: &ApiRequest) -> ApiResult {
     require(&ctx.principal, Action::ManageIntegrations)?;
     let q: UnlinkQuery = parse_query(&req.query)?;
-    let document_kind = document_kind(&q.document_kind)?;
-    let document_id = q.document_id.trim().to_owned();
-    let r = ExternalRef::new(
-        &system(&q.system)?,
-        &kind("kind", &q.kind)?,
-        &outside_id("external_id", &q.external_id)?,
-    );
+    let (document_kind, document_id, r) = named(
+        &q.document_kind,
+        &q.document_id,
+        &q.system,
+        &q.kind,
+        ("external_id", &q.external_id),
+    )?;
     write(
         &ctx.db,
         &ctx.principal.id().to_string(),
