@@ -37,6 +37,10 @@ use rusqlite::ffi;
 /// commit (a long transaction's spill).
 pub const LIMIT: usize = 1 << 20;
 
+/// What a transaction's gathering starts with: a 50-frame commit fits, so
+/// it grows once or not at all.
+const START: usize = 256 << 10;
+
 /// Bytes per write to the default VFS: under its 128 KiB - 1 bound, in
 /// whole 4 KiB pages.
 const CHUNK: usize = 0x1_f000;
@@ -121,7 +125,9 @@ impl WalFile {
             }
             offset += chunk.len() as i64;
         }
-        g.data.clear();
+        // Released, not cleared: a pooled connection holds no buffer
+        // between its transactions (128 of them would hold ~32 MiB).
+        g.data = Vec::new();
         rc
     }
 }
@@ -316,6 +322,7 @@ unsafe extern "C" fn write(
         let g = &mut *(*(f as *mut WalFile)).gathered;
         if g.data.is_empty() {
             g.start = offset;
+            g.data.reserve(START.max(len));
         }
         g.data.extend_from_slice(bytes);
         if len == FRAME_HEADER {
