@@ -152,16 +152,16 @@ async fn create_body(op_id: &str, app: &TestApp) -> Value {
         "createApprovalPolicy" => approval_policy(&code, None),
         "tickApprovals" => json!({}),
         "createApprovalManager" => {
-            let (_, principal_id) = principal(app, "rep").await;
-            let (_, manager_id) = principal(app, "manager").await;
+            let (_, principal_id) = app.person("rep").await.unwrap();
+            let (_, manager_id) = app.person("manager").await.unwrap();
             json!({ "principal_id": principal_id, "manager_id": manager_id })
         }
         "evaluateApprovals" | "openApprovalRequest" => {
             json!({ "snapshot": approval_snapshot(app).await })
         }
         "createDelegation" => {
-            let (_, from) = principal(app, "manager").await;
-            let (_, to) = principal(app, "manager").await;
+            let (_, from) = app.person("manager").await.unwrap();
+            let (_, to) = app.person("manager").await.unwrap();
             json!({ "from": from, "to": to, "starts": "2026-01-01", "ends": "2026-01-31" })
         }
         "createQuotation" => priceable_basket(app).await,
@@ -294,19 +294,6 @@ fn approval_policy(channel: &str, approver: Option<&Value>) -> Value {
             "chain": { "levels": [{ "name": "Admin", "approvers": approvers,
                                     "mode": { "type": "any_one" } }] },
             "allow_self_approval": true })
-}
-
-/// A key with `role` and its principal id: (secret, id).
-async fn principal(app: &TestApp, role: &str) -> (String, Value) {
-    let key = app
-        .create_key(&app.unique("walker"), &[role])
-        .await
-        .unwrap();
-    let me = app
-        .call_as(&key, Method::GET, "/api/v1/me", None, &[])
-        .await
-        .unwrap();
-    (key, me.body["id"].clone())
 }
 
 /// A quotation snapshot (version 1, 20% off, by the caller) that a fresh
