@@ -83,15 +83,17 @@ fn outbox_open(app: &TestApp) -> i64 {
     let Some(path) = app.database_path() else {
         return -1;
     };
+    // Two runs of session 7 panicked here once, after the measurement,
+    // without saying why: the error names itself now.
     let conn =
         rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .unwrap();
+            .unwrap_or_else(|e| panic!("opening {} to count the outbox: {e}", path.display()));
     conn.query_row(
         "SELECT COUNT(*) FROM outbox WHERE status <> 'done'",
         [],
         |r| r.get(0),
     )
-    .unwrap()
+    .unwrap_or_else(|e| panic!("counting the outbox of {}: {e}", path.display()))
 }
 
 fn ms(d: Duration) -> String {
