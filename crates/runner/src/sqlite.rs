@@ -407,8 +407,8 @@ impl SqliteDb {
 /// Whether `statement` may leave state on its connection that a later
 /// guest's `open` would see: a `PRAGMA` that sets something (`PRAGMA x = v`,
 /// `PRAGMA x(v)` other than the schema queries), a `TEMP` table, view or
-/// trigger. Errs towards yes (`temp.` anywhere, a literal included): a
-/// false yes costs a pooled connection, no more.
+/// trigger. Errs towards yes (a CREATE with `temp.` anywhere, a literal
+/// included): a false yes costs a pooled connection, no more.
 pub fn sets_connection_state(statement: &str) -> bool {
     /// Pragmas that take an argument and only answer.
     const QUERIES: [&str; 11] = [
@@ -435,15 +435,16 @@ pub fn sets_connection_state(statement: &str) -> bool {
         return text.contains('=')
             || (text.contains('(') && !QUERIES.iter().any(|q| name.eq_ignore_ascii_case(q)));
     }
-    if first.eq_ignore_ascii_case("CREATE")
-        && matches!(words.next(), Some(w) if w.eq_ignore_ascii_case("TEMP") || w.eq_ignore_ascii_case("TEMPORARY"))
-    {
-        return true;
-    }
-    statement
-        .as_bytes()
-        .windows(5)
-        .any(|w| w.eq_ignore_ascii_case(b"temp."))
+    // Only a CREATE makes a temp object (`CREATE TEMP …`, `CREATE TABLE
+    // temp.x …`); later statements on it find the handle marked already.
+    // Every other statement is told by its first word: nothing scanned on
+    // the hot path.
+    first.eq_ignore_ascii_case("CREATE")
+        && (matches!(words.next(), Some(w) if w.eq_ignore_ascii_case("TEMP") || w.eq_ignore_ascii_case("TEMPORARY"))
+            || text
+                .as_bytes()
+                .windows(5)
+                .any(|w| w.eq_ignore_ascii_case(b"temp.")))
 }
 
 /// An open SQLite handle of a guest: a connection of its own (pooled),
@@ -929,7 +930,8 @@ mod tests {
             "pragma main.cache_size(100)",
             "CREATE TEMP TABLE x (n)",
             "  create temporary view v AS SELECT 1",
-            "INSERT INTO temp.x VALUES (1)",
+            "CREATE TABLE temp.x (n)",
+            "create index TEMP.i ON x (n)",
         ] {
             assert!(sets_connection_state(sql), "{sql}");
         }
@@ -938,6 +940,7 @@ mod tests {
             "PRAGMA index_list('outbox')",
             "PRAGMA main.table_info(t)",
             "SELECT temperature FROM readings",
+            "SELECT n FROM temp.x",
             "CREATE TABLE tempo (n)",
             "BEGIN IMMEDIATE",
         ] {
