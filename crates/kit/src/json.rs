@@ -17,9 +17,20 @@ pub const MAX_JSON_BODY: usize = 1024 * 1024;
 /// - a field of the wrong type or value → 422 `invalid_field` naming its path;
 /// - a missing required field → 422 `missing_field`; an unknown one → 422
 ///   `unknown_field` (request types use `deny_unknown_fields`).
+///
+/// Every request body is a JSON object: an array is 422 `invalid_field` on
+/// `body` even where serde would take it for a struct (it reads a struct
+/// from an array of its fields in order, so `[]` was an empty `PATCH`).
 pub fn parse_json<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, ApiError> {
     check_content_type(req)?;
-    parse_json_bytes(&req.body, MAX_JSON_BODY)
+    let parsed = parse_json_bytes(&req.body, MAX_JSON_BODY)?;
+    if req.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::invalid_field(
+            "body",
+            "a JSON object is expected, not an array",
+        ));
+    }
+    Ok(parsed)
 }
 
 /// Rejects a declared content type that is not JSON. A missing one is
@@ -150,6 +161,33 @@ mod tests {
         ApiRequest::new(Method::Post, "/x")
             .with_header("content-type", "application/json")
             .with_body(body)
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Patch {
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        qty: Option<u32>,
+    }
+
+    /// serde reads a struct from an array of its fields in order, so `[]`
+    /// (or `["a"]`) would be a patch; a body is an object or nothing.
+    #[test]
+    fn an_array_body_is_refused_even_where_serde_would_take_it() {
+        for body in ["[]", " [\"a\", 3]", "[null]"] {
+            let e = parse_json::<Patch>(&req(body)).unwrap_err();
+            assert_eq!(
+                (e.status(), e.code(), e.field()),
+                (422, "invalid_field", Some("body")),
+                "{body}"
+            );
+        }
+        let e = parse_json::<Patch>(&req("[")).unwrap_err();
+        assert_eq!(e.code(), "malformed_json");
+        assert!(parse_json::<Patch>(&req(r#"{"qty": 3}"#)).is_ok());
     }
 
     #[test]
