@@ -1195,14 +1195,8 @@ mod crm_status {
             .await
             .unwrap();
         assert_eq!(r.status, 409, "{}", r.text);
-        let k = app
-            .get(&format!("/api/v1/quotations/{}", id(&keyed)))
-            .await
-            .unwrap()
-            .assert_status(200)
-            .clone();
         assert_eq!(
-            k["external_references"],
+            references_of(&app, &keyed).await,
             json!([{ "system": "crm", "kind": "deal", "id": "D-88" }])
         );
         // A link is removed by the same names (404 once gone, and for a
@@ -1223,13 +1217,7 @@ mod crm_status {
             .await
             .unwrap()
             .assert_status(204);
-        let k = app
-            .get(&format!("/api/v1/quotations/{}", id(&keyed)))
-            .await
-            .unwrap()
-            .assert_status(200)
-            .clone();
-        assert_eq!(k["external_references"], json!([]));
+        assert_eq!(references_of(&app, &keyed).await, json!([]));
         let found = app
             .get("/api/v1/external-references?system=crm&kind=deal&external_id=D-88")
             .await
@@ -1269,6 +1257,15 @@ mod crm_status {
         assert_eq!(hand[0].body["status"], "sent");
         assert_eq!(hand[0].body["account_id"], Value::Null);
         app.stop().await.unwrap();
+    }
+
+    /// The quotation's outside ids, as `GET /quotations/{id}` shows them.
+    async fn references_of(app: &TestApp, quotation: &Value) -> Value {
+        app.get(&format!("/api/v1/quotations/{}", id(quotation)))
+            .await
+            .unwrap()
+            .assert_status(200)["external_references"]
+            .clone()
     }
 
     /// POST `path` with `body`: the reply's body, which must have `status`.
