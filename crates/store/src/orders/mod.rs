@@ -116,11 +116,6 @@ impl StoredPromise {
     pub fn json(&self) -> &RawJson {
         &self.json
     }
-
-    /// The promise, without its text.
-    pub fn into_promise(self) -> OrderPromise {
-        self.promise
-    }
 }
 
 impl std::ops::Deref for StoredPromise {
